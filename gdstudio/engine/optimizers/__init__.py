@@ -1,0 +1,21 @@
+"""Optimizers: vectorized update rules with torch.optim's float64 semantics, and their registry."""
+
+from gdstudio.engine.optimizers.base import Optimizer, OptState, StepInternals
+from gdstudio.engine.optimizers.registry import (
+    OPTIMIZERS,
+    OptimizerSpec,
+    get_spec,
+    make_optimizer,
+    optimizer_names,
+)
+
+__all__ = [
+    "OPTIMIZERS",
+    "OptState",
+    "Optimizer",
+    "OptimizerSpec",
+    "StepInternals",
+    "get_spec",
+    "make_optimizer",
+    "optimizer_names",
+]

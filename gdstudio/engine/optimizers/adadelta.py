@@ -1,0 +1,56 @@
+"""Adadelta: unit-consistent steps from running RMS of updates and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers.base import Array, Optimizer
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta as in ``torch.optim.Adadelta``.
+
+    .. math::
+        v_t &\leftarrow \rho v_{t-1} + (1-\rho) g_t^2 \\
+        \Delta_t &\leftarrow \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t,\quad
+        u_t \leftarrow \rho u_{t-1} + (1-\rho)\Delta_t^2 \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta\,\Delta_t
+
+    Weight decay adds λθ to g. Effective learning rate: ``η·√(u_{t−1}+ε)/√(vₜ+ε)``.
+    """
+
+    name = "adadelta"
+    title = "Adadelta"
+    hyperparams = (
+        common.lr(1.0),
+        common.unit("rho", "ρ", 0.9, "decay rate of the running averages"),
+        common.eps(1e-6),
+        common.weight_decay(),
+    )
+    first_moment_buffer = "acc_delta"
+    second_moment_buffer = "square_avg"
+
+    def _buffers(self) -> dict[str, float]:
+        return {"square_avg": 0.0, "acc_delta": 0.0}
+
+    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+                scalars: dict[str, float], eff: Array | None) -> None:
+        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        rho = float(self.hp["rho"])  # type: ignore[arg-type]
+        eps = float(self.hp["eps"])  # type: ignore[arg-type]
+        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
+        if wd != 0:
+            g = g + wd * p
+        v, u = bufs["square_avg"], bufs["acc_delta"]
+        v *= rho
+        v += ((1 - rho) * g) * g
+        std = np.sqrt(v + eps)
+        ratio = np.sqrt(u + eps)
+        ratio /= std
+        delta = ratio * g
+        u *= rho
+        u += ((1 - rho) * delta) * delta
+        p += -lr * delta
+        if eff is not None:
+            np.multiply(lr, ratio, out=eff)

@@ -1,0 +1,102 @@
+"""Adam and AdamW (decoupled weight decay)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers.base import Array, Optimizer
+
+
+class Adam(Optimizer):
+    r"""Adam as in ``torch.optim.Adam``.
+
+    .. math::
+        g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
+        v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2
+              \quad (\hat v_t^{\max} \leftarrow \max(\hat v_{t-1}^{\max}, v_t) \text{ with AMSGrad}) \\
+        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+              \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
+
+    Effective learning rate: ``η/(1−β₁ᵗ) / (√vₜ/√(1−β₂ᵗ) + ε)``, the factor applied to mₜ.
+    Seed 000 writes ``(η/√v̂ + ε)·m̂``, with ε outside the division (0/0 at a zero gradient);
+    seed 001 adds ε to the uncorrected √v; both equal this rule at ε = 0.
+    """
+
+    name = "adam"
+    title = "Adam"
+    decoupled = False
+    hyperparams = (
+        common.lr(1e-3),
+        common.betas(),
+        common.eps(1e-8),
+        common.weight_decay(),
+        common.flag("amsgrad", "AMS", "AMSGrad: divide by the largest second moment seen so far"),
+    )
+    first_moment_buffer = "exp_avg"
+    second_moment_buffer = "exp_avg_sq"
+
+    def _buffers(self) -> dict[str, float]:
+        names = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+        if self.hp["amsgrad"]:
+            names["max_exp_avg_sq"] = 0.0
+        return names
+
+    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+                scalars: dict[str, float], eff: Array | None) -> None:
+        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
+        eps = float(self.hp["eps"])  # type: ignore[arg-type]
+        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
+        if wd != 0:
+            if self.decoupled:
+                p *= 1 - lr * wd
+            else:
+                g = g + wd * p
+        m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
+        _lerp_(m, g, 1 - beta1)
+        v *= beta2
+        v += ((1 - beta2) * g) * g
+        step_size = lr / (1 - beta1**t)
+        bc2_sqrt = math.sqrt(1 - beta2**t)
+        if self.hp["amsgrad"]:
+            vmax = bufs["max_exp_avg_sq"]
+            np.maximum(vmax, v, out=vmax)
+            denom = np.sqrt(vmax) / bc2_sqrt
+        else:
+            denom = np.sqrt(v) / bc2_sqrt
+        denom += eps
+        p += (-step_size * m) / denom
+        if eff is not None:
+            np.divide(step_size, denom, out=eff)
+
+
+class AdamW(Adam):
+    r"""AdamW as in ``torch.optim.AdamW``: Adam with decoupled weight decay.
+
+    .. math:: \theta_{t-1} \leftarrow \theta_{t-1}(1 - \eta\lambda)
+
+    then the Adam step with no λθ added to the gradient.
+    """
+
+    name = "adamw"
+    title = "AdamW"
+    decoupled = True
+    hyperparams = (
+        common.lr(1e-3),
+        common.betas(),
+        common.eps(1e-8),
+        common.weight_decay(1e-2),
+        common.flag("amsgrad", "AMS", "AMSGrad: divide by the largest second moment seen so far"),
+    )
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """In-place ``start ← lerp(start, end, weight)`` with torch's two-branch formula."""
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)

@@ -1,0 +1,152 @@
+"""The optimizer interface: vectorized, in-place update rules over (N, D) parameter arrays.
+
+Every rule follows torch.optim's single-tensor float64 code path operation by operation, so a
+NumPy trajectory matches torch's to rounding. Rows are independent: N start points (or N runs of
+the same optimizer) advance in one call. Large N is processed in row blocks small enough for
+the temporaries to stay in cache, so the update runs close to memory bandwidth.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from gdstudio.engine.hyperparams import HyperParam, Value
+
+__all__ = ["BLOCK_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
+
+Array = np.ndarray
+
+#: Rows per block for large N: 4096 rows x 2 parameters x 8 bytes = 64 KiB per temporary.
+BLOCK_ROWS = 4096
+
+
+@dataclass
+class OptState:
+    """Per-run optimizer state: the step count ``t`` (shared by all rows), named (N, D)
+    buffers, and scalars shared by all rows (e.g. NAdam's running product of μ)."""
+
+    t: int = 0
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)
+
+    def copy(self) -> OptState:
+        return OptState(self.t, {k: v.copy() for k, v in self.buffers.items()}, dict(self.scalars))
+
+
+@dataclass
+class StepInternals:
+    """What one step did, for arrows and curves (each array has the parameters' shape).
+
+    ``first_moment``: the velocity / momentum buffer / first moment, or None for plain rules.
+    ``second_moment``: the squared-gradient accumulator (or its infinity-norm), or None.
+    ``effective_lr``: the per-parameter factor the rule multiplied its direction by this step
+    (``lr`` for SGD; ``lr / (sqrt(v̂) + ε)`` for Adam; see each rule's docstring).
+    """
+
+    first_moment: np.ndarray | None
+    second_moment: np.ndarray | None
+    effective_lr: np.ndarray
+
+
+class Optimizer(ABC):
+    """Base class of the update rules.
+
+    Subclasses declare ``name``, ``title`` and ``hyperparams`` and implement :meth:`_buffers`
+    (the state buffers to create) and :meth:`_update` (one step on a block of rows, in place).
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    hyperparams: ClassVar[tuple[HyperParam, ...]]
+    #: Names of the buffers reported as first and second moment in :class:`StepInternals`.
+    first_moment_buffer: ClassVar[str | None] = None
+    second_moment_buffer: ClassVar[str | None] = None
+
+    def __init__(self, **values: object) -> None:
+        specs = {spec.name: spec for spec in self.hyperparams}
+        unknown = sorted(set(values) - set(specs))
+        if unknown:
+            known = ", ".join(specs)
+            raise ValueError(f"Unknown hyperparameter for {self.name}: {unknown[0]} (known: {known})")
+        resolved: dict[str, Value] = {}
+        for spec in self.hyperparams:
+            resolved[spec.name] = spec.validate(values[spec.name]) if spec.name in values else spec.default
+        self.hp: Mapping[str, Value] = resolved
+        self._check(resolved)
+
+    def _check(self, hp: Mapping[str, Value]) -> None:
+        """Cross-parameter checks (e.g. Nesterov needs momentum); raise ValueError."""
+
+    # -- state -------------------------------------------------------------------------
+    def init_state(self, params: np.ndarray) -> OptState:
+        """Fresh state for parameters of shape (N, D)."""
+        params = np.asarray(params, dtype=np.float64)
+        buffers = {name: np.full_like(params, fill) for name, fill in self._buffers().items()}
+        return OptState(0, buffers, self._initial_scalars())
+
+    def _initial_scalars(self) -> dict[str, float]:
+        """Scalars shared by all rows, at t = 0."""
+        return {}
+
+    def _advance_scalars(self, t: int, scalars: dict[str, float]) -> None:
+        """Update the shared scalars once per step (before the blocks run)."""
+
+    @abstractmethod
+    def _buffers(self) -> dict[str, float]:
+        """Buffer names and their initial fill value."""
+
+    # -- stepping ----------------------------------------------------------------------
+    def step(
+        self, params: np.ndarray, grad: np.ndarray, state: OptState, *, record: bool = True
+    ) -> StepInternals | None:
+        """Advance ``params`` (N, D) one step in place, given ``grad`` at ``params``.
+
+        Returns the step's internals when ``record`` is true (the returned arrays are fresh
+        copies), else None; the bench path uses ``record=False``.
+        """
+        state.t += 1
+        self._advance_scalars(state.t, state.scalars)
+        n = params.shape[0]
+        eff = np.empty_like(params) if record else None
+        with np.errstate(all="ignore"):
+            if n <= BLOCK_ROWS:
+                self._update(params, grad, state.buffers, state.t, state.scalars, eff)
+            else:
+                for lo in range(0, n, BLOCK_ROWS):
+                    hi = min(lo + BLOCK_ROWS, n)
+                    bufs = {k: v[lo:hi] for k, v in state.buffers.items()}
+                    block_eff = None if eff is None else eff[lo:hi]
+                    self._update(params[lo:hi], grad[lo:hi], bufs, state.t, state.scalars, block_eff)
+        if eff is None:
+            return None
+        return StepInternals(
+            first_moment=self._moment(state, self.first_moment_buffer),
+            second_moment=self._moment(state, self.second_moment_buffer),
+            effective_lr=eff,
+        )
+
+    @staticmethod
+    def _moment(state: OptState, name: str | None) -> np.ndarray | None:
+        buf = None if name is None else state.buffers.get(name)
+        return None if buf is None else buf.copy()
+
+    @abstractmethod
+    def _update(
+        self,
+        p: np.ndarray,
+        g: np.ndarray,
+        bufs: dict[str, np.ndarray],
+        t: int,
+        scalars: dict[str, float],
+        eff: np.ndarray | None,
+    ) -> None:
+        """One step on a block of rows: update ``p`` and ``bufs`` in place; fill ``eff`` if given.
+
+        ``g`` must not be modified. ``t`` is the step number, starting at 1; ``scalars`` were
+        already advanced for this step and must not be changed here.
+        """

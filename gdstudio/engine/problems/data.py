@@ -1,0 +1,215 @@
+"""Data-driven losses: the mean of a per-sample loss over a dataset, with mini-batch gradients.
+
+The loss reported is always the mean over all the data; the gradient is the mean over the
+mini-batch ``indices`` (all the data when None), so a last partial batch is averaged over its
+own size. Grids are computed in chunks of data points so memory stays small.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+
+import numpy as np
+
+from gdstudio.engine.problems.base import Bounds, Problem
+
+__all__ = ["DATASETS", "DataProblem", "LineThroughOrigin", "LinearRegression", "SigmoidNeuron"]
+
+#: Elements per temporary when broadcasting points against data (~8 MB of float64).
+_CHUNK_ELEMENTS = 1 << 20
+
+
+class DataProblem(Problem):
+    """A loss ``mean_i ℓ(θ; xᵢ, yᵢ)`` over data (x, y)."""
+
+    dataset: str
+
+    def __init__(self, x: object, y: object, dataset: str = "custom") -> None:
+        xs = np.asarray(x, dtype=float).ravel()
+        ys = np.asarray(y, dtype=float).ravel()
+        if xs.size == 0:
+            raise ValueError("Invalid data: no data points")
+        if xs.shape != ys.shape:
+            raise ValueError(f"Invalid data: {xs.size} x values but {ys.size} y values")
+        if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+            raise ValueError("Invalid data: every x and y must be a finite number")
+        self.x = xs
+        self.y = ys
+        self.dataset = dataset
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.x.size)
+
+    # Per-sample pieces, broadcasting params (..., 1) against data (k,) -> (..., k).
+    @abstractmethod
+    def _sample_loss(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """ℓ for every (point, sample) pair."""
+
+    @abstractmethod
+    def _sample_grad(
+        self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """∂ℓ/∂θ_d for every (point, sample) pair, one array per parameter."""
+
+    def _mean_over_data(self, points: np.ndarray, fn, indices: np.ndarray | None, n_out: int) -> np.ndarray:
+        p = np.asarray(points, dtype=float)
+        lead = p.shape[:-1]
+        flat = p.reshape(-1, self.dim)
+        theta = tuple(flat[:, d : d + 1] for d in range(self.dim))
+        x = self.x if indices is None else self.x[indices]
+        y = self.y if indices is None else self.y[indices]
+        total = np.zeros((n_out, flat.shape[0]))
+        chunk = max(1, _CHUNK_ELEMENTS // max(1, flat.shape[0]))
+        for lo in range(0, x.size, chunk):
+            parts = fn(theta, x[lo : lo + chunk], y[lo : lo + chunk])
+            for k, part in enumerate(parts):
+                total[k] += part.sum(axis=-1)
+        total /= x.size
+        return total.T.reshape(*lead, n_out) if n_out > 1 else total[0].reshape(lead)
+
+    def loss(self, points: np.ndarray) -> np.ndarray:
+        return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), None, 1)
+
+    def gradient(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        return self._mean_over_data(points, self._sample_grad, indices, self.dim)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class SigmoidNeuron(DataProblem):
+    """ŷ = σ(w·x + b), ℓ = ½(ŷ − y)² (seed 000's sigmoid neuron, loss averaged over the data)."""
+
+    name = "sigmoid-neuron"
+    title = "Sigmoid neuron"
+    formula = "mean ½(σ(wx+b) − y)²"
+    params = ("w", "b")
+    bounds: Bounds = ((-7.0, 5.0), (-7.0, 5.0))
+    start = (-2.0, -2.0)
+
+    def __init__(self, x: object = (0.5, 2.5), y: object = (0.2, 0.9), dataset: str = "two-point") -> None:
+        super().__init__(x, y, dataset)
+
+    def _sample_loss(self, theta, x, y):
+        w, b = theta
+        return 0.5 * (_sigmoid(w * x + b) - y) ** 2
+
+    def _sample_grad(self, theta, x, y):
+        w, b = theta
+        yp = _sigmoid(w * x + b)
+        common = (yp - y) * yp * (1 - yp)
+        return common * x, common
+
+    def _grid_values(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Loop over samples with e^(−(wx+b)) = e^(−wx)·e^(−b): one outer product per sample
+        instead of R² exponentials, on cache-sized buffers (256², 1,000 points: ~0.1 s)."""
+        out = np.zeros((ys.size, xs.size))
+        e = np.empty_like(out)
+        exp_b = np.exp(-ys)[:, None]
+        for xi, yi in zip(self.x, self.y, strict=False):
+            np.multiply(exp_b, np.exp(-xs * xi)[None, :], out=e)
+            e += 1.0
+            np.reciprocal(e, out=e)
+            e -= yi
+            e *= e
+            out += e
+        out *= 0.5 / self.x.size
+        return out
+
+    @property
+    def minima(self) -> np.ndarray:
+        """Exact fit for two points with distinct x and 0 < y < 1 (σ⁻¹ is the logit)."""
+        if self.x.size == 2 and self.x[0] != self.x[1] and np.all((self.y > 0) & (self.y < 1)):
+            logit = np.log(self.y / (1 - self.y))
+            w = (logit[1] - logit[0]) / (self.x[1] - self.x[0])
+            return np.array([[w, logit[0] - w * self.x[0]]])
+        return np.empty((0, 2))
+
+
+class LinearRegression(DataProblem):
+    """ŷ = a·x + b, ℓ = (ŷ − y)² (seed 003's line fit)."""
+
+    name = "linear-regression"
+    title = "Linear regression"
+    formula = "mean (ax + b − y)²"
+    params = ("a", "b")
+    bounds: Bounds = ((-2.0, 6.0), (-1.0, 7.0))
+    start = (0.0, 0.0)
+
+    def __init__(self, x: object | None = None, y: object | None = None, dataset: str = "line-2x+3") -> None:
+        if x is None:
+            x = np.linspace(-1, 1, 100)
+            y = 2 * x + 3
+        super().__init__(x, y, dataset)
+
+    def _sample_loss(self, theta, x, y):
+        a, b = theta
+        return (a * x + b - y) ** 2
+
+    def _sample_grad(self, theta, x, y):
+        a, b = theta
+        r2 = 2 * (a * x + b - y)
+        return r2 * x, r2
+
+    def _grid_values(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """From the data's moments: mean (ax+b−y)² = a²⟨x²⟩ + 2ab⟨x⟩ + b² − 2a⟨xy⟩ − 2b⟨y⟩ + ⟨y²⟩,
+        so a grid costs O(R²) whatever the data size (clipped at 0 against rounding)."""
+        x, y = self.x, self.y
+        mxx, mx, mxy, my, myy = (float(np.mean(v)) for v in (x * x, x, x * y, y, y * y))
+        a = xs[None, :]
+        b = ys[:, None]
+        z = a * a * mxx + 2 * a * b * mx + b * b - 2 * a * mxy - 2 * b * my + myy
+        return np.maximum(z, 0.0)
+
+    @property
+    def minima(self) -> np.ndarray:
+        """Least squares (a, b); none when all x are equal."""
+        if np.ptp(self.x) == 0:
+            return np.empty((0, 2))
+        a, b = np.polyfit(self.x, self.y, 1)
+        return np.array([[a, b]])
+
+
+class LineThroughOrigin(DataProblem):
+    """ŷ = w·x, ℓ = (ŷ − y)² with one parameter (seed 002)."""
+
+    name = "line-through-origin"
+    title = "Line through the origin"
+    formula = "mean (wx − y)²"
+    params = ("w",)
+    bounds: Bounds = ((-1.0, 5.0),)
+    start = (1.0,)
+
+    def __init__(self, x: object = (1.0, 2.0, 3.0), y: object = (2.0, 4.0, 6.0), dataset: str = "y=2x") -> None:
+        super().__init__(x, y, dataset)
+
+    def _sample_loss(self, theta, x, y):
+        (w,) = theta
+        return (w * x - y) ** 2
+
+    def _sample_grad(self, theta, x, y):
+        (w,) = theta
+        return (2 * x * (w * x - y),)
+
+    @property
+    def minima(self) -> np.ndarray:
+        sxx = float(np.dot(self.x, self.x))
+        if sxx == 0 or not math.isfinite(sxx):
+            return np.empty((0, 1))
+        return np.array([[float(np.dot(self.x, self.y)) / sxx]])
+
+
+#: Named datasets per data-driven problem: name -> (x, y).
+DATASETS: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = {
+    "sigmoid-neuron": {
+        "two-point": ((0.5, 2.5), (0.2, 0.9)),
+        "six-point": ((3.5, 0.35, 3.2, -2.0, 1.5, -0.5), (0.5, 0.5, 0.5, 0.5, 0.1, 0.3)),
+    },
+    "line-through-origin": {
+        "y=2x": ((1.0, 2.0, 3.0), (2.0, 4.0, 6.0)),
+        "y=x+3": ((1.0, 2.0, 3.0), (4.0, 5.0, 6.0)),
+    },
+}

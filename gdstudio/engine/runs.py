@@ -1,0 +1,271 @@
+"""Runs: one optimizer walking one problem from one start, with its whole history.
+
+A run owns its optimizer state, its mini-batch sampler and its noise generator (both seeded from
+``seed``), and appends each step to a :class:`History` of growable NumPy arrays. It stops at the
+first non-finite point or loss (``diverged``, never an exception or a warning) or when the exact
+gradient norm falls below ``tol`` (``converged``). The same config gives an identical history.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from gdstudio.engine.hyperparams import Value
+from gdstudio.engine.optimizers import OptState, get_spec
+from gdstudio.engine.problems import Problem
+from gdstudio.engine.sampling import BatchSampler, check_batch_size
+
+__all__ = ["History", "Run", "RunConfig", "Status"]
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    CONVERGED = "converged"
+    DIVERGED = "diverged"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's trajectory.
+
+    ``hyperparameters`` holds overrides of the optimizer's registry defaults (torch names).
+    ``batch_size`` None means all the data; ``noise`` is the σ of Gaussian noise added to the
+    gradient (any problem); ``tol`` the exact-gradient norm that counts as converged (0: never).
+    """
+
+    optimizer: str
+    start: tuple[float, ...]
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    shuffle: bool = True
+    noise: float = 0.0
+    seed: int = 0
+    tol: float = 1e-8
+
+    def with_(self, **changes: Any) -> RunConfig:
+        return replace(self, **changes)
+
+
+class _Grow:
+    """A growable (capacity, *shape) float array."""
+
+    def __init__(self, shape: tuple[int, ...], capacity: int = 256) -> None:
+        self.data = np.full((capacity, *shape), np.nan)
+        self.n = 0
+
+    def reserve(self, extra: int) -> None:
+        need = self.n + extra
+        if need > self.data.shape[0]:
+            cap = max(need, 2 * self.data.shape[0])
+            new = np.full((cap, *self.data.shape[1:]), np.nan)
+            new[: self.n] = self.data[: self.n]
+            self.data = new
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class History:
+    """A run's record. ``points[k]`` is the point after k steps and ``loss[k]`` its full loss.
+
+    Per-step arrays have one row per step taken: row k describes the step from ``points[k]`` to
+    ``points[k+1]``: ``grad`` (the gradient used, with batch and noise), ``grad_norm`` (norm of
+    the exact full gradient at ``points[k]``), ``first_moment``, ``second_moment`` (NaN where the
+    rule has none), ``effective_lr`` and ``update`` (``points[k+1] − points[k]``).
+    """
+
+    STEP_FIELDS = ("grad", "first_moment", "second_moment", "effective_lr", "update")
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._points = _Grow((dim,))
+        self._loss = _Grow(())
+        self._grad_norm = _Grow(())
+        self._step = {name: _Grow((dim,)) for name in self.STEP_FIELDS}
+
+    def __len__(self) -> int:
+        """Number of points recorded (steps + 1)."""
+        return self._points.n
+
+    @property
+    def steps(self) -> int:
+        return max(0, self._points.n - 1)
+
+    @property
+    def points(self) -> np.ndarray:
+        return self._points.view()
+
+    @property
+    def loss(self) -> np.ndarray:
+        return self._loss.view()
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self._grad_norm.view()
+
+    def step_array(self, name: str) -> np.ndarray:
+        return self._step[name].view()
+
+    @property
+    def grad(self) -> np.ndarray:
+        return self.step_array("grad")
+
+    @property
+    def effective_lr(self) -> np.ndarray:
+        return self.step_array("effective_lr")
+
+    @property
+    def first_moment(self) -> np.ndarray:
+        return self.step_array("first_moment")
+
+    @property
+    def second_moment(self) -> np.ndarray:
+        return self.step_array("second_moment")
+
+    @property
+    def update(self) -> np.ndarray:
+        return self.step_array("update")
+
+    def _reserve(self, extra: int) -> None:
+        self._points.reserve(extra)
+        self._loss.reserve(extra)
+        self._grad_norm.reserve(extra)
+        for g in self._step.values():
+            g.reserve(extra)
+
+    def _truncate(self, n_points: int) -> None:
+        """Keep the first ``n_points`` points (and the steps between them)."""
+        self._points.n = self._loss.n = min(self._points.n, n_points)
+        n_steps = max(0, self._points.n - 1)
+        self._grad_norm.n = min(self._grad_norm.n, n_steps)
+        for g in self._step.values():
+            g.n = min(g.n, n_steps)
+
+
+class Run:
+    """An optimizer on a problem from a start point; :meth:`advance` takes steps."""
+
+    def __init__(self, problem: Problem, config: RunConfig) -> None:
+        self.problem = problem
+        self.config = config
+        self.spec = get_spec(config.optimizer)
+        self.optimizer = self.spec.create(config.hyperparameters)
+        start = tuple(float(v) for v in config.start)
+        if len(start) != problem.dim:
+            names = ", ".join(problem.params)
+            raise ValueError(
+                f"Invalid start: {len(start)} value(s) for {problem.dim} parameter(s) ({names})"
+            )
+        if not all(math.isfinite(v) for v in start):
+            raise ValueError(f"Invalid start: {start} (every coordinate must be a finite number)")
+        if not (math.isfinite(config.noise) and config.noise >= 0):
+            raise ValueError(f"Invalid noise value: {config.noise!r} (must be a number ≥ 0)")
+        if not (math.isfinite(config.tol) and config.tol >= 0):
+            raise ValueError(f"Invalid tol value: {config.tol!r} (must be a number ≥ 0)")
+        n = problem.n_samples
+        if n is None:
+            if config.batch_size is not None:
+                raise ValueError(f"Problem {problem.name!r} has no data: batch size does not apply")
+            self.sampler = None
+        else:
+            check_batch_size(config.batch_size, n)
+            self.sampler = BatchSampler(
+                n, config.batch_size, shuffle=config.shuffle, rng=np.random.default_rng([config.seed, 0])
+            )
+        self._noise_rng = np.random.default_rng([config.seed, 1])
+        self.params = np.array([start], dtype=np.float64)
+        self.state: OptState = self.optimizer.init_state(self.params)
+        self.history = History(problem.dim)
+        self.status = Status.RUNNING
+        self.diverged_at: int | None = None
+        self.history._reserve(1)
+        self._record_point(self.params[0], float(problem.loss(self.params[0])))
+        if not math.isfinite(self.history.loss[0]):
+            self._diverge(0)
+
+    @property
+    def hyperparameters(self) -> dict[str, Value]:
+        """Every resolved hyperparameter value."""
+        return dict(self.optimizer.hp)
+
+    @property
+    def steps(self) -> int:
+        return self.history.steps
+
+    @property
+    def running(self) -> bool:
+        return self.status is Status.RUNNING
+
+    def _record_point(self, point: np.ndarray, loss: float) -> None:
+        h = self.history
+        h._points.data[h._points.n] = point
+        h._points.n += 1
+        h._loss.data[h._loss.n] = loss
+        h._loss.n += 1
+
+    def _diverge(self, k: int) -> None:
+        self.history._truncate(k)
+        self.status = Status.DIVERGED
+        self.diverged_at = k
+
+    def advance(self, k: int = 1) -> int:
+        """Take up to ``k`` steps; returns how many were taken (fewer if the run stopped)."""
+        if k <= 0 or self.status is not Status.RUNNING:
+            return 0
+        h = self.history
+        h._reserve(k)
+        problem, opt, sampler = self.problem, self.optimizer, self.sampler
+        noise, tol = self.config.noise, self.config.tol
+        p = self.params
+        first = h._points.n  # index of the first point this call adds
+        taken = 0
+        with np.errstate(all="ignore"):
+            for _ in range(k):
+                batch = sampler.next() if sampler is not None else None
+                g = problem.gradient(p, batch)
+                exact = g if batch is None else problem.gradient(p)
+                gnorm = math.sqrt(float(np.dot(exact[0], exact[0])))
+                if noise:
+                    g = g + noise * self._noise_rng.standard_normal(g.shape)
+                if tol and gnorm < tol:
+                    self.status = Status.CONVERGED
+                    break
+                before = p[0].copy()
+                info = opt.step(p, g, self.state)
+                i = h._grad_norm.n
+                h._grad_norm.data[i] = gnorm
+                h._grad_norm.n += 1
+                st = h._step
+                st["grad"].data[i] = g[0]
+                if info.first_moment is not None:
+                    st["first_moment"].data[i] = info.first_moment[0]
+                if info.second_moment is not None:
+                    st["second_moment"].data[i] = info.second_moment[0]
+                st["effective_lr"].data[i] = info.effective_lr[0]
+                st["update"].data[i] = p[0] - before
+                for arr in st.values():
+                    arr.n = i + 1
+                taken += 1
+                h._points.data[h._points.n] = p[0]
+                h._points.n += 1
+                if not np.isfinite(p).all():
+                    break
+            # Losses of the new points in one vectorized call.
+            new = h._points.data[first : h._points.n]
+            h._loss.data[first : h._points.n] = problem.loss(new)
+            h._loss.n = h._points.n
+            bad = ~(np.isfinite(new).all(axis=1) & np.isfinite(h._loss.data[first : h._points.n]))
+        if bad.any():
+            self._diverge(first + int(np.argmax(bad)))
+            taken = self.history.steps - (first - 1)
+        return taken
+
+    def run(self, steps: int) -> Run:
+        """Advance until ``steps`` steps are recorded or the run stops; returns self."""
+        self.advance(steps - self.steps)
+        return self
