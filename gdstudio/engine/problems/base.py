@@ -7,12 +7,13 @@ gradient is of; the loss they report is always over all the data.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Bounds", "Problem", "Surface"]
+__all__ = ["Bounds", "Problem", "Surface", "check_bounds"]
 
 Bounds = tuple[tuple[float, float], ...]
 
@@ -27,6 +28,20 @@ class Surface:
     xs: np.ndarray
     ys: np.ndarray | None
     z: np.ndarray
+
+
+def check_bounds(bounds: object, dim: int) -> Bounds:
+    """``bounds`` as ``dim`` finite (lo, hi) pairs with lo < hi, or ValueError."""
+    try:
+        pairs = tuple((float(lo), float(hi)) for lo, hi in bounds)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid bounds value: {bounds!r} (must be {dim} (low, high) pair(s))") from None
+    if len(pairs) != dim:
+        raise ValueError(f"Invalid bounds value: {bounds!r} (must be {dim} (low, high) pair(s))")
+    for lo, hi in pairs:
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"Invalid bounds value: {(lo, hi)!r} (need finite low < high)")
+    return pairs
 
 
 class Problem(ABC):
@@ -71,8 +86,13 @@ class Problem(ABC):
         """
 
     def grid(self, resolution: int = 256, bounds: Bounds | None = None) -> Surface:
-        """The loss on a ``resolution``-point grid (per axis) over ``bounds`` (default view)."""
-        bounds = bounds or self.bounds
+        """The loss on a ``resolution``-point grid (per axis) over ``bounds`` (default view).
+
+        Non-finite values (overflow far from the minimum) are left in ``z`` without warnings.
+        """
+        if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+            raise ValueError(f"Invalid resolution value: {resolution!r} (must be a whole number ≥ 2)")
+        bounds = self.bounds if bounds is None else check_bounds(bounds, self.dim)
         if self.dim == 1:
             xs = np.linspace(*bounds[0], resolution)
             with np.errstate(all="ignore"):

@@ -26,14 +26,19 @@ class DataProblem(Problem):
     dataset: str
 
     def __init__(self, x: object, y: object, dataset: str = "custom") -> None:
-        xs = np.asarray(x, dtype=float).ravel()
-        ys = np.asarray(y, dtype=float).ravel()
+        try:
+            xs = np.array(x, dtype=float).ravel()
+            ys = np.array(y, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise ValueError("Invalid data: x and y must be sequences of numbers") from None
         if xs.size == 0:
             raise ValueError("Invalid data: no data points")
         if xs.shape != ys.shape:
             raise ValueError(f"Invalid data: {xs.size} x values but {ys.size} y values")
         if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
             raise ValueError("Invalid data: every x and y must be a finite number")
+        xs.flags.writeable = False  # a problem's data never changes under a run
+        ys.flags.writeable = False
         self.x = xs
         self.y = ys
         self.dataset = dataset
@@ -53,7 +58,11 @@ class DataProblem(Problem):
     ) -> tuple[np.ndarray, ...]:
         """∂ℓ/∂θ_d for every (point, sample) pair, one array per parameter."""
 
-    def _mean_over_data(self, points: np.ndarray, fn, indices: np.ndarray | None, n_out: int) -> np.ndarray:
+    def _mean_over_data(
+        self, points: np.ndarray, fn, indices: np.ndarray | None, n_out: int, vector: bool
+    ) -> np.ndarray:
+        """mean over the selected samples of ``fn``'s ``n_out`` parts: shape (...) for a scalar
+        (``vector`` false), (..., n_out) for a vector, whatever ``n_out`` is."""
         p = np.asarray(points, dtype=float)
         lead = p.shape[:-1]
         flat = p.reshape(-1, self.dim)
@@ -62,18 +71,19 @@ class DataProblem(Problem):
         y = self.y if indices is None else self.y[indices]
         total = np.zeros((n_out, flat.shape[0]))
         chunk = max(1, _CHUNK_ELEMENTS // max(1, flat.shape[0]))
-        for lo in range(0, x.size, chunk):
-            parts = fn(theta, x[lo : lo + chunk], y[lo : lo + chunk])
-            for k, part in enumerate(parts):
-                total[k] += part.sum(axis=-1)
-        total /= x.size
-        return total.T.reshape(*lead, n_out) if n_out > 1 else total[0].reshape(lead)
+        with np.errstate(all="ignore"):  # overflow far out is a result (inf/NaN), not a warning
+            for lo in range(0, x.size, chunk):
+                parts = fn(theta, x[lo : lo + chunk], y[lo : lo + chunk])
+                for k, part in enumerate(parts):
+                    total[k] += part.sum(axis=-1)
+            total /= x.size
+        return total.T.reshape(*lead, n_out) if vector else total[0].reshape(lead)
 
     def loss(self, points: np.ndarray) -> np.ndarray:
-        return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), None, 1)
+        return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), None, 1, False)
 
     def gradient(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
-        return self._mean_over_data(points, self._sample_grad, indices, self.dim)
+        return self._mean_over_data(points, self._sample_grad, indices, self.dim, True)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -105,7 +115,13 @@ class SigmoidNeuron(DataProblem):
 
     def _grid_values(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Loop over samples with e^(−(wx+b)) = e^(−wx)·e^(−b): one outer product per sample
-        instead of R² exponentials, on cache-sized buffers (256², 1,000 points: ~0.1 s)."""
+        instead of R² exponentials, on cache-sized buffers (256², 1,000 points: ~0.1 s).
+
+        The factors can overflow to inf·0 where wx + b itself is fine; for such extreme views
+        the chunked per-sample mean is used instead."""
+        reach = float(np.max(np.abs(self.x))) * float(np.max(np.abs(xs))) + float(np.max(np.abs(ys)))
+        if not reach < 600.0:  # e^600 ~ 1e260: no factor overflows below this
+            return super()._grid_values(xs, ys)
         out = np.zeros((ys.size, xs.size))
         e = np.empty_like(out)
         exp_b = np.exp(-ys)[:, None]
@@ -140,6 +156,8 @@ class LinearRegression(DataProblem):
     start = (0.0, 0.0)
 
     def __init__(self, x: object | None = None, y: object | None = None, dataset: str = "line-2x+3") -> None:
+        if (x is None) != (y is None):
+            raise ValueError("Invalid data: give both x and y, or neither for the default line")
         if x is None:
             x = np.linspace(-1, 1, 100)
             y = 2 * x + 3
@@ -207,6 +225,9 @@ DATASETS: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = {
     "sigmoid-neuron": {
         "two-point": ((0.5, 2.5), (0.2, 0.9)),
         "six-point": ((3.5, 0.35, 3.2, -2.0, 1.5, -0.5), (0.5, 0.5, 0.5, 0.5, 0.1, 0.3)),
+    },
+    "linear-regression": {
+        "line-2x+3": (tuple(np.linspace(-1, 1, 100).tolist()), tuple((2 * np.linspace(-1, 1, 100) + 3).tolist())),
     },
     "line-through-origin": {
         "y=2x": ((1.0, 2.0, 3.0), (2.0, 4.0, 6.0)),
