@@ -26,7 +26,9 @@ class BatchSampler:
 
     def __init__(self, n: int, batch_size: int | None, *, shuffle: bool = True,
                  rng: np.random.Generator | None = None) -> None:
-        self.n = n
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"Invalid n value: {n!r} (must be a whole number ≥ 1)")
+        self.n = int(n)
         self.batch_size = check_batch_size(batch_size, n)
         self.shuffle = shuffle
         self.rng = rng if rng is not None else np.random.default_rng(0)
