@@ -1,0 +1,56 @@
+"""Presets: the articles' scenarios and showcases, stored as session files in resources/presets.
+
+A preset is a session document (see :mod:`gdstudio.model.persistence`) with a ``title``, a
+``group`` (the menu it appears under) and a ``description``. Adding a preset is adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gdstudio.model.persistence import SessionError, read_session_file
+from gdstudio.resources import resource_path
+
+__all__ = ["PresetInfo", "list_presets", "load_preset", "preset_document"]
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    id: str
+    title: str
+    group: str
+    description: str
+    path: Path
+
+
+def _folder() -> Path:
+    return resource_path("presets")
+
+
+def list_presets() -> list[PresetInfo]:
+    """Every preset, sorted by group (the seeds first, then the showcases), then by file name."""
+    infos = []
+    for path in sorted(_folder().glob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # a broken file is reported when opened, not here
+        infos.append(PresetInfo(path.stem, str(doc.get("title", path.stem)), str(doc.get("group", "Presets")),
+                                str(doc.get("description", "")), path))
+    return sorted(infos, key=lambda p: (p.group, p.id))
+
+
+def preset_document(preset_id: str) -> dict[str, Any]:
+    """The session document of a preset (SessionError for unknown ids)."""
+    known = {p.id: p for p in list_presets()}
+    if preset_id not in known:
+        raise SessionError(f"Unknown preset: {preset_id!r} (known: {', '.join(known)})")
+    return read_session_file(known[preset_id].path)
+
+
+def load_preset(session: Any, preset_id: str) -> None:
+    """Open a preset into ``session`` (a :class:`gdstudio.model.session.Session`)."""
+    session.apply_dict(preset_document(preset_id))
