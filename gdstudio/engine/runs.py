@@ -147,15 +147,34 @@ class History:
             g.n = min(g.n, n_steps)
 
 
+def _check_number(name: str, value: object) -> float:
+    """A finite real number ≥ 0, or ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"Invalid {name} value: {value!r} (must be a number ≥ 0)")
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"Invalid {name} value: {value!r} (must be a number ≥ 0)")
+    return number
+
+
 class Run:
-    """An optimizer on a problem from a start point; :meth:`advance` takes steps."""
+    """An optimizer on a problem from a start point; :meth:`advance` takes steps.
+
+    ``status`` is ``converged`` as soon as the exact gradient norm at the current point is below
+    ``tol`` (checked at the start and after every step), and ``diverged`` at the first point
+    whose coordinates or loss are not finite; that point is not recorded, so
+    ``len(history) == diverged_at``. Invalid settings raise ValueError here, never later.
+    """
 
     def __init__(self, problem: Problem, config: RunConfig) -> None:
         self.problem = problem
         self.config = config
         self.spec = get_spec(config.optimizer)
         self.optimizer = self.spec.create(config.hyperparameters)
-        start = tuple(float(v) for v in config.start)
+        try:
+            start = tuple(float(v) for v in config.start)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid start: {config.start!r} (must be a sequence of numbers)") from None
         if len(start) != problem.dim:
             names = ", ".join(problem.params)
             raise ValueError(
@@ -163,30 +182,41 @@ class Run:
             )
         if not all(math.isfinite(v) for v in start):
             raise ValueError(f"Invalid start: {start} (every coordinate must be a finite number)")
-        if not (math.isfinite(config.noise) and config.noise >= 0):
-            raise ValueError(f"Invalid noise value: {config.noise!r} (must be a number ≥ 0)")
-        if not (math.isfinite(config.tol) and config.tol >= 0):
-            raise ValueError(f"Invalid tol value: {config.tol!r} (must be a number ≥ 0)")
+        self._noise = _check_number("noise", config.noise)
+        self._tol = _check_number("tol", config.tol)
+        seed = config.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"Invalid seed value: {seed!r} (must be a whole number ≥ 0)")
+        if not isinstance(config.shuffle, (bool, np.bool_)):
+            raise ValueError(f"Invalid shuffle value: {config.shuffle!r} (must be true or false)")
         n = problem.n_samples
         if n is None:
             if config.batch_size is not None:
-                raise ValueError(f"Problem {problem.name!r} has no data: batch size does not apply")
+                raise ValueError(
+                    f"Invalid batch_size value: {config.batch_size!r} "
+                    f"(problem {problem.name!r} has no data; use None)"
+                )
             self.sampler = None
         else:
             check_batch_size(config.batch_size, n)
             self.sampler = BatchSampler(
-                n, config.batch_size, shuffle=config.shuffle, rng=np.random.default_rng([config.seed, 0])
+                n, config.batch_size, shuffle=bool(config.shuffle), rng=np.random.default_rng([int(seed), 0])
             )
-        self._noise_rng = np.random.default_rng([config.seed, 1])
+        self._noise_rng = np.random.default_rng([int(seed), 1])
         self.params = np.array([start], dtype=np.float64)
         self.state: OptState = self.optimizer.init_state(self.params)
         self.history = History(problem.dim)
         self.status = Status.RUNNING
         self.diverged_at: int | None = None
         self.history._reserve(1)
-        self._record_point(self.params[0], float(problem.loss(self.params[0])))
-        if not math.isfinite(self.history.loss[0]):
+        with np.errstate(all="ignore"):
+            loss0 = float(problem.loss(self.params[0]))
+            self._set_exact_gradient()
+        self._record_point(self.params[0], loss0)
+        if not math.isfinite(loss0):
             self._diverge(0)
+        elif self._tol and self._gnorm < self._tol:
+            self.status = Status.CONVERGED
 
     @property
     def hyperparameters(self) -> dict[str, Value]:
@@ -201,6 +231,17 @@ class Run:
     def running(self) -> bool:
         return self.status is Status.RUNNING
 
+    @property
+    def grad_norm(self) -> float:
+        """Norm of the exact full gradient at the current (last recorded) point."""
+        return self._gnorm
+
+    def _set_exact_gradient(self) -> None:
+        """The exact full gradient at ``self.params`` and its norm (call under errstate)."""
+        self._exact = self.problem.gradient(self.params)
+        row = self._exact[0]
+        self._gnorm = math.sqrt(float(np.dot(row, row)))
+
     def _record_point(self, point: np.ndarray, loss: float) -> None:
         h = self.history
         h._points.data[h._points.n] = point
@@ -214,46 +255,47 @@ class Run:
         self.diverged_at = k
 
     def advance(self, k: int = 1) -> int:
-        """Take up to ``k`` steps; returns how many were taken (fewer if the run stopped)."""
+        """Take up to ``k`` steps; returns how many were taken (fewer if the run stopped).
+
+        Each step: the next mini-batch (all data for GD), its mean gradient plus optional
+        N(0, σ²) noise, one optimizer update; the loss recorded is the full-data loss.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise ValueError(f"Invalid k value: {k!r} (must be a whole number)")
         if k <= 0 or self.status is not Status.RUNNING:
             return 0
         h = self.history
         h._reserve(k)
         problem, opt, sampler = self.problem, self.optimizer, self.sampler
-        noise, tol = self.config.noise, self.config.tol
+        noise, tol = self._noise, self._tol
         p = self.params
         first = h._points.n  # index of the first point this call adds
-        taken = 0
+        st = h._step
         with np.errstate(all="ignore"):
             for _ in range(k):
                 batch = sampler.next() if sampler is not None else None
-                g = problem.gradient(p, batch)
-                exact = g if batch is None else problem.gradient(p)
-                gnorm = math.sqrt(float(np.dot(exact[0], exact[0])))
+                g = self._exact if batch is None else problem.gradient(p, batch)
                 if noise:
                     g = g + noise * self._noise_rng.standard_normal(g.shape)
-                if tol and gnorm < tol:
-                    self.status = Status.CONVERGED
-                    break
                 before = p[0].copy()
                 info = opt.step(p, g, self.state)
                 i = h._grad_norm.n
-                h._grad_norm.data[i] = gnorm
+                h._grad_norm.data[i] = self._gnorm
                 h._grad_norm.n += 1
-                st = h._step
                 st["grad"].data[i] = g[0]
-                if info.first_moment is not None:
-                    st["first_moment"].data[i] = info.first_moment[0]
-                if info.second_moment is not None:
-                    st["second_moment"].data[i] = info.second_moment[0]
+                st["first_moment"].data[i] = np.nan if info.first_moment is None else info.first_moment[0]
+                st["second_moment"].data[i] = np.nan if info.second_moment is None else info.second_moment[0]
                 st["effective_lr"].data[i] = info.effective_lr[0]
                 st["update"].data[i] = p[0] - before
                 for arr in st.values():
                     arr.n = i + 1
-                taken += 1
                 h._points.data[h._points.n] = p[0]
                 h._points.n += 1
                 if not np.isfinite(p).all():
+                    break
+                self._set_exact_gradient()
+                if tol and self._gnorm < tol:
+                    self.status = Status.CONVERGED
                     break
             # Losses of the new points in one vectorized call.
             new = h._points.data[first : h._points.n]
@@ -262,8 +304,7 @@ class Run:
             bad = ~(np.isfinite(new).all(axis=1) & np.isfinite(h._loss.data[first : h._points.n]))
         if bad.any():
             self._diverge(first + int(np.argmax(bad)))
-            taken = self.history.steps - (first - 1)
-        return taken
+        return max(0, h.steps - (first - 1))
 
     def run(self, steps: int) -> Run:
         """Advance until ``steps`` steps are recorded or the run stops; returns self."""
