@@ -29,26 +29,26 @@ class SN:
         self.b_h: list[float] = []
         self.e_h: list[float] = []
 
-    def sigmoid(self, x, w=None, b=None):  # noqa: ANN001, ANN201
+    def sigmoid(self, x, w=None, b=None):
         w = self.w if w is None else w
         b = self.b if b is None else b
         return 1.0 / (1.0 + np.exp(-(w * x + b)))
 
-    def error(self, X, Y):  # noqa: ANN001, ANN201
+    def error(self, X, Y):
         err = 0
         for x, y in zip(X, Y):
             err += 0.5 * (self.sigmoid(x) - y) ** 2
         return err
 
-    def grad_w(self, x, y):  # noqa: ANN001, ANN201
+    def grad_w(self, x, y):
         y_pred = self.sigmoid(x)
         return (y_pred - y) * y_pred * (1 - y_pred) * x
 
-    def grad_b(self, x, y):  # noqa: ANN001, ANN201
+    def grad_b(self, x, y):
         y_pred = self.sigmoid(x)
         return (y_pred - y) * y_pred * (1 - y_pred)
 
-    def fit_gd(self, X, Y, epochs, eta):  # noqa: ANN001, ANN201
+    def fit_gd(self, X, Y, epochs, eta):
         for _ in range(epochs):
             dw, db = 0, 0
             for x, y in zip(X, Y):
