@@ -18,6 +18,8 @@ class Adadelta(Optimizer):
         \theta_t &\leftarrow \theta_{t-1} - \eta\,\Delta_t
 
     Weight decay adds λθ to g. Effective learning rate: ``η·√(u_{t−1}+ε)/√(vₜ+ε)``.
+    Reported moments: vₜ as the second moment; there is no first moment (uₜ, the running
+    average of squared updates, stays in the state as ``acc_delta``).
     """
 
     name = "adadelta"
@@ -28,7 +30,6 @@ class Adadelta(Optimizer):
         common.eps(1e-6),
         common.weight_decay(),
     )
-    first_moment_buffer = "acc_delta"
     second_moment_buffer = "square_avg"
 
     def _buffers(self) -> dict[str, float]:

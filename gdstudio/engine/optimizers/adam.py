@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gdstudio.engine.optimizers import common
@@ -61,7 +59,7 @@ class Adam(Optimizer):
         v *= beta2
         v += ((1 - beta2) * g) * g
         step_size = lr / (1 - beta1**t)
-        bc2_sqrt = math.sqrt(1 - beta2**t)
+        bc2_sqrt = (1 - beta2**t) ** 0.5  # torch's float pow, not math.sqrt: they differ by an ulp at times
         if self.hp["amsgrad"]:
             vmax = bufs["max_exp_avg_sq"]
             np.maximum(vmax, v, out=vmax)
@@ -77,9 +75,16 @@ class Adam(Optimizer):
 class AdamW(Adam):
     r"""AdamW as in ``torch.optim.AdamW``: Adam with decoupled weight decay.
 
-    .. math:: \theta_{t-1} \leftarrow \theta_{t-1}(1 - \eta\lambda)
+    .. math::
+        \theta_{t-1} &\leftarrow \theta_{t-1}(1 - \eta\lambda) \\
+        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad
+        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
+        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+              \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
 
-    then the Adam step with no λθ added to the gradient.
+    The gradient gₜ = ∇f(θ) gets no λθ: the decay shrinks θ itself, so it is not rescaled by
+    the adaptive denominator (Loshchilov & Hutter). λ defaults to 0.01.
+    Effective learning rate: as Adam's, ``η/(1−β₁ᵗ) / (√vₜ/√(1−β₂ᵗ) + ε)``.
     """
 
     name = "adamw"
