@@ -19,7 +19,7 @@ from typing import Any
 from gdstudio.engine.problems import DataProblem
 from gdstudio.engine.runs import Run, Status
 
-__all__ = ["trace_dict", "trace_json", "trace_csv", "traces_json", "traces_csv"]
+__all__ = ["trace_csv", "trace_dict", "trace_json", "traces_csv", "traces_json"]
 
 
 def _status(run: Run, steps: int) -> str:
@@ -60,9 +60,8 @@ def trace_dict(run: Run, steps: int | None = None) -> dict[str, Any]:
     if isinstance(problem, DataProblem):
         out["dataset"] = problem.dataset
         out["data"] = {"x": problem.x.tolist(), "y": problem.y.tolist()}
-    expr = getattr(problem, "expression", None)
-    if expr is not None:
-        out["expr"] = str(expr)
+    if problem.name == "custom":
+        out["expr"] = problem.text  # type: ignore[attr-defined]  # ExpressionProblem: the text as typed
     return out
 
 
