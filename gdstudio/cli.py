@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from gdstudio import __version__
 
-__all__ = ["main", "CliError"]
+__all__ = ["CliError", "main"]
 
 
 class CliError(Exception):
@@ -101,7 +101,7 @@ def add_run_options(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--expr", help="f(x, y) for --problem custom, e.g. 'sin(x)*cos(y) + 0.1*(x**2 + y**2)'")
 
 
-def build_run(args: argparse.Namespace):  # noqa: ANN201 - returns gdstudio.engine.Run
+def build_run(args: argparse.Namespace):
     """A Run from the run options, or CliError naming what is wrong."""
     from gdstudio.engine.optimizers import get_spec
     from gdstudio.engine.problems import make_problem
