@@ -194,7 +194,7 @@ class Run:
             if config.batch_size is not None:
                 raise ValueError(
                     f"Invalid batch_size value: {config.batch_size!r} "
-                    f"(problem {problem.name!r} has no data; use None)"
+                    f"(problem {problem.name!r} has no data, so a batch size does not apply)"
                 )
             self.sampler = None
         else:
