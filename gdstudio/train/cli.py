@@ -1,0 +1,326 @@
+"""`gdstudio train`: race optimizers training the same MLP on handwritten digits.
+
+Registered by the main CLI through :func:`add_train_parser`; :func:`run_train` returns the exit
+status (0 done, 2 bad input with one line on stderr, 1 a write or download failure, 130
+cancelled with Ctrl+C after writing what was recorded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from gdstudio.engine.hyperparams import Value, format_value, parse_value
+from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
+from gdstudio.train.atomic import atomic_write, check_writable_target
+from gdstudio.train.compare import (
+    TRAINING_DEFAULTS,
+    CompareResult,
+    Entry,
+    TrainConfig,
+    TrainProgress,
+    compare_optimizers,
+    smooth_curve,
+)
+from gdstudio.train.datasets import load_dataset
+
+__all__ = ["add_train_parser", "main", "parse_entries", "parse_hidden", "run_train", "write_csv"]
+
+_DEFAULT_OPTIMIZERS = "sgd,momentum,adagrad,adam,rmsprop"
+_LABEL = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _defaults_text() -> str:
+    return ", ".join(f"{name} lr={format_value(hp['lr'])}" for name, hp in TRAINING_DEFAULTS.items())
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``train`` command to ``subparsers`` (sets ``handler=run_train``)."""
+    p = subparsers.add_parser(
+        "train",
+        help="train an MLP on handwritten digits with several optimizers and compare their loss curves",
+        description=(
+            "Train the same network (same initial weights, same mini-batches) with each optimizer and "
+            "write the per-iteration training loss and the test accuracy to CSV (and a PNG plot). "
+            f"Training learning rates (the book's): {_defaults_text()}; other optimizers use the registry "
+            "defaults. Override any hyperparameter with --set."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_train_arguments(p)
+    p.set_defaults(handler=run_train)
+    return p
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", metavar="NAME",
+                   help="digits (bundled 8x8, 1,797 images), mnist (downloaded once into the cache folder) "
+                        "or mnist:FOLDER (the four IDX files); default digits")
+    p.add_argument("--optimizers", default=_DEFAULT_OPTIMIZERS, metavar="LIST",
+                   help=f"comma-separated registry names, optionally LABEL=NAME to run one optimizer twice "
+                        f"(default {_DEFAULT_OPTIMIZERS}; known: {', '.join(OPTIMIZERS)})")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="OPT.KEY=VALUE",
+                   help="override a hyperparameter, e.g. adam.lr=0.002 or adam.betas=0.9,0.99 (repeatable)")
+    p.add_argument("--iterations", type=int, default=2000, metavar="N", help="training steps (default 2000)")
+    p.add_argument("--batch-size", type=int, default=128, metavar="B", help="mini-batch size (default 128)")
+    p.add_argument("--hidden", default="100,100,100,100", metavar="SIZES",
+                   help="hidden layer sizes, comma-separated, or 'none' (default 100,100,100,100)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the weights, batches and split")
+    p.add_argument("--eval-every", type=int, default=100, metavar="K",
+                   help="measure test accuracy every K iterations and at the end (0: only at the end; default 100)")
+    p.add_argument("--out", required=True, metavar="CSV", help="write the curves to this CSV file")
+    p.add_argument("--plot", metavar="PNG", help="also write a PNG of the smoothed loss curves")
+    p.add_argument("--smooth", choices=("kaiser", "ema", "none"), default="kaiser",
+                   help="plot smoothing: the book's 11-tap Kaiser window (default), EMA, or none")
+    p.add_argument("--log-y", action="store_true", help="plot the loss on a log scale")
+    p.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                   help="digits only: fraction held out for testing, stratified (default 0.2)")
+    p.add_argument("--standardize", action="store_true",
+                   help="standardize each pixel with the training mean and std (after scaling to [0, 1])")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="network precision (default float32)")
+    p.add_argument("--threads", type=int, default=1, metavar="T",
+                   help="BLAS threads while training (default 1: the batches are small; 0 leaves NumPy's setting)")
+    p.add_argument("--no-download", action="store_true", help="never download MNIST; fail if it is not cached")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """``"100,100"`` -> (100, 100); ``"none"`` or empty -> () (softmax regression)."""
+    raw = text.strip()
+    if raw.lower() in ("", "none", "0"):
+        return ()
+    sizes = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise ValueError(f"Invalid --hidden value: {text!r} (must be whole numbers ≥ 1 separated by commas)")
+        sizes.append(int(part))
+    return tuple(sizes)
+
+
+def parse_entries(optimizers: str, sets: Sequence[str]) -> list[Entry]:
+    """Entries from ``--optimizers`` and ``--set`` (ValueError with the offending text)."""
+    items = [s.strip() for s in optimizers.split(",")]
+    if not optimizers.strip() or any(not s for s in items):
+        raise ValueError(f"Invalid --optimizers value: {optimizers!r} (give comma-separated names)")
+    entries: dict[str, tuple[str, dict[str, Value]]] = {}
+    for item in items:
+        label, sep, name = item.partition("=")
+        if not sep:
+            name = label
+        label, name = label.strip(), name.strip()
+        spec = get_spec(name)
+        if not sep:
+            label = spec.name
+        if not _LABEL.match(label):
+            raise ValueError(f"Invalid --optimizers label: {label!r} (letters, digits, _ and - only)")
+        if label in entries:
+            raise ValueError(f"Invalid --optimizers value: {label!r} is listed twice (use LABEL=NAME to run "
+                             "an optimizer twice)")
+        entries[label] = (spec.name, {})
+    lower = {l.lower(): l for l in entries}
+    for item in sets:
+        target, eq, value = item.partition("=")
+        opt, dot, key = target.partition(".")
+        if not eq or not dot or not opt.strip() or not key.strip():
+            raise ValueError(f"Invalid --set value: {item!r} (must be OPT.KEY=VALUE, e.g. adam.lr=0.002)")
+        label = lower.get(opt.strip().lower())
+        if label is None:
+            raise ValueError(f"Invalid --set value: {item!r} ({opt.strip()} is not among --optimizers: "
+                             f"{', '.join(entries)})")
+        name, overrides = entries[label]
+        specs = {h.name: h for h in get_spec(name).hyperparams}
+        key = key.strip()
+        if key not in specs:
+            raise ValueError(f"Invalid --set value: {item!r} ({name} has no hyperparameter {key}; known: "
+                             f"{', '.join(specs)})")
+        overrides[key] = parse_value(specs[key], value)
+    out = []
+    for label, (name, overrides) in entries.items():
+        entry = Entry(label, name, overrides)
+        entry.create()  # cross-parameter checks (e.g. Nesterov without momentum)
+        out.append(entry)
+    return out
+
+
+# -- output -----------------------------------------------------------------------------------
+def write_csv(result: CompareResult, path: str | Path) -> Path:
+    """Write ``result.table()`` atomically to ``path``."""
+    header, rows = result.table()
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+
+    return atomic_write(path, write)
+
+
+class _ProgressBar:
+    """A plain-text progress bar on a stream: redrawn in place on a terminal (≤ 10 times a
+    second), one line per 10% otherwise."""
+
+    def __init__(self, stream: TextIO, total: int, width: int = 28) -> None:
+        self.stream, self.total, self.width = stream, total, width
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last = 0.0
+        self._decile = -1
+
+    def update(self, p: TrainProgress) -> None:
+        frac = p.iteration / max(p.total, 1)
+        now = time.monotonic()
+        if self.tty:
+            if p.iteration != p.total and now - self._last < 0.1:
+                return
+            self._last = now
+            filled = round(frac * self.width)
+            bar = "#" * filled + "." * (self.width - filled)
+            rate = p.iteration / p.elapsed if p.elapsed > 0 else 0.0
+            eta = (p.total - p.iteration) / rate if rate > 0 else 0.0
+            self.stream.write(f"\r[{bar}] {frac:4.0%} {p.iteration}/{p.total} it  {rate:6.1f} it/s  "
+                              f"ETA {_duration(eta)} ")
+            if p.iteration == p.total:
+                self.stream.write("\n")
+            self.stream.flush()
+        else:
+            decile = int(frac * 10)
+            if decile > self._decile:
+                self._decile = decile
+                losses = "  ".join(f"{k} {v:.4g}" for k, v in p.loss.items())
+                self.stream.write(f"{frac:4.0%} {p.iteration}/{p.total} it  {losses}\n")
+                self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def _download_progress(stream: TextIO) -> Callable[[str, int, int | None], None]:
+    state = {"name": "", "t": 0.0}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if name == state["name"] and now - state["t"] < 0.2 and total != done:
+            return
+        state["name"], state["t"] = name, now
+        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        stream.write(f"downloading {name}: {size}\n")
+        stream.flush()
+
+    return report
+
+
+def _summary(result: CompareResult) -> str:
+    lines = []
+    width = max(len(l) for l in result.labels)
+    for label in result.labels:
+        loss = result.losses[label]
+        final = float(smooth_curve(loss)[-1]) if len(loss) else math.nan
+        acc = result.final_accuracy(label)
+        hp = ", ".join(f"{k}={format_value(v)}" for k, v in result.hyperparams[label].items())
+        status = f"diverged at {result.diverged[label]}" if result.diverged[label] else (
+            f"loss {final:.4g}, test accuracy {acc:.2%}" if math.isfinite(acc) else f"loss {final:.4g}")
+        lines.append(f"{label:<{width}}  {status}  ({hp})")
+    return "\n".join(lines)
+
+
+# -- command ----------------------------------------------------------------------------------
+def run_train(args: argparse.Namespace) -> int:
+    """Run ``gdstudio train`` with parsed ``args``; returns the exit status."""
+    err = sys.stderr
+    try:
+        entries = parse_entries(args.optimizers, args.sets)
+        hidden = parse_hidden(args.hidden)
+        if args.threads < 0:
+            raise ValueError(f"Invalid --threads value: {args.threads} (must be ≥ 0)")
+        config = TrainConfig(hidden=hidden, iterations=args.iterations, batch_size=args.batch_size,
+                             seed=args.seed, eval_every=args.eval_every, dtype=args.dtype,
+                             threads=args.threads or None)
+        config.validate()
+        out = check_writable_target(args.out, "--out")
+        plot = check_writable_target(args.plot, "--plot") if args.plot else None
+        dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,
+                               standardize=args.standardize, dtype=args.dtype, download=not args.no_download,
+                               progress=None if args.quiet else _download_progress(err))
+        config.validate(len(dataset.y_train))
+    except ValueError as exc:
+        print(f"gdstudio train: error: {exc}", file=err)
+        return 2
+    except OSError as exc:
+        print(f"gdstudio train: error: {exc}", file=err)
+        return 1
+
+    if not args.quiet:
+        print(f"{dataset.name}: {len(dataset.y_train)} training / {len(dataset.y_test)} test images, "
+              f"network {'-'.join(map(str, (dataset.n_features, *hidden, dataset.n_classes)))}, "
+              f"{len(entries)} optimizers x {config.iterations} iterations", file=err)
+    bar = None if args.quiet else _ProgressBar(err, config.iterations)
+    cancel = threading.Event()
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = compare_optimizers(dataset, entries, config, progress=bar.update if bar else None,
+                                               cancel=cancel)
+        except BaseException as exc:  # re-raised in the calling thread
+            box["error"] = exc
+
+    # Train in a worker so Ctrl+C only sets the cancel flag: what was recorded is still written.
+    worker = threading.Thread(target=work, name="gdstudio-train", daemon=True)
+    worker.start()
+    interrupted = False
+    while worker.is_alive():
+        try:
+            worker.join(0.2)
+        except KeyboardInterrupt:
+            cancel.set()
+            interrupted = True
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    result: CompareResult = box["result"]  # type: ignore[assignment]
+    if interrupted and bar:
+        bar.close()
+    try:
+        write_csv(result, out)
+        if plot is not None:
+            from gdstudio.train.plot import render_curves
+
+            image = render_curves(result, smooth=args.smooth, log_y=args.log_y)
+            atomic_write(plot, lambda tmp: image.save(tmp, format="PNG"))
+    except OSError as exc:
+        print(f"gdstudio train: error: cannot write output: {exc}", file=err)
+        return 1
+    print(_summary(result))
+    if result.cancelled:
+        print(f"gdstudio train: interrupted after {result.completed} of {result.total} iterations "
+              f"(written: {out})", file=err)
+        return 130
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gdstudio.train.cli ...``: the same command without the main CLI."""
+    parser = argparse.ArgumentParser(prog="gdstudio train")
+    add_train_arguments(parser)
+    return run_train(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""A fair race of optimizers training the same network on the same data.
+
+Fairness: every entry starts from the same He-initialized weights (one draw from ``seed``) and
+sees the same sequence of mini-batches (one seeded :class:`~gdstudio.engine.sampling.BatchSampler`
+drawn once and replayed to every entry), so two entries with identical hyperparameters give
+identical curves. The update rules are the engine's (:func:`make_optimizer`), one optimizer
+state per parameter array (each W and each b).
+
+Recording: at iteration ``i`` (1-based) the loss is the mini-batch's mean cross-entropy from
+that step's forward pass, i.e. before update ``i`` is applied (the usual training log; the
+book records it after the update on the same batch). Test accuracy is measured after update
+``i`` when ``i`` is a multiple of ``eval_every`` and after the last update. An entry whose loss
+or weights become NaN/inf is marked diverged at that iteration; its remaining losses and
+accuracies are NaN and it is not stepped further (a result, not an error).
+
+Smoothing for plots (:func:`smooth_curve`) is the book's ``common/util.py`` one: a moving
+average weighted by an 11-tap Kaiser window (β = 2) with the ends mirrored, so the output has
+the input's length. :func:`ema` is the alternative (TensorBoard's debiased exponential average).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gdstudio.engine.hyperparams import Value
+from gdstudio.engine.optimizers.base import Optimizer, OptState
+from gdstudio.engine.optimizers.registry import get_spec
+from gdstudio.engine.sampling import BatchSampler, check_batch_size
+from gdstudio.train.blas import blas_threads
+from gdstudio.train.datasets import Dataset
+from gdstudio.train.mlp import MLP, Params
+
+__all__ = [
+    "TRAINING_DEFAULTS",
+    "CompareResult",
+    "Entry",
+    "TrainConfig",
+    "TrainProgress",
+    "compare_optimizers",
+    "ema",
+    "init_optimizer_state",
+    "make_entry",
+    "smooth_curve",
+    "training_defaults",
+]
+
+#: Learning rates for the Training lab, overriding the registry's (torch's) defaults where
+#: those barely move a network in 2,000 steps. The first five are the book's (seed 001):
+#: SGD 0.01, Momentum 0.01 (γ = 0.9 from the registry alias), AdaGrad 0.01, Adam 0.001,
+#: RMSProp 0.01; GD and NAG follow SGD/Momentum. Other optimizers keep torch's defaults.
+TRAINING_DEFAULTS: dict[str, dict[str, Value]] = {
+    "gd": {"lr": 0.01},
+    "sgd": {"lr": 0.01},
+    "momentum": {"lr": 0.01},
+    "nag": {"lr": 0.01},
+    "adagrad": {"lr": 0.01},
+    "rmsprop": {"lr": 0.01},
+    "adam": {"lr": 0.001},
+}
+
+
+def training_defaults(name: str) -> dict[str, Value]:
+    """The Training lab's hyperparameter overrides for optimizer ``name`` (may be empty)."""
+    return dict(TRAINING_DEFAULTS.get(get_spec(name).name, {}))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One competitor: a display ``label``, a registry ``optimizer`` name and overrides."""
+
+    label: str
+    optimizer: str
+    overrides: Mapping[str, Value] = field(default_factory=dict)
+
+    def create(self) -> Optimizer:
+        """The optimizer with the training defaults, then ``overrides`` (validated)."""
+        return get_spec(self.optimizer).create({**training_defaults(self.optimizer), **self.overrides})
+
+
+def make_entry(name: str, overrides: Mapping[str, object] | None = None, *, label: str | None = None) -> Entry:
+    """An :class:`Entry` with validated overrides (ValueError names the bad parameter)."""
+    spec = get_spec(name)
+    hp = spec.create({**training_defaults(spec.name), **(overrides or {})}).hp
+    given = {k: hp[k] for k in (overrides or {})}
+    return Entry(label or spec.name, spec.name, given)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What every entry shares: network, budget, batches, seed, evaluation interval."""
+
+    hidden: tuple[int, ...] = (100, 100, 100, 100)
+    iterations: int = 2000
+    batch_size: int = 128
+    seed: int = 0
+    eval_every: int = 100
+    dtype: str = "float32"
+    threads: int | None = 1  # BLAS threads while training (see gdstudio.train.blas); None: leave as is
+
+    def validate(self, n_train: int | None = None) -> None:
+        for name in ("iterations", "eval_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "iterations" else 0):
+                low = 1 if name == "iterations" else 0
+                raise ValueError(f"Invalid {name} value: {v!r} (must be a whole number ≥ {low})")
+        check_batch_size(self.batch_size, n_train if n_train is not None else self.batch_size)
+        if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1
+                                  for h in self.hidden):
+            raise ValueError(f"Invalid hidden value: {list(self.hidden)!r} (layer sizes must be whole numbers ≥ 1)")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"Invalid dtype value: {self.dtype!r} (must be float32 or float64)")
+
+
+@dataclass
+class TrainProgress:
+    """Sent to the progress callback after each iteration."""
+
+    iteration: int
+    total: int
+    loss: dict[str, float]
+    accuracy: dict[str, float] | None  # test accuracy when measured this iteration
+    elapsed: float
+
+
+@dataclass
+class CompareResult:
+    """Per-iteration losses and sampled test accuracies of every entry."""
+
+    labels: list[str]
+    entries: list[Entry]
+    hyperparams: dict[str, dict[str, Value]]
+    config: TrainConfig
+    dataset: str
+    total: int                    # iterations requested
+    completed: int                # iterations run (fewer if cancelled)
+    losses: dict[str, np.ndarray]  # (completed,) float64, NaN after divergence
+    eval_iterations: np.ndarray   # iterations (after that many updates) with test accuracy
+    accuracies: dict[str, np.ndarray]
+    diverged: dict[str, int | None]
+    cancelled: bool
+    seconds: float
+
+    @property
+    def iterations(self) -> np.ndarray:
+        return np.arange(1, self.completed + 1)
+
+    def final_accuracy(self, label: str) -> float:
+        acc = self.accuracies[label]
+        return float(acc[-1]) if len(acc) else math.nan
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """CSV header and rows: iteration, ``loss_<label>``…, ``test_accuracy_<label>``…
+        (accuracy cells empty where not evaluated; NaN written as ``nan``)."""
+        header = ["iteration", *(f"loss_{l}" for l in self.labels), *(f"test_accuracy_{l}" for l in self.labels)]
+        at = {int(it): k for k, it in enumerate(self.eval_iterations)}
+        rows = []
+        for i in range(self.completed):
+            it = i + 1
+            row = [str(it), *(_fmt(self.losses[l][i]) for l in self.labels)]
+            k = at.get(it)
+            row += [("" if k is None else _fmt(self.accuracies[l][k])) for l in self.labels]
+            rows.append(row)
+        return header, rows
+
+
+def _fmt(v: float) -> str:
+    return "nan" if not math.isfinite(v) else repr(float(v))
+
+
+def init_optimizer_state(opt: Optimizer, param: np.ndarray) -> OptState:
+    """``opt.init_state(param)`` with the buffers in the parameter's dtype.
+
+    The engine builds state from a float64 view of the parameters; for float32 networks the
+    buffers are cast back so the update stays in float32 (NumPy keeps float32 when the scalars
+    are Python floats).
+    """
+    state = opt.init_state(param)
+    for k, buf in state.buffers.items():
+        if buf.dtype != param.dtype:
+            state.buffers[k] = buf.astype(param.dtype)
+    return state
+
+
+Progress = Callable[[TrainProgress], None]
+
+
+def compare_optimizers(
+    dataset: Dataset,
+    entries: Sequence[Entry | str],
+    config: TrainConfig = TrainConfig(),
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> CompareResult:
+    """Train one network per entry from the same start on the same batches; see the module doc.
+
+    ``progress`` is called after every iteration (from the calling thread); setting ``cancel``
+    stops the run after the current iteration and returns what was recorded
+    (``cancelled=True``). Safe to run in a worker thread: nothing here touches a UI.
+    """
+    ents = [Entry(e, get_spec(e).name) if isinstance(e, str) else e for e in entries]
+    if not ents:
+        raise ValueError("Invalid entries value: [] (give at least one optimizer)")
+    labels = [e.label for e in ents]
+    dup = next((l for l in labels if labels.count(l) > 1), None)
+    if dup is not None:
+        raise ValueError(f"Invalid entries value: label {dup!r} appears twice (give each entry its own label)")
+    n_train = len(dataset.y_train)
+    config.validate(n_train)
+    opts = [e.create() for e in ents]
+    net = MLP(dataset.n_features, config.hidden, dataset.n_classes, dtype=config.dtype)
+    data = dataset.astype(net.dtype)
+    x_tr, y_tr = data.x_train, data.y_train
+
+    rng = np.random.default_rng(config.seed)
+    start = net.init_params(rng)
+    params: list[Params] = [[p.copy() for p in start] for _ in ents]
+    states = [[init_optimizer_state(o, p) for p in ps] for o, ps in zip(opts, params, strict=True)]
+    grads = net.zeros_like_params()
+    sampler = BatchSampler(n_train, config.batch_size, shuffle=True, rng=rng)
+
+    total = int(config.iterations)
+    losses = {l: np.full(total, np.nan) for l in labels}
+    eval_its: list[int] = []
+    accs: dict[str, list[float]] = {l: [] for l in labels}
+    diverged: dict[str, int | None] = dict.fromkeys(labels)
+    completed = 0
+    cancelled = False
+    t0 = time.perf_counter()
+    xb = np.empty((sampler.batch_size, net.sizes[0]), net.dtype)
+
+    with blas_threads(config.threads):
+        for it in range(1, total + 1):
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            idx = sampler.next()
+            if idx is None:
+                x, y = x_tr, y_tr
+            else:
+                x = xb[: len(idx)]
+                np.take(x_tr, idx, axis=0, out=x)
+                y = y_tr[idx]
+            row: dict[str, float] = {}
+            for k, (label, opt) in enumerate(zip(labels, opts, strict=True)):
+                if diverged[label] is not None:
+                    row[label] = math.nan
+                    continue
+                loss, _ = net.loss_and_grad(params[k], x, y, grads)
+                if not math.isfinite(loss):
+                    diverged[label] = it
+                    row[label] = math.nan
+                    continue
+                losses[label][it - 1] = loss
+                row[label] = loss
+                for p, g, s in zip(params[k], grads, states[k], strict=True):
+                    opt.step(p, g, s, record=False)
+            completed = it
+            acc_row = None
+            if (config.eval_every and it % config.eval_every == 0) or it == total:
+                acc_row = _evaluate(net, params, labels, diverged, data, it)
+                eval_its.append(it)
+                for label in labels:
+                    accs[label].append(acc_row[label])
+            if progress is not None:
+                progress(TrainProgress(it, total, row, acc_row, time.perf_counter() - t0))
+        if completed and (not eval_its or eval_its[-1] != completed):
+            acc_row = _evaluate(net, params, labels, diverged, data, completed)
+            eval_its.append(completed)
+            for label in labels:
+                accs[label].append(acc_row[label])
+
+    return CompareResult(
+        labels=labels,
+        entries=ents,
+        hyperparams={l: dict(o.hp) for l, o in zip(labels, opts, strict=True)},
+        config=config,
+        dataset=dataset.name,
+        total=total,
+        completed=completed,
+        losses={l: v[:completed].copy() for l, v in losses.items()},
+        eval_iterations=np.asarray(eval_its, dtype=np.int64),
+        accuracies={l: np.asarray(v, dtype=np.float64) for l, v in accs.items()},
+        diverged=diverged,
+        cancelled=cancelled,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _evaluate(net: MLP, params: list[Params], labels: list[str], diverged: dict[str, int | None],
+              data: Dataset, it: int) -> dict[str, float]:
+    """Test accuracy after update ``it``; an entry whose weights are not finite is diverged (NaN)."""
+    out: dict[str, float] = {}
+    for k, label in enumerate(labels):
+        if diverged[label] is None and not all(np.isfinite(p).all() for p in params[k]):
+            diverged[label] = it
+        out[label] = math.nan if diverged[label] is not None else net.accuracy(params[k], data.x_test, data.y_test)
+    return out
+
+
+# -- smoothing ----------------------------------------------------------------------------------
+def smooth_curve(values: Sequence[float] | np.ndarray, window: int = 11, beta: float = 2.0) -> np.ndarray:
+    """The book's smoothing: convolve with a normalized Kaiser window of ``window`` taps (β =
+    ``beta``) after mirroring ``window − 1`` samples at each end; same length as the input.
+    A NaN spreads over its window (divergence stays visible as a gap)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"Invalid values shape: {x.shape} (must be 1-D)")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ValueError(f"Invalid window value: {window!r} (must be an odd whole number ≥ 1)")
+    n = len(x)
+    if n < window:  # a short curve: the largest odd window that fits
+        window = n if n % 2 else n - 1
+    if window <= 1:
+        return x.copy()
+    # The book: s = np.r_[x[w-1:0:-1], x, x[-1:-w:-1]]; y = convolve(w/w.sum(), s, 'valid')[h:-h].
+    padded = np.concatenate([x[window - 1 : 0 : -1], x, x[-1 : -window : -1]])
+    w = np.kaiser(window, beta)
+    y = np.convolve(w / w.sum(), padded, mode="valid")
+    half = window // 2
+    return y[half : half + n]
+
+
+def ema(values: Sequence[float] | np.ndarray, alpha: float = 0.9) -> np.ndarray:
+    """Debiased exponential moving average: ``s_t = α s_{t-1} + (1−α) x_t``, reported as
+    ``s_t / (1 − α^t)`` (TensorBoard's smoothing). NaN inputs are skipped and reported as NaN."""
+    x = np.asarray(values, dtype=np.float64)
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"Invalid alpha value: {alpha!r} (must be in [0, 1))")
+    out = np.empty_like(x)
+    s, weight = 0.0, 0.0
+    for i, v in enumerate(x):
+        if not math.isfinite(v):
+            out[i] = math.nan
+            continue
+        s = alpha * s + (1 - alpha) * v
+        weight = alpha * weight + (1 - alpha)
+        out[i] = s / weight
+    return out
