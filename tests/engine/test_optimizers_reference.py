@@ -10,14 +10,17 @@ amplify them, which the generator measures with torch alone (a 1-ulp nudge of th
 that grows past 1e-13 makes a case loose). Those are checked at 1e-9, only up to the step
 before the nudge exceeds 1e-11 (``horizon``), and must be exactly the ones listed here:
 
-* RMSprop α = 0.9, η = 0.01 on Rosenbrock (horizon 48): the small α makes the step
-  ``g/√v`` react fast to g, and along the curved valley floor it flips sign on rounding.
-* RMSprop α = 0.9, η = 0.1 on the rotated bowl (horizon 72): the same with the valley at
-  45°, where both per-axis denominators see the oscillation.
+* RMSprop α = 0.9, η = 0.01 on Rosenbrock (horizon 48): the iterate zig-zags across the
+  valley floor every step; with α = 0.9 each step is close to η·sign(g), and rounding shifts
+  the zig-zag.
+* RMSprop α = 0.9, η = 0.1 on the rotated bowl (horizon 72): the same sign-like steps end in
+  a bounce of amplitude η/2 around the minimum, whose phase rounding sets.
 * Adamax η = 0.01, β = (0.8, 0.95), ε = 1e-4 on Beale (horizon 280): ``u = max(β₂u, |g|+ε)``
   switches branch, and near convergence a 1-ulp tie decides which.
 * Adadelta η = 5 on Rosenbrock (horizon 68) and η = 1 on Himmelblau from (4, −4)
-  (horizon 256): the step size grows with the accumulated updates, a positive feedback.
+  (horizon 256): the step size grows with the accumulated past updates, a positive feedback.
+
+See docs/optimizers.md ("How this is verified").
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ class RMSprop(Optimizer):
         v_t &\leftarrow \alpha v_{t-1} + (1-\alpha) g_t^2 \\
         \bar g_t &\leftarrow \alpha \bar g_{t-1} + (1-\alpha) g_t,\quad
         r_t \leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon \ \text{(centered)}, \text{ else } \sqrt{v_t} + \epsilon \\
-        b_t &\leftarrow \mu b_{t-1} + g_t / r_t,\quad \theta_t \leftarrow \theta_{t-1} - \eta b_t
-              \ \ (\mu > 0), \text{ else } \theta_t \leftarrow \theta_{t-1} - \eta\, g_t / r_t
+        b_t &\leftarrow \gamma b_{t-1} + g_t / r_t,\quad \theta_t \leftarrow \theta_{t-1} - \eta b_t
+              \ \ (\gamma > 0), \text{ else } \theta_t \leftarrow \theta_{t-1} - \eta\, g_t / r_t
 
     Effective learning rate: ``η / rₜ``. Seed 000 calls α "beta" and puts ε outside the
     division; seed 001 uses α = 0.99 (torch's default) and ε = 1e-7.
@@ -28,7 +28,7 @@ class RMSprop(Optimizer):
     title = "RMSProp"
     hyperparams = (
         common.lr(1e-2),
-        common.unit("alpha", "β", 0.99, "smoothing constant of the squared-gradient average"),
+        common.unit("alpha", "α", 0.99, "smoothing constant of the squared-gradient average"),
         common.eps(1e-8),
         common.weight_decay(),
         common.nonneg("momentum", "γ", 0.0, "momentum applied to the scaled step", 0.999),

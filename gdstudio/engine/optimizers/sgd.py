@@ -14,13 +14,14 @@ class SGD(Optimizer):
 
     .. math::
         g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
-        b_t &\leftarrow g_t \ (t=1), \quad b_t \leftarrow \mu b_{t-1} + (1-\tau) g_t \ (t>1) \\
-        d_t &\leftarrow g_t + \mu b_t \ \text{(Nesterov)}, \quad d_t \leftarrow b_t \ \text{(classical)} \\
+        b_t &\leftarrow g_t \ (t=1), \quad b_t \leftarrow \gamma b_{t-1} + (1-\tau) g_t \ (t>1) \\
+        d_t &\leftarrow g_t + \gamma b_t \ \text{(Nesterov)}, \quad d_t \leftarrow b_t \ \text{(classical)} \\
         \theta_t &\leftarrow \theta_{t-1} - \eta\, d_t
 
-    With μ = 0 this is plain gradient descent ``θ ← θ − η g``. The article form
-    ``v ← μv − ηg; θ ← θ + v`` (seeds 001, 004) is the same trajectory with ``v = −η b``.
-    Effective learning rate: η.
+    With γ = 0 this is plain gradient descent ``θ ← θ − η g``. The article form
+    ``v ← γv − ηg; θ ← θ + v`` (seeds 001, 004) is the same trajectory with ``v = −η b``;
+    seed 000's NAG (gradient at the look-ahead θ − γv) is Nesterov's θ after the change of
+    variable θ_torch = θ − γv. Effective learning rate: η.
     """
 
     name = "sgd"
