@@ -9,8 +9,11 @@ torch.optim (``Invalid momentum value: -0.5``).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 Kind = Literal["float", "bool", "pair"]
 Value = float | bool | tuple[float, float]
@@ -46,8 +49,8 @@ class HyperParam:
         """The valid range in interval notation, e.g. ``[0, 1)``."""
         if self.kind == "bool":
             return "true or false"
-        lo = "(" if self.low_open else "["
-        hi = ")" if self.high_open else "]"
+        lo = "(" if self.low_open or math.isinf(self.low) else "["  # values must be finite
+        hi = ")" if self.high_open or math.isinf(self.high) else "]"
         return f"{lo}{_num(self.low)}, {_num(self.high)}{hi}"
 
     def _check_scalar(self, value: float, what: str) -> None:
@@ -62,8 +65,8 @@ class HyperParam:
     def validate(self, value: object) -> Value:
         """Return ``value`` converted to this parameter's kind, or raise ``ValueError``."""
         if self.kind == "bool":
-            if isinstance(value, bool):
-                return value
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
             if isinstance(value, str):
                 return parse_value(self, value)
             raise ValueError(f"Invalid {self.name} value: {value!r} (must be true or false)")
@@ -81,7 +84,7 @@ class HyperParam:
             for i, item in enumerate(items):
                 self._check_scalar(item, f"{self.name}[{i}]")
             return (items[0], items[1])
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             if isinstance(value, str):
                 return parse_value(self, value)
             raise ValueError(f"Invalid {self.name} value: {value!r} (must be a number)")
@@ -107,12 +110,12 @@ def parse_value(spec: HyperParam, text: str) -> Value:
     if spec.kind == "pair":
         parts = [p.strip() for p in raw.strip("()[]").split(",")]
         try:
-            numbers = [float(p) for p in parts]
+            pair = [float(p) for p in parts]
         except ValueError:
-            raise ValueError(
-                f"Invalid {spec.name} value: {text!r} (must be two numbers, e.g. 0.9,0.999)"
-            ) from None
-        return spec.validate(numbers)
+            pair = []
+        if len(pair) != 2:
+            raise ValueError(f"Invalid {spec.name} value: {text!r} (must be two numbers, e.g. 0.9,0.999)")
+        return spec.validate(pair)
     try:
         number = float(raw)
     except ValueError:

@@ -55,25 +55,25 @@ NOT_EXPOSED = {("Adam", "decoupled_weight_decay"): "Adam with it on is AdamW, a 
 
 # -- exact messages -------------------------------------------------------------------------------
 BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
-    ("sgd", {"lr": -0.1}, "Invalid lr value: -0.1 (must be in [0.0, inf])"),
-    ("adam", {"lr": -1e-3}, "Invalid lr value: -0.001 (must be in [0.0, inf])"),
-    ("sgd", {"momentum": -0.5}, "Invalid momentum value: -0.5 (must be in [0.0, inf])"),
-    ("rmsprop", {"momentum": -0.5}, "Invalid momentum value: -0.5 (must be in [0.0, inf])"),
+    ("sgd", {"lr": -0.1}, "Invalid lr value: -0.1 (must be in [0.0, inf))"),
+    ("adam", {"lr": -1e-3}, "Invalid lr value: -0.001 (must be in [0.0, inf))"),
+    ("sgd", {"momentum": -0.5}, "Invalid momentum value: -0.5 (must be in [0.0, inf))"),
+    ("rmsprop", {"momentum": -0.5}, "Invalid momentum value: -0.5 (must be in [0.0, inf))"),
     ("sgd", {"dampening": 2}, "Invalid dampening value: 2.0 (must be in [0.0, 1.0])"),
-    ("sgd", {"weight_decay": -1}, "Invalid weight_decay value: -1.0 (must be in [0.0, inf])"),
+    ("sgd", {"weight_decay": -1}, "Invalid weight_decay value: -1.0 (must be in [0.0, inf))"),
     ("adam", {"betas": (1.0, 0.9)}, "Invalid betas[0] value: 1.0 (must be in [0.0, 1.0))"),
     ("adam", {"betas": (-0.1, 0.9)}, "Invalid betas[0] value: -0.1 (must be in [0.0, 1.0))"),
     ("adam", {"betas": (0.9, 1.0)}, "Invalid betas[1] value: 1.0 (must be in [0.0, 1.0))"),
     ("nadam", {"betas": (0.9, -0.1)}, "Invalid betas[1] value: -0.1 (must be in [0.0, 1.0))"),
     ("adamax", {"betas": [0.9, 1.5]}, "Invalid betas[1] value: 1.5 (must be in [0.0, 1.0))"),
-    ("adam", {"eps": -1e-8}, "Invalid eps value: -1e-08 (must be in [0.0, inf])"),
-    ("adagrad", {"eps": -1.0}, "Invalid eps value: -1.0 (must be in [0.0, inf])"),
-    ("adagrad", {"lr_decay": -1}, "Invalid lr_decay value: -1.0 (must be in [0.0, inf])"),
+    ("adam", {"eps": -1e-8}, "Invalid eps value: -1e-08 (must be in [0.0, inf))"),
+    ("adagrad", {"eps": -1.0}, "Invalid eps value: -1.0 (must be in [0.0, inf))"),
+    ("adagrad", {"lr_decay": -1}, "Invalid lr_decay value: -1.0 (must be in [0.0, inf))"),
     ("adagrad", {"initial_accumulator_value": -0.5},
-     "Invalid initial_accumulator_value value: -0.5 (must be in [0.0, inf])"),
+     "Invalid initial_accumulator_value value: -0.5 (must be in [0.0, inf))"),
     ("rmsprop", {"alpha": 1.5}, "Invalid alpha value: 1.5 (must be in [0.0, 1.0])"),
     ("adadelta", {"rho": -0.1}, "Invalid rho value: -0.1 (must be in [0.0, 1.0])"),
-    ("nadam", {"momentum_decay": -0.004}, "Invalid momentum_decay value: -0.004 (must be in [0.0, inf])"),
+    ("nadam", {"momentum_decay": -0.004}, "Invalid momentum_decay value: -0.004 (must be in [0.0, inf))"),
     # Nesterov needs momentum and no dampening (torch: "Nesterov momentum requires ...").
     ("sgd", {"nesterov": True},
      "Invalid nesterov value: True (Nesterov momentum requires a momentum and zero dampening)"),
@@ -106,10 +106,10 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("adam", {"betas": ("a", "b")}, "Invalid betas value: ('a', 'b') (must be two numbers, e.g. 0.9,0.999)"),
     ("adam", {"betas": "0.9;0.99"}, "Invalid betas value: '0.9;0.99' (must be two numbers, e.g. 0.9,0.999)"),
     # NaN is never in range.
-    ("adam", {"lr": math.nan}, "Invalid lr value: nan (must be in [0.0, inf])"),
-    ("sgd", {"momentum": math.nan}, "Invalid momentum value: nan (must be in [0.0, inf])"),
+    ("adam", {"lr": math.nan}, "Invalid lr value: nan (must be in [0.0, inf))"),
+    ("sgd", {"momentum": math.nan}, "Invalid momentum value: nan (must be in [0.0, inf))"),
     ("adam", {"betas": (math.nan, 0.9)}, "Invalid betas[0] value: nan (must be in [0.0, 1.0))"),
-    ("adam", {"eps": "nan"}, "Invalid eps value: nan (must be in [0.0, inf])"),
+    ("adam", {"eps": "nan"}, "Invalid eps value: nan (must be in [0.0, inf))"),
 ]
 
 
@@ -259,9 +259,9 @@ def test_parse_value_accepts_command_line_forms(param: str, text: str, value: ob
     [
         ("lr", "fast", "Invalid lr value: 'fast' (must be a number)"),
         ("lr", "", "Invalid lr value: '' (must be a number)"),
-        ("lr", "-1", "Invalid lr value: -1.0 (must be in [0.0, inf])"),
+        ("lr", "-1", "Invalid lr value: -1.0 (must be in [0.0, inf))"),
         ("amsgrad", "maybe", "Invalid amsgrad value: 'maybe' (must be true or false)"),
-        ("betas", "0.9", "Invalid betas value: [0.9] (must be two numbers, e.g. 0.9,0.999)"),
+        ("betas", "0.9", "Invalid betas value: '0.9' (must be two numbers, e.g. 0.9,0.999)"),
         ("betas", "0.9,x", "Invalid betas value: '0.9,x' (must be two numbers, e.g. 0.9,0.999)"),
         ("betas", "0.9,1", "Invalid betas[1] value: 1.0 (must be in [0.0, 1.0))"),
     ],
