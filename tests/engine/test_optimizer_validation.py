@@ -500,3 +500,12 @@ def test_docs_table_matches_registry(name: str) -> None:
     for hp in get_spec(name).hyperparams:
         row = f"| `{name}` | `{hp.name}` | {hp.symbol} | {format_value(hp.default)} | {hp.range_text()} |"
         assert row in text, f"missing or stale row in {DOCS.name}: {row}"
+
+
+def test_numpy_scalars_are_accepted_like_python_numbers() -> None:
+    opt = make_optimizer("adam", {"lr": np.float32(0.25), "amsgrad": np.bool_(True), "betas": np.array([0.8, 0.9])})
+    assert opt.hp["lr"] == pytest.approx(0.25) and type(opt.hp["lr"]) is float
+    assert opt.hp["amsgrad"] is True
+    assert opt.hp["betas"] == (0.8, 0.9)
+    with pytest.raises(ValueError, match=r"Invalid lr value: -1\.0"):
+        make_optimizer("adam", {"lr": np.int64(-1)})
