@@ -266,42 +266,54 @@ class Run:
             return 0
         h = self.history
         h._reserve(k)
-        problem, opt, sampler = self.problem, self.optimizer, self.sampler
+        problem, opt, sampler, state = self.problem, self.optimizer, self.sampler, self.state
         noise, tol = self._noise, self._tol
         p = self.params
         first = h._points.n  # index of the first point this call adds
         st = h._step
+        # Hot loop (bench/engine.py): write straight into the history's rows, let the optimizer
+        # fill the effective-lr row in place (Optimizer.update: no errstate or copies per step),
+        # and take the updates as differences of points after the loop.
+        points, grad_norms = h._points.data, h._grad_norm.data
+        grads, firsts, seconds, effs = (
+            st[name].data for name in ("grad", "first_moment", "second_moment", "effective_lr")
+        )
+        name1, name2 = opt.first_moment_buffer, opt.second_moment_buffer
+        update, isfinite, nan = opt.update, math.isfinite, np.nan
+        i = first - 1  # the step row this iteration writes; its new point is row i + 1
         with np.errstate(all="ignore"):
             for _ in range(k):
                 batch = sampler.next() if sampler is not None else None
                 g = self._exact if batch is None else problem.gradient(p, batch)
                 if noise:
                     g = g + noise * self._noise_rng.standard_normal(g.shape)
-                before = p[0].copy()
-                info = opt.step(p, g, self.state)
-                i = h._grad_norm.n
-                h._grad_norm.data[i] = self._gnorm
-                h._grad_norm.n += 1
-                st["grad"].data[i] = g[0]
-                st["first_moment"].data[i] = np.nan if info.first_moment is None else info.first_moment[0]
-                st["second_moment"].data[i] = np.nan if info.second_moment is None else info.second_moment[0]
-                st["effective_lr"].data[i] = info.effective_lr[0]
-                st["update"].data[i] = p[0] - before
-                for arr in st.values():
-                    arr.n = i + 1
-                h._points.data[h._points.n] = p[0]
-                h._points.n += 1
-                if not np.isfinite(p).all():
+                update(p, g, state, effs[i : i + 1])
+                grad_norms[i] = self._gnorm
+                grads[i] = g[0]
+                bufs = state.buffers
+                m1, m2 = bufs.get(name1), bufs.get(name2)  # type: ignore[arg-type]
+                firsts[i] = nan if m1 is None else m1[0]
+                seconds[i] = nan if m2 is None else m2[0]
+                i += 1
+                row = p[0]
+                points[i] = row
+                if not all(map(isfinite, row.tolist())):
                     break
                 self._set_exact_gradient()
                 if tol and self._gnorm < tol:
                     self.status = Status.CONVERGED
                     break
+            h._grad_norm.n = i
+            for arr in st.values():
+                arr.n = i
+            h._points.n = i + 1
+            # update[j] = points[j+1] − points[j]: the same subtraction per row, in one call.
+            np.subtract(points[first : i + 1], points[first - 1 : i], out=st["update"].data[first - 1 : i])
             # Losses of the new points in one vectorized call.
-            new = h._points.data[first : h._points.n]
-            h._loss.data[first : h._points.n] = problem.loss(new)
-            h._loss.n = h._points.n
-            bad = ~(np.isfinite(new).all(axis=1) & np.isfinite(h._loss.data[first : h._points.n]))
+            new = points[first : i + 1]
+            h._loss.data[first : i + 1] = problem.loss(new)
+            h._loss.n = i + 1
+            bad = ~(np.isfinite(new).all(axis=1) & np.isfinite(h._loss.data[first : i + 1]))
         if bad.any():
             self._diverge(first + int(np.argmax(bad)))
         return max(0, h.steps - (first - 1))
