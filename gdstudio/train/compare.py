@@ -235,7 +235,7 @@ def compare_optimizers(
     t0 = time.perf_counter()
     xb = np.empty((sampler.batch_size, net.sizes[0]), net.dtype)
 
-    with blas_threads(config.threads):
+    with blas_threads(config.threads), np.errstate(all="ignore"):  # overflow is a result, not a warning
         for it in range(1, total + 1):
             if cancel is not None and cancel.is_set():
                 cancelled = True

@@ -261,6 +261,8 @@ def download_mnist(
                 break
             except DatasetError as exc:
                 errors.append(str(exc))
+            except urllib.error.HTTPError as exc:
+                errors.append(f"{url}: HTTP {exc.code} {exc.reason}")
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 errors.append(f"{url}: {reason}")
@@ -307,7 +309,7 @@ def normalize(
     if standardize:
         mu = a.mean(axis=0)
         sd = a.std(axis=0)
-        sd[sd == 0] = 1.0
+        sd[np.ptp(a, axis=0) == 0] = 1.0  # constant (the std of equal floats may round to ~1e-18)
         a = (a - mu) / sd
         b = (b - mu) / sd
     return a.astype(dt), b.astype(dt)

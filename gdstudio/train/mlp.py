@@ -142,7 +142,8 @@ class MLP:
         """Mean softmax cross-entropy over the batch."""
         x = self._check_x(x)
         ws = self._space(x.shape[0])
-        return self._softmax_xent(self._forward(params, x, ws), np.asarray(y), ws, want_grad=False)
+        with np.errstate(all="ignore"):
+            return self._softmax_xent(self._forward(params, x, ws), np.asarray(y), ws, want_grad=False)
 
     def loss_and_grad(self, params: Params, x: np.ndarray, y: np.ndarray, grads: Params | None = None
                       ) -> tuple[float, Params]:
@@ -154,6 +155,11 @@ class MLP:
         if grads is None:
             grads = self.zeros_like_params()
         ws = self._space(x.shape[0])
+        with np.errstate(all="ignore"):  # a diverged network gives NaN/inf, reported, never warned
+            loss = self._backprop(params, x, y, ws, grads)
+        return loss, grads
+
+    def _backprop(self, params: Params, x: np.ndarray, y: np.ndarray, ws: _Workspace, grads: Params) -> float:
         z = self._forward(params, x, ws)
         loss = self._softmax_xent(z, y, ws, want_grad=True)
         for l in range(self.n_layers - 1, -1, -1):
@@ -167,16 +173,17 @@ class MLP:
                 mask = ws.masks[l - 1]
                 np.greater(a_prev, 0, out=mask)
                 np.multiply(back, mask, out=back)
-        return loss, grads
+        return loss
 
     # -- evaluation --------------------------------------------------------------------
     def predict(self, params: Params, x: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
         """Predicted classes (argmax of the logits), evaluated ``chunk`` rows at a time."""
         x = self._check_x(x)
         out = np.empty(x.shape[0], np.int64)
-        for lo in range(0, x.shape[0], chunk):
-            part = x[lo : lo + chunk]
-            out[lo : lo + len(part)] = self._forward(params, part, self._space(len(part))).argmax(axis=1)
+        with np.errstate(all="ignore"):
+            for lo in range(0, x.shape[0], chunk):
+                part = x[lo : lo + chunk]
+                out[lo : lo + len(part)] = self._forward(params, part, self._space(len(part))).argmax(axis=1)
         return out
 
     def accuracy(self, params: Params, x: np.ndarray, y: np.ndarray, *, chunk: int = 2048) -> float:
