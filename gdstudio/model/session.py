@@ -6,14 +6,20 @@ views subscribe to its signals and read its state. It never knows a view exists.
 Playback: ``position`` is the step shown. While playing, each tick moves ``position`` forward
 by ``steps_per_tick``: through history already computed (after scrubbing back) and, at the
 head, by advancing every running run. Each run is shown at ``min(position, run.steps)``.
+Invariants: a running run has computed at least ``position`` steps, and
+``position <= computed_steps``.
+
+Every setter validates first: bad input raises ValueError (message naming the setting and the
+value) and changes nothing. Signals are emitted only when something changed.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from psygnal import Signal
@@ -21,7 +27,17 @@ from psygnal import Signal
 from gdstudio.engine.problems import Bounds, Problem, Surface, make_problem
 from gdstudio.engine.runs import Run, RunConfig, Status
 
-__all__ = ["ProblemSettings", "RunEntry", "ViewOptions", "Session", "PALETTE", "RACE_OPTIMIZERS"]
+__all__ = [
+    "MAX_STEPS_LIMIT",
+    "PALETTE",
+    "RACE_OPTIMIZERS",
+    "ProblemSettings",
+    "RunEntry",
+    "Session",
+    "ViewOptions",
+    "check_color",
+    "normalize_config",
+]
 
 #: Run colours (Okabe–Ito, then Tableau), distinguishable for colour-blind viewers.
 PALETTE: tuple[str, ...] = (
@@ -33,6 +49,67 @@ PALETTE: tuple[str, ...] = (
 RACE_OPTIMIZERS: tuple[str, ...] = (
     "gd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam", "radam", "adamax", "adadelta",
 )
+
+#: The largest ``max_steps`` (and the most steps a session file may ask to recompute).
+MAX_STEPS_LIMIT = 100_000
+
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_RUN_FIELDS = tuple(f.name for f in fields(RunConfig))
+
+
+def check_color(color: object) -> str:
+    """``color`` if it is ``#rgb``, ``#rrggbb`` or ``#rrggbbaa``, else ValueError."""
+    if not isinstance(color, str) or not _COLOR.fullmatch(color):
+        raise ValueError(f"Invalid color value: {color!r} (must be #rrggbb, e.g. #E69F00)")
+    return color
+
+
+def _is_int(value: object) -> bool:
+    import numpy as np
+
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _floats(values: object, name: str) -> tuple[float, ...]:
+    """A tuple of floats, or ValueError naming ``name``."""
+    bad = ValueError(f"Invalid {name} value: {values!r} (must be a sequence of numbers)")
+    if isinstance(values, (str, bytes)):
+        raise bad
+    try:
+        items = list(values)  # type: ignore[call-overload]
+        if any(isinstance(v, (bool, str, bytes)) for v in items):
+            raise bad
+        return tuple(float(v) for v in items)
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+
+
+def normalize_config(problem: Problem, config: RunConfig) -> tuple[RunConfig, Run]:
+    """``config`` in canonical form (registry name, validated hyperparameters as plain Python
+    values, float start, …) and a fresh :class:`Run` of it on ``problem``; ValueError if bad."""
+    from gdstudio.engine.optimizers import get_spec
+
+    if not isinstance(config, RunConfig):
+        raise ValueError(f"Invalid run config: {config!r} (must be a RunConfig)")
+    if not isinstance(config.optimizer, str):
+        raise ValueError(f"Invalid optimizer value: {config.optimizer!r} (must be a name)")
+    spec = get_spec(config.optimizer)
+    if not isinstance(config.hyperparameters, Mapping):
+        raise ValueError(f"Invalid hyperparameters value: {config.hyperparameters!r} (must be a mapping)")
+    specs = {h.name: h for h in spec.hyperparams}
+    hp: dict[str, Any] = {}
+    for key, value in config.hyperparameters.items():
+        if key not in specs:
+            raise ValueError(f"Unknown hyperparameter for {spec.name}: {key} (known: {', '.join(specs)})")
+        hp[key] = specs[key].validate(value)
+    cfg = config.with_(optimizer=spec.name, start=_floats(config.start, "start"), hyperparameters=hp)
+    run = Run(problem, cfg)  # validates start, batch size, noise, tol, seed, shuffle and the rule jointly
+    cfg = cfg.with_(
+        batch_size=None if cfg.batch_size is None else int(cfg.batch_size),
+        shuffle=bool(cfg.shuffle), noise=float(cfg.noise), seed=int(cfg.seed), tol=float(cfg.tol),
+    )
+    run.config = cfg
+    return cfg, run
 
 
 @dataclass(frozen=True)
@@ -50,10 +127,36 @@ class ProblemSettings:
 
     def build(self) -> Problem:
         """The engine problem (ValueError with a clear message when the settings are bad)."""
-        if not (16 <= self.resolution <= 1024):
-            raise ValueError(f"Invalid resolution value: {self.resolution} (must be in [16, 1024])")
+        _check_resolution(self.resolution)
         return make_problem(self.name, data_x=self.data_x, data_y=self.data_y, dataset=self.dataset,
                             expr=self.expr)
+
+    def normalized(self) -> ProblemSettings:
+        """The same settings with canonical types (lower-case name, float tuples), validated
+        field by field (ValueError naming the field)."""
+        if not isinstance(self.name, str):
+            raise ValueError(f"Invalid problem name value: {self.name!r} (must be text)")
+        for key in ("dataset", "expr"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"Invalid {key} value: {value!r} (must be text or None)")
+        data_x = None if self.data_x is None else _floats(self.data_x, "data_x")
+        data_y = None if self.data_y is None else _floats(self.data_y, "data_y")
+        bounds = None
+        if self.bounds is not None:
+            try:
+                bounds = tuple((float(lo), float(hi)) for lo, hi in self.bounds)  # type: ignore[misc]
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"Invalid bounds value: {self.bounds!r} (must be (low, high) pairs)") from None
+            _check_bounds(bounds)
+        _check_resolution(self.resolution)
+        if not isinstance(self.log_scale, bool):
+            raise ValueError(f"Invalid log_scale value: {self.log_scale!r} (must be true or false)")
+        return replace(self, name=self.name.strip().lower(), data_x=data_x, data_y=data_y, bounds=bounds,
+                       resolution=int(self.resolution), dataset=self.dataset or None, expr=self.expr or None)
+
+
+_PROBLEM_FIELDS = tuple(f.name for f in fields(ProblemSettings))
 
 
 @dataclass
@@ -103,12 +206,12 @@ class Session:
     """The evented model of the studio window."""
 
     problem_changed = Signal()          # problem or its view settings changed (surface must be redrawn)
-    runs_changed = Signal()             # runs added, removed or reconfigured (restarted)
+    runs_changed = Signal()             # runs added, removed, restarted, or recoloured / shown / hidden
     runs_advanced = Signal()            # new steps were computed
     position_changed = Signal(int)      # the step shown changed
     selection_changed = Signal(object)  # the selected run id (or None)
     playing_changed = Signal(bool)
-    speed_changed = Signal()
+    speed_changed = Signal()            # playback settings: steps per tick, ticks per second, max steps
     options_changed = Signal()
     message = Signal(str)               # one-line status messages (divergence, convergence, errors)
 
@@ -120,10 +223,12 @@ class Session:
         self._selected: int | None = None
         self._position = 0
         self._playing = False
-        self.steps_per_tick = 1
-        self.ticks_per_second = 30
-        self.max_steps = 10_000
+        self._steps_per_tick = 1
+        self._ticks_per_second = 30
+        self._max_steps = 10_000
         self._options = ViewOptions()
+        self.title = ""
+        self.description = ""
 
     # ------------------------------------------------------------------ problem
     @property
@@ -141,30 +246,49 @@ class Session:
     def set_problem(self, settings: ProblemSettings | None = None, **changes: Any) -> None:
         """Switch problem (or its data, expression, bounds, grid, colour scale).
 
-        Changing the problem itself restarts every run; a run whose start has the wrong
-        dimension moves to the new problem's suggested start. Raises ValueError (and changes
-        nothing) when the new settings are bad.
+        With ``changes`` only, a new ``name`` resets the dataset, user data, expression and
+        bounds unless they are given too. Changing the problem itself restarts every run from
+        step 0; a run whose start has the wrong dimension moves to the new problem's suggested
+        start. Raises ValueError (and changes nothing) when the new settings are bad.
         """
-        new = replace(settings or self._problem_settings, **changes)
-        _check_bounds(new.bounds)
+        unknown = sorted(set(changes) - set(_PROBLEM_FIELDS))
+        if unknown:
+            raise ValueError(f"Unknown problem setting: {unknown[0]!r} (known: {', '.join(_PROBLEM_FIELDS)})")
+        if settings is not None and not isinstance(settings, ProblemSettings):
+            raise ValueError(f"Invalid problem settings: {settings!r} (must be ProblemSettings)")
+        base = settings or self._problem_settings
+        if settings is None and "name" in changes and isinstance(changes["name"], str) and \
+                changes["name"].strip().lower() != base.name:
+            fresh = {k: None for k in ("dataset", "data_x", "data_y", "expr", "bounds") if k not in changes}
+            base = replace(base, **fresh)
+        new = replace(base, **changes).normalized()
+        if new == self._problem_settings:
+            return
         same_problem = _problem_key(new) == _problem_key(self._problem_settings)
         problem = self._problem if same_problem else new.build()
+        if new.bounds is not None and len(new.bounds) != problem.dim:
+            raise ValueError(f"Invalid bounds value: {new.bounds!r} (problem {problem.name!r} needs "
+                             f"{problem.dim} (low, high) pair(s))")
+        entries: dict[int, RunEntry] = {}
         if not same_problem:
-            entries = {}
             for rid, e in self._runs.items():
                 cfg = e.config
                 if len(cfg.start) != problem.dim:
-                    cfg = cfg.with_(start=problem.start)
+                    cfg = cfg.with_(start=tuple(float(v) for v in problem.start))
                 if problem.n_samples is None and cfg.batch_size is not None:
                     cfg = cfg.with_(batch_size=None)
-                entries[rid] = RunEntry(rid, cfg, e.color, e.visible, Run(problem, cfg))
+                cfg, run = normalize_config(problem, cfg)
+                entries[rid] = RunEntry(rid, cfg, e.color, e.visible, run)
+        # Everything is validated: apply.
+        self._problem_settings = new
+        if not same_problem:
             self._runs = entries
             self._problem = problem
-        self._problem_settings = new
         self.problem_changed.emit()
         if not same_problem:
             self._set_position(0)
             self.runs_changed.emit()
+            self._report(self._runs.values())
 
     def surface(self) -> Surface:
         """The loss on the view grid (may take ~0.1 s on big datasets: call off the UI thread)."""
@@ -178,90 +302,138 @@ class Session:
     def entry(self, run_id: int) -> RunEntry:
         try:
             return self._runs[run_id]
-        except KeyError:
-            raise ValueError(f"No run with id {run_id}") from None
+        except (KeyError, TypeError):
+            raise ValueError(f"No run with id {run_id!r}") from None
+
+    def _next_color(self, extra_used: Iterable[str] = ()) -> str:
+        used = {e.color.upper() for e in self._runs.values()} | {c.upper() for c in extra_used}
+        free = [c for c in PALETTE if c.upper() not in used]
+        return free[0] if free else PALETTE[len(used) % len(PALETTE)]
 
     def add_run(self, config: RunConfig, *, color: str | None = None, visible: bool = True,
                 select: bool = True) -> int:
-        """Add a run (validated: ValueError changes nothing); returns its id."""
-        run = Run(self._problem, config)
+        """Add a run (validated: ValueError changes nothing); returns its id.
+
+        Without ``color`` the run gets the first palette colour no other run uses. A run added
+        while the position is past 0 computes up to the position at once.
+        """
+        cfg, run = normalize_config(self._problem, config)
+        color = self._next_color() if color is None else check_color(color)
+        if not isinstance(visible, bool):
+            raise ValueError(f"Invalid visible value: {visible!r} (must be true or false)")
         rid = next(self._ids)
-        used = {e.color for e in self._runs.values()}
-        color = color or next((c for c in PALETTE if c not in used), PALETTE[rid % len(PALETTE)])
-        self._runs[rid] = RunEntry(rid, config, color, visible, run)
-        self._catch_up(self._runs[rid])
+        entry = RunEntry(rid, cfg, color, visible, run)
+        self._runs[rid] = entry
+        self._catch_up(entry)
         self.runs_changed.emit()
         if select:
             self.select(rid)
+        self._report([entry])
         return rid
 
     def duplicate_run(self, run_id: int) -> int:
-        return self.add_run(self.entry(run_id).config)
+        """A copy of a run (same configuration and visibility, a new colour), selected."""
+        e = self.entry(run_id)
+        return self.add_run(e.config, visible=e.visible)
 
     def remove_run(self, run_id: int) -> None:
         self.entry(run_id)
         del self._runs[run_id]
+        self._set_position(min(self._position, self.computed_steps))
         if self._selected == run_id:
             self._selected = next(iter(self._runs), None)
             self.selection_changed.emit(self._selected)
         self.runs_changed.emit()
 
     def clear_runs(self) -> None:
+        if not self._runs:
+            return
         self._runs.clear()
-        self._selected = None
-        self.selection_changed.emit(None)
+        if self._selected is not None:
+            self._selected = None
+            self.selection_changed.emit(None)
         self._set_position(0)
         self.runs_changed.emit()
 
     def update_run(self, run_id: int, **changes: Any) -> None:
         """Reconfigure a run (optimizer, hyperparameters, start, batch size, …) and restart it.
 
-        ``hyperparameters`` replaces the overrides; ValueError changes nothing.
+        ``hyperparameters`` replaces the overrides; a new ``optimizer`` without
+        ``hyperparameters`` keeps the overrides it also has (e.g. ``lr``). ValueError changes
+        nothing.
         """
         entry = self.entry(run_id)
-        config = entry.config.with_(**changes)
-        run = Run(self._problem, config)
+        unknown = sorted(set(changes) - set(_RUN_FIELDS))
+        if unknown:
+            raise ValueError(f"Unknown run setting: {unknown[0]!r} (known: {', '.join(_RUN_FIELDS)})")
+        if "optimizer" in changes and "hyperparameters" not in changes and isinstance(changes["optimizer"], str):
+            from gdstudio.engine.optimizers import get_spec
+
+            names = {h.name for h in get_spec(changes["optimizer"]).hyperparams}
+            changes["hyperparameters"] = {k: v for k, v in entry.config.hyperparameters.items() if k in names}
+        config, run = normalize_config(self._problem, entry.config.with_(**changes))
         entry.config, entry.run = config, run
         self._catch_up(entry)
         self.runs_changed.emit()
+        self._report([entry])
 
     def set_visible(self, run_id: int, visible: bool) -> None:
-        self.entry(run_id).visible = visible
-        self.runs_changed.emit()
+        entry = self.entry(run_id)
+        if not isinstance(visible, bool):
+            raise ValueError(f"Invalid visible value: {visible!r} (must be true or false)")
+        if entry.visible != visible:
+            entry.visible = visible
+            self.runs_changed.emit()
 
     def set_color(self, run_id: int, color: str) -> None:
-        self.entry(run_id).color = color
-        self.runs_changed.emit()
+        entry = self.entry(run_id)
+        check_color(color)
+        if entry.color != color:
+            entry.color = color
+            self.runs_changed.emit()
 
     def set_start(self, run_id: int, start: Iterable[float]) -> None:
         """Move a run's start (e.g. a click on the contour) and restart it."""
-        self.update_run(run_id, start=tuple(float(v) for v in start))
+        self.update_run(run_id, start=_floats(start, "start"))
 
     def race_all(self, start: Iterable[float] | None = None, *, tune: bool = True, steps: int = 150,
                  optimizers: Iterable[str] = RACE_OPTIMIZERS) -> list[int]:
-        """Replace the runs by one run per optimizer from the same start.
+        """Replace the runs by one run per optimizer from the same start; returns their ids.
 
-        With ``tune``, each optimizer gets the learning rate that does best on this problem
-        from this start over ``steps`` steps (see :func:`gdstudio.engine.tuning.tune_lr`).
+        The batch size, shuffle, noise, seed and tol come from the selected run. With ``tune``,
+        each optimizer gets the learning rate that does best on this problem from this start
+        over ``steps`` steps (see :func:`gdstudio.engine.tuning.tune_lr`). Everything is
+        validated before the runs are replaced (ValueError changes nothing).
         """
         from gdstudio.engine.tuning import tune_lr
 
         if start is None:
             sel = self.selected
             start = sel.config.start if sel is not None else self._problem.start
-        start = tuple(float(v) for v in start)
+        start = _floats(start, "start")
+        names = list(optimizers)
+        if isinstance(optimizers, str) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"Invalid optimizers value: {optimizers!r} (must be a list of names)")
         template = self.selected.config if self.selected is not None else RunConfig("gd", start)
-        configs = []
-        for name in optimizers:
+        built: list[tuple[RunConfig, Run]] = []
+        for name in names:
             cfg = RunConfig(name, start, {}, template.batch_size if self._problem.n_samples else None,
                             template.shuffle, template.noise, template.seed, template.tol)
+            cfg, _ = normalize_config(self._problem, cfg)
             if tune:
                 cfg = cfg.with_(hyperparameters={"lr": tune_lr(self._problem, cfg, steps=steps)})
-            configs.append(cfg)
-        self._runs.clear()
+            built.append(normalize_config(self._problem, cfg))
+        self._runs = {}
         self._set_position(0)
-        ids = [self.add_run(cfg, select=False) for cfg in configs]
-        self.select(ids[0] if ids else None)
+        for cfg, run in built:
+            rid = next(self._ids)
+            self._runs[rid] = RunEntry(rid, cfg, self._next_color(), True, run)
+        ids = list(self._runs)
+        old, self._selected = self._selected, (ids[0] if ids else None)
+        self.runs_changed.emit()
+        if self._selected != old:
+            self.selection_changed.emit(self._selected)
+        self._report(self._runs.values())
         return ids
 
     # ------------------------------------------------------------------ selection
@@ -295,10 +467,40 @@ class Session:
         return any(e.run is not None and e.run.running for e in self._runs.values())
 
     @property
+    def at_end(self) -> bool:
+        """True when playing could not move forward (every run stopped, or the step limit)."""
+        return not self._can_move_forward()
+
+    @property
     def playing(self) -> bool:
         return self._playing
 
+    @property
+    def steps_per_tick(self) -> int:
+        return self._steps_per_tick
+
+    @steps_per_tick.setter
+    def steps_per_tick(self, value: int) -> None:
+        self.set_speed(steps_per_tick=value)
+
+    @property
+    def ticks_per_second(self) -> int:
+        return self._ticks_per_second
+
+    @ticks_per_second.setter
+    def ticks_per_second(self, value: int) -> None:
+        self.set_speed(ticks_per_second=value)
+
+    @property
+    def max_steps(self) -> int:
+        return self._max_steps
+
+    @max_steps.setter
+    def max_steps(self, value: int) -> None:
+        self.set_max_steps(value)
+
     def set_playing(self, playing: bool) -> None:
+        playing = bool(playing)
         if playing and not self._can_move_forward():
             playing = False
             self.message.emit(self._finished_message())
@@ -310,26 +512,51 @@ class Session:
         self.set_playing(not self._playing)
 
     def set_speed(self, steps_per_tick: int | None = None, ticks_per_second: int | None = None) -> None:
+        """Steps shown per clock tick (≥ 1) and clock ticks per second (1 to 240)."""
+        spt, tps = self._steps_per_tick, self._ticks_per_second
         if steps_per_tick is not None:
-            if steps_per_tick < 1:
-                raise ValueError(f"Invalid steps per tick value: {steps_per_tick} (must be ≥ 1)")
-            self.steps_per_tick = int(steps_per_tick)
+            if not _is_int(steps_per_tick) or steps_per_tick < 1:
+                raise ValueError(f"Invalid steps per tick value: {steps_per_tick!r} (must be a whole number ≥ 1)")
+            spt = int(steps_per_tick)
         if ticks_per_second is not None:
-            if not 1 <= ticks_per_second <= 240:
-                raise ValueError(f"Invalid ticks per second value: {ticks_per_second} (must be in [1, 240])")
-            self.ticks_per_second = int(ticks_per_second)
-        self.speed_changed.emit()
+            if not _is_int(ticks_per_second) or not 1 <= ticks_per_second <= 240:
+                raise ValueError(f"Invalid ticks per second value: {ticks_per_second!r} "
+                                 "(must be a whole number in [1, 240])")
+            tps = int(ticks_per_second)
+        if (spt, tps) != (self._steps_per_tick, self._ticks_per_second):
+            self._steps_per_tick, self._ticks_per_second = spt, tps
+            self.speed_changed.emit()
 
-    def tick(self) -> None:
-        """One clock tick: move forward ``steps_per_tick`` steps (stops playing at the end)."""
-        if not self.forward(self.steps_per_tick):
+    def set_max_steps(self, max_steps: int) -> None:
+        """The step at which playing stops (1 to MAX_STEPS_LIMIT); the position is clamped to it."""
+        if not _is_int(max_steps) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
+            raise ValueError(f"Invalid max steps value: {max_steps!r} (must be a whole number in "
+                             f"[1, {MAX_STEPS_LIMIT}])")
+        if int(max_steps) != self._max_steps:
+            self._max_steps = int(max_steps)
+            self._set_position(min(self._position, self._max_steps))
+            self.speed_changed.emit()
+
+    def tick(self) -> bool:
+        """One clock tick: move forward ``steps_per_tick`` steps; stop playing at the end.
+
+        Returns whether the position moved.
+        """
+        moved = self.forward(self._steps_per_tick)
+        if self._playing and not self._can_move_forward():
             self.set_playing(False)
+            self.message.emit(self._finished_message())
+        return moved
 
     def forward(self, k: int = 1) -> bool:
-        """Show ``k`` steps further, computing new steps at the head; False if nothing moved."""
-        target = min(self._position + k, self.max_steps)
-        if target > self.computed_steps:
-            self._advance_runs(target)
+        """Show ``k`` steps further, replaying history and computing new steps at the head;
+        False if nothing moved (every run stopped, or ``max_steps`` reached)."""
+        if not _is_int(k):
+            raise ValueError(f"Invalid k value: {k!r} (must be a whole number)")
+        if k <= 0:
+            return False
+        target = max(self._position, min(self._position + int(k), self._max_steps))
+        self._advance_runs(target)
         target = min(target, max(self.computed_steps, self._position))
         moved = target != self._position
         self._set_position(target)
@@ -342,8 +569,12 @@ class Session:
         self._set_position(max(0, self._position - 1))
 
     def seek(self, step: int) -> None:
-        """Show ``step`` (clamped to the steps already computed)."""
-        self._set_position(max(0, min(int(step), self.computed_steps)))
+        """Show ``step`` (clamped to [0, steps already computed])."""
+        try:
+            step = int(step)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"Invalid step value: {step!r} (must be a whole number)") from None
+        self._set_position(max(0, min(step, self.computed_steps)))
 
     def reset(self) -> None:
         """Restart every run from its start and show step 0."""
@@ -351,35 +582,45 @@ class Session:
         for e in self._runs.values():
             e.run = Run(self._problem, e.config)
         self._set_position(0)
-        self.runs_changed.emit()
+        if self._runs:
+            self.runs_changed.emit()
+            self._report(self._runs.values())
 
     def _can_move_forward(self) -> bool:
-        return self._position < self.computed_steps or (self.any_running and self._position < self.max_steps)
+        return self._position < self._max_steps and (self._position < self.computed_steps or self.any_running)
 
     def _finished_message(self) -> str:
         if not self._runs:
             return "No runs: add one, or shift-click on the contour"
-        if self._position >= self.max_steps:
-            return f"Reached the step limit ({self.max_steps})"
+        if self._position >= self._max_steps:
+            return f"Reached the step limit ({self._max_steps})"
         return "Every run has stopped (converged or diverged): press R to restart"
 
     def _advance_runs(self, target: int) -> None:
+        """Advance every running run that is behind ``target``; report the ones that stop."""
         stopped = []
+        advanced = False
         for e in self._runs.values():
             run = e.run
             if run is None or not run.running or run.steps >= target:
                 continue
-            run.advance(target - run.steps)
+            advanced |= run.advance(target - run.steps) > 0
             if not run.running:
                 stopped.append(e)
-        self.runs_advanced.emit()
-        for e in stopped:
-            self.message.emit(_stop_message(e))
+        if advanced or stopped:
+            self.runs_advanced.emit()
+        self._report(stopped)
 
     def _catch_up(self, entry: RunEntry) -> None:
         """A new or restarted run computes up to the current position (so it shows there)."""
         if entry.run is not None and self._position > 0:
             entry.run.advance(self._position)
+
+    def _report(self, entries: Iterable[RunEntry]) -> None:
+        """A message for each run that has stopped."""
+        for e in entries:
+            if e.run is not None and not e.run.running:
+                self.message.emit(_stop_message(e))
 
     def _set_position(self, step: int) -> None:
         if step != self._position:
@@ -392,8 +633,17 @@ class Session:
         return self._options
 
     def set_options(self, **changes: Any) -> None:
-        self._options = replace(self._options, **changes)
-        self.options_changed.emit()
+        """Change view options (each true or false); ValueError for unknown names or values."""
+        known = [f.name for f in fields(ViewOptions)]
+        for key, value in changes.items():
+            if key not in known:
+                raise ValueError(f"Unknown view option: {key!r} (known: {', '.join(known)})")
+            if not isinstance(value, bool):
+                raise ValueError(f"Invalid {key} value: {value!r} (must be true or false)")
+        new = replace(self._options, **changes)
+        if new != self._options:
+            self._options = new
+            self.options_changed.emit()
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -402,38 +652,50 @@ class Session:
         return session_to_dict(self)
 
     def apply_dict(self, data: Mapping[str, Any]) -> None:
-        """Replace this session's content by ``data`` (validated first: ValueError changes nothing)."""
+        """Replace this session's content by ``data`` (validated first: SessionError, a
+        ValueError, changes nothing). Runs are recomputed up to the saved computed steps."""
         from gdstudio.model.persistence import session_from_dict
 
         parsed = session_from_dict(data)
         self.set_playing(False)
-        self._problem_settings = parsed.problem_settings
-        self._problem = parsed.problem
-        self._runs = {}
-        self._position = 0
+        runs: dict[int, RunEntry] = {}
         for spec in parsed.runs:
             rid = next(self._ids)
-            self._runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, Run(self._problem, spec.config))
-        self.steps_per_tick, self.ticks_per_second, self.max_steps = (
-            parsed.steps_per_tick, parsed.ticks_per_second, parsed.max_steps)
+            runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, Run(parsed.problem, spec.config))
+        for e in runs.values():
+            assert e.run is not None
+            e.run.advance(parsed.computed_steps)
+        ids = list(runs)
+        selected = None
+        if ids:
+            selected = ids[parsed.selected] if parsed.selected is not None and 0 <= parsed.selected < len(ids) \
+                else ids[0]
+        self._problem_settings, self._problem, self._runs = parsed.problem_settings, parsed.problem, runs
+        self._steps_per_tick, self._ticks_per_second = parsed.steps_per_tick, parsed.ticks_per_second
+        self._max_steps = parsed.max_steps
         self._options = parsed.options
+        self.title, self.description = parsed.title, parsed.description
+        old_selected, self._selected = self._selected, selected
+        self._position = min(parsed.position, self.computed_steps)
         self.problem_changed.emit()
         self.runs_changed.emit()
         self.speed_changed.emit()
         self.options_changed.emit()
-        self._selected = None
-        ids = list(self._runs)
-        if parsed.selected is not None and 0 <= parsed.selected < len(ids):
-            self.select(ids[parsed.selected])
-        else:
-            self.select(ids[0] if ids else None)
-        self.position_changed.emit(0)
-        if parsed.position:
-            self.forward(parsed.position)
+        if selected != old_selected:
+            self.selection_changed.emit(selected)
+        self.position_changed.emit(self._position)
+        if self.computed_steps:
+            self.runs_advanced.emit()
+        self._report(runs.values())
 
 
 def _problem_key(s: ProblemSettings) -> tuple:
     return (s.name, s.dataset, s.data_x, s.data_y, s.expr)
+
+
+def _check_resolution(resolution: object) -> None:
+    if not _is_int(resolution) or not 16 <= resolution <= 1024:  # type: ignore[operator]
+        raise ValueError(f"Invalid resolution value: {resolution!r} (must be a whole number in [16, 1024])")
 
 
 def _check_bounds(bounds: Bounds | None) -> None:
