@@ -1,9 +1,15 @@
 """Sessions as versioned JSON: everything needed to reproduce the runs and the view.
 
 A file is ``{"format": "gdstudio-session", "version": 1, "problem": {...}, "runs": [...],
-"playback": {...}, "view": {...}}``. Loading validates the whole document before anything is
-applied: a corrupt or foreign file raises :class:`SessionError` with a clear message and
-changes nothing. Saving is atomic (temporary file, then rename).
+"playback": {...}, "view": {...}}`` plus optional ``title``, ``group`` and ``description``
+(presets). ``playback.computed_steps`` (optional, default ``position``) is how far the runs had
+been computed: opening the file recomputes them that far, so the histories come back identical.
+
+Loading validates the whole document before anything is applied: a corrupt or foreign file
+(bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
+hyperparameters, bad values, a start of the wrong dimension, non-finite numbers) raises
+:class:`SessionError` with a message saying where and what, and changes nothing. Saving is
+atomic (temporary file, then rename): a failed save leaves the old file as it was.
 """
 
 from __future__ import annotations
@@ -16,16 +22,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gdstudio.atomic import atomic_write_text
-from gdstudio.engine.hyperparams import Value
+from gdstudio.engine.hyperparams import HyperParam, Value
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Problem
-from gdstudio.engine.runs import Run, RunConfig
+from gdstudio.engine.problems.base import check_bounds
+from gdstudio.engine.runs import RunConfig
 
 if TYPE_CHECKING:
     from gdstudio.model.session import ProblemSettings, Session, ViewOptions
 
-__all__ = ["FORMAT", "VERSION", "SessionError", "ParsedSession", "session_to_dict", "session_from_dict",
-           "save_session", "load_session", "read_session_file"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "ParsedSession",
+    "SessionError",
+    "load_session",
+    "read_session_file",
+    "save_session",
+    "session_from_dict",
+    "session_to_dict",
+]
 
 FORMAT = "gdstudio-session"
 VERSION = 1
@@ -55,6 +71,8 @@ class ParsedSession:
     options: ViewOptions
     title: str = ""
     description: str = ""
+    group: str = ""
+    computed_steps: int = 0
 
 
 def _jsonable(value: Value) -> Any:
@@ -62,12 +80,16 @@ def _jsonable(value: Value) -> Any:
 
 
 def session_to_dict(session: Session) -> dict[str, Any]:
+    """The session as a JSON-ready document (see the module docstring)."""
     ps = session.problem_settings
     runs = session.runs
     ids = [e.id for e in runs]
-    return {
-        "format": FORMAT,
-        "version": VERSION,
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    if getattr(session, "title", ""):
+        doc["title"] = session.title
+    if getattr(session, "description", ""):
+        doc["description"] = session.description
+    doc.update({
         "problem": {
             "name": ps.name,
             "dataset": ps.dataset,
@@ -95,30 +117,52 @@ def session_to_dict(session: Session) -> dict[str, Any]:
         ],
         "playback": {
             "position": session.position,
+            "computed_steps": session.computed_steps,
             "steps_per_tick": session.steps_per_tick,
             "ticks_per_second": session.ticks_per_second,
             "max_steps": session.max_steps,
             "selected": ids.index(session.selected_id) if session.selected_id in ids else None,
         },
         "view": {f.name: getattr(session.options, f.name) for f in fields(session.options)},
-    }
+    })
+    return doc
 
 
 # ------------------------------------------------------------------------------------------
 # reading, with messages that say where the document is wrong
 # ------------------------------------------------------------------------------------------
+_TOP_KEYS = ("format", "version", "title", "group", "description", "problem", "runs", "playback", "view")
+_PROBLEM_KEYS = ("name", "dataset", "data_x", "data_y", "expr", "bounds", "resolution", "log_scale")
+_RUN_KEYS = ("optimizer", "hyperparameters", "start", "batch_size", "shuffle", "noise", "seed", "tol", "color",
+             "visible")
+_PLAYBACK_KEYS = ("position", "computed_steps", "steps_per_tick", "ticks_per_second", "max_steps", "selected")
+
+
+def _check_keys(obj: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    for key in obj:
+        if key not in known:
+            raise SessionError(f"{where}: unknown key {key!r} (known: {', '.join(known)})")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _get(obj: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
+    """``obj[key]`` checked against ``kinds`` (bool is never a number); ``default`` when absent
+    (and when null, if the default is None)."""
     if key not in obj:
         if default is ...:
-            raise SessionError(f"{where}: missing '{key}'")
+            raise SessionError(f"{where}: missing {key!r}")
         return default
     value = obj[key]
     if value is None and default is None:
         return None
-    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+    kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
+    if (isinstance(value, bool) and bool not in kinds_t) or not isinstance(value, kinds_t):
         raise SessionError(f"{where}.{key}: expected {_kind_name(kinds)}, got {value!r}")
-    if not isinstance(value, kinds):
-        raise SessionError(f"{where}.{key}: expected {_kind_name(kinds)}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SessionError(f"{where}.{key}: expected a finite number, got {value!r}")
     return value
 
 
@@ -129,52 +173,92 @@ def _kind_name(kinds: type | tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 
+def _finite(value: Any) -> bool:
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _numbers(value: Any, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value
-    ):
-        raise SessionError(f"{where}: expected a list of finite numbers")
+    if not isinstance(value, list) or not all(_finite(v) for v in value):
+        raise SessionError(f"{where}: expected a list of finite numbers, got {value!r}")
     return tuple(float(v) for v in value)
+
+
+def _number(obj: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = obj.get(key, default)
+    if not _finite(value):
+        raise SessionError(f"{where}.{key}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _hyperparameter(spec: HyperParam, value: Any, where: str) -> Value:
+    """A hyperparameter as stored in JSON: a number, true/false, or a list of two numbers."""
+    ok = {"float": _finite(value),
+          "bool": isinstance(value, bool),
+          "pair": isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value)}[spec.kind]
+    if not ok:
+        expected = {"float": "a finite number", "bool": "true/false", "pair": "a list of two numbers"}[spec.kind]
+        raise SessionError(f"{where}.hyperparameters.{spec.name}: expected {expected}, got {value!r}")
+    try:
+        return spec.validate(value)
+    except ValueError as exc:
+        raise SessionError(f"{where}.hyperparameters.{spec.name}: {exc}") from None
 
 
 def session_from_dict(data: Any) -> ParsedSession:
     """Validate a session document completely; raises SessionError saying what is wrong."""
-    from gdstudio.model.session import ProblemSettings, ViewOptions
+    from gdstudio.model.session import (
+        MAX_STEPS_LIMIT,
+        PALETTE,
+        ProblemSettings,
+        ViewOptions,
+        check_color,
+        normalize_config,
+    )
 
     if not isinstance(data, Mapping):
         raise SessionError("Not a gdstudio session: the document is not a JSON object")
     if data.get("format") != FORMAT:
         raise SessionError(f"Not a gdstudio session: 'format' is {data.get('format')!r}, expected {FORMAT!r}")
     version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise SessionError("Not a gdstudio session: 'version' is missing or not a whole number")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SessionError(f"Not a gdstudio session: 'version' is {version!r}, expected a whole number ≥ 1")
     if version > VERSION:
         raise SessionError(f"This session was saved by a newer gdstudio (version {version}; this one reads "
                            f"up to {VERSION})")
+    _check_keys(data, _TOP_KEYS, "session")
+    title = _get(data, "title", str, "session", "")
+    group = _get(data, "group", str, "session", "")
+    description = _get(data, "description", str, "session", "")
+
     p = _get(data, "problem", dict, "session")
+    _check_keys(p, _PROBLEM_KEYS, "problem")
     bounds_raw = _get(p, "bounds", list, "problem", None)
     bounds = None
     if bounds_raw is not None:
         bounds = tuple(_numbers(b, f"problem.bounds[{i}]") for i, b in enumerate(bounds_raw))
         if any(len(b) != 2 for b in bounds):
-            raise SessionError("problem.bounds: each axis needs [lo, hi]")
+            raise SessionError(f"problem.bounds: each axis needs [low, high], got {bounds_raw!r}")
     data_x = _get(p, "data_x", list, "problem", None)
     data_y = _get(p, "data_y", list, "problem", None)
-    settings = ProblemSettings(
-        name=_get(p, "name", str, "problem"),
-        dataset=_get(p, "dataset", str, "problem", None),
-        data_x=_numbers(data_x, "problem.data_x") if data_x is not None else None,
-        data_y=_numbers(data_y, "problem.data_y") if data_y is not None else None,
-        expr=_get(p, "expr", str, "problem", None),
-        bounds=bounds,  # type: ignore[arg-type]
-        resolution=_get(p, "resolution", int, "problem", 256),
-        log_scale=_get(p, "log_scale", bool, "problem", False),
-    )
     try:
-        from gdstudio.model.session import _check_bounds
-
-        _check_bounds(settings.bounds)
+        settings = ProblemSettings(
+            name=_get(p, "name", str, "problem"),
+            dataset=_get(p, "dataset", str, "problem", None),
+            data_x=_numbers(data_x, "problem.data_x") if data_x is not None else None,
+            data_y=_numbers(data_y, "problem.data_y") if data_y is not None else None,
+            expr=_get(p, "expr", str, "problem", None),
+            bounds=bounds,  # type: ignore[arg-type]
+            resolution=_get(p, "resolution", int, "problem", 256),
+            log_scale=_get(p, "log_scale", bool, "problem", False),
+        ).normalized()
         problem = settings.build()
+        if settings.bounds is not None:
+            check_bounds(settings.bounds, problem.dim)
+    except SessionError:
+        raise
     except ValueError as exc:
         raise SessionError(f"problem: {exc}") from None
 
@@ -182,47 +266,71 @@ def session_from_dict(data: Any) -> ParsedSession:
     for i, r in enumerate(_get(data, "runs", list, "session")):
         where = f"runs[{i}]"
         if not isinstance(r, dict):
-            raise SessionError(f"{where}: expected an object")
+            raise SessionError(f"{where}: expected an object, got {r!r}")
+        _check_keys(r, _RUN_KEYS, where)
         name = _get(r, "optimizer", str, where)
         hp_raw = _get(r, "hyperparameters", dict, where, {})
         try:
             spec = get_spec(name)
-            specs = {h.name: h for h in spec.hyperparams}
-            hp = {}
-            for key, value in hp_raw.items():
-                if key not in specs:
-                    raise ValueError(f"Unknown hyperparameter for {spec.name}: {key}")
-                hp[key] = specs[key].validate(value)
-            config = RunConfig(
-                optimizer=spec.name,
-                start=_numbers(_get(r, "start", list, where), f"{where}.start"),
-                hyperparameters=hp,
-                batch_size=_get(r, "batch_size", int, where, None),
-                shuffle=_get(r, "shuffle", bool, where, True),
-                noise=float(_get(r, "noise", (int, float), where, 0.0)),
-                seed=_get(r, "seed", int, where, 0),
-                tol=float(_get(r, "tol", (int, float), where, 1e-8)),
-            )
-            Run(problem, config)  # validates start, batch size, noise, tol against the problem
+        except ValueError as exc:
+            raise SessionError(f"{where}.optimizer: {exc}") from None
+        specs = {h.name: h for h in spec.hyperparams}
+        hp = {}
+        for key, value in hp_raw.items():
+            if key not in specs:
+                raise SessionError(f"{where}.hyperparameters: unknown hyperparameter {key!r} for {spec.name} "
+                                   f"(known: {', '.join(specs)})")
+            hp[key] = _hyperparameter(specs[key], value, where)
+        config = RunConfig(
+            optimizer=spec.name,
+            start=_numbers(_get(r, "start", list, where), f"{where}.start"),
+            hyperparameters=hp,
+            batch_size=_get(r, "batch_size", int, where, None),
+            shuffle=_get(r, "shuffle", bool, where, True),
+            noise=_number(r, "noise", where, 0.0),
+            seed=_get(r, "seed", int, where, 0),
+            tol=_number(r, "tol", where, 1e-8),
+        )
+        try:
+            config, _ = normalize_config(problem, config)  # start, batch size, noise, tol against the problem
         except ValueError as exc:
             raise SessionError(f"{where}: {exc}") from None
-        color = _get(r, "color", str, where, "")
-        runs.append(ParsedRun(config, color or "#E69F00", _get(r, "visible", bool, where, True)))
+        color = _get(r, "color", str, where, None)
+        if color is None:
+            color = PALETTE[i % len(PALETTE)]
+        try:
+            check_color(color)
+        except ValueError as exc:
+            raise SessionError(f"{where}.color: {exc}") from None
+        runs.append(ParsedRun(config, color, _get(r, "visible", bool, where, True)))
 
     pb = _get(data, "playback", dict, "session", {})
+    _check_keys(pb, _PLAYBACK_KEYS, "playback")
     spt = _get(pb, "steps_per_tick", int, "playback", 1)
     tps = _get(pb, "ticks_per_second", int, "playback", 30)
     max_steps = _get(pb, "max_steps", int, "playback", 10_000)
     position = _get(pb, "position", int, "playback", 0)
+    computed = _get(pb, "computed_steps", int, "playback", position)
     selected = _get(pb, "selected", int, "playback", None)
-    if spt < 1 or not 1 <= tps <= 240 or max_steps < 1 or not 0 <= position <= max_steps:
-        raise SessionError("playback: steps_per_tick ≥ 1, ticks_per_second in [1, 240], "
-                           "max_steps ≥ 1 and 0 ≤ position ≤ max_steps are required")
+    checks = (
+        (spt >= 1, f"steps_per_tick must be ≥ 1, got {spt}"),
+        (1 <= tps <= 240, f"ticks_per_second must be in [1, 240], got {tps}"),
+        (1 <= max_steps <= MAX_STEPS_LIMIT, f"max_steps must be in [1, {MAX_STEPS_LIMIT}], got {max_steps}"),
+        (0 <= position <= max_steps, f"position must be in [0, max_steps = {max_steps}], got {position}"),
+        (position <= computed <= MAX_STEPS_LIMIT,
+         f"computed_steps must be in [position = {position}, {MAX_STEPS_LIMIT}], got {computed}"),
+        (selected is None or 0 <= selected < len(runs),
+         f"selected must be the index of a run (0 to {len(runs) - 1}), got {selected}"),
+    )
+    for ok, msg in checks:
+        if not ok:
+            raise SessionError(f"playback: {msg}")
     view = _get(data, "view", dict, "session", {})
-    known = {f.name for f in fields(ViewOptions)}
-    options = ViewOptions(**{k: _get(view, k, bool, "view") for k in view if k in known})
+    known = tuple(f.name for f in fields(ViewOptions))
+    _check_keys(view, known, "view")
+    options = ViewOptions(**{k: _get(view, k, bool, "view") for k in view})
     return ParsedSession(settings, problem, runs, spt, tps, max_steps, position, selected, options,
-                         title=str(data.get("title", "")), description=str(data.get("description", "")))
+                         title=title, description=description, group=group, computed_steps=computed)
 
 
 def read_session_file(path: str | Path) -> dict[str, Any]:
@@ -232,13 +340,17 @@ def read_session_file(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SessionError(f"No such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise SessionError(f"{path.name} is not a gdstudio session: not UTF-8 text") from None
+    except OSError as exc:
+        raise SessionError(f"Cannot read {path}: {exc.strerror or exc}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SessionError(f"{path.name} is not a gdstudio session: invalid JSON at line {exc.lineno}, "
                            f"column {exc.colno} ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer with too many digits, absurd nesting
+        raise SessionError(f"{path.name} is not a gdstudio session: unreadable JSON ({exc})") from None
 
 
 def load_session(session: Session, path: str | Path) -> None:
@@ -247,8 +359,12 @@ def load_session(session: Session, path: str | Path) -> None:
 
 
 def save_session(session: Session, path: str | Path) -> None:
-    """Save atomically (temporary file in the same folder, then rename)."""
-    text = json.dumps(session_to_dict(session), indent=1, ensure_ascii=False) + "\n"
+    """Save atomically (temporary file in the same folder, then rename); SessionError on failure,
+    leaving any existing file untouched."""
+    try:
+        text = json.dumps(session_to_dict(session), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise SessionError(f"Cannot save {path}: the session holds a value JSON cannot store ({exc})") from None
     try:
         atomic_write_text(path, text)
     except OSError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from gdstudio.model.persistence import SessionError, read_session_file
 from gdstudio.resources import resource_path
 
-__all__ = ["PresetInfo", "list_presets", "load_preset", "preset_document"]
+__all__ = ["PresetInfo", "list_presets", "load_preset", "preset_document", "presets_by_group"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ def list_presets() -> list[PresetInfo]:
         infos.append(PresetInfo(path.stem, str(doc.get("title", path.stem)), str(doc.get("group", "Presets")),
                                 str(doc.get("description", "")), path))
     return sorted(infos, key=lambda p: (p.group, p.id))
+
+
+def presets_by_group() -> dict[str, list[PresetInfo]]:
+    """The presets grouped for menus: ``{group: [presets]}`` in :func:`list_presets` order."""
+    groups: dict[str, list[PresetInfo]] = {}
+    for info in list_presets():
+        groups.setdefault(info.group, []).append(info)
+    return groups
 
 
 def preset_document(preset_id: str) -> dict[str, Any]:

@@ -1,0 +1,234 @@
+"""Presets: every file in resources/presets is a valid session document that loads and plays;
+the list is grouped for menus; the seed scenarios match their descriptions and the articles'
+own loops (seed 001's optimizer classes, seed 002's GD and SGD loops)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from gdstudio.model import Session, SessionError, list_presets, load_preset, presets_by_group
+from gdstudio.model.persistence import session_from_dict
+from gdstudio.model.presets import preset_document
+from gdstudio.resources import resource_path
+
+FILES = sorted(resource_path("presets").glob("*.json"))
+IDS = [p.stem for p in FILES]
+
+
+def test_there_are_presets_and_list_presets_finds_them_all():
+    assert len(FILES) >= 10
+    infos = list_presets()
+    assert sorted(i.id for i in infos) == IDS
+    assert infos == sorted(infos, key=lambda i: (i.group, i.id))
+    for info in infos:
+        doc = json.loads(info.path.read_text(encoding="utf-8"))
+        assert info.title == doc["title"] and info.group == doc["group"] and info.description == doc["description"]
+        assert info.title.strip() and info.group.strip() and len(info.description) > 20
+
+
+def test_presets_by_group_keeps_seeds_first():
+    groups = presets_by_group()
+    assert [i for g in groups.values() for i in g] == list_presets()
+    names = list(groups)
+    assert names == sorted(names) and len(names) >= 3
+    seeds = [n for n in names if n.startswith("Seed ")]
+    assert seeds and names[: len(seeds)] == seeds
+    assert all(groups[n] for n in names)
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_preset_is_a_valid_session_that_plays_20_steps(path, h):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    parsed = session_from_dict(doc)
+    assert parsed.runs and parsed.title == doc["title"] and parsed.group == doc["group"]
+    s = Session()
+    rec = h.Recorder(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # divergence is a status, never a warning
+        load_preset(s, path.stem)
+        assert s.title == doc["title"] and s.description == doc["description"]
+        assert len(s.runs) == len(doc["runs"]) and s.selected is not None
+        s.set_playing(True)
+        for _ in range(20):
+            s.tick()
+    assert s.position == min(20 * s.steps_per_tick, s.max_steps, s.computed_steps)
+    for e in s.runs:
+        assert e.run.steps >= min(s.position, 1) or not e.run.running
+        assert np.isfinite(e.run.history.points).all()
+    # Saving it gives back the file's content (the preset is in canonical form).
+    again = s.to_dict()
+    for key in ("title", "description", "problem", "runs", "view"):
+        assert again[key] == doc[key], key
+    assert "problem_changed" in rec.names()
+
+
+def test_unknown_preset_is_a_clear_error(h):
+    s = Session()
+    before = h.snapshot(s)
+    with pytest.raises(SessionError, match=r"Unknown preset: 'no-such-preset' \(known: .*book-bowl"):
+        load_preset(s, "no-such-preset")
+    h.assert_same_state(before, h.snapshot(s))
+    with pytest.raises(SessionError, match="Unknown preset"):
+        preset_document("../presets/book-bowl")
+
+
+# ---------------------------------------------------------------------------------- seed scenarios
+def _session(preset: str) -> Session:
+    s = Session()
+    load_preset(s, preset)
+    return s
+
+
+class BookSGD:
+    def __init__(self, lr):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for key in params:
+            params[key] -= self.lr * grads[key]
+
+
+class BookMomentum:
+    def __init__(self, lr, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] += self.v[key]
+
+
+class BookAdaGrad:
+    def __init__(self, lr):
+        self.lr, self.h = lr, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+
+
+class BookRMSprop:
+    def __init__(self, lr, decay_rate=0.99):
+        self.lr, self.decay_rate, self.h = lr, decay_rate, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] *= self.decay_rate
+            self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
+
+
+class BookAdam:
+    def __init__(self, lr, beta1=0.9, beta2=0.999):
+        self.lr, self.beta1, self.beta2, self.iter, self.m, self.v = lr, beta1, beta2, 0, None, None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
+        for key in params:
+            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
+            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
+
+
+def test_book_bowl_matches_its_description_and_the_books_loop():
+    s = _session("book-bowl")
+    assert s.problem.name == "bowl" and s.max_steps == 30
+    runs = s.runs
+    assert [e.config.optimizer for e in runs] == ["gd", "momentum", "adagrad", "rmsprop", "adam"]
+    assert [e.config.hyperparameters["lr"] for e in runs] == [0.95, 0.1, 1.5, 0.1, 0.3]
+    assert runs[1].config.hyperparameters["momentum"] == 0.9 and runs[3].config.hyperparameters["alpha"] == 0.99
+    assert all(e.config.start == (-7.0, 2.0) for e in runs)
+    assert all(e.config.hyperparameters.get("eps") == 1e-7 for e in runs[2:])
+    s.set_playing(True)
+    while s.playing:
+        s.tick()
+    assert s.position == 30
+    book = [BookSGD(0.95), BookMomentum(0.1), BookAdaGrad(1.5), BookRMSprop(0.1), BookAdam(0.3)]
+    # Same rule, other operation order (Momentum) or ε placement (Adam: on the uncorrected √v).
+    tolerance = [1e-15, 1e-12, 1e-12, 1e-12, 1e-4]
+    for e, opt, tol in zip(runs, book, tolerance, strict=True):
+        params = {"x": -7.0, "y": 2.0}
+        path = [(params["x"], params["y"])]
+        for _ in range(30):
+            grads = {"x": params["x"] / 10.0, "y": 2.0 * params["y"]}
+            opt.update(params, grads)
+            path.append((params["x"], params["y"]))
+        np.testing.assert_allclose(e.run.history.points, np.array(path), rtol=tol, atol=tol,
+                                   err_msg=e.config.optimizer)
+
+
+def test_line_gd_vs_sgd_matches_seed_002_loops():
+    s = _session("line-gd-vs-sgd")
+    gd, sgd = s.runs
+    assert s.problem.name == "line-through-origin" and s.problem.n_samples == 3
+    assert gd.config.batch_size is None and sgd.config.batch_size == 1 and sgd.config.shuffle is False
+    assert gd.config.start == sgd.config.start == (1.0,)
+    s.forward(30)
+    xs, ys = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
+    w, ref_gd = 1.0, [1.0]
+    for _ in range(30):  # seed 002's GD: the mean of 2x(xw − y), then w -= 0.01 * grad
+        grad = 0
+        for x, y in zip(xs, ys, strict=True):
+            grad += 2 * x * (x * w - y)
+        w -= 0.01 * (grad / len(xs))
+        ref_gd.append(w)
+    w, ref_sgd = 1.0, [1.0]
+    for _ in range(10):  # seed 002's SGD: one step per data point, in order
+        for x, y in zip(xs, ys, strict=True):
+            w -= 0.01 * (2 * x * (x * w - y))
+            ref_sgd.append(w)
+    np.testing.assert_allclose(gd.run.history.points[:, 0], ref_gd, rtol=1e-14)
+    np.testing.assert_allclose(sgd.run.history.points[:, 0], ref_sgd, rtol=1e-14)
+
+
+def test_other_seed_presets_match_their_descriptions():
+    adam = _session("sigmoid-adam").runs[0].config
+    assert (adam.optimizer, adam.batch_size, adam.shuffle, adam.start) == ("adam", 1, False, (-6.0, 4.0))
+    assert adam.hyperparameters["lr"] == 0.5 and adam.hyperparameters["betas"] == (0.9, 0.9)
+    s = _session("sigmoid-adam")
+    assert s.max_steps == 1200 and s.problem.n_samples == 6
+
+    s = _session("sigmoid-gd")
+    (gd,) = s.runs
+    assert s.problem.n_samples == 2 and gd.config.start == (-2.0, -2.0) and s.max_steps == 1000
+    np.testing.assert_array_equal(s.problem.x, [0.5, 2.5])
+    np.testing.assert_array_equal(s.problem.y, [0.2, 0.9])
+
+    s = _session("linreg-adam")
+    assert s.problem.n_samples == 100
+    full_x = s.problem.x
+    np.testing.assert_allclose(s.problem.y, 2 * full_x + 3, atol=1e-12)
+    configs = [e.config for e in s.runs]
+    assert [(c.optimizer, c.batch_size) for c in configs] == [("adam", 20), ("adam", None), ("gd", 20)]
+    assert configs[0].hyperparameters == {"lr": 0.1, "eps": 1e-6} and configs[0].shuffle
+    assert all(c.start == (0.0, 0.0) for c in configs)
+
+    s = _session("saddle")
+    assert s.problem.name == "saddle" and [e.config.noise for e in s.runs].count(0.1) == 1
+
+    s = _session("ravine-momentum")
+    assert [e.config.optimizer for e in s.runs] == ["gd", "momentum", "nag"]
+
+    for preset, n in (("sigmoid-race-two-point", 2), ("sigmoid-race-six-point", 6)):
+        s = _session(preset)
+        configs = [e.config for e in s.runs]
+        assert len(configs) == 7 and s.problem.n_samples == n
+        # Seed 000 sums Momentum/NAG gradients over the n points with η = 1: averaged, lr = n.
+        assert [c.hyperparameters["lr"] for c in configs if c.optimizer in ("momentum", "nag")] == [n, n]
+        minibatch = [c for c in configs if c.batch_size == 1 and c.optimizer == "gd"]
+        assert len(minibatch) == 1 and not minibatch[0].shuffle
