@@ -400,29 +400,45 @@ class Session:
                  optimizers: Iterable[str] = RACE_OPTIMIZERS) -> list[int]:
         """Replace the runs by one run per optimizer from the same start; returns their ids.
 
-        The batch size, shuffle, noise, seed and tol come from the selected run. With ``tune``,
-        each optimizer gets the learning rate that does best on this problem from this start
-        over ``steps`` steps (see :func:`gdstudio.engine.tuning.tune_lr`). Everything is
-        validated before the runs are replaced (ValueError changes nothing).
+        ``race_all(...)`` is ``replace_runs(plan_race(...))``: see those two. With ``tune`` this
+        takes ~1–2 s (11 optimizers × 11 learning rates × ``steps``); a window can call
+        :meth:`plan_race` in a worker thread and :meth:`replace_runs` when it is done.
+        """
+        return self.replace_runs(self.plan_race(start, tune=tune, steps=steps, optimizers=optimizers))
+
+    def plan_race(self, start: Iterable[float] | None = None, *, tune: bool = True, steps: int = 150,
+                  optimizers: Iterable[str] = RACE_OPTIMIZERS) -> list[RunConfig]:
+        """The run configs of a race, without changing the session (ValueError if bad).
+
+        One config per optimizer from ``start`` (default: the selected run's start, else the
+        problem's suggested start); the batch size, shuffle, noise, seed and tol come from the
+        selected run. With ``tune``, each optimizer gets the learning rate that does best on this
+        problem from this start over ``steps`` steps (:func:`gdstudio.engine.tuning.tune_lr`).
         """
         from gdstudio.engine.tuning import tune_lr
 
+        problem, sel = self._problem, self.selected
         if start is None:
-            sel = self.selected
-            start = sel.config.start if sel is not None else self._problem.start
+            start = sel.config.start if sel is not None else problem.start
         start = _floats(start, "start")
         names = list(optimizers)
         if isinstance(optimizers, str) or not all(isinstance(n, str) for n in names):
             raise ValueError(f"Invalid optimizers value: {optimizers!r} (must be a list of names)")
-        template = self.selected.config if self.selected is not None else RunConfig("gd", start)
-        built: list[tuple[RunConfig, Run]] = []
+        template = sel.config if sel is not None else RunConfig("gd", start)
+        configs = []
         for name in names:
-            cfg = RunConfig(name, start, {}, template.batch_size if self._problem.n_samples else None,
+            cfg = RunConfig(name, start, {}, template.batch_size if problem.n_samples else None,
                             template.shuffle, template.noise, template.seed, template.tol)
-            cfg, _ = normalize_config(self._problem, cfg)
+            cfg, _ = normalize_config(problem, cfg)
             if tune:
-                cfg = cfg.with_(hyperparameters={"lr": tune_lr(self._problem, cfg, steps=steps)})
-            built.append(normalize_config(self._problem, cfg))
+                cfg = cfg.with_(hyperparameters={"lr": tune_lr(problem, cfg, steps=steps)})
+            configs.append(cfg)
+        return configs
+
+    def replace_runs(self, configs: Iterable[RunConfig]) -> list[int]:
+        """Replace every run by runs of ``configs`` (all validated first: ValueError changes
+        nothing), with fresh palette colours, at step 0; selects the first. Returns the ids."""
+        built = [normalize_config(self._problem, cfg) for cfg in configs]
         self._runs = {}
         self._set_position(0)
         for cfg, run in built:

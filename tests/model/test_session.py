@@ -478,6 +478,23 @@ def test_race_all_untuned_uses_defaults_and_given_start():
     assert s.race_all(optimizers=(), tune=False) == [] and s.selected_id is None
 
 
+def test_plan_race_changes_nothing_and_replace_runs_applies_it(h):
+    s = bowl_session(GD, MOM)
+    s.forward(4)
+    before = h.snapshot(s)
+    rec = h.Recorder(s)
+    configs = s.plan_race((1.0, -1.0), steps=15, optimizers=("gd", "adam"))
+    h.assert_same_state(before, h.snapshot(s))
+    assert rec.events == []
+    assert [c.optimizer for c in configs] == ["gd", "adam"] and all(c.start == (1.0, -1.0) for c in configs)
+    with pytest.raises(ValueError, match="Invalid start"):
+        s.replace_runs([*configs, RunConfig("gd", (1.0,))])
+    h.assert_same_state(before, h.snapshot(s))
+    ids = s.replace_runs(configs)
+    assert [s.entry(i).config for i in ids] == configs and s.position == 0
+    assert [s.entry(i).color for i in ids] == list(PALETTE[:2])
+
+
 # ---------------------------------------------------------------------------------- options & speed
 def test_speed_max_steps_and_options_emit_only_on_change(h):
     s = bowl_session(GD)
