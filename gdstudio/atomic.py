@@ -32,11 +32,36 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _match_mode(tmp, target)
+        _fsync(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _match_mode(tmp: Path, target: Path) -> None:
+    """Give the new file the old file's permissions, or the umask default (mkstemp makes 0600)."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    if tmp.is_file():
+        os.chmod(tmp, mode)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data to disk before the rename makes it visible."""
+    if not path.is_file():
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

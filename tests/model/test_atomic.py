@@ -75,3 +75,20 @@ def test_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"Folder does not exist: {tmp_path / 'no'}"):
         atomic_write_text(tmp_path / "no" / "x.txt", "x")
     assert os.listdir(tmp_path) == []
+
+
+def test_new_files_get_the_umask_mode_and_replaced_files_keep_theirs(tmp_path: Path) -> None:
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.json"
+        atomic_write_text(fresh, "{}")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.json"
+        kept.write_text("old")
+        os.chmod(kept, 0o640)
+        atomic_write_text(kept, "new")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "new"
+    finally:
+        os.umask(umask)
