@@ -5,8 +5,11 @@ Where they are looked for, in order:
 1. ``$GDSTUDIO_RESOURCES`` when set (a folder laid out like ``resources/``);
 2. the source tree: ``resources/`` beside the ``gdstudio/`` package folder (a git checkout or an
    editable install — the layout this repository uses);
-3. an installed wheel: ``gdstudio/_resources/`` inside the package, which is where a build
-   that maps the top-level ``resources/`` folder into the package as package data puts it.
+3. an installed wheel: ``<prefix>/share/gdstudio/resources`` (``sys.prefix`` for a venv or
+   system install, ``site.USER_BASE`` for ``pip install --user``), where the wheel's
+   data-files put them (pyproject: ``[tool.setuptools.data-files]``
+   ``"share/gdstudio/resources/datasets" = ["resources/datasets/*"]``);
+4. ``gdstudio/_resources/`` inside the package, for builds that copy them there as package data.
 
 The first folder that holds the requested file wins, so one file is never read from two places.
 """
@@ -14,6 +17,8 @@ The first folder that holds the requested file wins, so one file is never read f
 from __future__ import annotations
 
 import os
+import site
+import sys
 from pathlib import Path
 
 __all__ = ["resource_dirs", "resource_path"]
@@ -28,6 +33,9 @@ def resource_dirs() -> list[Path]:
     if env:
         dirs.append(Path(env).expanduser())
     dirs.append(_PACKAGE_DIR.parent / "resources")
+    for prefix in (sys.prefix, site.USER_BASE):
+        if prefix:
+            dirs.append(Path(prefix) / "share" / "gdstudio" / "resources")
     dirs.append(_PACKAGE_DIR / "_resources")
     return dirs
 

@@ -53,7 +53,6 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
             f"Training learning rates (the book's): {_defaults_text()}; other optimizers use the registry "
             "defaults. Override any hyperparameter with --set."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_train_arguments(p)
     p.set_defaults(handler=run_train)
@@ -273,6 +272,7 @@ def run_train(args: argparse.Namespace) -> int:
               f"{len(entries)} optimizers x {config.iterations} iterations", file=err)
     bar = None if args.quiet else _ProgressBar(err, config.iterations)
     cancel = threading.Event()
+    done = threading.Event()
     box: dict[str, object] = {}
 
     def work() -> None:
@@ -281,17 +281,21 @@ def run_train(args: argparse.Namespace) -> int:
                                                cancel=cancel)
         except BaseException as exc:  # re-raised in the calling thread
             box["error"] = exc
+        finally:
+            done.set()
 
     # Train in a worker so Ctrl+C only sets the cancel flag: what was recorded is still written.
+    # (Wait on an Event, not Thread.join: an interrupted join can leave is_alive() wrong before 3.13.)
     worker = threading.Thread(target=work, name="gdstudio-train", daemon=True)
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    while not done.is_set():
         try:
-            worker.join(0.2)
+            done.wait(0.2)
         except KeyboardInterrupt:
             cancel.set()
             interrupted = True
+    worker.join()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     result: CompareResult = box["result"]  # type: ignore[assignment]

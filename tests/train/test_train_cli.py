@@ -175,3 +175,33 @@ def test_resource_path(monkeypatch, tmp_path):
     (tmp_path / "datasets" / "digits.csv.gz").write_bytes(b"x")
     monkeypatch.setenv("GDSTUDIO_RESOURCES", str(tmp_path))
     assert resource_path("datasets", "digits.csv.gz") == tmp_path / "datasets" / "digits.csv.gz"
+
+
+def test_ctrl_c_writes_what_was_recorded(tmp_path):
+    """SIGINT in the middle of a run: exit 130, the CSV holds the iterations done so far."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "c.csv"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gdstudio.train.cli", "--iterations", "1000000", "--hidden", "8",
+         "--optimizers", "sgd", "--eval-every", "0", "--out", str(out)],
+        cwd=root, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()  # the dataset line, printed before training starts
+        assert line.startswith("digits:"), line
+        assert proc.stderr.readline().startswith("  0% 1/1000000 it")  # training has begun
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    rows = _read(out)
+    assert rows[0] == ["iteration", "loss_sgd", "test_accuracy_sgd"]
+    assert 1 <= len(rows) - 1 < 1000000
+    assert rows[-1][2] != ""  # the state reached was evaluated
