@@ -4,7 +4,9 @@ Fairness: every entry starts from the same He-initialized weights (one draw from
 sees the same sequence of mini-batches (one seeded :class:`~gdstudio.engine.sampling.BatchSampler`
 drawn once and replayed to every entry), so two entries with identical hyperparameters give
 identical curves. The update rules are the engine's (:func:`make_optimizer`), one optimizer
-state per parameter array (each W and each b).
+state per parameter array (each W and each b). Batches are drawn epoch by epoch without
+replacement (the engine's sampler); the book draws each batch independently with replacement
+(``np.random.choice``): another sampling scheme with the same expected gradient.
 
 Recording: at iteration ``i`` (1-based) the loss is the mini-batch's mean cross-entropy from
 that step's forward pass, i.e. before update ``i`` is applied (the usual training log; the
