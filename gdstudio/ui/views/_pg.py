@@ -1,0 +1,215 @@
+"""pyqtgraph helpers of the 2-D views: pens, click-transparent items, arrow geometry, the runs layer."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+
+from gdstudio.ui.colormaps import DIVERGED_COLOR
+
+__all__ = ["DrawnRun", "PassiveScatter", "RunsLayer", "arrow_segments", "mk_pen"]
+
+
+def mk_pen(
+    color: str | tuple, width: float = 1.0, style: Qt.PenStyle = Qt.PenStyle.SolidLine, alpha: int | None = None
+):
+    """A cosmetic pen (width in pixels whatever the zoom)."""
+    c = pg.mkColor(color)
+    if alpha is not None:
+        c.setAlpha(alpha)
+    pen = pg.mkPen(c, width=width, style=style)
+    pen.setCosmetic(True)
+    return pen
+
+
+class PassiveScatter(pg.ScatterPlotItem):
+    """A ScatterPlotItem that lets clicks through to the plot (a click on a marker still places a start)."""
+
+    def mouseClickEvent(self, ev) -> None:
+        ev.ignore()
+
+
+def arrow_segments(
+    origins: np.ndarray,
+    vectors: np.ndarray,
+    lengths_px: np.ndarray,
+    pixel: tuple[float, float],
+    head_px: float = 8.0,
+    head_angle: float = np.deg2rad(26.0),
+) -> np.ndarray:
+    """Line segments of arrows for ``connect='pairs'``: (6M, 2) data coordinates.
+
+    Arrow i starts at ``origins[i]`` and points along ``vectors[i]`` *as it appears on screen*
+    (data vector divided by the pixel size ``(sx, sy)``), ``lengths_px[i]`` pixels long, with a
+    two-stroke head of ``head_px`` pixels (at most half the shaft). Zero / non-finite vectors or
+    lengths give no arrow (rows dropped).
+    """
+    sx, sy = pixel
+    o = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
+    v = np.asarray(vectors, dtype=np.float64).reshape(-1, 2)
+    length = np.asarray(lengths_px, dtype=np.float64).reshape(-1)
+    u = np.column_stack([v[:, 0] / sx, v[:, 1] / sy])  # screen pixels, y up
+    norm = np.hypot(u[:, 0], u[:, 1])
+    ok = np.isfinite(norm) & (norm > 0) & np.isfinite(length) & (length > 0.5) & np.isfinite(o).all(axis=1)
+    if not ok.any():
+        return np.empty((0, 2))
+    o, u, norm, length = o[ok], u[ok], norm[ok], length[ok]
+    d = u / norm[:, None]
+    tip = d * length[:, None]
+    h = np.minimum(head_px, 0.5 * length)[:, None]
+    c, s = np.cos(head_angle), np.sin(head_angle)
+    back = -d
+    h1 = np.column_stack([c * back[:, 0] - s * back[:, 1], s * back[:, 0] + c * back[:, 1]]) * h
+    h2 = np.column_stack([c * back[:, 0] + s * back[:, 1], -s * back[:, 0] + c * back[:, 1]]) * h
+    scale = np.array([sx, sy])
+    tip_data = o + tip * scale
+    out = np.empty((o.shape[0], 6, 2))
+    out[:, 0] = o
+    out[:, 1] = tip_data
+    out[:, 2] = tip_data
+    out[:, 3] = tip_data + h1 * scale
+    out[:, 4] = tip_data
+    out[:, 5] = tip_data + h2 * scale
+    return out.reshape(-1, 2)
+
+
+@dataclass
+class DrawnRun:
+    """One run as the runs layer paints it: the shown points (n, 2) in plot coordinates."""
+
+    key: Hashable
+    color: str
+    xy: np.ndarray
+    crossed: bool = False  # diverged: red X on the last point
+
+
+class RunsLayer(pg.GraphicsObject):
+    """Every run's path, step dots, start ring, head and divergence cross in one item.
+
+    One ``paint`` with a few QPainter calls per run replaces five pyqtgraph items per run
+    (ScatterPlotItem.setData alone cost ~0.3 ms per call). Paths and dots use cosmetic pens
+    in data coordinates; markers are drawn in device pixels, so they keep their size at any
+    zoom. Painting order: all paths, all dots, all start rings, all heads, all crosses.
+    """
+
+    PAD_PX = 14.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._runs: list[DrawnRun] = []
+        self._polys: list[QPolygonF] = []
+        self._colors: dict[str, QColor] = {}
+        self._rect = QRectF()
+        self._start_override: dict[Hashable, tuple[float, float]] = {}
+        self.show_dots = True
+
+    # -- data ----------------------------------------------------------------------------
+    def set_runs(self, runs: list[DrawnRun]) -> None:
+        self.prepareGeometryChange()
+        self._runs = runs
+        self._polys = []
+        lo = np.array([np.inf, np.inf])
+        hi = -lo
+        for r in runs:
+            n = len(r.xy)
+            poly = pg.functions.create_qpolygonf(n)
+            pg.functions.ndarray_from_qpolygonf(poly)[:] = r.xy
+            self._polys.append(poly)
+            if n:
+                lo = np.minimum(lo, r.xy.min(axis=0))
+                hi = np.maximum(hi, r.xy.max(axis=0))
+        for x, y in self._start_override.values():
+            lo = np.minimum(lo, (x, y))
+            hi = np.maximum(hi, (x, y))
+        self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]) if np.isfinite(lo).all() else QRectF()
+        self.update()
+
+    def set_start_override(self, key: Hashable, xy: tuple[float, float] | None) -> None:
+        """Draw run ``key``'s start ring at ``xy`` (during a drag); None restores it."""
+        if xy is None:
+            self._start_override.pop(key, None)
+        else:
+            self._start_override[key] = (float(xy[0]), float(xy[1]))
+        self.set_runs(self._runs)
+
+    def runs(self) -> list[DrawnRun]:
+        return list(self._runs)
+
+    def start_of(self, run: DrawnRun) -> tuple[float, float]:
+        if run.key in self._start_override:
+            return self._start_override[run.key]
+        return float(run.xy[0, 0]), float(run.xy[0, 1])
+
+    # -- QGraphicsItem -------------------------------------------------------------------
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
+        if not self._runs:
+            return None
+        return (self._rect.left(), self._rect.right()) if ax == 0 else (self._rect.top(), self._rect.bottom())
+
+    def boundingRect(self) -> QRectF:
+        if not self._runs:
+            return QRectF()
+        px, py = self.pixelVectors()
+        if px is None:
+            return QRectF(self._rect)
+        dx = abs(px.x()) + abs(py.x())
+        dy = abs(px.y()) + abs(py.y())
+        pad_x, pad_y = dx * self.PAD_PX, dy * self.PAD_PX
+        return self._rect.adjusted(-pad_x, -pad_y, pad_x, pad_y)
+
+    def _color(self, name: str) -> QColor:
+        c = self._colors.get(name)
+        if c is None:
+            c = self._colors[name] = QColor(name)
+        return c
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        if not self._runs:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for r, poly in zip(self._runs, self._polys, strict=True):
+            if len(r.xy) > 1:
+                painter.setPen(_cosmetic(self._color(r.color), 2.0))
+                painter.drawPolyline(poly)
+        if self.show_dots:
+            for r, poly in zip(self._runs, self._polys, strict=True):
+                if len(r.xy) > 1:
+                    painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
+                    painter.drawPoints(poly)
+        tr = painter.transform()
+        painter.resetTransform()
+        for r in self._runs:  # start rings
+            p = tr.map(QPointF(*self.start_of(r)))
+            painter.setPen(_cosmetic(QColor(0, 0, 0, 150), 5.0))
+            painter.drawEllipse(p, 7.0, 7.0)
+            painter.setPen(_cosmetic(self._color(r.color), 3.0))
+            painter.drawEllipse(p, 7.0, 7.0)
+        rim = _cosmetic(QColor("#101010"), 1.5)
+        for r in self._runs:  # heads
+            p = tr.map(QPointF(float(r.xy[-1, 0]), float(r.xy[-1, 1])))
+            painter.setPen(rim)
+            painter.setBrush(self._color(r.color))
+            painter.drawEllipse(p, 6.5, 6.5)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for r in self._runs:  # divergence crosses
+            if r.crossed:
+                p = tr.map(QPointF(float(r.xy[-1, 0]), float(r.xy[-1, 1])))
+                for pen in (_cosmetic(QColor(0, 0, 0, 200), 6.5), _cosmetic(QColor(DIVERGED_COLOR), 4.0)):
+                    painter.setPen(pen)
+                    painter.drawLine(p + QPointF(-8, -8), p + QPointF(8, 8))
+                    painter.drawLine(p + QPointF(-8, 8), p + QPointF(8, -8))
+        painter.setTransform(tr)
+
+
+def _cosmetic(color: QColor, width: float, cap: Qt.PenCapStyle = Qt.PenCapStyle.RoundCap) -> QPen:
+    pen = QPen(color, width)
+    pen.setCosmetic(True)
+    pen.setCapStyle(cap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    return pen

@@ -1,0 +1,215 @@
+"""Curves against the step: loss, parameters, effective learning rate, gradient norm.
+
+Each run is drawn in its colour over its *whole* recorded history; a vertical line marks the
+playback position and a dot on every curve marks each run's value there (so scrubbing back
+keeps the future in view, which is what comparing optimizers needs). Parameter and
+effective-learning-rate curves use a solid line for the first parameter and a dashed one for
+the second. Logarithmic axes plot log10 of the values; values ≤ 0 or non-finite are left out
+(the curve breaks there) instead of raising. On a log loss axis, if some loss is ≤ 0 (e.g.
+Styblinski–Tang), the plot switches to loss − min (the smallest loss shown) and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gdstudio.ui.views._pg import PassiveScatter, mk_pen
+from gdstudio.ui.views.types import TrajectoryView, shown_index
+
+__all__ = ["PLOTS", "HistoryView", "log10_masked"]
+
+#: Plot names, in grid order (row-major 2 × 2).
+PLOTS = ("loss", "parameters", "effective_lr", "grad_norm")
+_TITLES = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective learning rate",
+           "grad_norm": "gradient norm ‖∇f‖"}
+_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
+
+
+def log10_masked(values: np.ndarray) -> np.ndarray:
+    """log10 of the positive finite values, NaN elsewhere (no warnings)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0)
+    out = np.full(v.shape, np.nan)
+    np.log10(v, out=out, where=ok)
+    return out
+
+
+@dataclass
+class _RunCurves:
+    curves: dict[str, list[pg.PlotCurveItem]] = field(default_factory=dict)
+    color: str = ""
+
+    def all(self) -> list[pg.PlotCurveItem]:
+        return [c for cs in self.curves.values() for c in cs]
+
+
+class HistoryView(QWidget):
+    """Four small plots of each run's history (a 2 × 2 grid in one GraphicsLayoutWidget, so a
+    frame repaints one scene). ``plots[name]`` are the PlotItems, named as in :data:`PLOTS`."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.layout_widget)
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.position_lines: dict[str, pg.InfiniteLine] = {}
+        self.markers: dict[str, PassiveScatter] = {}
+        for i, name in enumerate(PLOTS):
+            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2)
+            plot.setTitle(_TITLES[name], size="9pt")
+            plot.setLabel("bottom", "step")
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.hideButtons()
+            line = pg.InfiniteLine(angle=90, movable=False, pen=mk_pen("#BBBBBB", 1.0, Qt.PenStyle.DotLine))
+            line.setZValue(50)
+            plot.addItem(line, ignoreBounds=True)
+            marker = PassiveScatter(size=7, pen=mk_pen("#101010", 1.0), pxMode=True)
+            marker.setZValue(60)
+            plot.addItem(marker)
+            self.plots[name], self.position_lines[name], self.markers[name] = plot, line, marker
+        self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True}
+        for name, on in self._log.items():
+            self.plots[name].setLogMode(False, on)
+        self._runs: dict[Hashable, _RunCurves] = {}
+        self._trajs: list[TrajectoryView] = []
+        self._y: dict[Hashable, dict[str, list[np.ndarray]]] = {}
+        self._step = 0
+        self._loss_offset: float | None = None
+        self._param_names: tuple[str, ...] = ("x", "y")
+        self._brushes: dict[str, object] = {}
+        self._update_titles()
+
+    # -- settings ------------------------------------------------------------------------
+    def set_log_loss(self, on: bool) -> None:
+        """Logarithmic loss axis (values ≤ 0 are masked, see the module docstring)."""
+        self._log["loss"] = bool(on)
+        self.plots["loss"].setLogMode(False, bool(on))
+        self._update_curves()
+
+    def set_param_names(self, names: Sequence[str]) -> None:
+        self._param_names = tuple(str(n) for n in names)
+        self._update_titles()
+
+    def _update_titles(self) -> None:
+        names = self._param_names
+        suffix = f" ({names[0]})" if len(names) == 1 else ""
+        if len(names) >= 2:
+            suffix = f" ({names[0]} solid, {names[1]} dashed)"
+        self.plots["parameters"].setTitle("parameters" + suffix, size="9pt")
+        self.plots["effective_lr"].setTitle("effective learning rate" + suffix, size="9pt")
+        loss_title = "loss − min (log)" if self._loss_offset is not None else "loss"
+        self.plots["loss"].setTitle(loss_title, size="9pt")
+
+    # -- data ----------------------------------------------------------------------------
+    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
+        """The runs to plot (curves reused by ``key``)."""
+        trajs = list(trajectories)
+        keys = {t.key for t in trajs}
+        for key in [k for k in self._runs if k not in keys]:
+            run = self._runs.pop(key)
+            for name, curves in run.curves.items():
+                for c in curves:
+                    self.plots[name].removeItem(c)
+        for t in trajs:
+            run = self._runs.get(t.key)
+            if run is None:
+                run = self._runs[t.key] = _RunCurves()
+                for name in PLOTS:
+                    run.curves[name] = []
+            dims = {"loss": 1, "parameters": t.dim, "effective_lr": t.dim, "grad_norm": 1}
+            for name, n in dims.items():
+                curves = run.curves[name]
+                while len(curves) < n:
+                    c = pg.PlotCurveItem(antialias=True)
+                    self.plots[name].addItem(c)
+                    curves.append(c)
+                    run.color = ""  # restyle
+                for c in curves[n:]:
+                    self.plots[name].removeItem(c)
+                del curves[n:]
+            if run.color != t.color:
+                run.color = t.color
+                for curves in run.curves.values():
+                    for i, c in enumerate(curves):
+                        c.setPen(mk_pen(t.color, 1.6, _STYLES[min(i, 1)]))
+        self._trajs = trajs
+        self._update_curves()
+
+    def set_position(self, step: int) -> None:
+        """Move the position line (and the value dots) to ``step``."""
+        self._step = max(0, int(step))
+        self._update_position()
+
+    def curve_data(self, key: Hashable, plot: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(x, y) of run ``key``'s curves in ``plot`` as drawn (log10 values on log axes)."""
+        return [c.getData() for c in self._runs[key].curves[plot]]
+
+    def _series(self, t: TrajectoryView) -> dict[str, list[np.ndarray]]:
+        """Raw y values per plot (before the log transform)."""
+        out: dict[str, list[np.ndarray]] = {"loss": [t.loss], "parameters": [t.points[:, i] for i in range(t.dim)]}
+        eff = t.effective_lr
+        out["effective_lr"] = [eff[:, i] for i in range(t.dim)] if eff is not None else [np.empty(0)] * t.dim
+        norms = t.gradient_norms()
+        out["grad_norm"] = [norms if norms is not None else np.empty(0)]
+        return out
+
+    def _update_curves(self) -> None:
+        visible = [t for t in self._trajs if t.visible]
+        self._loss_offset = None
+        if self._log["loss"] and visible:
+            lows = [float(np.nanmin(np.where(np.isfinite(t.loss), t.loss, np.nan))) for t in visible
+                    if np.isfinite(t.loss).any()]
+            if lows and min(lows) <= 0:
+                self._loss_offset = min(lows)
+        self._update_titles()
+        self._y = {}
+        for t in self._trajs:
+            run = self._runs[t.key]
+            if not t.visible:
+                for c in run.all():
+                    c.hide()
+                continue
+            series = self._series(t)
+            if self._loss_offset is not None:
+                series["loss"] = [series["loss"][0] - self._loss_offset]
+            ys: dict[str, list[np.ndarray]] = {}
+            for name, arrays in series.items():
+                ys[name] = []
+                for curve, y in zip(run.curves[name], arrays, strict=True):
+                    yy = log10_masked(y) if self._log[name] else np.where(np.isfinite(y), y, np.nan)
+                    curve.setData(np.arange(len(yy), dtype=np.float64), yy, connect="finite")
+                    curve.show()
+                    ys[name].append(yy)
+            self._y[t.key] = ys
+        self._update_position()
+
+    def _brush(self, color: str):
+        brush = self._brushes.get(color)
+        if brush is None:
+            brush = self._brushes[color] = pg.mkBrush(color)
+        return brush
+
+    def _update_position(self) -> None:
+        for line in self.position_lines.values():
+            line.setValue(self._step)
+        for name, marker in self.markers.items():
+            xs, ys, brushes = [], [], []
+            for t in self._trajs:
+                arrays = self._y.get(t.key, {}).get(name) if t.visible else None
+                if not arrays:
+                    continue
+                k = shown_index(t, self._step)
+                for y in arrays:
+                    if k < len(y) and np.isfinite(y[k]):
+                        xs.append(float(k))
+                        ys.append(float(y[k]))
+                        brushes.append(self._brush(t.color))
+            marker.setData(xs, ys, brush=brushes)
