@@ -12,7 +12,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "check_target"]
+
+
+def check_target(path: str | os.PathLike[str], what: str = "output") -> Path:
+    """``path`` as a Path if its folder exists and it is not a folder itself, else ValueError."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ValueError(f"Invalid {what} path: {target} (is a folder, give a file name)")
+    if not target.parent.is_dir():
+        raise ValueError(f"Invalid {what} path: {target} (folder {target.parent} does not exist)")
+    return target
 
 
 @contextlib.contextmanager

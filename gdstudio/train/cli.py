@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from gdstudio.atomic import atomic_path, check_target
 from gdstudio.engine.hyperparams import Value, format_value, parse_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
-from gdstudio.train.atomic import atomic_write, check_writable_target
 from gdstudio.train.compare import (
     TRAINING_DEFAULTS,
     CompareResult,
@@ -157,13 +157,11 @@ def write_csv(result: CompareResult, path: str | Path) -> Path:
     """Write ``result.table()`` atomically to ``path``."""
     header, rows = result.table()
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-
-    return atomic_write(path, write)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return Path(path)
 
 
 class _ProgressBar:
@@ -253,8 +251,8 @@ def run_train(args: argparse.Namespace) -> int:
                              seed=args.seed, eval_every=args.eval_every, dtype=args.dtype,
                              threads=args.threads or None)
         config.validate()
-        out = check_writable_target(args.out, "--out")
-        plot = check_writable_target(args.plot, "--plot") if args.plot else None
+        out = check_target(args.out, "--out")
+        plot = check_target(args.plot, "--plot") if args.plot else None
         dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,
                                standardize=args.standardize, dtype=args.dtype, download=not args.no_download,
                                progress=None if args.quiet else _download_progress(err))
@@ -307,7 +305,8 @@ def run_train(args: argparse.Namespace) -> int:
             from gdstudio.train.plot import render_curves
 
             image = render_curves(result, smooth=args.smooth, log_y=args.log_y)
-            atomic_write(plot, lambda tmp: image.save(tmp, format="PNG"))
+            with atomic_path(plot) as tmp:
+                image.save(tmp, format="PNG")
     except OSError as exc:
         print(f"gdstudio train: error: cannot write output: {exc}", file=err)
         return 1

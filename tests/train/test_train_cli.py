@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from gdstudio.resources import resource_path
-from gdstudio.train.atomic import atomic_write
 from gdstudio.train.cli import add_train_parser, main, parse_entries, parse_hidden, run_train
 from gdstudio.train.idx import write_idx
 
@@ -139,23 +137,6 @@ def test_progress_goes_to_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "100% 20/20 it" in captured.err and "digits: 1438 training / 359 test images" in captured.err
     assert "20/20" not in captured.out
-
-
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
-    target = tmp_path / "c.csv"
-    target.write_text("old")
-
-    def broken(tmp):
-        tmp.write_text("half")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, broken)
-    assert target.read_text() == "old"
-    assert os.listdir(tmp_path) == ["c.csv"]
-    atomic_write(target, lambda tmp: tmp.write_text("new"))
-    assert target.read_text() == "new" and os.listdir(tmp_path) == ["c.csv"]
-    assert target.stat().st_mode & 0o044  # readable by others like any written file (umask permitting)
 
 
 def test_parsers():
