@@ -1,0 +1,709 @@
+"""The studio's main window, assembled from tables around the session and the views.
+
+Layout: the contour and the 3-D surface side by side (a splitter) above the playback bar; docks
+for the problem and optimizer panels (left) and the history plot and runs table (bottom). The
+actions, menus, toolbar and docks come from :mod:`gdstudio.ui.actions`; the views are fed by a
+:class:`~gdstudio.ui.bridge.ViewBridge`; one :class:`~gdstudio.ui.clock.Clock` drives playback.
+
+Errors never raise out of a slot: bad files and values become a message box (non-blocking,
+window-modal) or a status-bar line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QStyle,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gdstudio import __version__
+from gdstudio.engine.optimizers import get_spec
+from gdstudio.engine.runs import RunConfig, Status
+from gdstudio.model.persistence import SessionError, load_session, save_session
+from gdstudio.model.presets import list_presets, load_preset
+from gdstudio.model.session import RACE_OPTIMIZERS, Session
+from gdstudio.ui.actions import ACTIONS, DOCKS, MENUS, SEP, TOOLBAR, ActionSpec, DockSpec
+from gdstudio.ui.bridge import Subscriptions, ViewBridge
+from gdstudio.ui.clock import Clock
+from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel
+from gdstudio.ui.panels.playback import format_loss
+from gdstudio.ui.settings import StudioSettings
+from gdstudio.ui.views.contour import ContourView
+from gdstudio.ui.views.history import HistoryView
+from gdstudio.ui.views.surface import SurfaceView
+
+__all__ = ["DEFAULT_PRESET", "MainWindow"]
+
+DEFAULT_PRESET = "himmelblau"
+DEFAULT_SIZE = (1600, 1000)
+FILE_FILTER = "gdstudio sessions (*.json);;All files (*)"
+_STATUS_THROTTLE_S = 0.1
+_ERROR_STYLE = "color: #E0301E; font-weight: bold;"
+
+
+class _RaceSignals(QObject):
+    done = Signal(int, object)  # generation, list[(name, lr)] or Exception
+
+
+class _RaceTask(QRunnable):
+    """Tunes η for each optimizer on a pool thread (pure engine code: problem and configs)."""
+
+    def __init__(self, generation: int, problem: Any, template: RunConfig, names: tuple[str, ...],
+                 signals: _RaceSignals) -> None:
+        super().__init__()
+        self.generation, self.problem, self.template, self.names, self.signals = (
+            generation, problem, template, names, signals)
+
+    def run(self) -> None:
+        from gdstudio.engine.tuning import tune_lr
+
+        try:
+            t = self.template
+            result: object = []
+            for name in self.names:
+                cfg = RunConfig(name, t.start, {}, t.batch_size, t.shuffle, t.noise, t.seed, t.tol)
+                result.append((name, tune_lr(self.problem, cfg)))  # type: ignore[attr-defined]
+        except Exception as exc:  # reported on the UI thread
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the window closed while tuning
+            self.signals.done.emit(self.generation, result)
+
+
+class MainWindow(QMainWindow):
+    """The studio window. ``settings`` default to the user's; tests pass isolated ones."""
+
+    def __init__(self, session: Session | None = None, settings: StudioSettings | None = None) -> None:
+        super().__init__()
+        self.session = session if session is not None else Session()
+        self.settings = settings if settings is not None else StudioSettings.for_user()
+        self.current_path: Path | None = None
+        self.document_title = "untitled"
+        self.message_box: QMessageBox | None = None
+        self.info_box: QMessageBox | None = None
+        self._closed = False
+        self.setObjectName("gdstudio_main_window")
+        self.setWindowTitle("gdstudio")
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        # Views first (the docks and the bridge need them).
+        self.contour = ContourView()
+        self.contour.setObjectName("contour_view")
+        self.surface_view = SurfaceView()
+        self.surface_view.setObjectName("surface_view")
+        self.history_view = HistoryView()
+        self.history_view.setObjectName("history_view")
+        for view, tip in ((self.contour, "Contour: click to move the selected run's start, Shift-click to add a "
+                           "run, drag a start ring to move it; wheel zooms, drag pans"),
+                          (self.surface_view, "3-D surface: drag to orbit, wheel to zoom (Ctrl+0 resets)"),
+                          (self.history_view, "Loss, gradient norm and effective step per step (Ctrl+L: log)")):
+            view.setToolTip(tip)
+
+        self.actions: dict[str, QAction] = {spec.id: self._make_action(spec) for spec in ACTIONS}
+
+        self.playback = PlaybackBar(self.session, self.actions)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("views_splitter")
+        self.splitter.addWidget(self.contour)
+        self.splitter.addWidget(self.surface_view)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([1, 1])
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
+        cl.addWidget(self.splitter, 1)
+        cl.addWidget(self.playback)
+        self.setCentralWidget(central)
+
+        self.panels: dict[str, QWidget] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        for spec in DOCKS:
+            self._make_dock(spec)
+        self.splitDockWidget(self.docks["history"], self.docks["runs"], Qt.Orientation.Horizontal)
+
+        self.menus: dict[str, QMenu] = {}
+        self._build_menus()
+        self.toolbar = self._build_toolbar()
+        self._build_status_bar()
+
+        self.bridge = ViewBridge(self.session, self.contour, self.surface_view, self.history_view, self)
+        self.bridge.message.connect(self.show_status)
+        self.clock = Clock(self.session, self)
+
+        self._race_generation = 0
+        self._race_signals = _RaceSignals()
+        self._race_signals.done.connect(self._on_race_tuned)
+        self.race_pool = QThreadPool(self)
+        self.race_pool.setMaxThreadCount(1)
+
+        self._subs = Subscriptions()
+        s = self.session
+        self._subs.connect(s.message, self.show_status)
+        self._subs.connect(s.playing_changed, self._on_playing)
+        self._subs.connect(s.options_changed, self._sync_checkable)
+        self._subs.connect(s.problem_changed, self._sync_checkable)
+        self._subs.connect(s.position_changed, lambda _s: self._refresh_status())
+        self._subs.connect(s.runs_advanced, self._refresh_status)
+        self._subs.connect(s.runs_changed, lambda: self._refresh_status(force=True))
+        self._subs.connect(s.selection_changed, lambda _id: self._on_selection())
+        self._status_last = 0.0
+        self._sync_checkable()
+        self._on_playing(s.playing)
+        self._on_selection()
+
+        self.resize(*DEFAULT_SIZE)
+        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self._layout_pending = state is None or not self.restoreState(state)
+        self._update_title()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._layout_pending:
+            self._layout_pending = False
+            self.default_layout()
+
+    def default_layout(self) -> None:
+        """Dock sizes for a first launch: panels 380 px wide, history and runs a third of the height."""
+        h = self.height()
+        self.resizeDocks([self.docks["problem"], self.docks["optimizer"]], [380, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["problem"], self.docks["optimizer"]], [int(h * 0.42), int(h * 0.58)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["history"], self.docks["runs"]], [max(240, int(h * 0.34))] * 2,
+                         Qt.Orientation.Vertical)
+        w = self.width() - 380
+        self.resizeDocks([self.docks["history"], self.docks["runs"]], [int(w * 0.55), int(w * 0.45)],
+                         Qt.Orientation.Horizontal)
+
+    # ================================================================== construction
+    def _make_action(self, spec: ActionSpec) -> QAction:
+        action = QAction(spec.text, self)
+        action.setObjectName(f"action_{spec.id}")
+        if spec.shortcut:
+            action.setShortcut(QKeySequence(spec.shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        tip = spec.tooltip + (f"  ({QKeySequence(spec.shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+                              if spec.shortcut else "")
+        action.setToolTip(tip)
+        action.setStatusTip(spec.tooltip)
+        if spec.icon:
+            pixmap = getattr(QStyle.StandardPixmap, spec.icon)
+            action.setIcon(self.style().standardIcon(pixmap))
+        action.setCheckable(spec.checkable)
+        handler: Callable = getattr(self, spec.handler)
+        if spec.checkable:
+            action.triggered.connect(lambda checked, h=handler: self._safely(h, checked))
+        else:
+            action.triggered.connect(lambda _checked=False, h=handler: self._safely(h))
+        self.addAction(action)  # window-level shortcuts work even when the menu bar is hidden
+        return action
+
+    def _safely(self, handler: Callable, *args: Any) -> None:
+        """Run a handler; a ValueError becomes a status message instead of an exception."""
+        try:
+            handler(*args)
+        except ValueError as exc:
+            self.show_status(str(exc))
+
+    def _make_dock(self, spec: DockSpec) -> QDockWidget:
+        widget = getattr(self, spec.factory)()
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(f"dock_{spec.id}")
+        dock.setToolTip(spec.tooltip)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        area = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
+                "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}[spec.area]
+        self.addDockWidget(area, dock)
+        self.docks[spec.id] = dock
+        return dock
+
+    @staticmethod
+    def _scrolled(widget: QWidget, min_width: int = 330) -> QScrollArea:
+        area = QScrollArea()
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setMinimumWidth(min_width)
+        return area
+
+    def make_problem_panel(self) -> QWidget:
+        panel = self.panels["problem"] = ProblemPanel(self.session)
+        return self._scrolled(panel)
+
+    def make_optimizer_panel(self) -> QWidget:
+        panel = self.panels["optimizer"] = OptimizerPanel(self.session)
+        return self._scrolled(panel)
+
+    def make_runs_panel(self) -> QWidget:
+        panel = self.panels["runs"] = RunsPanel(self.session, self.actions)
+        return panel
+
+    def make_history_view(self) -> QWidget:
+        return self.history_view
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        for spec in MENUS:
+            menu = bar.addMenu(spec.title)
+            menu.setObjectName(f"menu_{spec.id}")
+            menu.setToolTipsVisible(True)
+            self.menus[spec.id] = menu
+            for entry in spec.entries:
+                if entry == SEP:
+                    menu.addSeparator()
+                elif entry == "@recent":
+                    self.recent_menu = menu.addMenu("Open &recent")
+                    self.recent_menu.setObjectName("menu_recent")
+                    self.recent_menu.setToolTipsVisible(True)
+                    self._rebuild_recent_menu()
+                elif entry == "@presets":
+                    self._build_presets_menu(menu)
+                elif entry == "@docks":
+                    docks = menu.addMenu("&Panels")
+                    for dock in self.docks.values():
+                        docks.addAction(dock.toggleViewAction())
+                else:
+                    menu.addAction(self.actions[entry])
+
+    def _build_presets_menu(self, menu: QMenu) -> None:
+        self.preset_actions: dict[str, QAction] = {}
+        groups: dict[str, QMenu] = {}
+        for info in list_presets():
+            sub = groups.get(info.group)
+            if sub is None:
+                sub = groups[info.group] = menu.addMenu(info.group)
+                sub.setToolTipsVisible(True)
+            action = sub.addAction(info.title)
+            action.setObjectName(f"preset_{info.id}")
+            action.setToolTip(info.description or info.title)
+            action.setStatusTip(info.description or info.title)
+            action.triggered.connect(lambda _c=False, pid=info.id: self.load_preset(pid))
+            self.preset_actions[info.id] = action
+
+    def _rebuild_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = self.settings.recent_files()
+        for i, path in enumerate(files, 1):
+            p = Path(path)
+            action = menu.addAction(f"&{i}  {p.name}   —   {p.parent}")
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.setData(path)
+            action.triggered.connect(lambda _c=False, f=path: self.open_path(f))
+        if not files:
+            none = menu.addAction("(no recent sessions)")
+            none.setEnabled(False)
+        menu.addSeparator()
+        menu.addAction(self.actions["clear_recent"])
+
+    def _build_toolbar(self) -> QToolBar:
+        tb = QToolBar("Main toolbar", self)
+        tb.setObjectName("main_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setMovable(True)
+        for entry in TOOLBAR:
+            if entry == SEP:
+                tb.addSeparator()
+            else:
+                tb.addAction(self.actions[entry])
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        return tb
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_message = QLabel()
+        self.status_message.setObjectName("status_message")
+        self.status_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_step = QLabel()
+        self.status_step.setObjectName("status_step")
+        self.status_step.setToolTip("The step shown / the steps computed")
+        self.status_loss = QLabel()
+        self.status_loss.setObjectName("status_loss")
+        self.status_loss.setToolTip("Loss of the selected run at the step shown")
+        self.status_fps = QLabel()
+        self.status_fps.setObjectName("status_fps")
+        self.status_fps.setToolTip("Measured clock ticks per second while playing")
+        sb.addWidget(self.status_message, 1)
+        for w in (self.status_step, self.status_loss, self.status_fps):
+            w.setMinimumWidth(110)
+            sb.addPermanentWidget(w)
+
+    # ================================================================== status
+    def show_status(self, text: str) -> None:
+        """A one-line message; lines about diverged runs (or errors) are red."""
+        text = str(text)
+        red = "diverged" in text or text.startswith(("Invalid", "Cannot", "Error"))
+        self.status_message.setStyleSheet(_ERROR_STYLE if red else "")
+        self.status_message.setText(text)
+        self.status_message.setToolTip(text)
+
+    def _refresh_status(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and self.session.playing and now - self._status_last < _STATUS_THROTTLE_S:
+            return
+        self._status_last = now
+        s = self.session
+        self.status_step.setText(f"step {s.position} / {s.computed_steps}")
+        e = s.selected
+        if e is not None and e.run is not None and len(e.run.history):
+            k = min(s.position, len(e.run.history) - 1)
+            text = f"loss {format_loss(float(e.run.history.loss[k]))}"
+            if e.run.status is Status.DIVERGED:
+                text = f"diverged @ {e.run.diverged_at}"
+            self.status_loss.setText(text)
+            self.status_loss.setStyleSheet(_ERROR_STYLE if e.run.status is Status.DIVERGED else "")
+        else:
+            self.status_loss.setText("")
+        fps = self.clock.fps if hasattr(self, "clock") else 0.0
+        self.status_fps.setText(f"{fps:.0f} fps" if fps else "paused")
+
+    def _on_playing(self, playing: bool) -> None:
+        a = self.actions["play"]
+        blocked = a.blockSignals(True)
+        a.setChecked(playing)
+        a.blockSignals(blocked)
+        a.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause if playing
+                                            else QStyle.StandardPixmap.SP_MediaPlay))
+        a.setText("&Pause" if playing else "&Play")
+        self._refresh_status(force=True)
+
+    def _on_selection(self) -> None:
+        has = self.session.selected is not None
+        for aid in ("duplicate_run", "remove_run"):
+            self.actions[aid].setEnabled(has)
+        self._refresh_status(force=True)
+
+    def _sync_checkable(self) -> None:
+        o = self.session.options
+        values = {"log_loss": o.log_loss, "show_gradient": o.show_gradient, "show_velocity": o.show_velocity,
+                  "show_effective_step": o.show_effective_step, "show_field": o.show_field,
+                  "log_scale": self.session.problem_settings.log_scale}
+        for aid, value in values.items():
+            a = self.actions[aid]
+            if a.isChecked() != value:
+                blocked = a.blockSignals(True)
+                a.setChecked(value)
+                a.blockSignals(blocked)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document_title} — gdstudio")
+
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """A window-modal message box that does not block the caller (errors in files, races)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("error_box")
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.message_box = box
+        return box
+
+    # ================================================================== starting
+    def start(self, session_path: str | None = None, preset: str | None = None) -> None:
+        """What the window shows first: a file, a preset, the last session, or the default preset."""
+        if session_path:
+            if self.open_path(session_path):
+                return
+        elif preset:
+            if self.load_preset(preset):
+                return
+        else:
+            last = self.settings.last_session_path
+            if last.exists():
+                try:
+                    load_session(self.session, last)
+                    self.document_title = "last session"
+                    self._update_title()
+                    self.show_status("Restored the last session (File → New for the default)")
+                    return
+                except SessionError as exc:
+                    self.load_preset(DEFAULT_PRESET)
+                    self.show_status(f"Cannot restore the last session ({exc}); showing the default")
+                    return
+        self.load_preset(DEFAULT_PRESET)
+
+    # ================================================================== File
+    def new_session(self) -> None:
+        self.session.set_playing(False)
+        self.load_preset(DEFAULT_PRESET)
+        self.current_path = None
+        self.document_title = "untitled"
+        self._update_title()
+
+    def open_session(self) -> None:
+        start = str(self.current_path.parent) if self.current_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", start, FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a session file; errors show the SessionError text and change nothing."""
+        self.session.set_playing(False)
+        try:
+            load_session(self.session, path)
+        except SessionError as exc:
+            self.show_error("Cannot open session", str(exc))
+            self.show_status(f"Cannot open {Path(path).name}")
+            if not Path(path).exists():
+                self.settings.remove_recent(path)
+                self._rebuild_recent_menu()
+            return False
+        self.current_path = Path(path)
+        self.document_title = self.current_path.name
+        self.settings.add_recent(path)
+        self._rebuild_recent_menu()
+        self._update_title()
+        self.show_status(f"Opened {self.current_path}")
+        return True
+
+    def save_session(self) -> bool:
+        if self.current_path is None:
+            return self.save_session_as()
+        return self.save_to(self.current_path)
+
+    def save_session_as(self) -> bool:
+        start = str(self.current_path) if self.current_path else "session.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save session as", start, FILE_FILTER)
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += ".json"
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            save_session(self.session, path)
+        except SessionError as exc:
+            self.show_error("Cannot save session", str(exc))
+            return False
+        self.current_path = Path(path)
+        self.document_title = self.current_path.name
+        self.settings.add_recent(path)
+        self._rebuild_recent_menu()
+        self._update_title()
+        self.show_status(f"Saved {path}")
+        return True
+
+    def clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._rebuild_recent_menu()
+
+    # ================================================================== Presets
+    def load_preset(self, preset_id: str) -> bool:
+        self.session.set_playing(False)
+        try:
+            load_preset(self.session, preset_id)
+        except SessionError as exc:
+            self.show_error("Cannot load preset", str(exc))
+            return False
+        info = next((p for p in list_presets() if p.id == preset_id), None)
+        self.current_path = None
+        self.document_title = info.title if info else preset_id
+        self._update_title()
+        self.show_status(info.description if info and info.description else f"Preset {preset_id}")
+        return True
+
+    # ================================================================== Playback
+    def toggle_playing(self, checked: bool | None = None) -> None:
+        self.session.set_playing(not self.session.playing if checked is None else bool(checked))
+        self._on_playing(self.session.playing)
+
+    def step_forward(self) -> None:
+        self.session.set_playing(False)
+        if not self.session.step_forward():
+            self.show_status("Nothing to step: every run has stopped (R restarts)")
+
+    def step_back(self) -> None:
+        self.session.set_playing(False)
+        self.session.step_back()
+
+    def reset_runs(self) -> None:
+        self.session.reset()
+
+    def faster(self) -> None:
+        s = self.session
+        s.set_speed(steps_per_tick=min(1000, max(s.steps_per_tick + 1, round(s.steps_per_tick * 1.5))))
+
+    def slower(self) -> None:
+        s = self.session
+        s.set_speed(steps_per_tick=max(1, min(s.steps_per_tick - 1, round(s.steps_per_tick / 1.5))))
+
+    def seek_end(self) -> None:
+        self.session.seek(self.session.computed_steps)
+
+    def seek_start(self) -> None:
+        self.session.seek(0)
+
+    # ================================================================== Runs
+    def add_run(self) -> None:
+        """A run with the next optimizer not yet in the session, from the selected run's start."""
+        s = self.session
+        sel = s.selected
+        used = {e.config.optimizer for e in s.runs}
+        name = next((n for n in RACE_OPTIMIZERS if n not in used), "adam")
+        spec = get_spec(name)
+        start = sel.config.start if sel is not None else s.problem.start
+        hp: dict[str, Any] = {}
+        if sel is not None:
+            from gdstudio.ui.panels.optimizer_panel import carried_hyperparameters
+
+            hp = carried_hyperparameters(sel, spec)
+        batch = sel.config.batch_size if sel is not None and s.problem.n_samples else None
+        rid = s.add_run(RunConfig(name, tuple(start), hp, batch))
+        self.show_status(f"Added run {rid}: {s.entry(rid).label} (tune η in the optimizer panel, or Race all)")
+
+    def duplicate_run(self) -> None:
+        if self.session.selected_id is not None:
+            self.session.duplicate_run(self.session.selected_id)
+
+    def remove_run(self) -> None:
+        if self.session.selected_id is not None:
+            self.session.remove_run(self.session.selected_id)
+
+    def race_all(self) -> None:
+        """Tune η for every optimizer off the UI thread, then replace the runs on the UI thread."""
+        s = self.session
+        s.set_playing(False)
+        sel = s.selected
+        start = tuple(sel.config.start) if sel is not None else tuple(s.problem.start)
+        t = sel.config if sel is not None else RunConfig("gd", start)
+        template = RunConfig("gd", start, {}, t.batch_size if s.problem.n_samples else None, t.shuffle, t.noise,
+                             t.seed, t.tol)
+        self._race_generation += 1
+        self._race_context = (s.problem, start)
+        self.actions["race_all"].setEnabled(False)
+        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+        self.show_status(f"Tuning η for {len(RACE_OPTIMIZERS)} optimizers from {start}…")
+        self.race_pool.start(_RaceTask(self._race_generation, s.problem, template, RACE_OPTIMIZERS,
+                                       self._race_signals))
+
+    @property
+    def racing(self) -> bool:
+        return not self.actions["race_all"].isEnabled()
+
+    def _on_race_tuned(self, generation: int, result: object) -> None:
+        if generation != self._race_generation:
+            return
+        QApplication.restoreOverrideCursor()
+        self.actions["race_all"].setEnabled(True)
+        s = self.session
+        problem, start = self._race_context
+        if isinstance(result, Exception):
+            self.show_error("Race all", f"Tuning failed: {result}")
+            return
+        if s.problem is not problem:
+            self.show_status("The problem changed while tuning: race cancelled")
+            return
+        try:
+            ids = s.race_all(start, tune=False, optimizers=[name for name, _ in result])  # type: ignore[union-attr]
+            for rid, (_name, lr) in zip(ids, result, strict=True):  # type: ignore[arg-type]
+                s.update_run(rid, hyperparameters={"lr": lr})
+        except ValueError as exc:
+            self.show_error("Race all", str(exc))
+            return
+        self.show_status(f"Racing {len(ids)} optimizers from {start}, each with its best η: press Space")
+
+    # ================================================================== View
+    def set_log_loss(self, checked: bool) -> None:
+        self.session.set_options(log_loss=bool(checked))
+
+    def set_show_gradient(self, checked: bool) -> None:
+        self.session.set_options(show_gradient=bool(checked))
+
+    def set_show_velocity(self, checked: bool) -> None:
+        self.session.set_options(show_velocity=bool(checked))
+
+    def set_show_effective_step(self, checked: bool) -> None:
+        self.session.set_options(show_effective_step=bool(checked))
+
+    def set_show_field(self, checked: bool) -> None:
+        self.session.set_options(show_field=bool(checked))
+
+    def set_log_scale(self, checked: bool) -> None:
+        self.session.set_problem(log_scale=bool(checked))
+
+    def reset_camera(self) -> None:
+        self.surface_view.reset_camera()
+        self.contour.reset_view()
+
+    # ================================================================== Help
+    def _info(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("info_box")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setModal(False)
+        box.show()
+        self.info_box = box
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{html.escape(QKeySequence(a.shortcut).toString(QKeySequence.SequenceFormat.NativeText))}"
+            f"</b></td><td>{html.escape(a.text.replace('&', ''))}</td></tr>"
+            for a in ACTIONS if a.shortcut
+        )
+        extra = ("<tr><td><b>click</b></td><td>move the selected run's start</td></tr>"
+                 "<tr><td><b>Shift+click</b></td><td>add a run starting there</td></tr>"
+                 "<tr><td><b>drag a ring</b></td><td>move that run's start</td></tr>")
+        self._info("Keyboard shortcuts", f"<table cellspacing=6>{rows}{extra}</table>")
+
+    def show_about(self) -> None:
+        self._info("About gdstudio", f"<h3>gdstudio {html.escape(__version__)}</h3>"
+                   "<p>A studio for watching, comparing and explaining gradient-descent optimizers.</p>"
+                   "<p>Optimizers follow torch.optim's update rules; every hyperparameter's tooltip shows "
+                   "the rule.</p>")
+
+    # ================================================================== closing
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Auto-save the session and the layout, stop the clock, disconnect from the session."""
+        if self._closed:
+            return
+        self._closed = True
+        self.session.set_playing(False)
+        try:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            save_session(self.session, self.settings.last_session_path)
+        except (SessionError, OSError):
+            pass  # closing must never fail; the next launch falls back to the default
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self._race_generation += 1
+        if QApplication.overrideCursor() is not None and self.racing:
+            QApplication.restoreOverrideCursor()
+        self.race_pool.clear()
+        self.race_pool.waitForDone(5000)
+        self.clock.close()
+        self.bridge.close()
+        self._subs.disconnect_all()
+        for panel in (*self.panels.values(), self.playback):
+            close = getattr(panel, "close_session", None)
+            if close is not None:
+                close()

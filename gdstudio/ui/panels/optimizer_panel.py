@@ -1,0 +1,302 @@
+"""The optimizer panel: the selected run's algorithm, hyperparameters, batching, noise and start.
+
+Everything is generated from the registry: the algorithm combo lists ``OPTIMIZERS`` in order,
+and each :class:`HyperParam` of the chosen rule gets an editor (log slider + spin box for η and
+ε, linear slider + spin box for other numbers, a check box for flags, two spin boxes for β₁, β₂)
+whose tooltip is the parameter's help, range and default followed by the rule's update formula.
+
+Edits go to the selected run through ``Session.update_run`` after validation by the spec; an
+invalid value shows the spec's message in red under the editors and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gdstudio.engine.hyperparams import Value
+from gdstudio.engine.optimizers import OPTIMIZERS, OptimizerSpec, get_spec
+from gdstudio.model.session import RunEntry, Session
+from gdstudio.ui.bridge import Subscriptions
+from gdstudio.ui.widgets.hyperparams import ParamEditor, make_param_editor
+from gdstudio.ui.widgets.mathtext import rule_text
+from gdstudio.ui.widgets.numbers import NumberSpinBox
+
+__all__ = ["OptimizerPanel", "carried_hyperparameters"]
+
+ERROR_STYLE = "color: #E0301E;"
+
+
+def carried_hyperparameters(old: RunEntry, new: OptimizerSpec) -> dict[str, Value]:
+    """Overrides kept when a run switches to ``new``: its η, when both rules are of the same
+    family (adaptive or not), so a tuned Adam η does not blow up plain GD."""
+    old_spec = get_spec(old.config.optimizer)
+    lr = old.config.hyperparameters.get("lr")
+    if lr is not None and old_spec.adaptive == new.adaptive and any(h.name == "lr" for h in new.hyperparams):
+        return {"lr": lr}
+    return {}
+
+
+class OptimizerPanel(QWidget):
+    """Edits the selected run (or shows why it cannot)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("optimizer_panel")
+        self._bound: int | None = None
+        self._bound_optimizer: str | None = None
+        self.editors: dict[str, ParamEditor] = {}
+
+        self.run_label = QLabel()
+        self.run_label.setObjectName("run_label")
+        self.run_label.setToolTip("The run these settings apply to (select another in the runs table)")
+
+        self.combo = QComboBox()
+        self.combo.setObjectName("optimizer_combo")
+        for spec in OPTIMIZERS.values():
+            self.combo.addItem(spec.title, spec.name)
+            i = self.combo.count() - 1
+            self.combo.setItemData(i, f"{spec.title}: {spec.summary}\n\n{rule_text(spec.docstring)}",
+                                   Qt.ItemDataRole.ToolTipRole)
+        self.combo.activated.connect(self._on_optimizer_chosen)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setObjectName("optimizer_summary")
+
+        self.params_box = QGroupBox("Hyperparameters")
+        self.params_grid = QGridLayout(self.params_box)
+        self.params_grid.setColumnStretch(1, 1)
+        self.params_grid.setHorizontalSpacing(8)
+        self.error = QLabel()
+        self.error.setObjectName("optimizer_error")
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.hide()
+
+        # Batching and noise.
+        self.data_box = QGroupBox("Gradient")
+        form = QFormLayout(self.data_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.batch = QSpinBox()
+        self.batch.setObjectName("batch_size")
+        self.batch.setSpecialValueText("all")
+        self.batch.setKeyboardTracking(False)
+        self.batch.setToolTip("Mini-batch size: the gradient of each step is the mean over this many data "
+                              "points (all = full-batch GD, 1 = SGD). Only for data-driven problems.")
+        self.batch.valueChanged.connect(self._on_batch)
+        self.shuffle = QCheckBox("shuffle each epoch")
+        self.shuffle.setObjectName("shuffle")
+        self.shuffle.setToolTip("Draw the mini-batches in a new random order every epoch (off: data order)")
+        self.shuffle.toggled.connect(lambda v: self._update(shuffle=bool(v)))
+        self.batch_row = QWidget()
+        row = QHBoxLayout(self.batch_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.batch, 1)
+        row.addWidget(self.shuffle)
+        self.noise = NumberSpinBox(low=0.0, high=1e6, step=0.1)
+        self.noise.setObjectName("noise")
+        self.noise.setToolTip("σ of Gaussian noise added to every gradient (0 = exact gradients)")
+        self.noise.valueChanged.connect(lambda v: self._update(noise=float(v)))
+        self.seed = QSpinBox()
+        self.seed.setObjectName("seed")
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("Seed of the batch order and the noise: the same seed gives the same run")
+        self.seed.valueChanged.connect(lambda v: self._update(seed=int(v)))
+        self.batch_label = QLabel("batch size")
+        form.addRow(self.batch_label, self.batch_row)
+        form.addRow("noise σ", self.noise)
+        form.addRow("seed", self.seed)
+
+        # Start point.
+        self.start_box = QGroupBox("Start")
+        self.start_box.setToolTip("Where the run starts (or click on the contour; drag a start ring)")
+        self.start_layout = QHBoxLayout(self.start_box)
+        self.start_spins: list[NumberSpinBox] = []
+        self.start_labels: list[QLabel] = []
+        for _ in range(2):
+            lab = QLabel()
+            spin = NumberSpinBox(step=0.1)
+            spin.setToolTip("Start coordinate (Enter to apply)")
+            spin.valueChanged.connect(self._on_start)
+            self.start_layout.addWidget(lab)
+            self.start_layout.addWidget(spin, 1)
+            self.start_labels.append(lab)
+            self.start_spins.append(spin)
+        self.start_spins[0].setObjectName("start_x")
+        self.start_spins[1].setObjectName("start_y")
+
+        self.empty = QLabel("No run selected: add one (Ctrl+R) or click on the contour.")
+        self.empty.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        top = QHBoxLayout()
+        top.addWidget(self.run_label)
+        top.addWidget(self.combo, 1)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.params_box)
+        layout.addWidget(self.error)
+        layout.addWidget(self.data_box)
+        layout.addWidget(self.start_box)
+        layout.addWidget(self.empty)
+        layout.addStretch(1)
+
+        self._subs = Subscriptions()
+        self._subs.connect(session.selection_changed, lambda _id: self.refresh())
+        self._subs.connect(session.runs_changed, self.refresh)
+        self._subs.connect(session.problem_changed, self.refresh)
+        self.refresh()
+
+    # ---------------------------------------------------------------- binding
+    @property
+    def entry(self) -> RunEntry | None:
+        return self.session.selected
+
+    def refresh(self) -> None:
+        """Show the selected run's settings (editors are rebuilt only when the rule changes)."""
+        e = self.entry
+        has = e is not None
+        for w in (self.combo, self.params_box, self.data_box, self.start_box, self.summary):
+            w.setEnabled(has)
+        self.empty.setVisible(not has)
+        if e is None:
+            self._bound = None
+            self.run_label.setText("")
+            return
+        if self._bound != e.id:
+            self.error.hide()
+        self._bound = e.id
+        spec = get_spec(e.config.optimizer)
+        self.run_label.setText(f"<span style='color:{e.color}; font-size:14pt'>●</span> Run {e.id}")
+        i = self.combo.findData(spec.name)
+        blocked = self.combo.blockSignals(True)
+        self.combo.setCurrentIndex(i)
+        self.combo.blockSignals(blocked)
+        self.summary.setText(spec.summary)
+        if self._bound_optimizer != spec.name:
+            self._build_editors(spec)
+        values = spec.resolve(e.config.hyperparameters)
+        for name, editor in self.editors.items():
+            editor.set_value(values[name])
+
+        problem = self.session.problem
+        n = problem.n_samples
+        self.batch_label.setVisible(n is not None)
+        self.batch_row.setVisible(n is not None)
+        if n is not None:
+            _set(self.batch, lambda: (self.batch.setRange(0, n), self.batch.setValue(e.config.batch_size or 0)))
+            _set(self.shuffle, lambda: self.shuffle.setChecked(bool(e.config.shuffle)))
+            self.shuffle.setEnabled(e.config.batch_size is not None)
+        _set(self.noise, lambda: self.noise.setValue(float(e.config.noise)))
+        _set(self.seed, lambda: self.seed.setValue(int(e.config.seed)))
+        for i, (lab, spin) in enumerate(zip(self.start_labels, self.start_spins, strict=True)):
+            visible = i < problem.dim
+            lab.setVisible(visible)
+            spin.setVisible(visible)
+            if visible:
+                lab.setText(problem.params[i])
+                _set(spin, lambda spin=spin, i=i: spin.setValue(float(e.config.start[i])))
+
+    def _build_editors(self, spec: OptimizerSpec) -> None:
+        while self.params_grid.count():
+            item = self.params_grid.takeAt(0)
+            w = item.widget()
+            if w is not None:
+                w.setParent(None)
+                w.deleteLater()
+        self.editors.clear()
+        rule = rule_text(spec.docstring)
+        for row, hp in enumerate(spec.hyperparams):
+            editor = make_param_editor(hp, rule)
+            editor.committed.connect(lambda value, name=hp.name: self._on_param(name, value))
+            self.params_grid.addWidget(editor.label, row, 0)
+            self.params_grid.addWidget(editor, row, 1)
+            self.editors[hp.name] = editor
+        self._bound_optimizer = spec.name
+
+    # ---------------------------------------------------------------- edits
+    def _update(self, **changes: Any) -> bool:
+        e = self.entry
+        if e is None:
+            return False
+        if all(getattr(e.config, k) == v for k, v in changes.items()):
+            return True
+        try:
+            self.session.update_run(e.id, **changes)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            self.refresh()
+            return False
+        self.error.hide()
+        return True
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+    def _on_optimizer_chosen(self, index: int) -> None:
+        e = self.entry
+        if e is None:
+            return
+        spec = get_spec(self.combo.itemData(index))
+        if spec.name == e.config.optimizer:
+            return
+        self._update(optimizer=spec.name, hyperparameters=carried_hyperparameters(e, spec))
+
+    def _on_param(self, name: str, value: Value) -> None:
+        e = self.entry
+        if e is None:
+            return
+        spec = get_spec(e.config.optimizer)
+        hp = next(h for h in spec.hyperparams if h.name == name)
+        try:
+            value = hp.validate(value)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            self.editors[name].set_value(spec.resolve(e.config.hyperparameters)[name])
+            return
+        overrides = dict(e.config.hyperparameters)
+        if overrides.get(name) == value or (name not in overrides and spec.resolve(overrides)[name] == value):
+            self.error.hide()
+            return
+        overrides[name] = value
+        self._update(hyperparameters=overrides)
+
+    def _on_batch(self, value: int) -> None:
+        self._update(batch_size=None if value == 0 else int(value))
+
+    def _on_start(self, _value: float) -> None:
+        e = self.entry
+        if e is None:
+            return
+        dim = self.session.problem.dim
+        start = tuple(float(s.value()) for s in self.start_spins[:dim])
+        self._update(start=start)
+
+    def close_session(self) -> None:
+        self._subs.disconnect_all()
+
+
+def _set(widget: QWidget, fn: Any) -> None:
+    """Run ``fn`` with ``widget``'s signals blocked (showing model values must not write back)."""
+    blocked = widget.blockSignals(True)
+    try:
+        fn()
+    finally:
+        widget.blockSignals(blocked)

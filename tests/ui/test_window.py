@@ -1,0 +1,457 @@
+"""The main window end to end: clicks, playback, problem / optimizer switches, divergence,
+rendering, sessions, presets, and every action and dock from the tables.
+
+Runs under Xvfb with the real xcb platform (pytest-xvfb). pytest-qt fails a test on any
+exception raised inside a Qt slot, so "nothing raises" is checked by every test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _fixtures():
+    name = "gdstudio_window_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+wf = _fixtures()
+studio = wf.studio
+studio_settings = wf.studio_settings
+_module_window = wf._module_window
+shared_studio = wf.shared_studio
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QFileDialog  # noqa: E402
+
+from gdstudio.engine.optimizers import get_spec  # noqa: E402
+from gdstudio.engine.runs import RunConfig, Status  # noqa: E402
+from gdstudio.model.presets import list_presets, preset_document  # noqa: E402
+from gdstudio.model.session import RACE_OPTIMIZERS  # noqa: E402
+from gdstudio.ui.actions import ACTIONS, DOCKS  # noqa: E402
+from gdstudio.ui.panels.runs_panel import COLUMNS  # noqa: E402
+
+settle = wf.settle
+
+
+def choose(combo, data) -> None:
+    """Pick the item with ``data`` as a user would (activated is what the panels listen to)."""
+    i = combo.findData(data)
+    assert i >= 0, data
+    combo.setCurrentIndex(i)
+    combo.activated.emit(i)
+
+
+def drawn_xy(w, run_id) -> np.ndarray:
+    """The points of run ``run_id`` the contour draws (n, 2)."""
+    drawn = w.contour.drawn_run(run_id)
+    assert drawn is not None, run_id
+    return np.asarray(drawn.xy)
+
+
+def head_xy(w, run_id):
+    x, y = drawn_xy(w, run_id)[-1]
+    return float(x), float(y)
+
+
+# ------------------------------------------------------------------------------ mouse
+@pytest.mark.parametrize("target", [(2.0, -1.5), (-3.7, 3.1)])
+def test_click_places_start_at_the_data_point(studio, qtbot, target):
+    w = studio
+    rid = w.session.selected_id
+    pos = wf.scene_point(w.contour, *target)
+    qtbot.mouseClick(w.contour.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    settle(qtbot, w)
+    start = w.session.entry(rid).config.start
+    (x0, x1), (y0, y1) = w.session.bounds
+    assert abs(start[0] - target[0]) <= 0.01 * (x1 - x0)
+    assert abs(start[1] - target[1]) <= 0.01 * (y1 - y0)
+    # The views show the new start (the first point of the run's path).
+    assert tuple(drawn_xy(w, rid)[0]) == pytest.approx(start)
+    spins = w.panels["optimizer"].start_spins
+    assert (spins[0].value(), spins[1].value()) == pytest.approx(start)
+
+
+def test_shift_click_adds_a_run_there(studio, qtbot):
+    w = studio
+    n = len(w.session.runs)
+    template = w.session.selected.config
+    pos = wf.scene_point(w.contour, 1.0, 1.0)
+    qtbot.mouseClick(w.contour.plot_widget.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ShiftModifier, pos)
+    settle(qtbot, w)
+    assert len(w.session.runs) == n + 1
+    new = w.session.selected
+    assert new.config.optimizer == template.optimizer
+    assert new.config.start == pytest.approx((1.0, 1.0), abs=0.1)
+    assert w.panels["runs"].model.rowCount() == n + 1
+
+
+# ------------------------------------------------------------------------------ playback
+def test_play_advances_the_runs_on_the_clock(studio, qtbot):
+    w = studio
+    assert w.session.position == 0
+    w.contour.setFocus()
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert w.session.playing and w.clock.active
+    qtbot.waitUntil(lambda: w.session.position >= 5, timeout=10_000)
+    qtbot.keyClick(w, Qt.Key.Key_Space)
+    assert not w.session.playing and not w.clock.active
+    assert w.clock.ticks >= 5
+    settle(qtbot, w)
+    p = w.session.position
+    for e in w.session.runs:
+        k = min(p, e.run.steps)
+        assert head_xy(w, e.id) == pytest.approx(tuple(e.run.history.points[k]))
+    assert w.playback.timeline.value() == p
+    assert f"step {p}" in w.status_step.text()
+
+
+def test_step_step_back_and_scrub(studio, qtbot):
+    w = studio
+    w.contour.setFocus()
+    for _ in range(4):
+        qtbot.keyClick(w, Qt.Key.Key_Right)
+    assert w.session.position == 4
+    qtbot.keyClick(w, Qt.Key.Key_Left)
+    assert w.session.position == 3
+    settle(qtbot, w)
+    rid = w.session.runs[0].id
+    assert head_xy(w, rid) == pytest.approx(tuple(w.session.entry(rid).run.history.points[3]))
+    assert w.playback.timeline.maximum() == 4
+    w.playback.timeline.setValue(1)  # scrubbing the timeline seeks
+    assert w.session.position == 1
+    settle(qtbot, w)
+    assert head_xy(w, rid) == pytest.approx(tuple(w.session.entry(rid).run.history.points[1]))
+    qtbot.keyClick(w, Qt.Key.Key_R)
+    assert w.session.position == 0 and w.session.computed_steps == 0
+
+
+# ------------------------------------------------------------------------------ switching
+def test_switching_problem_updates_both_views(studio, qtbot):
+    w = studio
+    contour_before = w.contour.image.image.copy()
+    surface_before = wf.widget_pixels(w.surface_view)
+    choose(w.panels["problem"].combo, "rosenbrock")
+    settle(qtbot, w)
+    assert w.session.problem.name == "rosenbrock"
+    assert not np.array_equal(w.contour.image.image, contour_before)
+    surface_after = wf.widget_pixels(w.surface_view)
+    assert np.abs(surface_after.astype(int) - surface_before.astype(int)).mean() > 2.0
+    # Runs moved to the new problem's suggested start and the views show them there.
+    for e in w.session.runs:
+        assert e.config.start == w.session.problem.start
+        assert tuple(drawn_xy(w, e.id)[0]) == pytest.approx(w.session.problem.start)
+    (x0, x1), _ = w.contour.view_box.viewRange()
+    assert (x0, x1) == pytest.approx(w.session.bounds[0], rel=0.05)
+
+
+def test_switching_optimizer_updates_the_run_and_views(studio, qtbot):
+    w = studio
+    rid = w.session.selected_id
+    w.session.forward(10)
+    settle(qtbot, w)
+    before = drawn_xy(w, rid).copy()
+    loss_before = w.history_view.curve_data(rid, "loss")[0][1].copy()
+    choose(w.panels["optimizer"].combo, "rmsprop")
+    settle(qtbot, w)
+    e = w.session.entry(rid)
+    assert e.config.optimizer == "rmsprop"
+    assert e.run.steps == 10  # caught up to the position shown
+    after = drawn_xy(w, rid)
+    assert not np.allclose(after, before)
+    assert not np.allclose(w.history_view.curve_data(rid, "loss")[0][1], loss_before)
+    editors = w.panels["optimizer"].editors
+    assert set(editors) == {h.name for h in get_spec("rmsprop").hyperparams}
+
+
+def test_diverging_run_is_flagged_and_nothing_raises(studio, qtbot):
+    w = studio
+    choose(w.panels["problem"].combo, "rosenbrock")
+    rid = w.session.selected_id
+    choose(w.panels["optimizer"].combo, "sgd")
+    w.panels["optimizer"].editors["lr"].spins[0].setValue(1.0)
+    assert w.session.entry(rid).config.hyperparameters["lr"] == 1.0
+    w.contour.setFocus()
+    run = w.session.entry(rid).run
+    for _ in range(10):
+        if not run.running:
+            break
+        qtbot.keyClick(w, Qt.Key.Key_Right)
+    settle(qtbot, w)
+    assert run.status is Status.DIVERGED
+    model = w.panels["runs"].model
+    row = model.ids.index(rid)
+    status = model.index(row, COLUMNS.index("Status"))
+    assert "diverged" in model.data(status)
+    assert model.data(status, Qt.ItemDataRole.ForegroundRole).color().red() > 200
+    assert "diverged" in w.status_message.text()
+    assert "E0301E" in w.status_message.styleSheet()
+    w.session.select(rid)
+    assert "diverged" in w.status_loss.text()
+    # The contour marks the divergence where the finite path ends.
+    assert w.contour.drawn_run(rid).crossed
+
+
+# ------------------------------------------------------------------------------ rendering
+def test_gl_view_renders_a_frame_inside_the_window(studio, qtbot):
+    w = studio
+    qtbot.wait(50)
+    px = wf.widget_pixels(w.surface_view)
+    assert px.shape[0] > 200 and px.shape[1] > 200
+    rgb = px[..., :3].reshape(-1, 3).astype(int)
+    background = rgb[0]
+    differs = np.abs(rgb - background).sum(axis=1) > 30
+    assert differs.mean() > 0.2  # the surface covers a good part of the view
+    assert len(np.unique(rgb[::7], axis=0)) > 200  # shaded and colour-mapped, not flat
+
+
+def test_views_are_side_by_side_and_filled(studio):
+    w = studio
+    c, s = w.contour, w.surface_view
+    assert c.width() > 400 and s.width() > 400 and c.height() > 400
+    assert c.mapTo(w, c.rect().topLeft()).x() < s.mapTo(w, s.rect().topLeft()).x()
+
+
+# ------------------------------------------------------------------------------ sessions
+def test_session_survives_save_and_open_through_the_file_actions(studio, qtbot, tmp_path, monkeypatch):
+    w = studio
+    s = w.session
+    s.forward(7)
+    w.actions["add_run"].trigger()
+    s.update_run(s.selected_id, hyperparameters={"lr": 0.05})
+    w.actions["show_gradient"].trigger()
+    path = tmp_path / "saved.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    w.actions["save_as"].trigger()
+    assert path.exists()
+    saved = s.to_dict()
+    w.load_preset("rosenbrock")
+    settle(qtbot, w)
+    assert s.to_dict() != saved
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    w.actions["open"].trigger()
+    settle(qtbot, w)
+    assert s.to_dict() == saved
+    assert w.actions["show_gradient"].isChecked()
+    assert w.windowTitle().startswith("saved.json")
+    assert str(path) in w.settings.recent_files()[0]
+    assert {r.key for r in w.contour.runs_layer.runs()} == {e.id for e in s.runs}
+
+
+def test_corrupt_session_file_shows_a_message_and_changes_nothing(studio, qtbot, tmp_path, monkeypatch):
+    w = studio
+    w.session.forward(3)
+    before = w.session.to_dict()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json", encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(bad), "")))
+    w.actions["open"].trigger()
+    assert w.message_box is not None and w.message_box.isVisible()
+    assert "invalid JSON" in w.message_box.text()
+    w.message_box.close()
+    assert w.session.to_dict() == before
+    doc = preset_document("himmelblau")
+    doc["runs"][0]["hyperparameters"]["lr"] = -1
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+    w.actions["open"].trigger()
+    assert "runs[0]" in w.message_box.text() and "lr" in w.message_box.text()
+    w.message_box.close()
+    assert w.session.to_dict() == before
+
+
+def test_last_session_and_layout_are_restored(qtbot, studio_settings):
+    w = wf.make_window(qtbot, studio_settings)
+    w.load_preset("rosenbrock")
+    w.session.forward(12)
+    w.resize(1300, 900)
+    saved = w.session.to_dict()
+    w.close()
+    assert studio_settings.last_session_path.exists()
+    w2 = wf.make_window(qtbot, studio_settings, preset=None, resize=False)
+    assert w2.session.to_dict() == saved
+    assert "Restored" in w2.status_message.text()
+    assert (w2.width(), w2.height()) == (1300, 900)
+    w2.close()
+
+
+def test_broken_last_session_is_ignored_with_a_message(qtbot, studio_settings):
+    studio_settings.last_session_path.parent.mkdir(parents=True, exist_ok=True)
+    studio_settings.last_session_path.write_text('{"format": "gdstudio-session", "version": 1}', "utf-8")
+    w = wf.make_window(qtbot, studio_settings, preset=None)
+    assert "Cannot restore the last session" in w.status_message.text()
+    assert w.session.problem.name == "himmelblau" and len(w.session.runs) == 2
+    w.close()
+
+
+def test_recent_files_keep_the_eight_latest(studio, tmp_path):
+    w = studio
+    for i in range(10):
+        assert w.save_to(tmp_path / f"s{i}.json")
+    recent = w.settings.recent_files()
+    assert [Path(p).name for p in recent] == [f"s{i}.json" for i in range(9, 1, -1)]
+    texts = [a.text() for a in w.recent_menu.actions() if a.data()]
+    assert len(texts) == 8 and "s9.json" in texts[0]
+
+
+# ------------------------------------------------------------------------------ typed functions
+def test_typed_function_errors_show_inline(studio, qtbot):
+    w = studio
+    panel = w.panels["problem"]
+    before = w.session.to_dict()
+    panel.expr.setText("sin(x) + y**")
+    qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
+    assert panel.expr_error.isVisible()
+    assert panel.expr_error.text()
+    assert w.session.to_dict() == before
+    panel.expr.setText("sin(x)*cos(y) + 0.1*(x**2 + y**2)")
+    qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
+    settle(qtbot, w)
+    assert not panel.expr_error.isVisible()
+    assert w.session.problem_settings.name == "custom"
+    # The contour shows the typed function: compare with the formula evaluated independently.
+    surf = w.bridge.last_surface
+    xx, yy = np.meshgrid(surf.xs, surf.ys)
+    assert surf.z == pytest.approx(np.sin(xx) * np.cos(yy) + 0.1 * (xx**2 + yy**2))
+
+
+# ------------------------------------------------------------------------------ race
+def test_race_all_tunes_off_the_ui_thread(studio, qtbot):
+    from gdstudio.engine.tuning import tune_lr
+
+    w = studio
+    start = w.session.selected.config.start
+    w.actions["race_all"].trigger()
+    assert w.racing  # returned before the tuning finished
+    qtbot.waitUntil(lambda: not w.racing, timeout=60_000)
+    settle(qtbot, w)
+    runs = w.session.runs
+    assert [e.config.optimizer for e in runs] == list(RACE_OPTIMIZERS)
+    assert all(e.config.start == start for e in runs)
+    adam = next(e for e in runs if e.config.optimizer == "adam")
+    expected = tune_lr(w.session.problem, RunConfig("adam", start))
+    assert adam.config.hyperparameters["lr"] == expected
+    assert w.panels["runs"].model.rowCount() == len(RACE_OPTIMIZERS)
+
+
+# ------------------------------------------------------------------------------ tables
+@pytest.mark.parametrize("preset", [p.id for p in list_presets()])
+def test_every_preset_loads_and_runs_20_steps(shared_studio, qtbot, preset):
+    w = shared_studio
+    w.preset_actions[preset].trigger()
+    settle(qtbot, w)
+    s = w.session
+    assert len(s.runs) == len(preset_document(preset)["runs"])
+    for _ in range(20):
+        w.actions["step"].trigger()
+    settle(qtbot, w)
+    longest = max(e.run.steps for e in s.runs)
+    assert s.position == min(20, longest)
+    for e in s.runs:
+        k = min(s.position, len(e.run.history) - 1)
+        xy = drawn_xy(w, e.id)
+        assert len(xy) == k + 1
+        assert xy[-1, 0] == pytest.approx(e.run.history.points[k, 0])
+    assert w.panels["runs"].model.rowCount() == len(s.runs)
+
+
+def _expect(w, action_id):
+    """(check after triggering) for actions with a visible effect on the model."""
+    s = w.session
+    before = {"pos": s.position, "runs": len(s.runs), "spt": s.steps_per_tick, "opts": s.options,
+              "log": s.problem_settings.log_scale, "playing": s.playing}
+    checks = {
+        "play": lambda: s.playing != before["playing"],
+        "step": lambda: s.position == before["pos"] + 1,
+        "step_back": lambda: s.position == max(0, before["pos"] - 1),
+        "reset": lambda: s.position == 0 and s.computed_steps == 0,
+        "faster": lambda: s.steps_per_tick > before["spt"],
+        "slower": lambda: s.steps_per_tick == max(1, before["spt"] - 1) or s.steps_per_tick < before["spt"],
+        "to_end": lambda: s.position == s.computed_steps,
+        "to_start": lambda: s.position == 0,
+        "add_run": lambda: len(s.runs) == before["runs"] + 1,
+        "duplicate_run": lambda: len(s.runs) == before["runs"] + 1,
+        "remove_run": lambda: len(s.runs) == before["runs"] - 1,
+        "log_loss": lambda: s.options.log_loss != before["opts"].log_loss,
+        "show_gradient": lambda: s.options.show_gradient != before["opts"].show_gradient,
+        "show_velocity": lambda: s.options.show_velocity != before["opts"].show_velocity,
+        "show_effective_step": lambda: s.options.show_effective_step != before["opts"].show_effective_step,
+        "show_field": lambda: s.options.show_field != before["opts"].show_field,
+        "log_scale": lambda: s.problem_settings.log_scale != before["log"],
+        "new": lambda: s.problem.name == "himmelblau" and w.current_path is None,
+        "clear_recent": lambda: w.settings.recent_files() == [],
+        "shortcuts": lambda: w.info_box is not None and w.info_box.isVisible(),
+        "about": lambda: w.info_box is not None and w.info_box.isVisible(),
+        "quit": lambda: not w.isVisible() and w.settings.last_session_path.exists(),
+        "race_all": lambda: len(s.runs) == len(RACE_OPTIMIZERS),
+    }
+    return checks.get(action_id, lambda: True)
+
+
+@pytest.mark.parametrize("action_id", [a.id for a in ACTIONS])
+def test_every_action_triggers(shared_studio, qtbot, monkeypatch, request, action_id):
+    w = request.getfixturevalue("studio") if action_id == "quit" else shared_studio
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: ("", "")))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
+    w.session.forward(3)
+    action = w.actions[action_id]
+    assert action.toolTip() and action.text()
+    check = _expect(w, action_id)
+    action.trigger()
+    if action_id == "race_all":
+        qtbot.waitUntil(lambda: not w.racing, timeout=60_000)
+    assert check(), action_id
+    w.session.set_playing(False)
+    if action_id != "quit":
+        settle(qtbot, w)
+    if w.info_box is not None:
+        w.info_box.close()
+    if action.isCheckable() and action_id != "play":
+        action.trigger()  # and back
+        settle(qtbot, w)
+
+
+@pytest.mark.parametrize("dock_id", [d.id for d in DOCKS])
+def test_every_dock_opens(shared_studio, qtbot, dock_id):
+    w = shared_studio
+    dock = w.docks[dock_id]
+    assert dock.isVisible() and dock.widget() is not None
+    dock.close()
+    assert not dock.isVisible()
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(dock.isVisible)
+    assert dock.widget().isVisible()
+    assert dock.widget().width() > 100 and dock.widget().height() > 100
+
+
+def test_keyboard_shortcuts_are_window_level(studio):
+    shortcuts = {a.id: studio.actions[a.id].shortcut().toString() for a in ACTIONS if a.shortcut}
+    assert shortcuts["play"] == "Space" and shortcuts["step"] == "Right"
+    assert shortcuts["step_back"] == "Left" and shortcuts["reset"] == "R"
+    assert len(set(shortcuts.values())) == len(shortcuts)  # no two actions share a key
+
+
+# ------------------------------------------------------------------------------ launching
+@pytest.mark.parametrize("display", [None, ":987"])
+def test_no_display_prints_one_line_and_returns_2(display):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    if display:
+        env["DISPLAY"] = display
+    code = "import sys; from gdstudio.ui.app import run_app; sys.exit(run_app())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gdstudio: ") and "Traceback" not in out.stderr
