@@ -1,0 +1,591 @@
+"""Typed functions f(x, y): a whitelisting parser to SymPy, exact gradients, NumPy evaluation.
+
+The text is parsed with :func:`ast.parse` (``mode="eval"``) and the tree is walked node by
+node; the SymPy expression is built from the nodes themselves, so user text is never passed to
+``eval``, ``exec``, ``sympify`` or ``lambdify`` (only the built SymPy expression is lambdified).
+
+Accepted (anything else raises :class:`ExpressionError`):
+
+- numbers: int and float literals (``2``, ``0.5``, ``1e-3``); no complex, strings or booleans;
+- names: ``x``, ``y``, ``pi``, ``e``;
+- operators: ``+ - * / **``, unary ``+``/``-`` and parentheses; ``^`` is accepted as an alias
+  for ``**`` (it is replaced before parsing, so ``x^2 + 1`` means ``x**2 + 1``);
+- functions, called by bare name: ``sin cos tan asin acos atan sinh cosh tanh exp log log10
+  log2 sqrt abs sign`` (one argument; ``log`` is natural), ``atan2(y, x)`` (two) and
+  ``min(a, b, ...)``, ``max(a, b, ...)`` (two or more, as a balanced tree
+  of two-argument calls).
+
+Limits: at most :data:`MAX_LENGTH` characters, ASCII only, nesting depth at most
+:data:`MAX_DEPTH` (a flat chain ``a + b - c`` or ``a * b / c`` counts as one level),
+numeric exponents with |n| ≤ :data:`MAX_EXPONENT`, no power inside an exponent (``x**y**z``),
+and every constant must be a real number within float range (``1/0``, ``log(0)``,
+``sqrt(-1)`` and ``1e308**2`` are refused).
+
+Gradients are exact: ∂f/∂x and ∂f/∂y by :func:`sympy.diff` (with x, y real), taken almost
+everywhere at kinks: DiracDelta terms (from ``sign``) are dropped, ∂|u|/∂u = sign(u) and
+∂max(a, b)/∂a = H(a − b) with H(0) = ½ (likewise min). Evaluation is vectorized over arrays of
+any shape and silent: ``log(-1)``, ``sqrt(-1)``, overflow give NaN or ±inf, which runs report
+as divergence.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+
+from gdstudio.engine.problems.base import Bounds, Problem
+
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "NAMES",
+    "ExpressionError",
+    "ExpressionProblem",
+    "compile_expression",
+    "parse_expression",
+]
+
+#: Longest accepted text, in characters.
+MAX_LENGTH = 500
+#: Deepest accepted nesting (nodes from the root to a leaf; a chain a + b - c ... counts once).
+MAX_DEPTH = 50
+#: Largest |n| of a numeric exponent.
+MAX_EXPONENT = 100
+
+X, Y = sympy.symbols("x y", real=True)
+
+#: The names an expression may use.
+NAMES: dict[str, sympy.Expr] = {"x": X, "y": Y, "pi": sympy.pi, "e": sympy.E}
+
+_ANY = -2  # two or more arguments
+
+
+class Max2(sympy.Function):
+    """max(a, b), with ∂/∂a = H(a − b) and ∂/∂b = H(b − a) (H the Heaviside step, H(0) = ½).
+
+    Binary and cheap to differentiate: SymPy's n-ary Max differentiates to terms that each
+    hold a Max of the other arguments, which grows quadratically and takes seconds.
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
+        if a == b:
+            return a
+        if a.is_number and b.is_number:
+            return sympy.Max(a, b)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        a, b = self.args
+        return sympy.Heaviside(a - b if argindex == 1 else b - a, sympy.S.Half)
+
+
+class Min2(sympy.Function):
+    """min(a, b), with ∂/∂a = H(b − a) and ∂/∂b = H(a − b)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
+        if a == b:
+            return a
+        if a.is_number and b.is_number:
+            return sympy.Min(a, b)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        a, b = self.args
+        return sympy.Heaviside(b - a if argindex == 1 else a - b, sympy.S.Half)
+
+
+def _fold(fn: type[sympy.Function]) -> Callable[..., sympy.Expr]:
+    """fn of two or more arguments as a balanced tree of binary calls (keeps gradients small)."""
+
+    def folded(*args: sympy.Expr) -> sympy.Expr:
+        if len(args) == 1:
+            return args[0]
+        half = len(args) // 2
+        return fn(folded(*args[:half]), folded(*args[half:]))
+
+    return folded
+
+
+#: Function name -> (SymPy builder, number of arguments; ``_ANY`` means two or more).
+FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int]] = {
+    "sin": (sympy.sin, 1),
+    "cos": (sympy.cos, 1),
+    "tan": (sympy.tan, 1),
+    "asin": (sympy.asin, 1),
+    "acos": (sympy.acos, 1),
+    "atan": (sympy.atan, 1),
+    "sinh": (sympy.sinh, 1),
+    "cosh": (sympy.cosh, 1),
+    "tanh": (sympy.tanh, 1),
+    "exp": (sympy.exp, 1),
+    "log": (sympy.log, 1),
+    "log10": (lambda a: sympy.log(a, 10), 1),
+    "log2": (lambda a: sympy.log(a, 2), 1),
+    "sqrt": (sympy.sqrt, 1),
+    "abs": (sympy.Abs, 1),
+    "sign": (sympy.sign, 1),
+    "atan2": (sympy.atan2, 2),
+    "min": (_fold(Min2), _ANY),
+    "max": (_fold(Max2), _ANY),
+}
+
+_BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+}
+_GROUP: dict[type[ast.operator], int] = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2}
+_REFUSED_OPS: dict[type[ast.operator], str] = {
+    ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
+}
+_REFUSED_NODES: dict[type[ast.AST], str] = {
+    ast.Attribute: "Attribute access ('.') is not allowed",
+    ast.Subscript: "Indexing ('[...]') is not allowed",
+    ast.Lambda: "Lambdas are not allowed",
+    ast.ListComp: "Comprehensions are not allowed",
+    ast.SetComp: "Comprehensions are not allowed",
+    ast.DictComp: "Comprehensions are not allowed",
+    ast.GeneratorExp: "Comprehensions are not allowed",
+    ast.JoinedStr: "Strings are not allowed",
+    ast.FormattedValue: "Strings are not allowed",
+    ast.Compare: "Comparisons are not allowed",
+    ast.BoolOp: "'and' / 'or' are not allowed",
+    ast.Starred: "Starred ('*') arguments are not allowed",
+    ast.NamedExpr: "Assignments (':=') are not allowed",
+    ast.IfExp: "Conditional expressions ('if ... else') are not allowed",
+    ast.Tuple: "Tuples are not allowed (a comma outside a function call?)",
+    ast.List: "Lists are not allowed",
+    ast.Set: "Sets are not allowed",
+    ast.Dict: "Dicts are not allowed",
+    ast.Slice: "Slices are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+    ast.YieldFrom: "'yield' is not allowed",
+}
+_HINTS = {"×": "*", "·": "*", "÷": "/", "−": "-", "²": "**2", "³": "**3", "π": "pi"}
+_FLOAT_MAX = sympy.Float(np.finfo(float).max, 17)
+
+
+class ExpressionError(ValueError):
+    """A typed function that cannot be accepted.
+
+    ``position`` is the 0-based character index in the text where the problem is (None when it
+    concerns the whole text); messages give it 1-based, as "column N".
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+def _at(position: int | None) -> str:
+    return "" if position is None else f" at column {position + 1}"
+
+
+class _Parser:
+    """Parses one text; maps positions in the parsed source back to the original text."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise ExpressionError(f"The expression must be text, not {type(text).__name__}")
+        if len(text) > MAX_LENGTH:
+            raise ExpressionError(
+                f"Expression too long: {len(text)} characters (at most {MAX_LENGTH})"
+            )
+        if not text.strip():
+            raise ExpressionError("Empty expression: type a function of x and y, e.g. x**2 + y**2")
+        for i, ch in enumerate(text):
+            if not (ch.isascii() and (ch.isprintable() or ch in "\t\n\r")):
+                hint = f" (use {_HINTS[ch]!r})" if ch in _HINTS else ""
+                raise ExpressionError(f"Unsupported character {ch!r}{_at(i)}{hint}", i)
+        self.text = text
+        # '^' -> '**', remembering where each source character came from.
+        source: list[str] = []
+        origin: list[int] = []
+        for i, ch in enumerate(text):
+            rep = "**" if ch == "^" else ch
+            source.append(rep)
+            origin.extend([i] * len(rep))
+        src = "".join(source)
+        lead = len(src) - len(src.lstrip())  # eval mode refuses leading indentation
+        self.src = src[lead:]
+        self.origin = [*origin[lead:], len(text)]
+        starts = [0]
+        for i, ch in enumerate(self.src):
+            if ch == "\n":
+                starts.append(i + 1)
+        self.line_starts = starts
+
+    def pos(self, lineno: int | None, col: int | None) -> int | None:
+        """Original-text index of (1-based line, 0-based column) in the parsed source."""
+        if lineno is None or col is None:
+            return None
+        line = min(max(lineno, 1), len(self.line_starts)) - 1
+        i = min(max(self.line_starts[line] + col, 0), len(self.src))
+        return self.origin[i]
+
+    def node_pos(self, node: ast.AST) -> int | None:
+        return self.pos(getattr(node, "lineno", None), getattr(node, "col_offset", None))
+
+    def op_pos(self, node: ast.BinOp, symbol: str) -> int | None:
+        """Where the operator of ``node`` is in the text (between its operands)."""
+        left = self.pos(node.left.end_lineno, node.left.end_col_offset)
+        right = self.node_pos(node.right)
+        if left is None or right is None:
+            return self.node_pos(node)
+        spellings = ("**", "^") if symbol == "**" else (symbol,)
+        hits = [i for s in spellings if (i := self.text.find(s, left, right)) >= 0]
+        return min(hits) if hits else self.node_pos(node)
+
+    def after(self, node: ast.AST, symbol: str) -> int | None:
+        """Where ``symbol`` first occurs after ``node`` (else where the node starts)."""
+        end = self.pos(getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
+        found = -1 if end is None else self.text.find(symbol, end)
+        return found if found >= 0 else self.node_pos(node)
+
+    def parse(self) -> sympy.Expr:
+        try:
+            with warnings.catch_warnings():  # e.g. SyntaxWarning for "1if x"
+                warnings.simplefilter("ignore")
+                tree = ast.parse(self.src, mode="eval")
+        except SyntaxError as exc:
+            msg = exc.msg or "invalid syntax"
+            if not exc.offset or (exc.lineno or 1) > len(self.line_starts):
+                position: int | None = len(self.text.rstrip())  # Python's 0 means "at the end"
+                msg = f"{msg} (unexpected end of the expression)"
+            else:
+                position = self.pos(exc.lineno or 1, exc.offset - 1)
+            if "decimal literal" in msg:
+                msg = f"{msg} (write * to multiply, e.g. 2*x)"
+            raise ExpressionError(f"Syntax error{_at(position)}: {msg}", position) from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError(
+                f"Expression nested too deeply (more than {MAX_DEPTH} levels)"
+            ) from None
+        except ValueError as exc:  # e.g. null bytes
+            raise ExpressionError(f"Cannot parse the expression: {exc}") from None
+        try:
+            return self.build(tree.body, 1)
+        except ExpressionError:
+            raise
+        except (RecursionError, MemoryError, OverflowError, ValueError, TypeError,
+                ZeroDivisionError, ArithmeticError) as exc:
+            raise ExpressionError(
+                f"Cannot build the expression: {exc or type(exc).__name__}"
+            ) from None
+
+    # -- the walk -------------------------------------------------------------------------------
+
+    def fail(self, message: str, position: int | None, hint: str = "") -> ExpressionError:
+        return ExpressionError(f"{message}{_at(position)}{hint}", position)
+
+    def build(self, node: ast.AST, depth: int) -> sympy.Expr:
+        position = self.node_pos(node)
+        if depth > MAX_DEPTH:
+            raise self.fail(f"Expression nested too deeply (more than {MAX_DEPTH} levels)",
+                            position)
+        if isinstance(node, ast.Constant):
+            return self.constant(node.value, position)
+        if isinstance(node, ast.Name):
+            return self.name(node.id, position)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return self.checked(-self.build(node.operand, depth + 1), position)
+            if isinstance(node.op, ast.UAdd):
+                return self.build(node.operand, depth + 1)
+            word = "not" if isinstance(node.op, ast.Not) else "~"
+            raise self.fail(f"Operator {word!r} is not allowed", position)
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, depth)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth, position)
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            self.build(node.value, depth + 1)  # report the leftmost problem first
+            position = self.after(node.value, "." if isinstance(node, ast.Attribute) else "[")
+        for kind, message in _REFUSED_NODES.items():
+            if isinstance(node, kind):
+                raise self.fail(message, position)
+        raise self.fail(f"{type(node).__name__} is not allowed", position)
+
+    def constant(self, value: Any, position: int | None) -> sympy.Expr:
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            raise self.fail(f"{value!r} is not allowed (only numbers, x, y, pi, e)", position)
+        if isinstance(value, complex):
+            raise self.fail("Complex numbers are not allowed", position)
+        if isinstance(value, (str, bytes)):
+            raise self.fail("Strings are not allowed", position)
+        if isinstance(value, int):
+            number: sympy.Expr = sympy.Integer(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.fail("Number too large for a float", position)
+            number = sympy.Float(repr(value), 17)
+        else:
+            raise self.fail(f"{type(value).__name__} constants are not allowed", position)
+        return self.checked(number, position)
+
+    def name(self, name: str, position: int | None) -> sympy.Expr:
+        if name in NAMES:
+            return NAMES[name]
+        if name.startswith("__"):
+            raise self.fail(f"Names starting with '__' are not allowed ({name!r})", position)
+        if name in FUNCTIONS:
+            raise self.fail(f"{name!r} is a function: call it as {name}(...)", position)
+        allowed = ", ".join(NAMES)
+        raise self.fail(f"Unknown name {name!r}", position, f" (allowed: {allowed})")
+
+    def binop(self, node: ast.BinOp, depth: int) -> sympy.Expr:
+        op = type(node.op)
+        if op not in _BINOPS:
+            symbol = _REFUSED_OPS.get(op, op.__name__)
+            position = self.op_pos(node, symbol)
+            raise self.fail(f"Operator {symbol!r} is not allowed (use + - * / **)", position)
+        if op is ast.Pow:
+            return self.power(node, depth)
+        # A flat chain a + b - c ... (or a * b / c ...) is one level, walked without recursion.
+        group = _GROUP[op]
+        chain: list[ast.BinOp] = []
+        first: ast.expr = node
+        while isinstance(first, ast.BinOp) and _GROUP.get(type(first.op)) == group:
+            chain.append(first)
+            first = first.left
+        result = self.build(first, depth + 1)
+        for link in reversed(chain):
+            right = self.build(link.right, depth + 1)
+            position = self.op_pos(link, _BINOPS[type(link.op)])
+            result = self.arith(type(link.op), result, right, position)
+        return result
+
+    def power(self, node: ast.BinOp, depth: int) -> sympy.Expr:
+        for sub in ast.walk(node.right):
+            if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Pow):
+                raise self.fail(
+                    "Power towers are not allowed (a power inside an exponent)",
+                    self.op_pos(sub, "**"),
+                )
+        base = self.build(node.left, depth + 1)
+        exponent = self.build(node.right, depth + 1)
+        # Compared exactly: a constant exponent is finite and real here (checked).
+        if exponent.is_number and bool(abs(exponent) > MAX_EXPONENT):
+            where = self.node_pos(node.right)
+            raise self.fail(f"Exponent too large (|exponent| ≤ {MAX_EXPONENT})", where)
+        return self.arith(ast.Pow, base, exponent, self.op_pos(node, "**"))
+
+    def arith(
+        self, op: type[ast.operator], a: sympy.Expr, b: sympy.Expr, position: int | None
+    ) -> sympy.Expr:
+        try:
+            if op is ast.Add:
+                result = a + b
+            elif op is ast.Sub:
+                result = a - b
+            elif op is ast.Mult:
+                result = a * b
+            elif op is ast.Div:
+                result = a / b
+            else:
+                result = a**b
+        except ZeroDivisionError:  # e.g. SymPy's Float(1) / Float(0)
+            raise self.fail("Undefined value (division by zero)", position) from None
+        return self.checked(result, position)
+
+    def call(self, node: ast.Call, depth: int, position: int | None) -> sympy.Expr:
+        allowed = ", ".join(FUNCTIONS)
+        if not isinstance(node.func, ast.Name):
+            self.build(node.func, depth + 1)  # refuses what is not allowed (never runs it)
+            raise self.fail("Only functions called by name are allowed (write * to multiply)",
+                            self.after(node.func, "("))
+        name = node.func.id
+        if name.startswith("__"):
+            raise self.fail(f"Names starting with '__' are not allowed ({name!r})", position)
+        if name not in FUNCTIONS:
+            what = "a variable, not a function" if name in NAMES else "an unknown function"
+            raise self.fail(f"{name!r} is {what}", position, f" (functions: {allowed})")
+        if node.keywords:
+            kw = node.keywords[0]
+            raise self.fail(f"Keyword arguments are not allowed in {name}()", self.node_pos(kw))
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.fail("Starred ('*') arguments are not allowed", self.node_pos(arg))
+        fn, arity = FUNCTIONS[name]
+        n = len(node.args)
+        if arity == _ANY and n < 2:
+            raise self.fail(f"{name}() takes two or more arguments ({n} given)", position)
+        if arity != _ANY and n != arity:
+            need = "one argument" if arity == 1 else f"{arity} arguments"
+            raise self.fail(f"{name}() takes {need} ({n} given)", position)
+        args = [self.build(arg, depth + 1) for arg in node.args]
+        return self.checked(fn(*args), position)
+
+    def checked(self, value: sympy.Expr, position: int | None) -> sympy.Expr:
+        """Refuse undefined, infinite, non-real or out-of-range constants."""
+        if value.has(sympy.zoo, sympy.nan):
+            raise self.fail("Undefined value (e.g. division by zero or log(0))", position)
+        if value.has(sympy.oo, -sympy.oo):
+            raise self.fail("Infinite value", position)
+        for atom in value.atoms(sympy.Number):
+            if bool(abs(atom) > _FLOAT_MAX):
+                raise self.fail("Number too large for a float", position)
+        if value.is_number and value.is_extended_real is False:
+            raise self.fail("Not a real number (e.g. sqrt(-1), log(-1) or asin(2))",
+                            position)
+        return value
+
+
+def parse_expression(text: str) -> sympy.Expr:
+    """The SymPy expression of ``text``, a function of x and y (real symbols ``X``, ``Y``).
+
+    Raises :class:`ExpressionError` (a ValueError) saying where and why the text is refused.
+    """
+    return _Parser(text).parse()
+
+
+# -- numerics ----------------------------------------------------------------------------------
+
+Fn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _floatify(expr: sympy.Expr) -> sympy.Expr:
+    """Integers and rationals too big for exact float arithmetic become Floats (→ ±inf)."""
+    big = {
+        q: sympy.Float(q, 17)
+        for q in expr.atoms(sympy.Rational)
+        if abs(q.p) > 2**53 or q.q > 2**53
+    }
+    return expr.xreplace(big) if big else expr
+
+
+_NUMPY_EXTRA = {"Max2": np.maximum, "Min2": np.minimum}
+
+
+def compile_expression(expr: sympy.Expr) -> Fn:
+    """A vectorized NumPy function (x, y) -> f(x, y) of a built SymPy expression.
+
+    The result has the broadcast shape of x and y (also for constants), dtype float; complex
+    values (a real function undefined there) become NaN, and no floating-point warnings leak.
+    """
+    raw = sympy.lambdify((X, Y), _floatify(expr), modules=[_NUMPY_EXTRA, "numpy"], cse=True)
+
+    def fn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        shape = np.broadcast_shapes(x.shape, y.shape)
+        with np.errstate(all="ignore"):
+            out = np.asarray(raw(x, y))
+            if np.iscomplexobj(out):
+                out = np.where(out.imag == 0, out.real, np.nan)
+            out = out.astype(float, copy=False)
+        if out.shape != shape:
+            out = np.broadcast_to(out, shape)
+        return np.array(out, dtype=float)  # writable, owned
+
+    return fn
+
+
+def _derivative(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
+    """∂expr/∂var almost everywhere (DiracDelta terms dropped)."""
+    d = sympy.diff(expr, var)
+    if d.has(sympy.DiracDelta):
+        d = d.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
+    return d
+
+
+def _check_bounds(bounds: Sequence[Sequence[float]]) -> Bounds:
+    try:
+        pairs = tuple((float(lo), float(hi)) for lo, hi in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid bounds: {bounds!r} (need ((x_lo, x_hi), (y_lo, y_hi)))") from None
+    if len(pairs) != 2 or not all(
+        math.isfinite(lo) and math.isfinite(hi) and lo < hi for lo, hi in pairs
+    ):
+        raise ValueError(
+            f"Invalid bounds: {bounds!r} (need two finite (lo, hi) pairs with lo < hi)"
+        )
+    return pairs
+
+
+class ExpressionProblem(Problem):
+    """f(x, y) typed by the user, with its exact SymPy gradient.
+
+    ``formula`` is the text with runs of whitespace collapsed; ``expr`` the SymPy expression and
+    ``grad_exprs`` (∂f/∂x, ∂f/∂y). ``bounds`` default to ((-5, 5), (-5, 5)); ``start`` defaults
+    to the point 10 % / 90 % across the bounds ((-4, 4) by default), or if f or its gradient is
+    not finite or the gradient is zero there, the nearest point of a 21 × 21 grid over the
+    bounds where they are finite (preferring a non-zero gradient). Minima are not searched for.
+    """
+
+    name = "custom"
+    title = "Typed function"
+    params = ("x", "y")
+
+    def __init__(
+        self,
+        text: str,
+        bounds: Sequence[Sequence[float]] | None = None,
+        start: Sequence[float] | None = None,
+    ) -> None:
+        self.text = text
+        self.expr = parse_expression(text)
+        self.formula = " ".join(text.split())
+        self.bounds = _check_bounds(bounds) if bounds is not None else ((-5.0, 5.0), (-5.0, 5.0))
+        self.grad_exprs = (_derivative(self.expr, X), _derivative(self.expr, Y))
+        try:
+            self._f = compile_expression(self.expr)
+            self._gx = compile_expression(self.grad_exprs[0])
+            self._gy = compile_expression(self.grad_exprs[1])
+        except Exception as exc:  # a SymPy construct NumPy cannot print
+            raise ExpressionError(f"Cannot evaluate the expression numerically: {exc}") from None
+        if start is not None:
+            s = tuple(float(v) for v in start)
+            if len(s) != 2 or not all(math.isfinite(v) for v in s):
+                raise ValueError(f"Invalid start: {tuple(start)!r} (need two finite numbers)")
+            self.start = s
+        else:
+            self.start = self._default_start()
+
+    def __repr__(self) -> str:
+        return f"ExpressionProblem({self.text!r})"
+
+    def loss(self, points: np.ndarray) -> np.ndarray:
+        p = np.asarray(points, dtype=float)
+        return self._f(p[..., 0], p[..., 1])
+
+    def gradient(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        p = np.asarray(points, dtype=float)
+        out = np.empty(p.shape, dtype=float)
+        out[..., 0] = self._gx(p[..., 0], p[..., 1])
+        out[..., 1] = self._gy(p[..., 0], p[..., 1])
+        return out
+
+    def _default_start(self) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.bounds
+        preferred = np.array([x0 + 0.1 * (x1 - x0), y0 + 0.9 * (y1 - y0)])
+        xs = np.linspace(x0, x1, 21)
+        ys = np.linspace(y0, y1, 21)
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        pts = np.vstack([preferred, grid])
+        loss = self.loss(pts)
+        grad = self.gradient(pts)
+        finite = np.isfinite(loss) & np.isfinite(grad).all(axis=1)
+        moving = finite & (np.abs(grad).sum(axis=1) > 0)
+        for ok in (moving, finite):
+            if ok.any():
+                scale = np.array([x1 - x0, y1 - y0])
+                dist = np.where(ok, np.hypot(*((pts - preferred) / scale).T), np.inf)
+                best = pts[int(np.argmin(dist))]
+                return (float(best[0]), float(best[1]))
+        return (float(preferred[0]), float(preferred[1]))
