@@ -286,7 +286,9 @@ class ViewBridge(QObject):
             self.message.emit(str(exc))
 
     def close(self) -> None:
-        """Disconnect from the session and the views; pending surfaces are ignored."""
+        """Disconnect from the session and the views; pending surfaces are ignored (idempotent)."""
+        if self._closed:
+            return
         self._subs.disconnect_all()
         self._closed = True
         self._generation += 1

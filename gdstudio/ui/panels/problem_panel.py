@@ -282,11 +282,22 @@ class ProblemPanel(QWidget):
             self.expr_error.show()
             return False
         was_custom = self.session.problem_settings.name == "custom"
-        ok = self._set_problem(self.expr_error, name="custom", expr=text, dataset=None, data_x=None, data_y=None,
-                               bounds=None)
-        if ok and not was_custom:
+        try:
+            self.session.set_problem(name="custom", expr=text, dataset=None, data_x=None, data_y=None, bounds=None)
+        except ValueError as exc:
+            self.expr_error.setText(str(exc))
+            self.expr_error.show()
+            position = getattr(exc, "position", None)
+            if isinstance(position, int):  # put the cursor where the parser stopped
+                self.expr.setFocus()
+                raw = self.expr.text()
+                lead = len(raw) - len(raw.lstrip())
+                self.expr.setCursorPosition(min(position + lead, len(raw)))
+            return False
+        self.expr_error.hide()
+        if not was_custom:
             self._move_starts_to_default()
-        return ok
+        return True
 
     def _on_dataset_chosen(self, index: int) -> None:
         ds = self.dataset.itemData(index)
