@@ -459,10 +459,18 @@ def parse_expression(text: str) -> sympy.Expr:
 Fn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+def _as_float(q: sympy.Rational) -> sympy.Float:
+    """The double nearest to q (beyond the float range: a Float that prints as ±inf)."""
+    try:
+        return sympy.Float(repr(q.p / q.q), 17)  # int / int is correctly rounded
+    except OverflowError:
+        return sympy.Float(q, 17)
+
+
 def _floatify(expr: sympy.Expr) -> sympy.Expr:
     """Integers and rationals too big for exact float arithmetic become Floats (→ ±inf)."""
     big = {
-        q: sympy.Float(q, 17)
+        q: _as_float(q)
         for q in expr.atoms(sympy.Rational)
         if abs(q.p) > 2**53 or q.q > 2**53
     }

@@ -203,6 +203,53 @@ def test_undefined_values_are_nan_quietly() -> None:
         assert overflow.loss(np.array([1.0, 1e10])) == np.inf
 
 
+def test_many_argument_max_and_min_have_exact_gradients() -> None:
+    terms = [(i, j) for i in range(-2, 3) for j in range(-2, 3)]
+    text = "max(" + ",".join(f"{i}*x+{j}*y+{i * j / 2}" for i, j in terms) + ")"
+    assert len(text) <= MAX_LENGTH
+    problem = ExpressionProblem(text)
+    p = _points((-4, 4, -4, 4), 100, 7)
+    values = np.array([[i * x + j * y + i * j / 2 for i, j in terms] for x, y in p])
+    np.testing.assert_allclose(problem.loss(p), values.max(axis=1), rtol=1e-13)
+    best = np.array(terms, dtype=float)[values.argmax(axis=1)]  # slope of the active plane
+    np.testing.assert_allclose(problem.gradient(p), best, rtol=1e-13)
+    lower = ExpressionProblem("min(x, y, 1 - x, 2 - y)")
+    ref = np.minimum.reduce([p[:, 0], p[:, 1], 1 - p[:, 0], 2 - p[:, 1]])
+    np.testing.assert_allclose(lower.loss(p), ref, rtol=1e-13)
+
+
+def test_kinks_take_the_documented_one_sided_average() -> None:
+    ties = np.array([[1.0, 1.0], [0.0, 0.0]])
+    # max(a, b): ∂/∂a = H(a − b) with H(0) = ½; |u|' = sign(u) = 0 at 0; sign' = 0.
+    np.testing.assert_array_equal(ExpressionProblem("max(x, y)").gradient(ties), 0.5)
+    np.testing.assert_array_equal(ExpressionProblem("min(x, y)").gradient(ties), 0.5)
+    np.testing.assert_array_equal(ExpressionProblem("abs(x) + sign(y)").gradient(ties[1]), 0.0)
+
+
+def test_long_flat_chains_are_one_level_and_need_no_deep_recursion() -> None:
+    n = MAX_LENGTH // 2 - 1
+    chains = {
+        "+".join(["x"] * n): (n * 1.5, (n, 0)),
+        "*".join(["y"] * n): (2.0**n, (0, n * 2.0 ** (n - 1))),
+        "-".join(["x"] * n): ((2 - n) * 1.5, (2 - n, 0)),
+    }
+    for text, (value, grad) in chains.items():
+        problem = ExpressionProblem(text)
+        assert problem.loss(np.array([1.5, 2.0])) == pytest.approx(value)
+        np.testing.assert_allclose(problem.gradient(np.array([1.5, 2.0])), grad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(
+    st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+    st.integers(0, 10**40),
+))
+def test_number_literals_are_the_nearest_doubles(value: float | int) -> None:
+    problem = ExpressionProblem(f"{value!r}*x + y")
+    assert problem.loss(np.array([1.0, 0.0])) == float(value)
+    assert problem.gradient(np.array([1.0, 0.0]))[0] == float(value)
+
+
 # -- refusals ------------------------------------------------------------------------------------
 
 ERRORS: list[tuple[str, int | None, str]] = [
