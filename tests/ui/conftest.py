@@ -1,0 +1,90 @@
+"""Qt test setup for tests/ui: process-wide Qt options before pytest-qt creates the QApplication.
+
+Runs under pytest-xvfb (1920x1080x24, see pyproject) with the real xcb platform: OpenGL needs
+it (``QT_QPA_PLATFORM=offscreen`` cannot draw GL widgets), so this file never sets offscreen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gdstudio.ui.qt_setup import configure_qt
+
+# Import time = before pytest-qt's qapp fixture makes the QApplication.
+configure_qt()
+
+VIEW_SIZE = (800, 600)
+
+
+@pytest.fixture
+def himmelblau():
+    from gdstudio.engine.problems import make_problem
+
+    return make_problem("himmelblau")
+
+
+@pytest.fixture
+def show(qtbot):
+    """Show a widget at VIEW_SIZE and wait until it is exposed."""
+
+    def _show(widget, size: tuple[int, int] = VIEW_SIZE):
+        qtbot.addWidget(widget)
+        widget.resize(*size)
+        widget.show()
+        qtbot.waitExposed(widget)
+        qtbot.wait(10)
+        return widget
+
+    return _show
+
+
+@pytest.fixture
+def contour_view(show):
+    from gdstudio.ui.views import ContourView
+
+    return show(ContourView())
+
+
+@pytest.fixture
+def surface_view(show):
+    from gdstudio.ui.views import SurfaceView
+
+    return show(SurfaceView())
+
+
+@pytest.fixture
+def history_view(show):
+    from gdstudio.ui.views import HistoryView
+
+    return show(HistoryView())
+
+
+@pytest.fixture
+def run_trajectory():
+    """``run_trajectory(problem, optimizer, start, steps, key=..., **hp)``: a real engine run as a TrajectoryView."""
+    from gdstudio.engine.runs import Run, RunConfig
+    from gdstudio.ui.colormaps import run_color
+    from gdstudio.ui.views import TrajectoryView
+
+    def _make(problem, optimizer: str, start, steps: int, key=0, color: str | None = None, **hp):
+        run = Run(problem, RunConfig(optimizer, tuple(start), hp)).run(steps)
+        return TrajectoryView.from_history(key, run.history, status=str(run.status),
+                                           color=color or run_color(int(key) if isinstance(key, int) else 0))
+
+    return _make
+
+
+def _image_array(image) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    img = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(),
+                                                                                          img.bytesPerLine())
+    return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
+
+
+@pytest.fixture
+def image_array():
+    """``image_array(qimage)``: an (H, W, 4) uint8 RGBA copy."""
+    return _image_array
