@@ -22,7 +22,7 @@ and every constant must be a real number within float range (``1/0``, ``log(0)``
 ``sqrt(-1)`` and ``1e308**2`` are refused).
 
 Gradients are exact: ∂f/∂x and ∂f/∂y by :func:`sympy.diff` (with x, y real), taken almost
-everywhere at kinks: DiracDelta terms (from ``sign``) are dropped, ∂|u|/∂u = sign(u) and
+everywhere at kinks: ∂sign(u)/∂u = 0 (DiracDelta terms are dropped), ∂|u|/∂u = sign(u) and
 ∂max(a, b)/∂a = H(a − b) with H(0) = ½ (likewise min). Evaluation is vectorized over arrays of
 any shape and silent: ``log(-1)``, ``sqrt(-1)``, overflow give NaN or ±inf, which runs report
 as divergence.
@@ -108,6 +108,36 @@ class Min2(sympy.Function):
         return sympy.Heaviside(b - a if argindex == 1 else a - b, sympy.S.Half)
 
 
+class Sign(sympy.Function):
+    """sign(u), with derivative 0 (almost everywhere).
+
+    SymPy's own sign leaves ``Derivative(sign(x/y), x)`` unevaluated when it cannot prove its
+    argument real (x/y may be zoo), which NumPy cannot evaluate.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, a: sympy.Expr) -> sympy.Expr | None:
+        return sympy.sign(a) if a.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+class AbsVal(sympy.Function):
+    """|u|, with d|u|/du = sign(u) (SymPy's Abs falls back to re/im parts for such arguments)."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, a: sympy.Expr) -> sympy.Expr | None:
+        return sympy.Abs(a) if a.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return Sign(self.args[0])
+
+
 def _fold(fn: type[sympy.Function]) -> Callable[..., sympy.Expr]:
     """fn of two or more arguments as a balanced tree of binary calls (keeps gradients small)."""
 
@@ -136,8 +166,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., sympy.Expr], int]] = {
     "log10": (lambda a: sympy.log(a, 10), 1),
     "log2": (lambda a: sympy.log(a, 2), 1),
     "sqrt": (sympy.sqrt, 1),
-    "abs": (sympy.Abs, 1),
-    "sign": (sympy.sign, 1),
+    "abs": (AbsVal, 1),
+    "sign": (Sign, 1),
     "atan2": (sympy.atan2, 2),
     "min": (_fold(Min2), _ANY),
     "max": (_fold(Max2), _ANY),
@@ -477,7 +507,7 @@ def _floatify(expr: sympy.Expr) -> sympy.Expr:
     return expr.xreplace(big) if big else expr
 
 
-_NUMPY_EXTRA = {"Max2": np.maximum, "Min2": np.minimum}
+_NUMPY_EXTRA = {"Max2": np.maximum, "Min2": np.minimum, "Sign": np.sign, "AbsVal": np.abs}
 
 
 def compile_expression(expr: sympy.Expr) -> Fn:

@@ -47,6 +47,9 @@ CASES: list[tuple[str, Callable[[Arr, Arr], Arr], tuple[float, float, float, flo
     ("abs(x) + 2*sign(y)*y + max(x, y) - min(x, 2*y, 1)",
      lambda x, y: np.abs(x) + 2 * np.sign(y) * y + np.maximum(x, y)
      - np.minimum(np.minimum(x, 2 * y), 1), (-5, 5, -5, 5)),
+    ("abs(log(x)) * y + sign(x/y) * x**2 + abs(x/y)",  # arguments SymPy cannot prove real
+     lambda x, y: np.abs(np.log(x)) * y + np.sign(x / y) * x**2 + np.abs(x / y),
+     (1.2, 4, -4, -0.5)),
     ("atan2(y, x) + x*y", lambda x, y: np.arctan2(y, x) + x * y, (0.5, 4, -4, 4)),
     ("e**x * pi - -y + +x", lambda x, y: np.e**x * np.pi + y + x, (-3, 3, -3, 3)),
     ("x**y + 2**x + x**-2 + x**0.5 + y**(1/3)",
