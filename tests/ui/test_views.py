@@ -551,3 +551,22 @@ def test_contour_view_uses_raster_painting_on_a_software_renderer(contour_view):
                                                                            "software", "lavapipe")))
     assert contour_view.uses_opengl == (not is_software_gl())
     assert ContourView(use_opengl=False).uses_opengl is False
+
+
+def test_history_catches_up_with_growing_runs(history_view, qtbot, himmelblau, run_trajectory):
+    full = run_trajectory(himmelblau, "sgd", (-0.5, -0.5), 40, key="g", lr=0.002)
+    assert full.last_index == 40
+
+    def prefix(n: int) -> TrajectoryView:
+        return TrajectoryView("g", full.points[:n], full.loss[:n], color=full.color, grad=full.grad[: n - 1],
+                              effective_lr=full.effective_lr[: n - 1], grad_norm=full.grad_norm[: n - 1])
+
+    for n in range(2, 42):  # a fast clock: one step per call
+        history_view.set_frame([prefix(n)], n - 1)
+    # The position dot is always current, even when the curve redraw is throttled.
+    mx, my = history_view.markers["loss"].getData()
+    assert list(mx) == [40.0] and my[0] == pytest.approx(full.loss[40])
+    # The timer brings the curve itself up to date without any further call.
+    curve = history_view._runs["g"].curves["loss"][0]
+    qtbot.waitUntil(lambda: len(curve.getData()[0]) == 41, timeout=2000)
+    assert np.allclose(curve.getData()[1], full.loss)

@@ -7,17 +7,23 @@ effective-learning-rate curves use a solid line for the first parameter and a da
 the second. Logarithmic axes plot log10 of the values; values ≤ 0 or non-finite are left out
 (the curve breaks there) instead of raising. On a log loss axis, if some loss is ≤ 0 (e.g.
 Styblinski–Tang), the plot switches to loss − min (the smallest loss shown) and says so.
+
+Speed: while runs only grow (same keys, colours, visibility), curves are redrawn at most every
+:data:`CURVE_INTERVAL` (a timer catches up; :meth:`HistoryView.flush` forces it), axis ranges
+move only when the data leave them, and unchanged curves and axes repaint from pixmap caches.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
 from gdstudio.ui.views.types import TrajectoryView, shown_index
@@ -29,6 +35,17 @@ PLOTS = ("loss", "parameters", "effective_lr", "grad_norm")
 _TITLES = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective learning rate",
            "grad_norm": "gradient norm ‖∇f‖"}
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
+#: Growing curves are redrawn at most this often (s); the position line and dots every call.
+CURVE_INTERVAL = 1 / 15
+
+
+def _round_up(value: float) -> float:
+    """The next 1, 2 or 5 × 10^k at or above ``value``."""
+    exp = 10.0 ** np.floor(np.log10(value))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * exp >= value:
+            return m * exp
+    return 10.0 * exp
 
 
 def log10_masked(values: np.ndarray) -> np.ndarray:
@@ -68,6 +85,11 @@ class HistoryView(QWidget):
             plot.setLabel("bottom", "step")
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.hideButtons()
+            # Ranges are set by _fit_ranges (with hysteresis), so the axes (text + grid: ~2 ms
+            # each to replay) are re-rendered only when a range really changes.
+            plot.vb.disableAutoRange()
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             line = pg.InfiniteLine(angle=90, movable=False, pen=mk_pen("#BBBBBB", 1.0, Qt.PenStyle.DotLine))
             line.setZValue(50)
             plot.addItem(line, ignoreBounds=True)
@@ -85,6 +107,12 @@ class HistoryView(QWidget):
         self._loss_offset: float | None = None
         self._param_names: tuple[str, ...] = ("x", "y")
         self._brushes: dict[str, object] = {}
+        self._titles: dict[str, str] = {}
+        self._curves_time = -math.inf
+        self._curves_pending = False
+        self._curve_timer = QTimer(self)
+        self._curve_timer.setSingleShot(True)
+        self._curve_timer.timeout.connect(self.flush)
         self._update_titles()
 
     # -- settings ------------------------------------------------------------------------
@@ -103,16 +131,22 @@ class HistoryView(QWidget):
         suffix = f" ({names[0]})" if len(names) == 1 else ""
         if len(names) >= 2:
             suffix = f" ({names[0]} solid, {names[1]} dashed)"
-        self.plots["parameters"].setTitle("parameters" + suffix, size="9pt")
-        self.plots["effective_lr"].setTitle("effective learning rate" + suffix, size="9pt")
-        loss_title = "loss − min (log)" if self._loss_offset is not None else "loss"
-        self.plots["loss"].setTitle(loss_title, size="9pt")
+        self._set_title("parameters", "parameters" + suffix)
+        self._set_title("effective_lr", "effective learning rate" + suffix)
+        self._set_title("loss", "loss − min (log)" if self._loss_offset is not None else "loss")
+
+    def _set_title(self, plot: str, text: str) -> None:
+        if self._titles.get(plot) != text:  # setTitle re-lays out the plot: only on change
+            self._titles[plot] = text
+            self.plots[plot].setTitle(text, size="9pt")
 
     # -- data ----------------------------------------------------------------------------
     def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
-        """The runs to plot (curves reused by ``key``)."""
+        """The runs to plot (curves reused by ``key``; growth is redrawn at most every CURVE_INTERVAL)."""
         trajs = list(trajectories)
         keys = {t.key for t in trajs}
+        structure_changed = [(t.key, t.visible, t.color, t.dim) for t in trajs] != [
+            (t.key, t.visible, t.color, t.dim) for t in self._trajs]
         for key in [k for k in self._runs if k not in keys]:
             run = self._runs.pop(key)
             for name, curves in run.curves.items():
@@ -129,6 +163,8 @@ class HistoryView(QWidget):
                 curves = run.curves[name]
                 while len(curves) < n:
                     c = pg.PlotCurveItem(antialias=True)
+                    # Between data updates a repaint blits the cached curve instead of re-stroking it.
+                    c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
                     self.plots[name].addItem(c)
                     curves.append(c)
                     run.color = ""  # restyle
@@ -141,15 +177,33 @@ class HistoryView(QWidget):
                     for i, c in enumerate(curves):
                         c.setPen(mk_pen(t.color, 1.6, _STYLES[min(i, 1)]))
         self._trajs = trajs
-        self._update_curves()
+        if structure_changed or time.perf_counter() - self._curves_time >= CURVE_INTERVAL:
+            self._update_curves()
+        else:  # growing runs: redraw the curves at most every CURVE_INTERVAL
+            self._curves_pending = True
+            if not self._curve_timer.isActive():
+                wait = CURVE_INTERVAL - (time.perf_counter() - self._curves_time)
+                self._curve_timer.start(max(1, int(wait * 1000)))
+            self._update_position()
+
+    def flush(self) -> None:
+        """Redraw curves now if a throttled update is pending."""
+        if self._curves_pending:
+            self._update_curves()
 
     def set_position(self, step: int) -> None:
         """Move the position line (and the value dots) to ``step``."""
         self._step = max(0, int(step))
         self._update_position()
 
+    def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
+        """:meth:`set_trajectories` and :meth:`set_position` with one update."""
+        self._step = max(0, int(step))
+        self.set_trajectories(trajectories)
+
     def curve_data(self, key: Hashable, plot: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """(x, y) of run ``key``'s curves in ``plot`` as drawn (log10 values on log axes)."""
+        self.flush()
         return [c.getData() for c in self._runs[key].curves[plot]]
 
     def _series(self, t: TrajectoryView) -> dict[str, list[np.ndarray]]:
@@ -162,6 +216,9 @@ class HistoryView(QWidget):
         return out
 
     def _update_curves(self) -> None:
+        self._curves_pending = False
+        self._curve_timer.stop()
+        self._curves_time = time.perf_counter()
         visible = [t for t in self._trajs if t.visible]
         self._loss_offset = None
         if self._log["loss"] and visible:
@@ -189,7 +246,31 @@ class HistoryView(QWidget):
                     curve.show()
                     ys[name].append(yy)
             self._y[t.key] = ys
+        self._fit_ranges()
         self._update_position()
+
+    def _fit_ranges(self) -> None:
+        """Fit each plot to its data, changing a range only when the data leave it or fill less
+        than 40 % of it (x: up to the next multiple of a round step beyond the longest run)."""
+        n = max((len(t.loss) for t in self._trajs if t.visible), default=1)
+        xmax = float(_round_up(max(n - 1, 1) * 1.15))
+        for name, plot in self.plots.items():
+            lo, hi = np.inf, -np.inf
+            for ys in self._y.values():
+                for y in ys.get(name, ()):
+                    finite = y[np.isfinite(y)]
+                    if finite.size:
+                        lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            (cx0, cx1), (cy0, cy1) = plot.vb.viewRange()
+            x_range = (0.0, xmax) if not (n - 1 <= cx1 <= 2.5 * xmax and cx0 == 0.0) else None
+            y_range = None
+            if np.isfinite(lo):
+                span = max(hi - lo, 1e-12 * max(1.0, abs(hi)), 1e-300)
+                inside = cy0 <= lo and hi <= cy1
+                if not inside or span < 0.4 * (cy1 - cy0):
+                    y_range = (lo - 0.08 * span, hi + 0.08 * span)
+            if x_range or y_range:
+                plot.vb.setRange(xRange=x_range, yRange=y_range, padding=0.0)
 
     def _brush(self, color: str):
         brush = self._brushes.get(color)
@@ -197,19 +278,30 @@ class HistoryView(QWidget):
             brush = self._brushes[color] = pg.mkBrush(color)
         return brush
 
+    def _marker_value(self, name: str, y: float) -> float:
+        if name == "loss" and self._loss_offset is not None:
+            y -= self._loss_offset
+        if self._log[name]:
+            return math.log10(y) if y > 0 and math.isfinite(y) else math.nan
+        return y
+
     def _update_position(self) -> None:
         for line in self.position_lines.values():
             line.setValue(self._step)
-        for name, marker in self.markers.items():
-            xs, ys, brushes = [], [], []
-            for t in self._trajs:
-                arrays = self._y.get(t.key, {}).get(name) if t.visible else None
-                if not arrays:
-                    continue
-                k = shown_index(t, self._step)
+        points: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in PLOTS}
+        for t in self._trajs:
+            if not t.visible:
+                continue
+            k = shown_index(t, self._step)
+            brush = self._brush(t.color)
+            for name, arrays in self._series(t).items():
+                xs, ys, brushes = points[name]
                 for y in arrays:
-                    if k < len(y) and np.isfinite(y[k]):
+                    v = self._marker_value(name, float(y[k])) if k < len(y) else math.nan
+                    if math.isfinite(v):
                         xs.append(float(k))
-                        ys.append(float(y[k]))
-                        brushes.append(self._brush(t.color))
+                        ys.append(v)
+                        brushes.append(brush)
+        for name, marker in self.markers.items():
+            xs, ys, brushes = points[name]
             marker.setData(xs, ys, brush=brushes)
