@@ -132,7 +132,7 @@ def timed(step: Callable[[int], None], steps: int) -> Timer:
 def fmt(x: float | None, width: int = 10) -> str:
     if x is None:
         return f"{'—':>{width}}"
-    return f"{x:>{width}.4g}" if x < 1e5 else f"{x:>{width},.0f}"
+    return f"{x:>{width}.3g}" if x < 1000 else f"{x:>{width},.0f}"
 
 
 def ratio(x: float | None, width: int = 9) -> str:
@@ -191,7 +191,25 @@ def bench_trajectory(steps: int, rounds: int) -> tuple[dict[str, float], dict[st
             finals["torch"] = p.detach().numpy()[0].copy()
             return dt
 
+        def torch_floats() -> float:
+            # The gradient in Python floats, handed to torch as a new tensor: torch's step cost
+            # with the cheapest way to get a gradient into p.grad.
+            p = torch.nn.Parameter(torch.tensor([START], dtype=torch.float64))
+            opt = torch.optim.Adam([p], lr=LR, betas=BETAS, eps=EPS, foreach=False)
+            tensor, f64 = torch.tensor, torch.float64
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                for _ in range(steps):
+                    ((x, y),) = p.tolist()
+                    g = seed_gradient({"x": x, "y": y})
+                    p.grad = tensor([[g["x"], g["y"]]], dtype=f64)
+                    opt.step()
+            dt = time.perf_counter() - t0
+            finals["torch-floats"] = p.detach().numpy()[0].copy()
+            return dt
+
         timers["torch"] = torch_loop
+        timers["torch-floats"] = torch_floats
     best = race(timers, rounds)
     us = {name: t / steps * 1e6 for name, t in best.items()}
     diffs = {name: float(np.max(np.abs(finals[name] - finals["run"]))) for name in finals if name != "run"}
@@ -416,16 +434,20 @@ def main(argv: list[str] | None = None) -> int:
         ("run", "gdstudio Run.advance(k) (gradient, update, history)"),
         ("ticks", "gdstudio Run.advance(1) per step (one UI tick each)"),
         ("python", "seed-style Python floats + dicts (no history)"),
-        ("torch", "torch.optim.Adam, analytic p.grad (no history)"),
+        ("torch", "torch.optim.Adam, gradient in torch ops (no history)"),
+        ("torch-floats", "torch.optim.Adam, gradient in Python floats (no history)"),
     ]
-    print(f"   {'implementation':<55}{'µs/step':>10}{'vs Run':>10}")
+    print(f"   {'implementation':<58}{'µs/step':>10}{'vs Run':>10}")
     for key, label in rows:
         if key in us:
-            print(f"   {label:<55}{fmt(us[key])}{ratio(us[key] / us['run'], 10)}")
+            print(f"   {label:<58}{fmt(us[key])}{ratio(us[key] / us['run'], 10)}")
         else:
-            print(f"   {label:<55}{'(omitted: torch not installed)':>20}")
+            print(f"   {label:<58}{'(omitted: torch not installed)':>20}")
     agree = ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
     print(f"   same work: max |Δ| of the final point vs Run: {agree}")
+    if "torch" in diffs:
+        print("   (torch rounds a few operations differently by an ulp, and the Rosenbrock valley amplifies"
+              " that over 10⁴ steps;\n    after 20 steps they agree to ~1e-16, see table 2)")
     traj_ratio = us["torch"] / us["run"] if "torch" in us else None
 
     # 2.
@@ -472,7 +494,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         verdict = "MET" if traj_ratio >= TRAJECTORY_TARGET else "MISSED"
         print(f"   one trajectory ≥{TRAJECTORY_TARGET:g}× faster per step than torch.optim: {verdict} "
-              f"({us['torch']:.3g} / {us['run']:.3g} µs = {traj_ratio:.3g}×)")
+              f"({us['torch']:.3g} / {us['run']:.3g} µs = {traj_ratio:.3g}×, gradient in torch ops as DESIGN.md)")
+        alt = us["torch-floats"] / us["run"]
+        verdict = "met" if alt >= TRAJECTORY_TARGET else "missed"
+        print(f"      against torch fed a Python-float gradient: {verdict} ({us['torch-floats']:.3g} / "
+              f"{us['run']:.3g} µs = {alt:.3g}×)")
     fr = upd / floor
     verdict = "MET" if fr <= FLOOR_TARGET else "MISSED"
     print(f"   {n_floor:,}-point update within {FLOOR_TARGET:g}× of the memory floor: {verdict} ({fr:.3g}×)")

@@ -22,12 +22,13 @@ __all__ = ["BLOCK_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
 
 Array = np.ndarray
 
-#: Rows per block for large N. Each NumPy call costs ~0.5-1 µs whatever its size, and a rule
-#: makes ~10-15 of them per block, so small blocks pay that overhead per row; very large blocks
-#: push every temporary out to main memory. Measured with ``bench/engine.py --sweep-blocks``
-#: (AMD EPYC, 1 MiB L2 per core, Adam over 10⁶ x 2 points): 4096 rows 11.1 ns per point-step,
-#: 8192 10.2, 16384 10.0, 32768 9.4, 65536 9.4, 131072 10.0, unblocked 17.6.
-#: 32768 rows x 2 parameters x 8 bytes = 512 KiB per temporary.
+#: Rows per block for large N. Each NumPy call costs ~0.5-1 µs whatever its size and a rule
+#: makes ~10-15 of them per block, so small blocks pay that per row; past the caches every
+#: temporary goes to main memory. Adam over 10⁶ x 2 points (``bench/engine.py --sweep-blocks``,
+#: AMD EPYC, 1 MiB L2 per core), ns per point-step: 2048 rows 13.6, 4096 11.3, 8192 10.7,
+#: 16384 10.6, 32768 9.9, 65536 9.5, 131072 9.5, unblocked 13.4. 65536 is as fast at 10⁶ but
+#: page-faults on every call at 10⁵ (malloc maps and unmaps its 1 MiB temporaries); 32768 rows x 2
+#: parameters x 8 bytes = 512 KiB per temporary does not.
 BLOCK_ROWS = 32768
 
 
