@@ -447,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   same work: max |Δ| of the final point vs Run: {agree}")
     if "torch" in diffs:
         print("   (torch rounds a few operations differently by an ulp, and the Rosenbrock valley amplifies"
-              " that over 10⁴ steps;\n    after 20 steps they agree to ~1e-16, see table 2)")
+              " that over thousands of steps;\n    after 20 steps they agree to ~1e-16, see table 2)")
     traj_ratio = us["torch"] / us["run"] if "torch" in us else None
 
     # 2.
