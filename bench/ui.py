@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/ui.py                 # starts its own Xvfb if DISPLAY is unset
     xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python bench/ui.py
-    .venv/bin/python bench/ui.py --frames 600 --steps-per-frame 1
+    .venv/bin/python bench/ui.py --frames 600 --only both --mesh 96   # one scenario, a coarser 3-D mesh
 
 OpenGL needs a real X server (Xvfb + Mesa llvmpipe works; ``QT_QPA_PLATFORM=offscreen``
 cannot draw the 3-D view). Without DISPLAY the script starts ``Xvfb -displayfd`` itself at
@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="measured frames per scenario")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--resolution", type=int, default=256)
+    parser.add_argument("--mesh", type=int, default=None, help="override SurfaceView's MESH_MAX (default 128)")
+    parser.add_argument("--only", choices=["both", "contour", "history", "switch"], default=None)
     parser.add_argument("--separate", action="store_true",
                         help="call set_trajectories then set_position (two updates) instead of set_frame")
     args = parser.parse_args()
@@ -104,6 +106,10 @@ def main() -> None:
     from gdstudio.ui.qt_setup import gl_renderer
     from gdstudio.ui.views import ContourView, HistoryView, SurfaceView, TrajectoryView
 
+    if args.mesh:
+        import gdstudio.ui.views.surface as surface_module
+
+        surface_module.MESH_MAX = args.mesh
     problem = make_problem("himmelblau")
     t0 = time.perf_counter()
     surface = problem.grid(args.resolution)
@@ -177,9 +183,14 @@ def main() -> None:
     print(f"GL renderer: {gl_renderer() or 'none'}; surface {args.resolution}² (grid {grid_ms:.1f} ms); "
           f"{len(RUNS)} runs; {args.frames} frames at 1280x720; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
-    report("contour + 3-D", race(True), 30)
-    report("contour alone", race(False), 60)
-    report("contour + 3-D + history", race(True, True), None)
+    if args.only in (None, "both"):
+        report("contour + 3-D", race(True), 30)
+    if args.only in (None, "contour"):
+        report("contour alone", race(False), 60)
+    if args.only in (None, "history"):
+        report("contour + 3-D + history", race(True, True), None)
+    if args.only not in (None, "switch"):
+        return
 
     # Problem switch: both views, a new surface each time (the contour-path cache cannot help).
     window, views = make_window(True, False)

@@ -570,3 +570,16 @@ def test_history_catches_up_with_growing_runs(history_view, qtbot, himmelblau, r
     curve = history_view._runs["g"].curves["loss"][0]
     qtbot.waitUntil(lambda: len(curve.getData()[0]) == 41, timeout=2000)
     assert np.allclose(curve.getData()[1], full.loss)
+
+
+def test_legend_lists_labelled_runs_and_active_arrows(contour_view, himmelblau, run_trajectory):
+    set_problem(contour_view, himmelblau)
+    a = run_trajectory(himmelblau, "sgd", (-0.5, -0.5), 5, key="a", lr=0.01)
+    b = run_trajectory(himmelblau, "adam", (2.0, 2.0), 5, key="b", lr=0.1)
+    a.label, b.label = "GD η=0.01", ""
+    contour_view.set_trajectories([a, b])
+    assert contour_view.legend_entries() == ["GD η=0.01"]
+    contour_view.set_overlays(gradient=True)
+    assert contour_view.legend_entries() == ["GD η=0.01", "−∇f"]
+    contour_view.set_legend_visible(False)
+    assert not contour_view.legend.isVisible()

@@ -33,6 +33,7 @@ GradientFn = Callable[[np.ndarray], np.ndarray]
 #: Arrow colours: −gradient, velocity (first moment), effective step (the update).
 OVERLAY_COLORS = {"gradient": "#FFFFFF", "velocity": "#FF5CCB", "effective_step": "#7CFF5C"}
 _OVERLAYS = ("gradient", "velocity", "effective_step", "field")
+_OVERLAY_NAMES = {"gradient": "−∇f", "velocity": "velocity (−m)", "effective_step": "next step"}
 _DRAG_RADIUS_PX = 12.0
 _FIELD_N = 20
 _N_LEVELS = 20
@@ -42,6 +43,13 @@ _CLIP_RANGES = 10.0
 # Stacking order of the items.
 _Z_IMAGE, _Z_CONTOUR, _Z_FIELD, _Z_CURVE = -100, -50, -40, -30
 _Z_MIN, _Z_RUNS, _Z_ARROW = 9, 10, 20
+
+
+class _Sample(pg.graphicsItems.LegendItem.ItemSample):
+    """A legend swatch that does not toggle anything when clicked (clicks place starts)."""
+
+    def mouseClickEvent(self, event) -> None:
+        event.ignore()
 
 
 class _StartViewBox(pg.ViewBox):
@@ -118,7 +126,7 @@ class ContourView(QWidget):
         self.contours.setZValue(_Z_CONTOUR)
         # Static between surfaces: paint it once into a pixmap (redrawn only on zoom / resize).
         self.contours.setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.curve_1d = pg.PlotCurveItem(pen=mk_pen("#9AD0F5", 2.0), antialias=True)
+        self.curve_1d = pg.PlotCurveItem(pen=mk_pen("#A0A0A8", 2.0), antialias=True)
         self.curve_1d.setZValue(_Z_CURVE)
         self.field = pg.PlotCurveItem(connect="pairs", pen=mk_pen("#FFFFFF", 1.0, alpha=85), antialias=True)
         self.field.setZValue(_Z_FIELD)
@@ -151,6 +159,13 @@ class ContourView(QWidget):
         self._gradient_fn: GradientFn | None = None
         self._arrow_refs: dict[str, float] | None = None
         self._labels: tuple[str, ...] = ("x", "y")
+        self.legend = pg.LegendItem(offset=(-8, 8), brush=pg.mkBrush(18, 20, 26, 185),
+                                    pen=mk_pen("#FFFFFF", 1, alpha=40), labelTextColor="#E0E0E0",
+                                    labelTextSize="9pt", verSpacing=-6)
+        self.legend.setParentItem(self.view_box)
+        self.legend.setZValue(1000)
+        self._legend_key: tuple = ()
+        self._legend_on = True
         self.view_box.sigRangeChanged.connect(self._on_view_changed)
         self.view_box.sigResized.connect(self._on_view_changed)
         self._set_axis_labels()
@@ -309,6 +324,34 @@ class ContourView(QWidget):
                 self._overlays[name] = bool(value)
         self._update_arrows()
         self._update_field()
+        self._update_legend()
+
+    def set_legend_visible(self, on: bool) -> None:
+        """Show the legend (runs that have a label, and the arrows that are on)."""
+        self._legend_on = bool(on)
+        self._update_legend()
+
+    def legend_entries(self) -> list[str]:
+        """The legend's texts, in order."""
+        return [label.text for _, label in self.legend.items]
+
+    def _update_legend(self) -> None:
+        runs = tuple((t.label, t.color) for t in self._trajs if t.visible and t.label)
+        arrows = tuple(k for k in ("gradient", "velocity", "effective_step") if self._overlays[k])
+        key = (runs, arrows) if self._legend_on else ()
+        if key == self._legend_key:
+            return
+        self._legend_key = key
+        self.legend.clear()
+        if key:
+            for label, color in runs:
+                sample = pg.PlotDataItem(pen=mk_pen(color, 2.0), symbol="o", symbolSize=8,
+                                         symbolBrush=pg.mkBrush(color), symbolPen=mk_pen("#101010", 1.0))
+                self.legend.addItem(_Sample(sample), label)
+            for kind in arrows:
+                self.legend.addItem(_Sample(pg.PlotDataItem(pen=mk_pen(OVERLAY_COLORS[kind], 2.2))),
+                                    _OVERLAY_NAMES[kind])
+        self.legend.setVisible(bool(key))
 
     @property
     def overlays(self) -> dict[str, bool]:
@@ -346,6 +389,7 @@ class ContourView(QWidget):
             drawn.append(DrawnRun(t.key, t.color, xy, crossed))
         self.runs_layer.set_runs(drawn)
         self._update_arrows()
+        self._update_legend()
 
     # -- overlays ------------------------------------------------------------------------
     def _pixel(self) -> tuple[float, float] | None:

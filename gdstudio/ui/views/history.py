@@ -40,9 +40,9 @@ CURVE_INTERVAL = 1 / 15
 
 
 def _round_up(value: float) -> float:
-    """The next 1, 2 or 5 × 10^k at or above ``value``."""
+    """The next 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k at or above ``value``."""
     exp = 10.0 ** np.floor(np.log10(value))
-    for m in (1.0, 2.0, 5.0, 10.0):
+    for m in (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
         if m * exp >= value:
             return m * exp
     return 10.0 * exp
@@ -265,6 +265,9 @@ class HistoryView(QWidget):
             x_range = (0.0, xmax) if not (n - 1 <= cx1 <= 2.5 * xmax and cx0 == 0.0) else None
             y_range = None
             if np.isfinite(lo):
+                if self._log[name] and hi - lo < 2.0:  # at least two decades: readable log ticks
+                    mid = (hi + lo) / 2
+                    lo, hi = mid - 1.0, mid + 1.0
                 span = max(hi - lo, 1e-12 * max(1.0, abs(hi)), 1e-300)
                 inside = cy0 <= lo and hi <= cy1
                 if not inside or span < 0.4 * (cy1 - cy0):

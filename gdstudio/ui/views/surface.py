@@ -242,7 +242,9 @@ class SurfaceView(QWidget):
             for value in np.unique(unit[np.isfinite(unit)]):
                 sel = (unit == value) | ~np.isfinite(unit)
                 r, g, b, _ = table[int(np.clip(round(value * 255), 0, 255))]
-                painter.setPen(QPen(QColor(int(r), int(g), int(b), 235), 1.6))
+                pen = QPen(QColor(int(r), int(g), int(b), 235), 1.0)
+                pen.setCosmetic(True)  # the raster engine's fast thin-line stroker (10x a 1.6 px pen)
+                painter.setPen(pen)
                 painter.drawPath(pg.arrayToQPath(u[sel], v[sel], connect="finite"))
         painter.end()
         ptr = image.constBits()
