@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         self._subs.connect(s.playing_changed, self._on_playing)
         self._subs.connect(s.options_changed, self._sync_checkable)
         self._subs.connect(s.problem_changed, self._sync_checkable)
+        self._subs.connect(s.problem_changed, self._fit_views_to_problem)
         self._subs.connect(s.position_changed, lambda _s: self._refresh_status())
         self._subs.connect(s.runs_advanced, self._refresh_status)
         self._subs.connect(s.runs_changed, lambda: self._refresh_status(force=True))
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         self._sync_checkable()
         self._on_playing(s.playing)
         self._on_selection()
+        self._fit_views_to_problem()
 
         self.resize(*DEFAULT_SIZE)
         geometry, state = self.settings.window_geometry(), self.settings.window_state()
@@ -189,12 +191,12 @@ class MainWindow(QMainWindow):
         """Dock sizes for a first launch: panels 380 px wide, history and runs a third of the height."""
         h = self.height()
         self.resizeDocks([self.docks["problem"], self.docks["optimizer"]], [380, 380], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["problem"], self.docks["optimizer"]], [int(h * 0.42), int(h * 0.58)],
+        self.resizeDocks([self.docks["problem"], self.docks["optimizer"]], [int(h * 0.38), int(h * 0.62)],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["history"], self.docks["runs"]], [max(240, int(h * 0.34))] * 2,
                          Qt.Orientation.Vertical)
         w = self.width() - 380
-        self.resizeDocks([self.docks["history"], self.docks["runs"]], [int(w * 0.55), int(w * 0.45)],
+        self.resizeDocks([self.docks["history"], self.docks["runs"]], [int(w * 0.52), int(w * 0.48)],
                          Qt.Orientation.Horizontal)
 
     # ================================================================== construction
@@ -393,6 +395,21 @@ class MainWindow(QMainWindow):
                                             else QStyle.StandardPixmap.SP_MediaPlay))
         a.setText("&Pause" if playing else "&Play")
         self._refresh_status(force=True)
+
+    def _fit_views_to_problem(self) -> None:
+        """One-parameter problems have no 3-D surface: the loss curve gets the whole width.
+        A new problem also replaces the status line (the old one described the old problem)."""
+        p = self.session.problem
+        key = (p.name, getattr(p, "dataset", None), getattr(p, "formula", ""))
+        if key != getattr(self, "_problem_key", key):
+            extra = f" · {p.n_samples} data points" if p.n_samples else ""
+            self.show_status(f"{p.title}: {p.formula}{extra}")
+        self._problem_key = key
+        two_d = self.session.problem.dim == 2
+        if self.surface_view.isVisibleTo(self) != two_d:
+            self.surface_view.setVisible(two_d)
+            if two_d:
+                self.splitter.setSizes([1, 1])
 
     def _on_selection(self) -> None:
         has = self.session.selected is not None

@@ -69,8 +69,8 @@ def head_xy(w, run_id):
 
 # ------------------------------------------------------------------------------ mouse
 @pytest.mark.parametrize("target", [(2.0, -1.5), (-3.7, 3.1)])
-def test_click_places_start_at_the_data_point(studio, qtbot, target):
-    w = studio
+def test_click_places_start_at_the_data_point(shared_studio, qtbot, target):
+    w = shared_studio
     rid = w.session.selected_id
     pos = wf.scene_point(w.contour, *target)
     qtbot.mouseClick(w.contour.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
@@ -85,8 +85,8 @@ def test_click_places_start_at_the_data_point(studio, qtbot, target):
     assert (spins[0].value(), spins[1].value()) == pytest.approx(start)
 
 
-def test_shift_click_adds_a_run_there(studio, qtbot):
-    w = studio
+def test_shift_click_adds_a_run_there(shared_studio, qtbot):
+    w = shared_studio
     n = len(w.session.runs)
     template = w.session.selected.config
     pos = wf.scene_point(w.contour, 1.0, 1.0)
@@ -101,8 +101,8 @@ def test_shift_click_adds_a_run_there(studio, qtbot):
 
 
 # ------------------------------------------------------------------------------ playback
-def test_play_advances_the_runs_on_the_clock(studio, qtbot):
-    w = studio
+def test_play_advances_the_runs_on_the_clock(shared_studio, qtbot):
+    w = shared_studio
     assert w.session.position == 0
     w.contour.setFocus()
     qtbot.keyClick(w, Qt.Key.Key_Space)
@@ -120,8 +120,8 @@ def test_play_advances_the_runs_on_the_clock(studio, qtbot):
     assert f"step {p}" in w.status_step.text()
 
 
-def test_step_step_back_and_scrub(studio, qtbot):
-    w = studio
+def test_step_step_back_and_scrub(shared_studio, qtbot):
+    w = shared_studio
     w.contour.setFocus()
     for _ in range(4):
         qtbot.keyClick(w, Qt.Key.Key_Right)
@@ -141,8 +141,8 @@ def test_step_step_back_and_scrub(studio, qtbot):
 
 
 # ------------------------------------------------------------------------------ switching
-def test_switching_problem_updates_both_views(studio, qtbot):
-    w = studio
+def test_switching_problem_updates_both_views(shared_studio, qtbot):
+    w = shared_studio
     contour_before = w.contour.image.image.copy()
     surface_before = wf.widget_pixels(w.surface_view)
     choose(w.panels["problem"].combo, "rosenbrock")
@@ -159,8 +159,8 @@ def test_switching_problem_updates_both_views(studio, qtbot):
     assert (x0, x1) == pytest.approx(w.session.bounds[0], rel=0.05)
 
 
-def test_switching_optimizer_updates_the_run_and_views(studio, qtbot):
-    w = studio
+def test_switching_optimizer_updates_the_run_and_views(shared_studio, qtbot):
+    w = shared_studio
     rid = w.session.selected_id
     w.session.forward(10)
     settle(qtbot, w)
@@ -178,8 +178,8 @@ def test_switching_optimizer_updates_the_run_and_views(studio, qtbot):
     assert set(editors) == {h.name for h in get_spec("rmsprop").hyperparams}
 
 
-def test_diverging_run_is_flagged_and_nothing_raises(studio, qtbot):
-    w = studio
+def test_diverging_run_is_flagged_and_nothing_raises(shared_studio, qtbot):
+    w = shared_studio
     choose(w.panels["problem"].combo, "rosenbrock")
     rid = w.session.selected_id
     choose(w.panels["optimizer"].combo, "sgd")
@@ -207,8 +207,8 @@ def test_diverging_run_is_flagged_and_nothing_raises(studio, qtbot):
 
 
 # ------------------------------------------------------------------------------ rendering
-def test_gl_view_renders_a_frame_inside_the_window(studio, qtbot):
-    w = studio
+def test_gl_view_renders_a_frame_inside_the_window(shared_studio, qtbot):
+    w = shared_studio
     qtbot.wait(50)
     px = wf.widget_pixels(w.surface_view)
     assert px.shape[0] > 200 and px.shape[1] > 200
@@ -219,16 +219,16 @@ def test_gl_view_renders_a_frame_inside_the_window(studio, qtbot):
     assert len(np.unique(rgb[::7], axis=0)) > 200  # shaded and colour-mapped, not flat
 
 
-def test_views_are_side_by_side_and_filled(studio):
-    w = studio
+def test_views_are_side_by_side_and_filled(shared_studio):
+    w = shared_studio
     c, s = w.contour, w.surface_view
     assert c.width() > 400 and s.width() > 400 and c.height() > 400
     assert c.mapTo(w, c.rect().topLeft()).x() < s.mapTo(w, s.rect().topLeft()).x()
 
 
 # ------------------------------------------------------------------------------ sessions
-def test_session_survives_save_and_open_through_the_file_actions(studio, qtbot, tmp_path, monkeypatch):
-    w = studio
+def test_session_survives_save_and_open_through_the_file_actions(shared_studio, qtbot, tmp_path, monkeypatch):
+    w = shared_studio
     s = w.session
     s.forward(7)
     w.actions["add_run"].trigger()
@@ -252,8 +252,8 @@ def test_session_survives_save_and_open_through_the_file_actions(studio, qtbot, 
     assert {r.key for r in w.contour.runs_layer.runs()} == {e.id for e in s.runs}
 
 
-def test_corrupt_session_file_shows_a_message_and_changes_nothing(studio, qtbot, tmp_path, monkeypatch):
-    w = studio
+def test_corrupt_session_file_shows_a_message_and_changes_nothing(shared_studio, qtbot, tmp_path, monkeypatch):
+    w = shared_studio
     w.session.forward(3)
     before = w.session.to_dict()
     bad = tmp_path / "bad.json"
@@ -297,8 +297,8 @@ def test_broken_last_session_is_ignored_with_a_message(qtbot, studio_settings):
     w.close()
 
 
-def test_recent_files_keep_the_eight_latest(studio, tmp_path):
-    w = studio
+def test_recent_files_keep_the_eight_latest(shared_studio, tmp_path):
+    w = shared_studio
     for i in range(10):
         assert w.save_to(tmp_path / f"s{i}.json")
     recent = w.settings.recent_files()
@@ -308,8 +308,8 @@ def test_recent_files_keep_the_eight_latest(studio, tmp_path):
 
 
 # ------------------------------------------------------------------------------ typed functions
-def test_typed_function_errors_show_inline(studio, qtbot):
-    w = studio
+def test_typed_function_errors_show_inline(shared_studio, qtbot):
+    w = shared_studio
     panel = w.panels["problem"]
     before = w.session.to_dict()
     panel.expr.setText("sin(x) + y**")
@@ -329,10 +329,10 @@ def test_typed_function_errors_show_inline(studio, qtbot):
 
 
 # ------------------------------------------------------------------------------ race
-def test_race_all_tunes_off_the_ui_thread(studio, qtbot):
+def test_race_all_tunes_off_the_ui_thread(shared_studio, qtbot):
     from gdstudio.engine.tuning import tune_lr
 
-    w = studio
+    w = shared_studio
     start = w.session.selected.config.start
     w.actions["race_all"].trigger()
     assert w.racing  # returned before the tuning finished
@@ -437,8 +437,8 @@ def test_every_dock_opens(shared_studio, qtbot, dock_id):
     assert dock.widget().width() > 100 and dock.widget().height() > 100
 
 
-def test_keyboard_shortcuts_are_window_level(studio):
-    shortcuts = {a.id: studio.actions[a.id].shortcut().toString() for a in ACTIONS if a.shortcut}
+def test_keyboard_shortcuts_are_window_level(shared_studio):
+    shortcuts = {a.id: shared_studio.actions[a.id].shortcut().toString() for a in ACTIONS if a.shortcut}
     assert shortcuts["play"] == "Space" and shortcuts["step"] == "Right"
     assert shortcuts["step_back"] == "Left" and shortcuts["reset"] == "R"
     assert len(set(shortcuts.values())) == len(shortcuts)  # no two actions share a key
@@ -455,3 +455,49 @@ def test_no_display_prints_one_line_and_returns_2(display):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gdstudio: ") and "Traceback" not in out.stderr
+
+
+def _mouse(widget, kind, pos, buttons):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease}
+    button = Qt.MouseButton.NoButton if kind == "move" else Qt.MouseButton.LeftButton
+    local = QPointF(pos)
+    event = QMouseEvent(types[kind], local, QPointF(widget.mapToGlobal(pos)), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def test_dragging_a_start_ring_moves_that_run(shared_studio, qtbot):
+    w = shared_studio
+    s = w.session
+    other = s.runs[1].id
+    s.set_start(other, (2.0, 2.0))
+    s.select(s.runs[0].id)
+    settle(qtbot, w)
+    vp = w.contour.plot_widget.viewport()
+    a, b = wf.scene_point(w.contour, 2.0, 2.0), wf.scene_point(w.contour, -1.0, 3.0)
+    _mouse(vp, "press", a, Qt.MouseButton.LeftButton)
+    for t in np.linspace(0.1, 1.0, 8):
+        p = a + (b - a) * float(t)
+        _mouse(vp, "move", p, Qt.MouseButton.LeftButton)
+        qtbot.wait(5)
+    _mouse(vp, "release", b, Qt.MouseButton.NoButton)
+    settle(qtbot, w)
+    assert s.entry(other).config.start == pytest.approx((-1.0, 3.0), abs=0.1)
+    assert s.selected_id == other
+    assert tuple(drawn_xy(w, other)[0]) == pytest.approx(s.entry(other).config.start)
+
+
+def test_typing_in_fields_is_not_taken_by_single_key_shortcuts(shared_studio, qtbot):
+    w = shared_studio
+    w.session.forward(3)
+    field = w.panels["problem"].expr
+    field.setFocus()
+    qtbot.keyClicks(field, "R + x Ev")
+    assert field.text() == "R + x Ev"
+    assert w.session.position == 3 and not w.session.playing
+    assert not w.session.options.show_effective_step

@@ -91,6 +91,8 @@ def shared_studio(_module_window, qtbot):
         dock.show()
     w.load_preset("himmelblau")
     w.session.set_speed(1, 30)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=5_000)
     settle(qtbot, w)
     return w
 

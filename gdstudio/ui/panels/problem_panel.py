@@ -65,6 +65,7 @@ class ProblemPanel(QWidget):
         self.session = session
         self.setObjectName("problem_panel")
         self._data_key: tuple | None = None
+        self._last_expr = ""
 
         # --- problem choice
         self.combo = QComboBox()
@@ -200,8 +201,12 @@ class ProblemPanel(QWidget):
         formula = problem.formula if ps.name != "custom" else f"f(x, y) = {ps.expr}"
         extra = f"   ·   {problem.n_samples} data points" if problem.n_samples else ""
         self.formula.setText(f"<i>{_html(formula)}</i>{extra}")
-        if ps.name == "custom" and ps.expr and self.expr.text() != ps.expr:
-            self.expr.setText(ps.expr)
+        if ps.name == "custom" and ps.expr:
+            self._last_expr = ps.expr
+            if self.expr.text().strip() != ps.expr:
+                self.expr.setText(ps.expr)
+        elif ps.name != "custom" and self.expr.text() and not self.expr.hasFocus():
+            self.expr.clear()  # another problem is shown: the field is for typing a new one
         is_data = info.kind == "data"
         self.data_box.setVisible(is_data)
         if is_data:
@@ -259,7 +264,7 @@ class ProblemPanel(QWidget):
         if name == ps.name:
             return
         if name == "custom":
-            self.expr.setText(self.expr.text().strip() or DEFAULT_EXPRESSION)
+            self.expr.setText(self.expr.text().strip() or self._last_expr or DEFAULT_EXPRESSION)
             self.apply_expression()
             return
         if self._set_problem(name=name, dataset=None, data_x=None, data_y=None, expr=None, bounds=None):

@@ -244,7 +244,7 @@ class RunsPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         for col, mode in enumerate((
-            QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch,
+            QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
             QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
             QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
             QHeaderView.ResizeMode.ResizeToContents,
