@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gdstudio.engine.hyperparams import Value
-from gdstudio.engine.optimizers.base import Optimizer, OptState
+from gdstudio.engine.optimizers.base import Optimizer
 from gdstudio.engine.optimizers.registry import get_spec
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
 from gdstudio.train.blas import blas_threads
@@ -46,7 +46,6 @@ __all__ = [
     "TrainProgress",
     "compare_optimizers",
     "ema",
-    "init_optimizer_state",
     "make_entry",
     "smooth_curve",
     "training_defaults",
@@ -175,20 +174,6 @@ def _fmt(v: float) -> str:
     return "nan" if not math.isfinite(v) else repr(float(v))
 
 
-def init_optimizer_state(opt: Optimizer, param: np.ndarray) -> OptState:
-    """``opt.init_state(param)`` with the buffers in the parameter's dtype.
-
-    The engine builds state from a float64 view of the parameters; for float32 networks the
-    buffers are cast back so the update stays in float32 (NumPy keeps float32 when the scalars
-    are Python floats).
-    """
-    state = opt.init_state(param)
-    for k, buf in state.buffers.items():
-        if buf.dtype != param.dtype:
-            state.buffers[k] = buf.astype(param.dtype)
-    return state
-
-
 Progress = Callable[[TrainProgress], None]
 
 
@@ -223,7 +208,7 @@ def compare_optimizers(
     rng = np.random.default_rng(config.seed)
     start = net.init_params(rng)
     params: list[Params] = [[p.copy() for p in start] for _ in ents]
-    states = [[init_optimizer_state(o, p) for p in ps] for o, ps in zip(opts, params, strict=True)]
+    states = [[o.init_state(p) for p in ps] for o, ps in zip(opts, params, strict=True)]
     grads = net.zeros_like_params()
     sampler = BatchSampler(n_train, config.batch_size, shuffle=True, rng=rng)
 

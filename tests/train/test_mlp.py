@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, make_optimizer
-from gdstudio.train.compare import init_optimizer_state
 from gdstudio.train.mlp import MLP
 
 
@@ -139,7 +138,7 @@ def test_float32_optimizer_step_stays_float32_and_matches_float64(name):
     p64 = rng.standard_normal((6, 4))
     p32 = p64.astype(np.float32)
     opt = make_optimizer(name)
-    s64, s32 = opt.init_state(p64), init_optimizer_state(opt, p32)
+    s64, s32 = opt.init_state(p64), opt.init_state(p32)
     assert all(b.dtype == np.float32 for b in s32.buffers.values())
     for _ in range(3):
         g = rng.standard_normal((6, 4))

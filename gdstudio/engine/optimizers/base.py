@@ -9,8 +9,11 @@ NumPy's per-call overhead to vanish and small enough for the temporaries to stay
 
 from __future__ import annotations
 
+import itertools
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -18,7 +21,7 @@ import numpy as np
 
 from gdstudio.engine.hyperparams import HyperParam, Value
 
-__all__ = ["BLOCK_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
+__all__ = ["BLOCK_ROWS", "PARALLEL_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
 
 Array = np.ndarray
 
@@ -30,6 +33,26 @@ Array = np.ndarray
 #: page-faults on every call at 10⁵ (malloc maps and unmaps its 1 MiB temporaries); 32768 rows x 2
 #: parameters x 8 bytes = 512 KiB per temporary does not.
 BLOCK_ROWS = 32768
+
+#: From this many rows the row ranges run on all available cores (see :meth:`Optimizer.update`).
+PARALLEL_ROWS = 4 * BLOCK_ROWS
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _workers() -> int:
+    """Cores this process may use (at most 8)."""
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="gdstudio-rows")
+    return _POOL
 
 
 @dataclass
@@ -92,7 +115,9 @@ class Optimizer(ABC):
     # -- state -------------------------------------------------------------------------
     def init_state(self, params: np.ndarray) -> OptState:
         """Fresh state for parameters of shape (N, D)."""
-        params = np.asarray(params, dtype=np.float64)
+        params = np.asarray(params)
+        if not np.issubdtype(params.dtype, np.floating):
+            params = params.astype(np.float64)
         buffers = {name: np.full_like(params, fill) for name, fill in self._buffers().items()}
         return OptState(0, buffers, self._initial_scalars())
 
@@ -143,9 +168,26 @@ class Optimizer(ABC):
         if n <= BLOCK_ROWS:
             self._update(params, grad, state.buffers, state.t, state.scalars, eff)
             return
+        # Rows are independent: large N runs as contiguous row ranges, one per core, each in
+        # cache-sized blocks (NumPy releases the GIL inside ufuncs, so the ranges overlap in time).
+        workers = _workers() if n >= PARALLEL_ROWS else 1
+        edges = [round(n * i / workers) for i in range(workers + 1)]
+        ranges = list(itertools.pairwise(edges))
+        if workers == 1:
+            self._update_rows(params, grad, state, eff, 0, n)
+            return
+        pool = _pool()
+        futures = [pool.submit(self._update_rows, params, grad, state, eff, lo, hi) for lo, hi in ranges[1:]]
+        self._update_rows(params, grad, state, eff, *ranges[0])
+        for future in futures:
+            future.result()
+
+    def _update_rows(self, params: np.ndarray, grad: np.ndarray, state: OptState, eff: np.ndarray | None,
+                     start: int, stop: int) -> None:
+        """Rows ``start:stop`` in blocks of ``BLOCK_ROWS``."""
         t, scalars, buffers = state.t, state.scalars, state.buffers
-        for lo in range(0, n, BLOCK_ROWS):
-            hi = min(lo + BLOCK_ROWS, n)
+        for lo in range(start, stop, BLOCK_ROWS):
+            hi = min(lo + BLOCK_ROWS, stop)
             bufs = {k: v[lo:hi] for k, v in buffers.items()}
             self._update(params[lo:hi], grad[lo:hi], bufs, t, scalars, None if eff is None else eff[lo:hi])
 
