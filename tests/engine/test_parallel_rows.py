@@ -24,6 +24,7 @@ def test_blocked_parallel_update_equals_row_by_row(monkeypatch: pytest.MonkeyPat
     for _ in range(4):
         g = rng.normal(size=(n, 2))
         info = opt.step(p, g, state)
-        effs = [opt.step(r, g[i : i + 1], s).effective_lr for i, (r, s) in enumerate(zip(rows, row_states, strict=True))]
+        pairs = enumerate(zip(rows, row_states, strict=True))
+        effs = [opt.step(r, g[i : i + 1], s).effective_lr for i, (r, s) in pairs]
         np.testing.assert_array_equal(p, np.vstack(rows))
         np.testing.assert_array_equal(info.effective_lr, np.vstack(effs))
