@@ -55,19 +55,31 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        _lerp_(m, g, 1 - beta1)
+        # Two scratch arrays reused in place (fewer passes over memory at large N); the
+        # arithmetic and its order are torch's: lerp, v·β₂ + ((1−β₂)·g)·g, √v/√bc₂ + ε.
+        d = g - m
+        if 1 - beta1 < 0.5:
+            d *= 1 - beta1
+            m += d  # lerp, weight < 0.5: m + w·(g − m)
+        else:
+            _lerp_(m, g, 1 - beta1)
+        s = g * (1 - beta2)
+        s *= g
         v *= beta2
-        v += ((1 - beta2) * g) * g
+        v += s
         step_size = lr / (1 - beta1**t)
         bc2_sqrt = (1 - beta2**t) ** 0.5  # torch's float pow, not math.sqrt: they differ by an ulp at times
         if self.hp["amsgrad"]:
             vmax = bufs["max_exp_avg_sq"]
             np.maximum(vmax, v, out=vmax)
-            denom = np.sqrt(vmax) / bc2_sqrt
+            denom = np.sqrt(vmax, out=s)
         else:
-            denom = np.sqrt(v) / bc2_sqrt
+            denom = np.sqrt(v, out=s)
+        denom /= bc2_sqrt
         denom += eps
-        p += (-step_size * m) / denom
+        np.multiply(m, -step_size, out=d)
+        d /= denom
+        p += d
         if eff is not None:
             np.divide(step_size, denom, out=eff)
 
