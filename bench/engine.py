@@ -23,6 +23,7 @@ torch the torch columns are omitted (and the output says so).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -322,26 +323,42 @@ def floor_timers(n: int) -> dict[str, Timer]:
     """Streaming passes that read p, g, m, v and write p, m, v (7 arrays of n x 2 float64).
 
     Blocked so that the second touch of v (read by one call, written by the next) hits cache:
-    main-memory traffic is exactly the update's. One timer per block size; the floor is the best.
+    main-memory traffic is exactly the update's. One timer per block size, single-threaded and
+    with one row range per core (as the update itself runs at this size); the floor is the best.
     """
+    from gdstudio.engine.optimizers import base
+
     rng = np.random.default_rng(1)
     P, G, M, V = (rng.uniform(0.5, 1.0, (n, 2)) for _ in range(4))
     add, mul = np.add, np.multiply
 
-    def make(block: int) -> Timer:
+    def stream(block: int, start: int, stop: int) -> None:
+        for lo in range(start, stop, block):
+            s = slice(lo, min(lo + block, stop))
+            p, m, v = P[s], M[s], V[s]
+            add(p, G[s], out=p)  # read p, g; write p
+            add(m, v, out=m)  # read m, v; write m
+            mul(v, 1.0, out=v)  # v again (in cache); write v
+
+    def make(block: int, workers: int) -> Timer:
+        edges = [round(n * i / workers) for i in range(workers + 1)]
+        ranges = list(itertools.pairwise(edges))
+
         def run() -> float:
             t0 = time.perf_counter()
-            for lo in range(0, n, block):
-                s = slice(lo, lo + block)
-                p, m, v = P[s], M[s], V[s]
-                add(p, G[s], out=p)  # read p, g; write p
-                add(m, v, out=m)  # read m, v; write m
-                mul(v, 1.0, out=v)  # v again (in cache); write v
+            futures = [base._pool().submit(stream, block, lo, hi) for lo, hi in ranges[1:]]
+            stream(block, *ranges[0])
+            for f in futures:
+                f.result()
             return (time.perf_counter() - t0) / n
 
         return run
 
-    return {f"floor/{b}": make(b) for b in (8192, 32768, 131072)}
+    cores = base._workers()
+    timers = {f"floor/{b}": make(b, 1) for b in (8192, 32768, 131072)}
+    if cores > 1:
+        timers.update({f"floor/{b}x{cores}": make(b, cores) for b in (8192, 32768, 131072)})
+    return timers
 
 
 def bench_floor(n: int, rounds: int) -> tuple[float, float, dict[str, float]]:
