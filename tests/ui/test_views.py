@@ -583,3 +583,59 @@ def test_legend_lists_labelled_runs_and_active_arrows(contour_view, himmelblau, 
     assert contour_view.legend_entries() == ["GD η=0.01", "−∇f"]
     contour_view.set_legend_visible(False)
     assert not contour_view.legend.isVisible()
+
+
+# -- thinning long runs ----------------------------------------------------------------------
+def _long_path(n: int = 5000) -> np.ndarray:
+    """A spiral into the origin that ends bouncing between two nearby points."""
+    t = np.linspace(0, 1, n)
+    xy = np.column_stack([np.exp(-8 * t) * np.cos(40 * t), np.exp(-8 * t) * np.sin(40 * t)])
+    xy[n // 2 :: 2] += 1e-5
+    return xy
+
+
+def test_path_thinning_keeps_every_screen_cell_and_the_ends():
+    from gdstudio.ui.views._pg import dot_keep, path_keep
+
+    xy = _long_path()
+    pixel = (0.002, 0.002)
+    keep = path_keep(xy, pixel)
+    assert keep[0] == 0 and keep[-1] == len(xy) - 1 and np.all(np.diff(keep) > 0)
+    assert len(keep) < len(xy) / 2
+    cells = {tuple(c) for c in np.floor(xy / pixel).astype(int)}
+    assert cells == {tuple(c) for c in np.floor(xy[keep] / pixel).astype(int)}
+    dots = dot_keep(xy, pixel)
+    dot_cells = np.floor(xy[dots] / (4 * np.array(pixel))).astype(int)
+    assert len({tuple(c) for c in dot_cells}) == len(dots)  # one dot per 4-px cell
+    assert {tuple(c) for c in np.floor(xy / (4 * np.array(pixel))).astype(int)} == {tuple(c) for c in dot_cells}
+    short = xy[:100]
+    assert np.array_equal(path_keep(short, pixel), np.arange(100))
+
+
+def test_peak_decimation_keeps_the_envelope():
+    from gdstudio.ui.views.history import peak_decimate
+
+    rng = np.random.default_rng(0)
+    y = np.cumsum(rng.standard_normal(50_000))
+    y[1234] = 1e3  # a spike
+    y[30_000:30_100] = np.nan
+    x, yy = peak_decimate(y, 400)
+    assert len(x) <= 2 * 400 + 200
+    assert np.nanmax(yy) == 1e3 and np.nanmin(yy) == np.nanmin(y)
+    assert np.all(np.diff(x) >= 0) and x[-1] == len(y) - 1
+    x, yy = peak_decimate(y[:1000], 400)  # short: exact
+    assert np.array_equal(x, np.arange(1000)) and np.array_equal(yy, y[:1000], equal_nan=True)
+
+
+def test_long_runs_still_end_exactly_at_their_heads(contour_view, surface_view, himmelblau):
+    xy = _long_path(6000) * 3
+    t = TrajectoryView("long", xy, himmelblau.loss(xy), color=RUN_PALETTE[0])
+    set_problem(contour_view, himmelblau)
+    surface_view.set_surface(himmelblau.grid(64), himmelblau.bounds, himmelblau.minima, False)
+    for view in (contour_view, surface_view):
+        view.set_frame([t], 4000)
+    assert contour_view.drawn_run("long").xy[-1] == pytest.approx(xy[4000])
+    seg = surface_view.paths.pos
+    assert len(seg) < 2 * 4000  # thinned
+    assert seg[-1] == pytest.approx(surface_view.head_positions()["long"])
+    assert seg[0] == pytest.approx(surface_view.to_scene(xy[:1, 0], xy[:1, 1], t.loss[:1], lift=0.12)[0])

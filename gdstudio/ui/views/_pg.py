@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR
 
-__all__ = ["DrawnRun", "PassiveScatter", "RunsLayer", "arrow_segments", "mk_pen"]
+__all__ = ["DrawnRun", "PassiveScatter", "RunsLayer", "arrow_segments", "dot_keep", "mk_pen", "path_keep"]
 
 
 def mk_pen(
@@ -103,6 +103,7 @@ class RunsLayer(pg.GraphicsObject):
         super().__init__()
         self._runs: list[DrawnRun] = []
         self._polys: list[QPolygonF] = []
+        self._dots: list[QPolygonF] = []
         self._colors: dict[str, QColor] = {}
         self._rect = QRectF()
         self._start_override: dict[Hashable, tuple[float, float]] = {}
@@ -110,16 +111,26 @@ class RunsLayer(pg.GraphicsObject):
 
     # -- data ----------------------------------------------------------------------------
     def set_runs(self, runs: list[DrawnRun]) -> None:
+        """The runs to paint; long paths are thinned to what the screen can show (see
+        :func:`path_keep` and :func:`dot_keep`), the full points stay in ``runs()``."""
         self.prepareGeometryChange()
         self._runs = runs
         self._polys = []
+        self._dots = []
         lo = np.array([np.inf, np.inf])
         hi = -lo
+        vb = self.getViewBox()
+        pixel = None
+        if vb is not None:
+            px = vb.viewPixelSize()
+            if px[0] > 0 and px[1] > 0:
+                pixel = (float(px[0]), float(px[1]))
         for r in runs:
             n = len(r.xy)
-            poly = pg.functions.create_qpolygonf(n)
-            pg.functions.ndarray_from_qpolygonf(poly)[:] = r.xy
-            self._polys.append(poly)
+            line = r.xy if pixel is None else r.xy[path_keep(r.xy, pixel)]
+            dots = r.xy if pixel is None else r.xy[dot_keep(r.xy, pixel)]
+            self._polys.append(_qpolygon(line))
+            self._dots.append(_qpolygon(dots))
             if n:
                 lo = np.minimum(lo, r.xy.min(axis=0))
                 hi = np.maximum(hi, r.xy.max(axis=0))
@@ -128,6 +139,11 @@ class RunsLayer(pg.GraphicsObject):
             hi = np.maximum(hi, (x, y))
         self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]) if np.isfinite(lo).all() else QRectF()
         self.update()
+
+    def refit(self) -> None:
+        """Re-thin the paths for a new zoom (call when the view range changes)."""
+        if self._runs:
+            self.set_runs(self._runs)
 
     def set_start_override(self, key: Hashable, xy: tuple[float, float] | None) -> None:
         """Draw run ``key``'s start ring at ``xy`` (during a drag); None restores it."""
@@ -178,7 +194,7 @@ class RunsLayer(pg.GraphicsObject):
                 painter.setPen(_cosmetic(self._color(r.color), 2.0))
                 painter.drawPolyline(poly)
         if self.show_dots:
-            for r, poly in zip(self._runs, self._polys, strict=True):
+            for r, poly in zip(self._runs, self._dots, strict=True):
                 if len(r.xy) > 1:
                     painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
                     painter.drawPoints(poly)
@@ -205,6 +221,46 @@ class RunsLayer(pg.GraphicsObject):
                     painter.drawLine(p + QPointF(-8, -8), p + QPointF(8, 8))
                     painter.drawLine(p + QPointF(-8, 8), p + QPointF(8, -8))
         painter.setTransform(tr)
+
+
+def _qpolygon(xy: np.ndarray) -> QPolygonF:
+    poly = pg.functions.create_qpolygonf(len(xy))
+    pg.functions.ndarray_from_qpolygonf(poly)[:] = xy
+    return poly
+
+
+#: Paths with at most this many points are drawn exactly.
+EXACT_POINTS = 256
+
+
+def path_keep(xy: np.ndarray, pixel: tuple[float, float], cell_px: float = 1.0) -> np.ndarray:
+    """Indices of the points of a path worth drawing at this zoom.
+
+    A point is dropped when it falls in the same ``cell_px`` screen cell as the point before it
+    or the one before that (a converged run bouncing between two pixels draws one segment);
+    the first and last points are always kept. Short paths are kept whole.
+    """
+    n = len(xy)
+    if n <= EXACT_POINTS:
+        return np.arange(n)
+    cells = np.floor(xy / (np.asarray(pixel) * cell_px)).astype(np.int64)
+    keep = np.ones(n, dtype=bool)
+    keep[1:] &= np.any(cells[1:] != cells[:-1], axis=1)
+    keep[2:] &= np.any(cells[2:] != cells[:-2], axis=1)
+    keep[0] = keep[-1] = True
+    return np.flatnonzero(keep)
+
+
+def dot_keep(xy: np.ndarray, pixel: tuple[float, float], cell_px: float = 4.0) -> np.ndarray:
+    """Indices of step dots to draw: the first point in each ``cell_px`` screen cell (dots
+    closer than that would merge into a blob anyway). Short paths are kept whole."""
+    n = len(xy)
+    if n <= EXACT_POINTS:
+        return np.arange(n)
+    cells = np.floor(xy / (np.asarray(pixel) * cell_px)).astype(np.int64)
+    key = (cells[:, 0] - cells[:, 0].min()) * (int(np.ptp(cells[:, 1])) + 1) + (cells[:, 1] - cells[:, 1].min())
+    _, first = np.unique(key, return_index=True)
+    return np.sort(first)
 
 
 def _cosmetic(color: QColor, width: float, cap: Qt.PenCapStyle = Qt.PenCapStyle.RoundCap) -> QPen:

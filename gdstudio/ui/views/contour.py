@@ -489,6 +489,7 @@ class ContourView(QWidget):
         self.field.setVisible(len(seg) > 0)
 
     def _on_view_changed(self, *_args) -> None:
+        self.runs_layer.refit()
         self._update_arrows()
         self._update_field()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
 from gdstudio.ui.views.types import TrajectoryView, shown_index
 
-__all__ = ["PLOTS", "HistoryView", "log10_masked"]
+__all__ = ["PLOTS", "HistoryView", "log10_masked", "peak_decimate"]
 
 #: Plot names, in grid order (row-major 2 × 2).
 PLOTS = ("loss", "parameters", "effective_lr", "grad_norm")
@@ -46,6 +47,30 @@ def _round_up(value: float) -> float:
         if m * exp >= value:
             return m * exp
     return 10.0 * exp
+
+
+def peak_decimate(y: np.ndarray, width_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a curve over steps 0..n−1 thinned for a ``width_px``-wide plot.
+
+    Up to 4 points per pixel column the curve is exact. Beyond, steps are grouped in blocks
+    of ⌈n / width_px⌉ and each block is drawn as its minimum then maximum (NaN ignored; an
+    all-NaN block stays a break), so spikes and the envelope survive; the tail that does not
+    fill a block is kept as is.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    if n <= 4 * width_px:
+        return np.arange(n, dtype=np.float64), y
+    block = -(-n // width_px)
+    m = n - n % block
+    blocks = y[:m].reshape(-1, block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
+        lo, hi = np.fmin.reduce(blocks, axis=1), np.fmax.reduce(blocks, axis=1)
+    start = np.arange(0, m, block, dtype=np.float64)
+    xs = np.column_stack([start, start + (block - 1)]).ravel()
+    ys = np.column_stack([lo, hi]).ravel()
+    return np.concatenate([xs, np.arange(m, n, dtype=np.float64)]), np.concatenate([ys, y[m:]])
 
 
 def log10_masked(values: np.ndarray) -> np.ndarray:
@@ -242,7 +267,8 @@ class HistoryView(QWidget):
                 ys[name] = []
                 for curve, y in zip(run.curves[name], arrays, strict=True):
                     yy = log10_masked(y) if self._log[name] else np.where(np.isfinite(y), y, np.nan)
-                    curve.setData(np.arange(len(yy), dtype=np.float64), yy, connect="finite")
+                    width = max(200, int(self.plots[name].vb.width()))
+                    curve.setData(*peak_decimate(yy, width), connect="finite")
                     curve.show()
                     ys[name].append(yy)
             self._y[t.key] = ys

@@ -26,6 +26,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QVector3D
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR, hex_to_rgba, lookup_table
+from gdstudio.ui.views._pg import path_keep
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
 __all__ = ["BOX", "HEIGHT", "MESH_MAX", "ONE_D_MESSAGE", "SurfaceView", "shade"]
@@ -36,6 +37,8 @@ MESH_MAX = 128
 FLOOR = -0.25 * HEIGHT
 LIFT = 0.015 * HEIGHT
 FLOOR_TEXTURE = 768
+#: Long paths are thinned to one point per PATH_CELL³ scene cell (the box is 2·BOX wide).
+PATH_CELL = 0.02
 BACKGROUND = "#15171c"
 _MINIMUM = (1.0, 1.0, 1.0, 0.9)
 _RIM = (0.05, 0.05, 0.05, 1.0)
@@ -283,15 +286,17 @@ class SurfaceView(QWidget):
             rgba = self._rgba[name] = hex_to_rgba(name)
         return rgba
 
-    def _scene_points(self, t: TrajectoryView) -> tuple[np.ndarray, np.ndarray]:
-        """The whole run in scene coordinates, on the surface and on the floor (cached until the
-        next set_trajectories / set_surface)."""
+    def _scene_points(self, t: TrajectoryView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The whole run in scene coordinates, on the surface and on the floor, and the indices
+        worth drawing (long paths thinned to ~1 px cells); cached until the next
+        set_trajectories / set_surface."""
         cached = self._pos3.get(t.key)
         if cached is None:
             on = self.to_scene(t.points[:, 0], t.points[:, 1], t.loss, lift=LIFT)
             floor = on.copy()
             floor[:, 2] = FLOOR + 0.02
-            cached = self._pos3[t.key] = (on, floor)
+            keep = path_keep(on, (PATH_CELL, PATH_CELL, PATH_CELL))
+            cached = self._pos3[t.key] = (on, floor, keep)
         return cached
 
     def head_positions(self) -> dict[Hashable, np.ndarray]:
@@ -308,15 +313,18 @@ class SurfaceView(QWidget):
             if not t.visible or t.dim != 2:
                 continue
             k = shown_index(t, self._step)
-            on, floor = self._scene_points(t)
+            on, floor, keep = self._scene_points(t)
             rgba = self._color(t.color)
             if k > 0:
+                idx = np.append(keep[: np.searchsorted(keep, k)], k)
+                m = len(idx) - 1
                 for src, out in ((on, segs), (floor, shadow_segs)):
-                    s = np.empty((2 * k, 3), np.float32)
-                    s[0::2] = src[:k]
-                    s[1::2] = src[1 : k + 1]
+                    pts = src[idx]
+                    s = np.empty((2 * m, 3), np.float32)
+                    s[0::2] = pts[:-1]
+                    s[1::2] = pts[1:]
                     out.append(s)
-                seg_colors.append(np.broadcast_to(np.array(rgba, np.float32), (2 * k, 4)))
+                seg_colors.append(np.broadcast_to(np.array(rgba, np.float32), (2 * m, 4)))
             heads.append(on[k])
             head_colors.append(rgba)
             starts.append(on[0])
