@@ -15,7 +15,8 @@ race that replaces eleven runs pushes once). :meth:`flush` pushes at once;
 * ``options_changed``: overlays and the history's log-loss axis.
 
 It also routes the contour's mouse signals back to the session (click: move the selected run's
-start, shift-click: add a run there, drag a start ring: move that run's start on drop). Call
+start, shift-click: add a run there, drag a start ring: that run follows live while cheap, and
+moves on drop). Call
 :meth:`close` before the views go away: it disconnects everything.
 """
 
@@ -37,6 +38,8 @@ __all__ = ["SYNC_SURFACE_COST", "Subscriptions", "ViewBridge", "trajectories"]
 
 #: Grid cells × data points below which the surface is computed on the UI thread (~< 20 ms).
 SYNC_SURFACE_COST = 4_000_000
+#: Dragging a start ring re-runs that run live while the position shown is at most this.
+LIVE_DRAG_STEPS = 400
 
 
 class Subscriptions:
@@ -130,6 +133,7 @@ class ViewBridge(QObject):
         if contour is not None:
             contour.startClicked.connect(self._on_start_clicked)
             contour.startAdded.connect(self._on_start_added)
+            contour.startDragged.connect(self._on_start_dragged)
             contour.startDropped.connect(self._on_start_dropped)
         self.refresh_all()
 
@@ -277,6 +281,15 @@ class ViewBridge(QObject):
         except ValueError as exc:
             self.message.emit(str(exc))
 
+    def _on_start_dragged(self, key: object, x: float, y: float) -> None:
+        """Live preview while a start ring is dragged: the run restarts from the pointer when
+        recomputing it up to the position shown is cheap (≤ :data:`LIVE_DRAG_STEPS` steps)."""
+        if self.session.position > LIVE_DRAG_STEPS:
+            return  # the ring follows the pointer (the view draws it); the run moves on drop
+        s = self.session
+        with contextlib.suppress(ValueError, TypeError):
+            s.set_start(int(key), self._start_from(x, y))  # type: ignore[arg-type]
+
     def _on_start_dropped(self, key: object, x: float, y: float) -> None:
         s = self.session
         try:
@@ -295,6 +308,7 @@ class ViewBridge(QObject):
         if self.contour is not None:
             for sig, slot in ((self.contour.startClicked, self._on_start_clicked),
                               (self.contour.startAdded, self._on_start_added),
+                              (self.contour.startDragged, self._on_start_dragged),
                               (self.contour.startDropped, self._on_start_dropped)):
                 with contextlib.suppress(RuntimeError, TypeError):
                     sig.disconnect(slot)

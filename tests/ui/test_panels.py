@@ -460,6 +460,7 @@ class FakeView(QObject):
 
     startClicked = Signal(float, float)
     startAdded = Signal(float, float)
+    startDragged = Signal(object, float, float)
     startDropped = Signal(object, float, float)
 
     def __init__(self) -> None:
@@ -528,8 +529,13 @@ def test_bridge_routes_clicks_to_the_session(qtbot, bridged):
     contour.startAdded.emit(2.0, 2.0)
     assert len(s.runs) == 2 and s.selected.config.start == (2.0, 2.0)
     assert s.selected.config.optimizer == "adam"
+    contour.startDragged.emit(rid, -0.5, 0.5)  # live while the position is small
+    assert s.entry(rid).config.start == (-0.5, 0.5)
     contour.startDropped.emit(rid, -1.0, 1.0)
     assert s.entry(rid).config.start == (-1.0, 1.0) and s.selected_id == rid
+    s.forward(bridge_mod.LIVE_DRAG_STEPS + 1)
+    contour.startDragged.emit(rid, 0.25, 0.25)  # too long to recompute per mouse move: drop only
+    assert s.entry(rid).config.start == (-1.0, 1.0)
     contour.startClicked.emit(float("nan"), 0.0)  # refused by the engine: no exception, no change
     assert s.entry(rid).config.start == (-1.0, 1.0)
 
