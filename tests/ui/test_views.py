@@ -639,3 +639,25 @@ def test_long_runs_still_end_exactly_at_their_heads(contour_view, surface_view, 
     assert len(seg) < 2 * 4000  # thinned
     assert seg[-1] == pytest.approx(surface_view.head_positions()["long"])
     assert seg[0] == pytest.approx(surface_view.to_scene(xy[:1, 0], xy[:1, 1], t.loss[:1], lift=0.12)[0])
+
+
+@pytest.mark.parametrize("kind", ["holes", "flat", "all-nan"])
+@pytest.mark.parametrize("log", [False, True])
+def test_surfaces_with_holes_or_no_relief_do_not_raise_or_warn(contour_view, surface_view, kind, log):
+    from gdstudio.engine.problems.base import Surface
+
+    xs = np.linspace(-1, 1, 64)
+    ys = np.linspace(-2, 2, 48)
+    xx, yy = np.meshgrid(xs, ys)
+    z = {"holes": np.where(xx * yy > 0.3, np.nan, xx**2 + yy**2), "flat": np.full(xx.shape, 3.0),
+         "all-nan": np.full(xx.shape, np.nan)}[kind]
+    if kind == "holes":
+        z[0, :5] = np.inf
+    t = TrajectoryView(0, np.array([[0.5, 0.5], [0.2, 0.1]]), np.array([np.nan, 1.0]), color=RUN_PALETTE[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for view in (contour_view, surface_view):
+            view.set_surface(Surface(xs, ys, z), ((-1, 1), (-2, 2)), np.empty((0, 2)), log)
+            view.set_frame([t], 1)
+    assert contour_view.image.image.shape == (48, 64, 4)
+    assert contour_view.drawn_run(0).xy[-1] == pytest.approx((0.2, 0.1))
