@@ -675,8 +675,9 @@ class Session:
         parsed = session_from_dict(data)
         self.set_playing(False)
         runs: dict[int, RunEntry] = {}
+        numbering = itertools.count(1)  # a loaded session numbers its runs from 1 again
         for spec in parsed.runs:
-            rid = next(self._ids)
+            rid = next(numbering)
             runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, Run(parsed.problem, spec.config))
         for e in runs.values():
             assert e.run is not None
@@ -687,18 +688,19 @@ class Session:
             selected = ids[parsed.selected] if parsed.selected is not None and 0 <= parsed.selected < len(ids) \
                 else ids[0]
         self._problem_settings, self._problem, self._runs = parsed.problem_settings, parsed.problem, runs
+        self._ids = numbering
         self._steps_per_tick, self._ticks_per_second = parsed.steps_per_tick, parsed.ticks_per_second
         self._max_steps = parsed.max_steps
         self._options = parsed.options
         self.title, self.description = parsed.title, parsed.description
-        old_selected, self._selected = self._selected, selected
+        self._selected = selected
         self._position = min(parsed.position, self.computed_steps)
         self.problem_changed.emit()
         self.runs_changed.emit()
         self.speed_changed.emit()
         self.options_changed.emit()
-        if selected != old_selected:
-            self.selection_changed.emit(selected)
+        # Run ids restart at 1, so the same id may now name another run: always re-announce.
+        self.selection_changed.emit(selected)
         self.position_changed.emit(self._position)
         if self.computed_steps:
             self.runs_advanced.emit()

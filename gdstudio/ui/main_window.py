@@ -12,6 +12,7 @@ window-modal) or a status-bar line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import time
 from collections.abc import Callable
@@ -62,27 +63,23 @@ _ERROR_STYLE = "color: #E0301E; font-weight: bold;"
 
 
 class _RaceSignals(QObject):
-    done = Signal(int, object)  # generation, list[(name, lr)] or Exception
+    done = Signal(int, object)  # generation, list[RunConfig] or Exception
 
 
 class _RaceTask(QRunnable):
-    """Tunes η for each optimizer on a pool thread (pure engine code: problem and configs)."""
+    """Plans a race (tuning η for each optimizer, ~1 s) on a pool thread.
 
-    def __init__(self, generation: int, problem: Any, template: RunConfig, names: tuple[str, ...],
-                 signals: _RaceSignals) -> None:
+    ``plan`` is ``Session.plan_race`` bound to its arguments: it only reads the session's
+    (immutable) problem and configs, and the result is applied on the UI thread.
+    """
+
+    def __init__(self, generation: int, plan: Callable[[], list[RunConfig]], signals: _RaceSignals) -> None:
         super().__init__()
-        self.generation, self.problem, self.template, self.names, self.signals = (
-            generation, problem, template, names, signals)
+        self.generation, self.plan, self.signals = generation, plan, signals
 
     def run(self) -> None:
-        from gdstudio.engine.tuning import tune_lr
-
         try:
-            t = self.template
-            result: object = []
-            for name in self.names:
-                cfg = RunConfig(name, t.start, {}, t.batch_size, t.shuffle, t.noise, t.seed, t.tol)
-                result.append((name, tune_lr(self.problem, cfg)))  # type: ignore[attr-defined]
+            result: object = self.plan()
         except Exception as exc:  # reported on the UI thread
             result = exc
         with contextlib.suppress(RuntimeError):  # the window closed while tuning
@@ -609,15 +606,12 @@ class MainWindow(QMainWindow):
         s.set_playing(False)
         sel = s.selected
         start = tuple(sel.config.start) if sel is not None else tuple(s.problem.start)
-        t = sel.config if sel is not None else RunConfig("gd", start)
-        template = RunConfig("gd", start, {}, t.batch_size if s.problem.n_samples else None, t.shuffle, t.noise,
-                             t.seed, t.tol)
         self._race_generation += 1
         self._race_context = (s.problem, start)
         self.actions["race_all"].setEnabled(False)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self.show_status(f"Tuning η for {len(RACE_OPTIMIZERS)} optimizers from {start}…")
-        self.race_pool.start(_RaceTask(self._race_generation, s.problem, template, RACE_OPTIMIZERS,
+        self.race_pool.start(_RaceTask(self._race_generation, functools.partial(s.plan_race, start),
                                        self._race_signals))
 
     @property
@@ -638,9 +632,7 @@ class MainWindow(QMainWindow):
             self.show_status("The problem changed while tuning: race cancelled")
             return
         try:
-            ids = s.race_all(start, tune=False, optimizers=[name for name, _ in result])  # type: ignore[union-attr]
-            for rid, (_name, lr) in zip(ids, result, strict=True):  # type: ignore[arg-type]
-                s.update_run(rid, hyperparameters={"lr": lr})
+            ids = s.replace_runs(result)  # type: ignore[arg-type]
         except ValueError as exc:
             self.show_error("Race all", str(exc))
             return

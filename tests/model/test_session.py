@@ -539,3 +539,17 @@ def test_runs_equal_a_standalone_engine_run_with_stochastic_settings():
         s.tick()
     ref = Run(make_problem("linear-regression"), cfg).run(35)
     np.testing.assert_array_equal(s.runs[0].run.history.points, ref.history.points)
+
+
+def test_loading_a_session_numbers_its_runs_from_one_again() -> None:
+    from gdstudio.model.presets import load_preset
+
+    s = Session()
+    load_preset(s, "book-bowl")
+    load_preset(s, "himmelblau")
+    assert [e.id for e in s.runs] == [1, 2]
+    seen: list[object] = []
+    s.selection_changed.connect(seen.append)
+    load_preset(s, "himmelblau")  # same ids, new runs: the selection is announced again
+    assert seen == [1]
+    assert s.add_run(s.runs[0].config) == 3
