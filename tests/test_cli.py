@@ -176,3 +176,10 @@ def test_entry_points_run_the_same_cli(entry: list[str]) -> None:
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "gdstudio trace: error: Unknown problem: 'nope' (known: " + ", ".join(PROBLEMS) + ")"
+
+
+def test_every_source_folder_is_a_package() -> None:
+    """A folder without __init__.py would be left out of a built wheel (setuptools find)."""
+    for folder in (ROOT / "gdstudio").rglob("*"):
+        if folder.is_dir() and folder.name != "__pycache__" and any(folder.glob("*.py")):
+            assert (folder / "__init__.py").is_file(), f"{folder.relative_to(ROOT)} has no __init__.py"
