@@ -258,7 +258,7 @@ class ContourView(QWidget):
             self.minima.setData(m[:, 0], self._y_1d(np.interp(m[:, 0], s.xs, s.z)))
 
     def _set_axis_labels(self) -> None:
-        style = {"color": "#DDDDDD", "font-size": "11pt"}
+        style = {"color": pg.mkColor(pg.getConfigOption("foreground")).name(), "font-size": "11pt"}  # theme's text
         names = self._labels
         self.plot_item.setLabel("bottom", names[0] if names else "x", **style)
         if self._dim == 2:
