@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -200,18 +200,22 @@ class OptimizerPanel(QWidget):
         self.batch_label.setVisible(n is not None)
         self.batch_row.setVisible(n is not None)
         if n is not None:
-            _set(self.batch, lambda: (self.batch.setRange(0, n), self.batch.setValue(e.config.batch_size or 0)))
-            _set(self.shuffle, lambda: self.shuffle.setChecked(bool(e.config.shuffle)))
+            with QSignalBlocker(self.batch), QSignalBlocker(self.shuffle):
+                self.batch.setRange(0, n)
+                self.batch.setValue(e.config.batch_size or 0)
+                self.shuffle.setChecked(bool(e.config.shuffle))
             self.shuffle.setEnabled(e.config.batch_size is not None)
-        _set(self.noise, lambda: self.noise.setValue(float(e.config.noise)))
-        _set(self.seed, lambda: self.seed.setValue(int(e.config.seed)))
+        with QSignalBlocker(self.noise), QSignalBlocker(self.seed):
+            self.noise.setValue(float(e.config.noise))
+            self.seed.setValue(int(e.config.seed))
         for i, (lab, spin) in enumerate(zip(self.start_labels, self.start_spins, strict=True)):
             visible = i < problem.dim
             lab.setVisible(visible)
             spin.setVisible(visible)
             if visible:
                 lab.setText(problem.params[i])
-                _set(spin, lambda spin=spin, i=i: spin.setValue(float(e.config.start[i])))
+                with QSignalBlocker(spin):
+                    spin.setValue(float(e.config.start[i]))
 
     def _build_editors(self, spec: OptimizerSpec) -> None:
         while self.params_grid.count():
@@ -291,12 +295,3 @@ class OptimizerPanel(QWidget):
 
     def close_session(self) -> None:
         self._subs.disconnect_all()
-
-
-def _set(widget: QWidget, fn: Any) -> None:
-    """Run ``fn`` with ``widget``'s signals blocked (showing model values must not write back)."""
-    blocked = widget.blockSignals(True)
-    try:
-        fn()
-    finally:
-        widget.blockSignals(blocked)

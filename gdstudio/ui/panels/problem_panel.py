@@ -14,7 +14,7 @@ import contextlib
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -197,7 +197,8 @@ class ProblemPanel(QWidget):
         s = self.session
         ps, problem = s.problem_settings, s.problem
         info = PROBLEMS[ps.name]
-        _blocked(self.combo, lambda: self.combo.setCurrentIndex(self.combo.findData(ps.name)))
+        with QSignalBlocker(self.combo):
+            self.combo.setCurrentIndex(self.combo.findData(ps.name))
         formula = problem.formula if ps.name != "custom" else f"f(x, y) = {ps.expr}"
         extra = f"   ·   {problem.n_samples} data points" if problem.n_samples else ""
         self.formula.setText(f"<i>{_html(formula)}</i>{extra}")
@@ -219,11 +220,13 @@ class ProblemPanel(QWidget):
                 spin = self.bound_spins[2 * axis + j]
                 spin.setVisible(visible)
                 if visible:
-                    _blocked(spin, lambda spin=spin, axis=axis, j=j: spin.setValue(bounds[axis][j]))
+                    with QSignalBlocker(spin):
+                        spin.setValue(bounds[axis][j])
             if visible:
                 self.bound_labels[axis].setText(problem.params[axis])
-        _blocked(self.resolution, lambda: self.resolution.setValue(ps.resolution))
-        _blocked(self.log_scale, lambda: self.log_scale.setChecked(ps.log_scale))
+        with QSignalBlocker(self.resolution), QSignalBlocker(self.log_scale):
+            self.resolution.setValue(ps.resolution)
+            self.log_scale.setChecked(ps.log_scale)
 
     def _refresh_data(self, name: str, dataset: str | None, problem: Any) -> None:
         key = (name, dataset, self.session.problem_settings.data_x, self.session.problem_settings.data_y)
@@ -363,14 +366,6 @@ class ProblemPanel(QWidget):
 
     def close_session(self) -> None:
         self._subs.disconnect_all()
-
-
-def _blocked(widget: QWidget, fn: Any) -> None:
-    blocked = widget.blockSignals(True)
-    try:
-        fn()
-    finally:
-        widget.blockSignals(blocked)
 
 
 def _html(text: str) -> str:

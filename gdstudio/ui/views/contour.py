@@ -293,9 +293,7 @@ class ContourView(QWidget):
     # -- runs ----------------------------------------------------------------------------
     def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
         """The runs to draw (cheap: one paint item holds every run; call it as runs grow)."""
-        self._trajs = list(trajectories)
-        self._arrow_refs = None
-        self._refresh()
+        self.set_frame(trajectories, self._step)
 
     def set_position(self, step: int) -> None:
         """Show every run up to min(step, its last index)."""
@@ -303,7 +301,7 @@ class ContourView(QWidget):
         self._refresh()
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
-        """:meth:`set_trajectories` and :meth:`set_position` with one redraw."""
+        """The runs to draw and the step to show them at, with one redraw."""
         self._trajs = list(trajectories)
         self._arrow_refs = None
         self._step = max(0, int(step))

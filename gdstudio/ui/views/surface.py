@@ -264,9 +264,7 @@ class SurfaceView(QWidget):
     # -- runs ----------------------------------------------------------------------------
     def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
         """The runs to draw."""
-        self._trajs = list(trajectories)
-        self._pos3.clear()
-        self._refresh()
+        self.set_frame(trajectories, self._step)
 
     def set_position(self, step: int) -> None:
         """Show every run up to min(step, its last index)."""
@@ -274,7 +272,7 @@ class SurfaceView(QWidget):
         self._refresh()
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
-        """:meth:`set_trajectories` and :meth:`set_position` with one update."""
+        """The runs to draw and the step to show them at, with one update."""
         self._trajs = list(trajectories)
         self._pos3.clear()
         self._step = max(0, int(step))
