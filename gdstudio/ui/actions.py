@@ -59,6 +59,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "SP_DialogSaveButton"),
     ActionSpec("save_as", "Save &As…", "save_session_as", "Save the session to a new file", "Ctrl+Shift+S"),
     ActionSpec("clear_recent", "Clear recent files", "clear_recent", "Forget the list of recent sessions"),
+    ActionSpec("export_video", "&Export video…", "export_video", "Render the views as an MP4, a GIF or PNG frames "
+               "(offscreen, at a chosen resolution, with a caption)", "Ctrl+E"),
+    ActionSpec("export_image", "Export &image…", "export_image", "Save the step shown as a PNG of a view at a "
+               "chosen resolution", "Ctrl+Shift+E"),
+    ActionSpec("export_trajectories", "Export &trajectories…", "export_trajectories", "Save the runs' points and "
+               "losses as CSV or JSON (the 'gdstudio trace' format)"),
     ActionSpec("quit", "&Quit", "close", "Quit gdstudio (the session is kept for next time)", "Ctrl+Q"),
     # Playback
     ActionSpec("play", "&Play / Pause", "toggle_playing", "Play or pause: one tick of the clock = steps per tick",
@@ -102,7 +108,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 MENUS: tuple[MenuSpec, ...] = (
-    MenuSpec("file", "&File", ("new", "open", "@recent", SEP, "save", "save_as", SEP, "quit")),
+    MenuSpec("file", "&File", ("new", "open", "@recent", SEP, "save", "save_as", SEP, "export_video", "export_image",
+                                "export_trajectories", SEP, "quit")),
     MenuSpec("playback", "&Playback", ("play", "step", "step_back", "reset", SEP, "to_start", "to_end", SEP,
                                        "faster", "slower")),
     MenuSpec("runs", "&Runs", ("add_run", "duplicate_run", "remove_run", SEP, "race_all")),

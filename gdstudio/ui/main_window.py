@@ -528,6 +528,23 @@ class MainWindow(QMainWindow):
         self.settings.clear_recent()
         self._rebuild_recent_menu()
 
+    # ================================================================== Export (gdstudio.ui.export_dialog)
+    def export_video(self) -> None:
+        """File → Export video: MP4 / GIF / PNG frames rendered offscreen, with progress and Cancel."""
+        from gdstudio.ui.export_dialog import open_video_dialog
+
+        open_video_dialog(self)
+
+    def export_image(self) -> None:
+        from gdstudio.ui.export_dialog import open_image_dialog
+
+        open_image_dialog(self)
+
+    def export_trajectories(self) -> None:
+        from gdstudio.ui.export_dialog import open_trajectory_dialog
+
+        open_trajectory_dialog(self)
+
     # ================================================================== Presets
     def load_preset(self, preset_id: str) -> bool:
         self.session.set_playing(False)
@@ -705,6 +722,9 @@ class MainWindow(QMainWindow):
             pass  # closing must never fail; the next launch falls back to the default
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self._race_generation += 1
+        export_job = getattr(self, "export_job", None)
+        if export_job is not None:
+            export_job.cancel()  # a running export leaves no partial file
         if QApplication.overrideCursor() is not None and self.racing:
             QApplication.restoreOverrideCursor()
         self.race_pool.clear()

@@ -1,0 +1,319 @@
+"""`gdstudio render`: the studio's views as an MP4, a GIF or a folder of PNG frames, headless.
+
+What to render: the trace options (``--problem``, ``--optimizer``, ``--start``, ``--set``, …,
+exactly as ``gdstudio trace``), or ``--session FILE`` / ``--preset NAME``. Steps: ``--steps N``
+(default: 100 for the trace options, a preset's ``max_steps``, a session's saved computed steps
+or else its ``max_steps``); runs that all stop earlier end the animation at their last step.
+Frames: one per step (steps + 1 frames), or ``--frames K`` spread evenly (see
+:mod:`gdstudio.export.schedule`; ``--frame-mode article`` uses the articles' formula).
+
+The contour view renders without a display (``QT_QPA_PLATFORM=offscreen`` is set when there is
+no DISPLAY); the 3-D view needs OpenGL on an X display (e.g. ``xvfb-run``): without one the
+command says so in one line and exits 2. Progress goes to stderr. Qt is imported only when the
+command runs (this module stays importable without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gdstudio.export.schedule import FRAME_MODES, frame_steps
+
+__all__ = ["NO_DISPLAY_MESSAGE", "add_render_parser", "parse_size"]
+
+NO_DISPLAY_MESSAGE = "the 3-D view needs an X display (e.g. run under xvfb-run); --view contour works without one"
+DEFAULT_SIZE = (1280, 720)
+DEFAULT_GIF_SIZE = (800, 450)
+_TRACE_DEFAULT_STEPS = 100
+#: Run options that only make sense with --problem (name, default).
+_RUN_ONLY = (("optimizer", None), ("start", None), ("sets", []), ("batch_size", None), ("no_shuffle", False),
+             ("noise", 0.0), ("seed", 0), ("tol", 1e-8), ("data_x", None), ("data_y", None), ("dataset", None),
+             ("expr", None))
+
+
+def _cli_error(message: str) -> Exception:
+    from gdstudio.cli import CliError
+
+    return CliError(message)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` (or ``1280×720``) -> (1280, 720); ValueError with a clear message."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"Invalid --size: {text!r} (expected WIDTHxHEIGHT, e.g. 1280x720)") from None
+    if not (64 <= w <= 7680 and 64 <= h <= 7680):
+        raise ValueError(f"Invalid --size: {text!r} (width and height must be in [64, 7680])")
+    return w, h
+
+
+def add_render_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``render`` on the `gdstudio` command's subparsers."""
+    from gdstudio.cli import add_run_options
+
+    p = subparsers.add_parser(
+        "render", help="render the contour / 3-D views to an MP4, a GIF or PNG frames (headless)",
+        description="Render an animation of the runs: from the trace options (like 'gdstudio trace'), a saved "
+                    "session or a preset. --view contour works without a display; the 3-D view needs one "
+                    "(e.g. xvfb-run).")
+    source = p.add_argument_group("what to render (one of --problem, --session, --preset)")
+    source.add_argument("--session", dest="render_session", metavar="FILE", help="a saved session file (.json)")
+    source.add_argument("--preset", dest="render_preset", metavar="NAME", help="a preset (see the window's Presets "
+                                                                              "menu, e.g. himmelblau)")
+    add_run_options(p, required=False)
+    p.add_argument("--log-scale", action="store_true", help="with --problem: colour (and 3-D height) by "
+                                                            "log(loss − min)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", required=True, help="FILE.mp4, FILE.gif, or a FOLDER (new or empty) for PNG frames")
+    out.add_argument("--view", choices=("contour", "surface", "both"), default="contour",
+                     help="the contour view, the 3-D surface, or both side by side (default contour)")
+    out.add_argument("--size", default=None, help="frame size WIDTHxHEIGHT (default 1280x720; GIF 800x450)")
+    out.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    out.add_argument("--frames", type=int, default=None,
+                     help="K frames spread evenly over the steps (default: one frame per step)")
+    out.add_argument("--frame-mode", choices=FRAME_MODES, default="even",
+                     help="with --frames: 'even' = round(i·S/(K−1)), first and last step included (default); "
+                          "'article' = int(i·S/K) as in the articles")
+    out.add_argument("--caption", action=argparse.BooleanOptionalAction, default=True,
+                     help="a caption with the problem, the step and each run's loss (default on)")
+    p.set_defaults(handler=_cmd_render, steps=None)
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# building the session
+# --------------------------------------------------------------------------------------------
+def _check_sources(args: argparse.Namespace) -> str:
+    given = [name for name, value in (("--problem", args.problem), ("--session", args.render_session),
+                                      ("--preset", args.render_preset)) if value]
+    if len(given) != 1:
+        what = "none was given" if not given else f"got {' and '.join(given)}"
+        raise _cli_error(f"give exactly one of --problem, --session or --preset ({what})")
+    if given[0] != "--problem":
+        extra = [name for name, default in _RUN_ONLY if getattr(args, name) != default]
+        if args.log_scale:
+            extra.append("log_scale")
+        if extra:
+            flag = "--" + extra[0].replace("_", "-").replace("sets", "set")
+            raise _cli_error(f"{flag} applies only with --problem ({given[0]} defines its own runs)")
+    elif not args.optimizer:
+        raise _cli_error("--optimizer is required with --problem")
+    return given[0]
+
+
+def _session_from_args(args: argparse.Namespace, source: str) -> tuple[Any, int]:
+    """The session to render and the steps asked for."""
+    from gdstudio.model.persistence import SessionError, read_session_file
+    from gdstudio.model.presets import preset_document
+    from gdstudio.model.session import ProblemSettings, Session
+
+    session = Session()
+    try:
+        if source == "--problem":
+            steps = _TRACE_DEFAULT_STEPS if args.steps is None else args.steps
+            args.steps = steps
+            from gdstudio.cli import build_run
+
+            run = build_run(args)
+            problem = run.problem
+            data = {}
+            if args.data_x or args.data_y:
+                data = {"data_x": tuple(float(v) for v in problem.x), "data_y": tuple(float(v) for v in problem.y)}
+            session.set_problem(ProblemSettings(name=problem.name, dataset=args.dataset, expr=args.expr,
+                                                log_scale=bool(args.log_scale), **data))
+            session.replace_runs([run.config])
+            return session, steps
+        doc = read_session_file(args.render_session) if source == "--session" else preset_document(args.render_preset)
+        session.apply_dict(doc)
+    except (SessionError, ValueError) as exc:
+        raise _cli_error(str(exc)) from None
+    if args.steps is not None:
+        steps = args.steps
+    elif source == "--session" and session.computed_steps > 0:
+        steps = session.computed_steps
+    else:
+        steps = session.max_steps
+    return session, steps
+
+
+def _compute(session: Any, steps: int) -> int:
+    """Compute the runs up to ``steps``; returns the last step to show (≤ steps when every run
+    stopped earlier)."""
+    from gdstudio.model.session import MAX_STEPS_LIMIT
+
+    if steps < 0 or steps > MAX_STEPS_LIMIT:
+        raise _cli_error(f"Invalid --steps: {steps} (must be in [0, {MAX_STEPS_LIMIT}])")
+    if not session.runs:
+        raise _cli_error("the session has no runs to render")
+    if steps > session.computed_steps:
+        session.set_max_steps(max(session.max_steps, steps))
+        session.seek(session.computed_steps)
+        session.forward(steps - session.position)
+    return min(steps, session.computed_steps)
+
+
+# --------------------------------------------------------------------------------------------
+# display and Qt
+# --------------------------------------------------------------------------------------------
+def _prepare_display(view: str) -> None:
+    """Check / choose the Qt platform: offscreen for the contour view without a display; the
+    3-D view needs X (or Wayland)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not sys.platform.startswith("linux"):
+        return
+    if view != "contour":
+        if platform.startswith(("offscreen", "minimal")):
+            raise _cli_error(f"the 3-D view needs an X display: QT_QPA_PLATFORM={platform} cannot draw OpenGL "
+                             "(unset it; --view contour works offscreen)")
+        if not has_display:
+            raise _cli_error(NO_DISPLAY_MESSAGE)
+        from gdstudio.ui.app import _display_problem
+
+        problem = _display_problem()
+        if problem:
+            raise _cli_error(f"the 3-D view needs an X display: {problem}")
+        return
+    if platform:
+        return
+    if not has_display:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    from gdstudio.ui.app import _display_problem
+
+    if _display_problem():  # DISPLAY set but unusable: the contour view does not need it
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def _application() -> Any:
+    try:
+        from gdstudio.ui.qt_setup import configure_qt
+
+        configure_qt()
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        raise _cli_error(f"rendering needs the window's libraries: {exc}") from None
+    app = QApplication.instance()
+    if app is None:
+        _quiet_qt_warnings()
+        app = QApplication(["gdstudio render"])
+        from gdstudio.ui.app import apply_color_scheme
+
+        apply_color_scheme(app)  # the same look as the window on this machine
+    return app
+
+
+def _quiet_qt_warnings() -> None:
+    """Drop the offscreen platform's harmless "does not support propagateSizeHints()" notice."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    def handler(kind: QtMsgType, _context: object, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if kind != QtMsgType.QtDebugMsg:
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
+
+
+# --------------------------------------------------------------------------------------------
+class _ProgressLine:
+    """Progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, total: int) -> None:
+        from gdstudio.ui.frames import Progress
+
+        self.progress = Progress(total)
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def update(self, done: int) -> None:
+        self.progress.update(done)
+        now = time.perf_counter()
+        interval = 0.1 if self.tty else 2.0
+        if now - self._last < interval and done < self.progress.total:
+            return
+        self._last = now
+        line = f"gdstudio render: {self.progress.text()}"
+        if self.tty:
+            sys.stderr.write("\r" + line.ljust(78))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def render(session: Any, out: str | os.PathLike[str], *, view: str = "contour", size: tuple[int, int] = DEFAULT_SIZE,
+           fps: float = 30.0, steps: list[int], caption: bool = True, last_step: int | None = None,
+           progress: Any = None, threaded: bool = True) -> Path:
+    """Render ``steps`` of ``session`` into ``out`` (needs a QApplication); returns the path.
+
+    The in-process core of ``gdstudio render`` (the benchmark times this). Raises ExportError.
+    """
+    from gdstudio.export.writers import output_kind, writer_for
+    from gdstudio.ui.frames import FrameRenderer, export_frames
+
+    options = {"max_width": size[0]} if output_kind(out) == "gif" else {}
+    writer = writer_for(out, fps, **options)
+    try:
+        renderer = FrameRenderer(session, view, size, caption=caption, last_step=last_step)
+    except BaseException:
+        writer.abort()
+        raise
+    gen = export_frames(renderer, steps, writer, threaded=threaded)
+    try:
+        for done in gen:
+            if progress is not None:
+                progress(done)
+    finally:
+        gen.close()
+        renderer.close()
+    return Path(out)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from gdstudio.export.writers import ExportError, output_kind
+
+    source = _check_sources(args)
+    try:
+        kind = output_kind(args.out)
+        size = parse_size(args.size) if args.size else (DEFAULT_GIF_SIZE if kind == "gif" else DEFAULT_SIZE)
+        if not (args.fps > 0 and args.fps <= 240):
+            raise ValueError(f"Invalid --fps: {args.fps:g} (must be in (0, 240])")
+        if args.frames is not None and args.frames < 1:
+            raise ValueError(f"Invalid --frames: {args.frames} (must be ≥ 1)")
+    except (ValueError, ExportError) as exc:
+        raise _cli_error(str(exc)) from None
+    _prepare_display(args.view)
+    session, steps = _session_from_args(args, source)
+    last = _compute(session, steps)
+    if last < steps:
+        print(f"gdstudio render: every run stopped by step {last}: rendering steps 0 to {last}", file=sys.stderr)
+    try:
+        schedule = frame_steps(last, args.frames, mode=args.frame_mode)
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from None
+    _application()
+    line = _ProgressLine(len(schedule))
+    started = time.perf_counter()
+    try:
+        path = render(session, args.out, view=args.view, size=size, fps=args.fps, steps=schedule,
+                      caption=args.caption, last_step=last, progress=line.update)
+    except (ExportError, ValueError) as exc:
+        line.end()
+        raise _cli_error(str(exc)) from None
+    line.end()
+    took = time.perf_counter() - started
+    print(f"gdstudio render: wrote {path} ({len(schedule)} frames, {size[0]}×{size[1]}, {args.fps:g} fps, "
+          f"steps 0–{last}) in {took:.1f} s", file=sys.stderr)
+    return 0

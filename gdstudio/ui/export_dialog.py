@@ -1,0 +1,694 @@
+"""File → Export video / image / trajectories: the dialogs and the export job.
+
+* :class:`VideoExportDialog` collects :class:`VideoSettings` (source view, resolution, fps,
+  frames, step range, caption, output path); :func:`start_video_export` runs them as an
+  :class:`ExportJob` behind a window-modal progress dialog with the time left and Cancel.
+* :class:`ExportJob` drives :func:`gdstudio.ui.frames.export_frames` from a zero-interval
+  QTimer: each pass of the event loop renders frames for about 40 ms (Qt painting must stay on
+  the GUI thread; the encoder runs on a worker thread behind a bounded queue), so the window
+  stays responsive and memory stays bounded.
+* Writes are atomic (temporary file beside the target, renamed at the end): on Cancel or an
+  error (folder not writable, disk full, encoder failure) nothing remains, and the window says
+  what happened in a message box and the status bar — never a traceback.
+* :class:`ImageDialog` exports one PNG of a view at a chosen size; :class:`TrajectoryDialog`
+  exports the runs in the ``gdstudio trace`` format (CSV or JSON; one combined file, or one
+  file per run next to the chosen name), all files or none.
+
+Dialogs open with ``open()`` (window-modal, not blocking the caller); the window keeps the
+last one in ``window.export_dialog`` and the last job in ``window.export_job``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressDialog,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gdstudio.atomic import atomic_path
+from gdstudio.export.schedule import FRAME_MODES, frame_steps
+from gdstudio.export.trace_format import trace_csv, trace_json, traces_csv, traces_json
+from gdstudio.export.writers import ExportError, output_kind, writer_for
+from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, export_frames, format_seconds
+
+__all__ = [
+    "RESOLUTIONS",
+    "ExportJob",
+    "ImageDialog",
+    "ImageSettings",
+    "TrajectoryDialog",
+    "VideoExportDialog",
+    "VideoSettings",
+    "export_image",
+    "open_image_dialog",
+    "open_trajectory_dialog",
+    "open_video_dialog",
+    "start_video_export",
+    "trajectory_files",
+    "write_files",
+]
+
+RESOLUTIONS: tuple[tuple[str, tuple[int, int] | None], ...] = (
+    ("1280 × 720 (HD)", (1280, 720)),
+    ("1920 × 1080 (Full HD)", (1920, 1080)),
+    ("Custom", None),
+)
+VIEW_NAMES = {"contour": "Contour view", "surface": "3-D view", "both": "Both, side by side",
+              "window": "The whole window"}
+_ERROR_STYLE = "color: #E0301E;"
+
+
+# ================================================================================ settings
+@dataclass(frozen=True)
+class VideoSettings:
+    """What to export: ``frames`` None = every step of ``first … last``, else K spread evenly
+    (``mode``, see :mod:`gdstudio.export.schedule`)."""
+
+    path: Path
+    view: str = "contour"
+    size: tuple[int, int] = (1280, 720)
+    fps: float = 30.0
+    frames: int | None = None
+    mode: str = "even"
+    first: int = 0
+    last: int = 0
+    caption: bool = True
+
+    def steps(self) -> list[int]:
+        return frame_steps(self.last, self.frames, first=self.first, mode=self.mode)
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    path: Path
+    view: str = "contour"
+    size: tuple[int, int] = (1920, 1080)
+    caption: bool = False
+
+
+# ================================================================================ widgets
+class _SizeField(QWidget):
+    """A resolution combo (HD, Full HD, custom) with width and height boxes."""
+
+    def __init__(self, default: tuple[int, int], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.combo = QComboBox()
+        self.combo.setObjectName("resolution")
+        for text, size in RESOLUTIONS:
+            self.combo.addItem(text, size)
+        self.width_box, self.height_box = QSpinBox(), QSpinBox()
+        for box, name in ((self.width_box, "width"), (self.height_box, "height")):
+            box.setRange(64, 7680)
+            box.setSuffix(" px")
+            box.setObjectName(name)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.width_box)
+        row.addWidget(QLabel("×"))
+        row.addWidget(self.height_box)
+        self.combo.currentIndexChanged.connect(self._preset)
+        self.set_size(default)
+
+    def set_size(self, size: tuple[int, int]) -> None:
+        index = next((i for i, (_t, s) in enumerate(RESOLUTIONS) if s == tuple(size)), len(RESOLUTIONS) - 1)
+        self.width_box.setValue(size[0])
+        self.height_box.setValue(size[1])
+        self.combo.setCurrentIndex(index)
+        self._preset()
+
+    def _preset(self) -> None:
+        size = self.combo.currentData()
+        custom = size is None
+        self.width_box.setEnabled(custom)
+        self.height_box.setEnabled(custom)
+        if size is not None:
+            self.width_box.setValue(size[0])
+            self.height_box.setValue(size[1])
+
+    def size_value(self) -> tuple[int, int]:
+        return self.width_box.value(), self.height_box.value()
+
+
+def _view_combo(views: tuple[str, ...], window: Any) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName("view")
+    two_d = window.session.problem.dim == 2
+    for v in views:
+        combo.addItem(VIEW_NAMES[v], v)
+        if v in ("surface", "both") and not two_d:
+            item = combo.model().item(combo.count() - 1)
+            item.setEnabled(False)
+            item.setToolTip("The 3-D view applies to two-parameter problems")
+    return combo
+
+
+class _PathField(QWidget):
+    def __init__(self, default: str, caption: str, filters: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit(default)
+        self.edit.setObjectName("path")
+        self.browse = QPushButton("Browse…")
+        self._caption, self._filters = caption, filters
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+        self.browse.clicked.connect(self._choose)
+
+    def _choose(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, self._caption, self.edit.text(), self._filters)
+        if path:
+            if "folder" in chosen.lower():
+                path = str(Path(path).with_suffix(""))
+            self.edit.setText(path)
+
+    def path(self) -> Path:
+        return Path(os.path.expanduser(self.edit.text().strip()))
+
+
+class _Dialog(QDialog):
+    """OK validates through ``settings()`` (ValueError -> a red line in the dialog, it stays open)."""
+
+    submitted = Signal(object)
+
+    def __init__(self, title: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.form = QFormLayout()
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setStyleSheet(_ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.error.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+
+    def settings(self) -> Any:
+        raise NotImplementedError
+
+    def accept(self) -> None:
+        try:
+            settings = self.settings()
+        except (ValueError, ExportError) as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        super().accept()
+        self.submitted.emit(settings)
+
+
+def _check_folder(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"Folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"Folder is not writable: {folder}")
+
+
+def _default_name(window: Any, suffix: str) -> str:
+    base = window.current_path.parent if getattr(window, "current_path", None) else Path.home()
+    stem = (window.session.problem.name or "gdstudio").replace(" ", "_")
+    return str(base / f"{stem}{suffix}")
+
+
+# ================================================================================ video
+class VideoExportDialog(_Dialog):
+    """The choices of File → Export video; ``submitted(VideoSettings)`` on OK."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__("Export video", window)
+        self.setObjectName("export_video_dialog")
+        self.window_ = window
+        s = window.session
+        computed = s.computed_steps
+        self.view = _view_combo(VIEWS, window)
+        self.size_field = _SizeField((1280, 720))
+        self.fps = QSpinBox()
+        self.fps.setObjectName("fps")
+        self.fps.setRange(1, 120)
+        self.fps.setValue(30)
+        self.every = QRadioButton("every step")
+        self.every.setObjectName("every_step")
+        self.spread = QRadioButton("frames spread evenly:")
+        self.spread.setObjectName("spread")
+        self.every.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.every)
+        group.addButton(self.spread)
+        self.count = QSpinBox()
+        self.count.setObjectName("frames")
+        self.count.setRange(1, 100_000)
+        self.count.setValue(min(200, computed + 1))
+        self.mode = QComboBox()
+        self.mode.setObjectName("mode")
+        self.mode.addItem("ends on the last step: round(i·S/(K−1))", "even")
+        self.mode.addItem("the articles' spacing: int(i·S/K)", "article")
+        assert tuple(self.mode.itemData(i) for i in range(self.mode.count())) == FRAME_MODES
+        frames_row = QWidget()
+        fr = QHBoxLayout(frames_row)
+        fr.setContentsMargins(0, 0, 0, 0)
+        fr.addWidget(self.every)
+        fr.addWidget(self.spread)
+        fr.addWidget(self.count)
+        fr.addWidget(self.mode, 1)
+        self.first, self.last = QSpinBox(), QSpinBox()
+        self.first.setObjectName("first_step")
+        self.last.setObjectName("last_step")
+        for box in (self.first, self.last):
+            box.setRange(0, computed)
+        self.last.setValue(computed)
+        range_row = QWidget()
+        rr = QHBoxLayout(range_row)
+        rr.setContentsMargins(0, 0, 0, 0)
+        rr.addWidget(QLabel("from"))
+        rr.addWidget(self.first)
+        rr.addWidget(QLabel("to"))
+        rr.addWidget(self.last)
+        rr.addWidget(QLabel(f"(computed: 0 to {computed})"), 1)
+        self.caption = QCheckBox("problem, step and each run's loss on top of the frames")
+        self.caption.setObjectName("caption")
+        self.caption.setChecked(True)
+        self.path_field = _PathField(_default_name(window, ".mp4"), "Export video",
+                                     "MP4 video (*.mp4);;GIF animation (*.gif);;PNG frames (a new folder) (*)")
+        self.summary = QLabel()
+        self.summary.setObjectName("summary")
+        self.summary.setWordWrap(True)
+        f = self.form
+        f.addRow("Source", self.view)
+        f.addRow("Resolution", self.size_field)
+        f.addRow("Frames per second", self.fps)
+        f.addRow("Frames", frames_row)
+        f.addRow("Steps", range_row)
+        f.addRow("Caption", self.caption)
+        f.addRow("Save to", self.path_field)
+        f.addRow("", self.summary)
+        for signal in (self.view.currentIndexChanged, self.fps.valueChanged, self.count.valueChanged,
+                       self.first.valueChanged, self.last.valueChanged, self.every.toggled,
+                       self.mode.currentIndexChanged,
+                       self.path_field.edit.textChanged, self.size_field.width_box.valueChanged,
+                       self.size_field.height_box.valueChanged):
+            signal.connect(self._update_summary)
+        self._update_summary()
+
+    def settings(self) -> VideoSettings:
+        path = self.path_field.path()
+        if not str(path) or str(path) == ".":
+            raise ValueError("Choose where to save the video")
+        kind = output_kind(path)
+        _check_folder(path)
+        first, last = self.first.value(), self.last.value()
+        if first > last:
+            raise ValueError(f"Invalid step range: {first} to {last} (the first step must not exceed the last)")
+        settings = VideoSettings(
+            path=path, view=str(self.view.currentData()), size=self.size_field.size_value(),
+            fps=float(self.fps.value()),
+            frames=None if self.every.isChecked() else self.count.value(), mode=str(self.mode.currentData()),
+            first=first, last=last, caption=self.caption.isChecked(),
+        )
+        if kind == "png" and path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ValueError(f"{path} already exists and is not an empty folder (PNG frames need a new folder)")
+        settings.steps()  # validates
+        return settings
+
+    def _update_summary(self) -> None:
+        self.count.setEnabled(self.spread.isChecked())
+        self.mode.setEnabled(self.spread.isChecked())
+        try:
+            s = self.settings()
+        except (ValueError, ExportError) as exc:
+            self.summary.setText(str(exc))
+            return
+        n = len(s.steps())
+        kind = {"mp4": "MP4 video (H.264)", "gif": "looping GIF", "png": "PNG frames in a folder"}[output_kind(s.path)]
+        self.summary.setText(f"{kind}: {n} frames of {s.size[0]}×{s.size[1]}, {n / s.fps:.1f} s at {s.fps:g} fps "
+                             f"(steps {s.first} to {s.last})")
+
+
+class ExportJob(QObject):
+    """Renders and writes the frames a slice at a time on a zero-interval QTimer.
+
+    ``state`` is "running", "finished", "failed" or "cancelled"; ``message`` says what happened.
+    """
+
+    progressed = Signal(int, int)  # frames done, total
+    finished = Signal(str)         # the path written
+    failed = Signal(str)           # one-line reason
+    cancelled = Signal()
+
+    SLICE_S = 0.04
+
+    def __init__(self, renderer: FrameRenderer, steps: list[int], writer: Any, parent: QObject | None = None, *,
+                 threaded: bool = True) -> None:
+        super().__init__(parent)
+        self.renderer, self.steps, self.writer = renderer, list(steps), writer
+        self.target = Path(writer.target)
+        self.progress = Progress(len(self.steps))
+        self.state = "running"
+        self.message = ""
+        self._gen = export_frames(renderer, self.steps, writer, threaded=threaded)
+        self._busy = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._work)
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def start(self) -> None:
+        self.progress = Progress(self.total)
+        self._timer.start()
+
+    def _work(self) -> None:
+        if self._busy or not self.running:
+            return
+        self._busy = True
+        try:
+            end = time.perf_counter() + self.SLICE_S
+            done = self.progress.done
+            while time.perf_counter() < end:
+                try:
+                    done = next(self._gen)
+                except StopIteration:
+                    self._end("finished", f"Exported {self.target} ({self.total} frames)")
+                    self.finished.emit(str(self.target))
+                    return
+                except ExportError as exc:
+                    self._end("failed", str(exc))
+                    self.failed.emit(self.message)
+                    return
+                except Exception as exc:  # never a traceback in the window
+                    self._end("failed", f"Export failed: {exc}")
+                    self.failed.emit(self.message)
+                    return
+            self.progress.update(done)
+            self.progressed.emit(done, self.total)
+        finally:
+            self._busy = False
+
+    def cancel(self) -> None:
+        """Stop now; the partial output is removed."""
+        if not self.running:
+            return
+        self._end("cancelled", f"Export cancelled: {self.target.name} was not written")
+        self.cancelled.emit()
+
+    def _end(self, state: str, message: str) -> None:
+        self.state, self.message = state, message
+        self._timer.stop()
+        with contextlib.suppress(Exception):
+            self._gen.close()  # aborts the writer unless it finished
+        self.renderer.close()
+
+    def wait(self, timeout_s: float = 120.0) -> bool:
+        """Run the event loop until the job ends (tests, scripts); True if it ended."""
+        from PySide6.QtWidgets import QApplication
+
+        end = time.perf_counter() + timeout_s
+        while self.running and time.perf_counter() < end:
+            QApplication.processEvents()
+        return not self.running
+
+
+def start_video_export(window: Any, settings: VideoSettings) -> ExportJob | None:
+    """Start exporting ``settings`` from ``window`` behind a progress dialog; None if it could
+    not start (the reason is shown)."""
+    job = getattr(window, "export_job", None)
+    if job is not None and job.running:
+        window.show_status("An export is already running")
+        return None
+    session = window.session
+    session.set_playing(False)
+    try:
+        steps = settings.steps()
+        options = {"max_width": settings.size[0]} if output_kind(settings.path) == "gif" else {}
+        writer = writer_for(settings.path, settings.fps, **options)
+    except (ValueError, ExportError) as exc:
+        _report_failure(window, str(exc))
+        return None
+    try:
+        renderer = FrameRenderer(session, settings.view, settings.size, caption=settings.caption, window=window,
+                                 like_contour=getattr(window, "contour", None),
+                                 like_surface=getattr(window, "surface_view", None), last_step=settings.last)
+    except (ValueError, ExportError) as exc:
+        writer.abort()
+        _report_failure(window, str(exc))
+        return None
+    job = ExportJob(renderer, steps, writer, window)
+    window.export_job = job
+    dialog = QProgressDialog(f"Exporting {settings.path.name}…", "Cancel", 0, job.total, window)
+    dialog.setObjectName("export_progress")
+    dialog.setWindowTitle("Export video")
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(0)
+    dialog.setAutoClose(False)
+    dialog.setAutoReset(False)
+    dialog.canceled.connect(job.cancel)
+    window.export_progress = dialog
+
+    def on_progress(done: int, total: int) -> None:
+        dialog.setLabelText(f"Exporting {settings.path.name}: {job.progress.text()}")
+        dialog.setValue(done)
+
+    def close_dialog() -> None:
+        with contextlib.suppress(RuntimeError, TypeError):
+            dialog.canceled.disconnect(job.cancel)
+        dialog.hide()
+        dialog.deleteLater()
+
+    def on_finished(path: str) -> None:
+        close_dialog()
+        took = job.progress.elapsed
+        window.show_status(f"Exported {path}: {job.total} frames, {settings.size[0]}×{settings.size[1]}, "
+                           f"{settings.fps:g} fps, in {format_seconds(took)}")
+
+    def on_failed(message: str) -> None:
+        close_dialog()
+        _report_failure(window, message)
+
+    def on_cancelled() -> None:
+        close_dialog()
+        window.show_status(job.message)
+
+    job.progressed.connect(on_progress)
+    job.finished.connect(on_finished)
+    job.failed.connect(on_failed)
+    job.cancelled.connect(on_cancelled)
+    dialog.show()
+    window.show_status(f"Exporting {settings.path.name}…")
+    job.start()
+    return job
+
+
+def _report_failure(window: Any, message: str) -> None:
+    text = message if message.startswith(("Cannot", "Export")) else f"Cannot export: {message}"
+    window.show_status(text)
+    window.show_error("Export failed", f"{text}\n\nNothing was written.")
+
+
+def open_video_dialog(window: Any) -> VideoExportDialog:
+    """File → Export video: the dialog (non-blocking); OK starts the export."""
+    dialog = VideoExportDialog(window)
+    dialog.submitted.connect(lambda settings: start_video_export(window, settings))
+    window.export_dialog = dialog
+    dialog.open()
+    return dialog
+
+
+# ================================================================================ image
+class ImageDialog(_Dialog):
+    """File → Export image: one PNG of a view at the step shown."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__("Export image", window)
+        self.setObjectName("export_image_dialog")
+        self.view = _view_combo(VIEWS, window)
+        self.size_field = _SizeField((1920, 1080))
+        self.caption = QCheckBox("problem, step and each run's loss on top")
+        self.caption.setObjectName("caption")
+        self.path_field = _PathField(_default_name(window, ".png"), "Export image", "PNG image (*.png)")
+        self.form.addRow("Source", self.view)
+        self.form.addRow("Resolution", self.size_field)
+        self.form.addRow("Caption", self.caption)
+        self.form.addRow("Save to", self.path_field)
+
+    def settings(self) -> ImageSettings:
+        path = self.path_field.path()
+        if not str(path) or str(path) == ".":
+            raise ValueError("Choose where to save the image")
+        if path.suffix.lower() != ".png":
+            path = path.with_name(path.name + ".png")
+        _check_folder(path)
+        return ImageSettings(path, str(self.view.currentData()), self.size_field.size_value(),
+                             self.caption.isChecked())
+
+
+def export_image(window: Any, settings: ImageSettings) -> Path:
+    """Render the step shown into a PNG (atomically); ExportError / ValueError on failure."""
+    from PIL import Image
+
+    s = window.session
+    renderer = FrameRenderer(s, settings.view, settings.size, caption=settings.caption, window=window,
+                             like_contour=getattr(window, "contour", None),
+                             like_surface=getattr(window, "surface_view", None), last_step=s.computed_steps)
+    try:
+        frame = renderer.frame(s.position)
+    finally:
+        renderer.close()
+    try:
+        with atomic_path(settings.path) as tmp:
+            Image.fromarray(frame, "RGB").save(tmp, format="PNG")
+    except OSError as exc:
+        raise ExportError(f"Cannot write {settings.path}: {exc.strerror or exc}") from None
+    return settings.path
+
+
+def open_image_dialog(window: Any) -> ImageDialog:
+    dialog = ImageDialog(window)
+
+    def run(settings: ImageSettings) -> None:
+        try:
+            path = export_image(window, settings)
+        except (ValueError, ExportError) as exc:
+            _report_failure(window, str(exc))
+            return
+        window.show_status(f"Exported {path} ({settings.size[0]}×{settings.size[1]}, step {window.session.position})")
+
+    dialog.submitted.connect(run)
+    window.export_dialog = dialog
+    dialog.open()
+    return dialog
+
+
+# ================================================================================ trajectories
+def trajectory_files(session: Any, path: str | os.PathLike[str], fmt: str = "csv",
+                     combined: bool = True) -> dict[Path, str]:
+    """The files of File → Export trajectories: ``{path: text}`` in the ``gdstudio trace`` format.
+
+    Combined: one file (CSV with a leading ``run`` column "id:optimizer", or JSON
+    ``{"runs": [...]}``). Otherwise one file per run beside ``path``:
+    ``<stem>_run<id>_<optimizer>.<fmt>``. ValueError for a bad format or no runs.
+    """
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"Invalid format value: {fmt!r} (must be csv or json)")
+    entries = [e for e in session.runs if e.run is not None]
+    if not entries:
+        raise ValueError("There are no runs to export")
+    path = Path(path)
+    if path.suffix.lower() != f".{fmt}":
+        path = path.with_name(path.name + f".{fmt}")
+    if combined:
+        runs = [e.run for e in entries]
+        labels = [f"{e.id}:{e.config.optimizer}" for e in entries]
+        text = traces_json(runs) if fmt == "json" else traces_csv(runs, labels)
+        return {path: text}
+    out = {}
+    for e in entries:
+        name = f"{path.stem}_run{e.id}_{e.config.optimizer}.{fmt}"
+        out[path.with_name(name)] = trace_json(e.run) if fmt == "json" else trace_csv(e.run)
+    return out
+
+
+def write_files(files: dict[Path, str]) -> list[Path]:
+    """Write every file atomically, all or none: each goes to a temporary file first, and they
+    are renamed into place only once all are written. OSError names the file that failed."""
+    with contextlib.ExitStack() as stack:
+        for target, text in files.items():
+            tmp = stack.enter_context(atomic_path(target))
+            tmp.write_text(text, encoding="utf-8")
+    return list(files)
+
+
+class TrajectoryDialog(_Dialog):
+    """File → Export trajectories: CSV or JSON, one combined file or one file per run."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__("Export trajectories", window)
+        self.setObjectName("export_trajectories_dialog")
+        self.session = window.session
+        self.format = QComboBox()
+        self.format.setObjectName("format")
+        self.format.addItem("CSV (step, parameters, loss)", "csv")
+        self.format.addItem("JSON (the gdstudio trace format, with settings)", "json")
+        self.combined = QRadioButton("one file with every run")
+        self.combined.setObjectName("combined")
+        self.per_run = QRadioButton("one file per run (name_run<id>_<optimizer>)")
+        self.per_run.setObjectName("per_run")
+        self.combined.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.combined)
+        group.addButton(self.per_run)
+        files = QWidget()
+        fl = QVBoxLayout(files)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.combined)
+        fl.addWidget(self.per_run)
+        self.path_field = _PathField(_default_name(window, "_trajectories.csv"), "Export trajectories",
+                                     "CSV (*.csv);;JSON (*.json)")
+        self.format.currentIndexChanged.connect(self._fix_suffix)
+        self.form.addRow("Format", self.format)
+        self.form.addRow("Files", files)
+        self.form.addRow("Save to", self.path_field)
+
+    def _fix_suffix(self) -> None:
+        p = self.path_field.edit.text().strip()
+        if p:
+            self.path_field.edit.setText(str(Path(p).with_suffix("." + str(self.format.currentData()))))
+
+    def settings(self) -> dict[Path, str]:
+        path = self.path_field.path()
+        if not str(path) or str(path) == ".":
+            raise ValueError("Choose where to save the trajectories")
+        _check_folder(path)
+        return trajectory_files(self.session, path, str(self.format.currentData()), self.combined.isChecked())
+
+
+def open_trajectory_dialog(window: Any) -> TrajectoryDialog:
+    dialog = TrajectoryDialog(window)
+
+    def run(files: dict[Path, str]) -> None:
+        try:
+            written = write_files(files)
+        except OSError as exc:
+            _report_failure(window, f"Cannot write {getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
+            return
+        names = ", ".join(p.name for p in written[:3]) + (f" and {len(written) - 3} more" if len(written) > 3 else "")
+        window.show_status(f"Exported the trajectories to {written[0].parent}: {names}")
+
+    dialog.submitted.connect(run)
+    window.export_dialog = dialog
+    dialog.open()
+    return dialog

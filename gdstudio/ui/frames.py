@@ -1,0 +1,450 @@
+"""Frame sources for export: a session's views rendered offscreen at an exact size, as RGB arrays.
+
+:class:`FrameRenderer` owns its own :class:`ContourView` / :class:`SurfaceView`, sized exactly to
+the frame and never shown on screen (``WA_DontShowOnScreen``: the widgets are "visible" to Qt,
+so layouts run and the GL view gets a context and a framebuffer under X / Xvfb, but no window
+appears). They are fed by a :class:`~gdstudio.ui.bridge.ViewBridge` — the same code that feeds
+the window — which is closed as soon as the surface is applied, so the export is a snapshot
+that later changes to the session (or resizing the window) cannot affect. A frame is
+``set_frame(trajectories, step)`` on each view, then ``QWidget.render`` of every view into one
+reused ``QImage`` (side by side for ``"both"``), with an optional caption strip on top.
+``"window"`` grabs the live window instead (seeking the session to each step) and scales it
+into the frame, keeping its aspect ratio.
+
+:func:`export_frames` is the pipeline shared by the window and ``gdstudio render``: a generator
+that renders one frame per ``next()`` and hands it to a writer, optionally encoded on a worker
+thread through a bounded queue (:class:`ThreadedWriter`), so the GUI thread paints frame k+1
+while frame k is encoded and at most a few frames are ever held in memory. Closing the
+generator early (cancel) or any error aborts the writer: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QEventLoop, QPoint, QRect, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
+from PySide6.QtWidgets import QApplication, QWidget
+
+from gdstudio.export.schedule import Caption, caption
+from gdstudio.export.writers import ExportError, FrameWriter
+
+__all__ = ["GL_VIEWS", "VIEWS", "FrameRenderer", "ThreadedWriter", "export_frames", "image_to_rgb"]
+
+#: What a frame can show: the contour view, the 3-D view, both side by side, or the whole window.
+VIEWS = ("contour", "surface", "both", "window")
+#: Views that need OpenGL (an X display: QT_QPA_PLATFORM=offscreen cannot draw them).
+GL_VIEWS = frozenset({"surface", "both"})
+MIN_SIZE, MAX_SIZE = 64, 7680
+_SURFACE_TIMEOUT_S = 120.0
+
+
+def image_to_rgb(image: QImage) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB copy of a QImage (any format)."""
+    img = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    arr = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
+    return arr[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+def check_size(size: Sequence[int]) -> tuple[int, int]:
+    """(width, height) as ints in [64, 7680], else ValueError."""
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid size value: {size!r} (expected width and height)") from None
+    for name, v in (("width", w), ("height", h)):
+        if not MIN_SIZE <= v <= MAX_SIZE:
+            raise ValueError(f"Invalid {name} value: {v} (must be in [{MIN_SIZE}, {MAX_SIZE}] pixels)")
+    return w, h
+
+
+class FrameRenderer:
+    """Renders a session's views at ``size`` = (width, height); :meth:`frame` returns RGB arrays.
+
+    ``view``: one of :data:`VIEWS`. ``caption``: a strip on top with the problem, the step, and
+    each visible run's optimizer and loss (like the articles' "Epoch: i, Error: …" title).
+    ``window``: the main window (needed for ``"window"``). ``like_contour`` / ``like_surface``:
+    live views whose zoom / camera the frames copy (default: the whole problem, default camera).
+    Raises ValueError for bad arguments and ExportError when the surface cannot be drawn.
+    Call :meth:`close` when done (it deletes the offscreen views).
+    """
+
+    def __init__(self, session: Any, view: str = "contour", size: Sequence[int] = (1280, 720), *,
+                 caption: bool = False, window: QWidget | None = None, like_contour: Any = None,
+                 like_surface: Any = None, last_step: int | None = None) -> None:
+        if view not in VIEWS:
+            raise ValueError(f"Invalid view value: {view!r} (must be one of {', '.join(VIEWS)})")
+        if view == "window" and window is None:
+            raise ValueError("The 'window' view needs the main window")
+        self.session, self.view, self.window = session, view, window
+        self.width, self.height = check_size(size)
+        self.last_step = last_step
+        self.contour: Any = None
+        self.surface: Any = None
+        self._closed = False
+        self._start_position = session.position
+        self._problem_title = session.problem.title
+        import pyqtgraph as pg
+
+        self._background = QColor(pg.mkColor(pg.getConfigOption("background")))
+        self._foreground = QColor(pg.mkColor(pg.getConfigOption("foreground")))
+        self._image = QImage(self.width, self.height, QImage.Format.Format_RGB32)
+        self._image.fill(self._background)
+        self._caption_on = bool(caption)
+        self._caption_h = self._layout_caption() if caption else 0
+        if self.height - self._caption_h < MIN_SIZE // 2:
+            raise ValueError(f"Invalid size value: {self.width}×{self.height} (too small for the caption)")
+        self.area = QRect(0, self._caption_h, self.width, self.height - self._caption_h)
+        self._parts: list[tuple[QWidget, QPoint]] = []
+        if view != "window":
+            try:
+                self._build_views(like_contour, like_surface)
+            except BaseException:
+                self.close()
+                raise
+        from gdstudio.ui.bridge import trajectories
+
+        self._trajs = trajectories(session)
+
+    # ------------------------------------------------------------------ setup
+    def _build_views(self, like_contour: Any, like_surface: Any) -> None:
+        from gdstudio.ui.bridge import ViewBridge
+        from gdstudio.ui.views import ContourView, SurfaceView
+
+        a = self.area
+        if self.view == "both":
+            left = a.width() // 2
+            rects = [QRect(a.x(), a.y(), left, a.height()), QRect(a.x() + left, a.y(), a.width() - left, a.height())]
+        else:
+            rects = [QRect(a)]
+        if self.view in ("contour", "both"):
+            # Raster painting: exact, and 10x faster than OpenGL painting on a software renderer.
+            self.contour = ContourView(use_opengl=False)
+        if self.view in ("surface", "both"):
+            self.surface = SurfaceView()
+        widgets = [w for w in (self.contour, self.surface) if w is not None]
+        for widget, rect in zip(widgets, rects, strict=True):
+            widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            widget.resize(rect.width(), rect.height())
+            widget.show()
+            self._parts.append((widget, rect.topLeft()))
+        bridge = ViewBridge(self.session, self.contour, self.surface, None)
+        try:
+            self._wait_for_surface(bridge)
+        finally:
+            bridge.close()
+            bridge.deleteLater()
+        if like_contour is not None and self.contour is not None:
+            (x0, x1), (y0, y1) = like_contour.view_box.viewRange()
+            self.contour.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+        if like_surface is not None and self.surface is not None:
+            src, dst = like_surface.gl_view, self.surface.gl_view
+            for key in ("center", "distance", "elevation", "azimuth", "fov"):
+                if key in src.opts:
+                    dst.opts[key] = src.opts[key]
+        QApplication.sendPostedEvents()  # layouts and resizes of the offscreen widgets
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+    def _wait_for_surface(self, bridge: Any) -> None:
+        """The bridge computes big surfaces on a worker thread: wait for it (or its error)."""
+        errors: list[str] = []
+        if bridge.busy:
+            loop = QEventLoop()
+            bridge.surfaceApplied.connect(loop.quit)
+
+            def on_message(text: str) -> None:
+                if text.startswith("Cannot"):
+                    errors.append(text)
+                    loop.quit()
+
+            bridge.message.connect(on_message)
+            QTimer.singleShot(int(_SURFACE_TIMEOUT_S * 1000), loop.quit)
+            loop.exec()
+        if errors:
+            raise ExportError(errors[0])
+        if bridge.last_surface is None:
+            try:
+                self.session.surface()
+            except ValueError as exc:
+                raise ExportError(f"Cannot draw the surface: {exc}") from None
+            raise ExportError("Cannot draw the surface (timed out)")
+
+    # ------------------------------------------------------------------ caption
+    def _layout_caption(self) -> int:
+        """Fonts and the fixed layout of the caption strip; returns its height in pixels.
+
+        Runs are laid out in equal columns sized for the widest label and the widest value, so
+        the strip keeps one height for the whole video."""
+        px = max(11, round(self.height * 0.026))
+        self._font = QFont()
+        self._font.setPixelSize(px)
+        self._title_font = QFont(self._font)
+        self._title_font.setBold(True)
+        fm = QFontMetrics(self._font)
+        self._line_h = fm.height() + max(2, px // 5)
+        self._pad = max(4, px // 2)
+        self._swatch = round(px * 1.6)
+        entries = [e for e in self.session.runs if e.visible and e.run is not None]
+        widest_value = max(fm.horizontalAdvance(t) for t in ("loss -8.888e-88 (stopped)", "diverged at step 88888"))
+        widest_label = max((fm.horizontalAdvance(str(e.label) + ":") for e in entries), default=0)
+        self._col_w = self._swatch + widest_label + fm.horizontalAdvance("  ") + widest_value + px
+        usable = self.width - 2 * self._pad
+        self._cols = max(1, min(len(entries), usable // max(1, self._col_w))) if entries else 1
+        rows = -(-len(entries) // self._cols) if entries else 0
+        return 2 * self._pad + self._line_h * (1 + rows)
+
+    def caption_at(self, step: int) -> Caption:
+        return caption(self._problem_title, self.session.runs, step, self.last_step)
+
+    def _paint_caption(self, painter: QPainter, step: int) -> None:
+        cap = self.caption_at(step)
+        painter.fillRect(QRect(0, 0, self.width, self._caption_h), self._background)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        fm = QFontMetrics(self._font)
+        x0, y = self._pad, self._pad
+        painter.setPen(self._foreground)
+        painter.setFont(self._title_font)
+        painter.drawText(QRect(x0, y, self.width - 2 * x0, self._line_h), Qt.AlignmentFlag.AlignVCenter, cap.title)
+        painter.setFont(self._font)
+        for i, r in enumerate(cap.runs):
+            row, col = divmod(i, self._cols)
+            x = x0 + col * self._col_w
+            top = y + self._line_h * (row + 1)
+            mid = top + self._line_h / 2
+            color = QColor(r.color)
+            pen = QPen(color, max(2.0, self._swatch / 8))
+            painter.setPen(pen)
+            painter.drawLine(int(x), int(mid), int(x + self._swatch * 0.8), int(mid))
+            painter.setBrush(color)
+            painter.setPen(QPen(QColor("#101010"), 1.0))
+            d = self._swatch / 3
+            painter.drawEllipse(QRectF(x + self._swatch * 0.4 - d / 2, mid - d / 2, d, d))
+            painter.setPen(self._foreground)
+            label = f"{r.label}:"
+            painter.drawText(QRect(int(x + self._swatch), top, self._col_w, self._line_h),
+                             Qt.AlignmentFlag.AlignVCenter, label)
+            vx = int(x + self._swatch + fm.horizontalAdvance(label + " "))
+            painter.drawText(QRect(vx, top, self._col_w, self._line_h), Qt.AlignmentFlag.AlignVCenter, r.value)
+
+    # ------------------------------------------------------------------ frames
+    def render(self, step: int) -> QImage:
+        """Paint the frame of ``step`` into the internal QImage (reused: valid until the next call)."""
+        if self._closed:
+            raise ExportError("The frame renderer is closed")
+        step = max(0, int(step))
+        painter = QPainter(self._image)
+        try:
+            if self._caption_on:
+                self._paint_caption(painter, step)
+            if self.view == "window":
+                self._paint_window(painter, step)
+            else:
+                for widget, _ in self._parts:
+                    widget.set_frame(self._trajs, step)
+                for widget, offset in self._parts:
+                    widget.render(painter, offset)
+        finally:
+            painter.end()
+        return self._image
+
+    def frame(self, step: int) -> np.ndarray:
+        """The frame of ``step`` as an (H, W, 3) uint8 RGB array (a new array)."""
+        img = self.render(step)
+        h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+        bgra = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)[:, : 4 * w].reshape(h, w, 4)
+        out = np.empty((h, w, 3), np.uint8)  # RGB32 is B, G, R, 0xff in memory (little-endian)
+        out[..., 0] = bgra[..., 2]
+        out[..., 1] = bgra[..., 1]
+        out[..., 2] = bgra[..., 0]
+        return out
+
+    def _paint_window(self, painter: QPainter, step: int) -> None:
+        s, w = self.session, self.window
+        assert w is not None
+        s.seek(step)
+        bridge = getattr(w, "bridge", None)
+        if bridge is not None and hasattr(bridge, "flush"):
+            bridge.flush()
+        QApplication.sendPostedEvents()
+        pixmap = w.grab()
+        a = self.area
+        painter.fillRect(a, self._background)
+        if pixmap.isNull() or pixmap.width() == 0:
+            return
+        scale = min(a.width() / pixmap.width(), a.height() / pixmap.height())
+        tw, th = pixmap.width() * scale, pixmap.height() * scale
+        target = QRectF(a.x() + (a.width() - tw) / 2, a.y() + (a.height() - th) / 2, tw, th)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))
+
+    def close(self) -> None:
+        """Delete the offscreen views; the window source seeks back to where it was."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.view == "window":
+            with contextlib.suppress(ValueError, RuntimeError):
+                self.session.seek(self._start_position)
+        for widget in (self.contour, self.surface):
+            if widget is not None:
+                with contextlib.suppress(RuntimeError):
+                    widget.hide()
+                    widget.deleteLater()
+        self.contour = self.surface = None
+        self._parts = []
+
+    def __enter__(self) -> FrameRenderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------------------------
+def _as_export_error(exc: BaseException, target: Path) -> ExportError:
+    if isinstance(exc, ExportError):
+        return exc
+    if isinstance(exc, OSError):
+        return ExportError(f"Writing {target.name} failed: {exc.strerror or exc}")
+    return ExportError(f"Encoding {target.name} failed: {exc}")
+
+
+class ThreadedWriter:
+    """A writer fed through a bounded queue and run on a worker thread.
+
+    ``write`` blocks while ``maxsize`` frames are waiting (memory stays bounded); an encoder
+    error is raised (as ExportError) by the next ``write`` or by ``finish``. ``abort`` stops the
+    thread and removes the output.
+    """
+
+    _STOP = object()
+
+    def __init__(self, writer: FrameWriter, maxsize: int = 3) -> None:
+        self.writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._error: BaseException | None = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="gdstudio-encoder", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._STOP:
+                return
+            if self._error is not None or self._cancel.is_set():
+                continue  # drain
+            try:
+                self.writer.write(item)
+            except BaseException as exc:  # reported to the producer
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise _as_export_error(self._error, self.writer.target)
+
+    def write(self, frame: np.ndarray) -> None:
+        self._raise()
+        while True:
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                self._raise()
+                if not self._thread.is_alive():
+                    raise ExportError("The encoder stopped") from None
+
+    def _join(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._STOP)
+            self._thread.join()
+
+    def finish(self) -> Path:
+        self._join()
+        self._raise()
+        return self.writer.finish()
+
+    def abort(self) -> None:
+        self._cancel.set()
+        self._join()
+        self.writer.abort()
+
+
+def export_frames(renderer: Any, steps: Sequence[int], writer: FrameWriter, *,
+                  threaded: bool = True) -> Iterator[int]:
+    """Render ``renderer.frame(step)`` for each step into ``writer``; yields the frames done.
+
+    After the last frame the writer is finished (the output appears atomically); closing the
+    generator before that (cancel) or any error aborts the writer, so nothing is left behind.
+    Errors are raised as ExportError with a one-line message. A step equal to the previous
+    one reuses the previous frame.
+    """
+    sink: Any = ThreadedWriter(writer) if threaded else writer
+    ok = False
+    try:
+        last_step, frame = None, None
+        for i, step in enumerate(steps):
+            if step != last_step or frame is None:
+                frame = renderer.frame(step)
+                last_step = step
+            try:
+                sink.write(frame)
+            except Exception as exc:
+                raise _as_export_error(exc, writer.target) from exc
+            yield i + 1
+        try:
+            sink.finish()
+        except Exception as exc:
+            raise _as_export_error(exc, writer.target) from exc
+        ok = True
+    finally:
+        if not ok:
+            sink.abort()
+
+
+class Progress:
+    """Frames done, rate and time left (for progress lines and dialogs)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(1, int(total))
+        self.done = 0
+        self.started = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        self.done = int(done)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def fps(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, None until a few frames are done."""
+        if self.done < 2 or self.fps <= 0:
+            return None
+        return (self.total - self.done) / self.fps
+
+    def text(self) -> str:
+        eta = self.eta
+        left = "" if eta is None else f", {format_seconds(eta)} left"
+        return f"frame {self.done} / {self.total} ({100 * self.done // self.total}%), {self.fps:.0f} fps{left}"
+
+
+def format_seconds(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
