@@ -162,37 +162,35 @@ def _compute(session: Any, steps: int) -> int:
 # --------------------------------------------------------------------------------------------
 # display and Qt
 # --------------------------------------------------------------------------------------------
-def _prepare_display(view: str) -> None:
-    """Check / choose the Qt platform: offscreen for the contour view without a display; the
-    3-D view needs X (or Wayland)."""
+def _platform_for(view: str) -> str | None:
+    """The Qt platform to force (``"offscreen"`` for the contour view without a usable display),
+    or None; CliError when the 3-D view has no X display. Changes nothing."""
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if not sys.platform.startswith("linux"):
-        return
+        return None
+    from gdstudio.ui.app import _display_problem  # no Qt import: it only checks the X connection
+
     if view != "contour":
         if platform.startswith(("offscreen", "minimal")):
             raise _cli_error(f"the 3-D view needs an X display: QT_QPA_PLATFORM={platform} cannot draw OpenGL "
                              "(unset it; --view contour works offscreen)")
         if not has_display:
             raise _cli_error(NO_DISPLAY_MESSAGE)
-        from gdstudio.ui.app import _display_problem
-
         problem = _display_problem()
         if problem:
             raise _cli_error(f"the 3-D view needs an X display: {problem}")
-        return
+        return None
     if platform:
-        return
-    if not has_display:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        return
-    from gdstudio.ui.app import _display_problem
-
-    if _display_problem():  # DISPLAY set but unusable: the contour view does not need it
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    if not has_display or _display_problem():  # no display, or one that does not answer
+        return "offscreen"
+    return None
 
 
-def _application() -> Any:
+def _application(platform: str | None = None) -> Any:
+    if platform and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = platform
     try:
         from gdstudio.ui.qt_setup import configure_qt
 
@@ -253,18 +251,16 @@ class _ProgressLine:
             sys.stderr.write("\n")
 
 
-def render(session: Any, out: str | os.PathLike[str], *, view: str = "contour", size: tuple[int, int] = DEFAULT_SIZE,
-           fps: float = 30.0, steps: list[int], caption: bool = True, last_step: int | None = None,
-           progress: Any = None, threaded: bool = True) -> Path:
-    """Render ``steps`` of ``session`` into ``out`` (needs a QApplication); returns the path.
+def render(session: Any, writer: Any, *, view: str = "contour", size: tuple[int, int] = DEFAULT_SIZE,
+           steps: list[int], caption: bool = True, last_step: int | None = None, progress: Any = None,
+           threaded: bool = True) -> Path:
+    """Render ``steps`` of ``session`` into ``writer`` (needs a QApplication); returns the path.
 
-    The in-process core of ``gdstudio render`` (the benchmark times this). Raises ExportError.
+    The in-process core of ``gdstudio render`` (the benchmark times this). The writer is
+    finished on success and aborted on any error or interruption. Raises ExportError.
     """
-    from gdstudio.export.writers import output_kind, writer_for
     from gdstudio.ui.frames import FrameRenderer, export_frames
 
-    options = {"max_width": size[0]} if output_kind(out) == "gif" else {}
-    writer = writer_for(out, fps, **options)
     try:
         renderer = FrameRenderer(session, view, size, caption=caption, last_step=last_step)
     except BaseException:
@@ -278,41 +274,45 @@ def render(session: Any, out: str | os.PathLike[str], *, view: str = "contour", 
     finally:
         gen.close()
         renderer.close()
-    return Path(out)
+    return Path(writer.target)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from gdstudio.export.writers import ExportError, output_kind
+    from gdstudio.export.writers import ExportError, output_kind, writer_for
 
     source = _check_sources(args)
     try:
         kind = output_kind(args.out)
         size = parse_size(args.size) if args.size else (DEFAULT_GIF_SIZE if kind == "gif" else DEFAULT_SIZE)
-        if not (args.fps > 0 and args.fps <= 240):
+        if not 0 < args.fps <= 240:
             raise ValueError(f"Invalid --fps: {args.fps:g} (must be in (0, 240])")
         if args.frames is not None and args.frames < 1:
             raise ValueError(f"Invalid --frames: {args.frames} (must be ≥ 1)")
     except (ValueError, ExportError) as exc:
         raise _cli_error(str(exc)) from None
-    _prepare_display(args.view)
+    platform = _platform_for(args.view)
     session, steps = _session_from_args(args, source)
     last = _compute(session, steps)
-    if last < steps:
-        print(f"gdstudio render: every run stopped by step {last}: rendering steps 0 to {last}", file=sys.stderr)
     try:
         schedule = frame_steps(last, args.frames, mode=args.frame_mode)
-    except ValueError as exc:
+        writer = writer_for(args.out, args.fps, **({"max_width": size[0]} if kind == "gif" else {}))
+    except (ValueError, ExportError) as exc:
         raise _cli_error(str(exc)) from None
-    _application()
-    line = _ProgressLine(len(schedule))
+    if last < steps:
+        print(f"gdstudio render: every run stopped by step {last}: rendering steps 0 to {last}", file=sys.stderr)
     started = time.perf_counter()
+    line: _ProgressLine | None = None
     try:
-        path = render(session, args.out, view=args.view, size=size, fps=args.fps, steps=schedule,
-                      caption=args.caption, last_step=last, progress=line.update)
+        _application(platform)
+        line = _ProgressLine(len(schedule))
+        path = render(session, writer, view=args.view, size=size, steps=schedule, caption=args.caption,
+                      last_step=last, progress=line.update)
     except (ExportError, ValueError) as exc:
-        line.end()
         raise _cli_error(str(exc)) from None
-    line.end()
+    finally:
+        writer.abort()  # no-op once finished; removes the temporary output otherwise
+        if line is not None:
+            line.end()
     took = time.perf_counter() - started
     print(f"gdstudio render: wrote {path} ({len(schedule)} frames, {size[0]}×{size[1]}, {args.fps:g} fps, "
           f"steps 0–{last}) in {took:.1f} s", file=sys.stderr)

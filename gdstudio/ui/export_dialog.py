@@ -198,6 +198,16 @@ class _Dialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
+        # The choices describe this problem and its runs: a new problem or session (a file
+        # opened by a script, a test resetting the window) closes the dialog.
+        session = getattr(parent, "session", None)
+        if session is not None:
+            from gdstudio.ui.bridge import Subscriptions
+
+            self._subs = Subscriptions()
+            self._subs.connect(session.problem_changed, self._problem_changed)
+            self.finished.connect(lambda _result: self._subs.disconnect_all())
+        self.finished.connect(lambda _result: self.deleteLater())
         self.form = QFormLayout()
         self.error = QLabel()
         self.error.setObjectName("error")
@@ -211,6 +221,9 @@ class _Dialog(QDialog):
         layout.addLayout(self.form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+
+    def _problem_changed(self) -> None:
+        self.reject()
 
     def settings(self) -> Any:
         raise NotImplementedError
