@@ -102,6 +102,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "the valleys of steep surfaces", "Ctrl+Shift+L", checkable=True),
     ActionSpec("reset_camera", "Reset 3-D &camera", "reset_camera", "Put the 3-D view back to its default angle",
                "Ctrl+0"),
+    # Tools
+    ActionSpec("training_lab", "&Training lab…", "open_training_lab", "Train a real network on handwritten digits "
+               "with several optimizers and compare their loss curves (a window of its own)", "Ctrl+T",
+               "SP_ComputerIcon"),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", "show_shortcuts", "List the keyboard shortcuts", "F1"),
     ActionSpec("about", "&About gdstudio", "show_about", "Version and credits"),
@@ -116,12 +120,13 @@ MENUS: tuple[MenuSpec, ...] = (
     MenuSpec("view", "&View", ("log_loss", "log_scale", SEP, "show_gradient", "show_velocity",
                                "show_effective_step", "show_field", SEP, "reset_camera", SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
+    MenuSpec("tools", "&Tools", ("training_lab",)),
     MenuSpec("help", "&Help", ("shortcuts", "about")),
 )
 
 TOOLBAR: tuple[str, ...] = (
     "new", "open", "save", SEP, "add_run", "remove_run", "race_all", SEP,
-    "show_gradient", "show_velocity", "show_effective_step", "show_field",
+    "show_gradient", "show_velocity", "show_effective_step", "show_field", SEP, "training_lab",
 )
 
 DOCKS: tuple[DockSpec, ...] = (

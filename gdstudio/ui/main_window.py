@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.document_title = "untitled"
         self.message_box: QMessageBox | None = None
         self.info_box: QMessageBox | None = None
+        self.training_lab: QWidget | None = None  # the Training lab window, made on first use
         self._closed = False
         self.setObjectName("gdstudio_main_window")
         self.setWindowTitle("gdstudio")
@@ -678,6 +679,17 @@ class MainWindow(QMainWindow):
         self.surface_view.reset_camera()
         self.contour.reset_view()
 
+    # ================================================================== Tools
+    def open_training_lab(self) -> None:
+        """The Training lab: a window of its own (one per studio), raised when already open."""
+        from gdstudio.ui.training import TrainingLab
+
+        if self.training_lab is None:
+            self.training_lab = TrainingLab()
+        self.training_lab.show()
+        self.training_lab.raise_()
+        self.training_lab.activateWindow()
+
     # ================================================================== Help
     def _info(self, title: str, text: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self)
@@ -729,6 +741,8 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
         self.race_pool.clear()
         self.race_pool.waitForDone(5000)
+        if self.training_lab is not None:
+            self.training_lab.close()  # stops a training run and waits for its thread
         self.clock.close()
         self.bridge.close()
         self._subs.disconnect_all()
