@@ -405,7 +405,8 @@ class CurvesView(QWidget):
             if s.keys.get("acc") != key:
                 s.keys["acc"] = key
                 its, acc = d.accuracy(label)
-                s.acc.setData(its, acc * 100.0)
+                ok = np.isfinite(acc)  # none after a divergence
+                s.acc.setData(its[ok], acc[ok] * 100.0)
             self._update_row(k, label, y)
         self._update_legend()
         if not self._user_range:
