@@ -66,7 +66,7 @@ class LiveCurves:
     eval_iterations: list[int] = field(default_factory=list)
     accuracies: list[list[float]] = field(default_factory=list)  # one row per evaluation
     diverged: dict[str, int | None] = field(init=False)
-    state: str = "training"                       # training, done, stopped
+    state: str = "training"                       # training, done, stopped, failed (nothing trained)
     result: CompareResult | None = None
 
     def __post_init__(self) -> None:
@@ -271,8 +271,9 @@ class CurvesView(QWidget):
         self.splitter.addWidget(self.loss_plot)
         self.splitter.addWidget(bottom)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(0, 7)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([700, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
@@ -433,7 +434,7 @@ class CurvesView(QWidget):
         div = d.diverged.get(label)
         if div is not None:
             return f"diverged at iteration {div}"
-        return {"training": "training", "done": "done", "stopped": "stopped"}[d.state]
+        return {"training": "training", "done": "done", "stopped": "stopped", "failed": "not trained"}[d.state]
 
     def _update_row(self, k: int, label: str, y: np.ndarray) -> None:
         d = self.data
@@ -457,7 +458,7 @@ class CurvesView(QWidget):
             return f"{d.titles[k]} — diverged at {div}"
         acc = d.last_accuracy(label)
         if d.state != "training" and math.isfinite(acc):
-            return f"{d.titles[k]} — {acc:.1%}"
+            return f"{d.titles[k]} · test {acc:.1%}"
         return d.titles[k]
 
     def _update_legend(self) -> None:

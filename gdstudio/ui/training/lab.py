@@ -28,6 +28,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -205,10 +206,8 @@ class TrainingLab(QMainWindow):
         tb.addAction(self.start_action)
         tb.addAction(self.stop_action)
         tb.addSeparator()
-        self.log_y = QToolButton()
+        self.log_y = QCheckBox("Log loss axis")
         self.log_y.setObjectName("log_y")
-        self.log_y.setText("Log loss axis")
-        self.log_y.setCheckable(True)
         self.log_y.setToolTip("Plot the training loss on a log scale")
         self.log_y.toggled.connect(lambda on: self.curves.set_log_y(on))
         tb.addWidget(self.log_y)
@@ -292,9 +291,14 @@ class TrainingLab(QMainWindow):
         self.hidden_error.setStyleSheet(_ERROR_STYLE)
         self.hidden_error.setWordWrap(True)
         self.hidden_error.hide()
-        nl.addRow("hidden sizes", self.hidden)
-        nl.addRow("", self.network_info)
-        nl.addRow("", self.hidden_error)
+        field = QWidget()
+        fl = QVBoxLayout(field)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.setSpacing(2)
+        fl.addWidget(self.hidden)
+        fl.addWidget(self.network_info)
+        fl.addWidget(self.hidden_error)
+        nl.addRow("hidden sizes", field)
         layout.addWidget(net)
 
         # Budget
@@ -430,10 +434,11 @@ class TrainingLab(QMainWindow):
         except ValueError as exc:
             self.hidden_error.setText(str(exc))
             self.hidden_error.show()
-            self.network_info.setText("")
+            self.network_info.hide()
             self.hidden.setStyleSheet("QLineEdit { border: 1px solid #E0301E; }")
             return False
         self.hidden_error.hide()
+        self.network_info.show()
         self.hidden.setStyleSheet("")
         self.network_info.setText(network_text(_FEATURES[self.dataset_choice], hidden))
         return True
@@ -605,7 +610,7 @@ class TrainingLab(QMainWindow):
             return
         self._retire(self._worker)
         if self.curves.data is not None:
-            self.curves.data.state = "stopped"
+            self.curves.data.state = "failed" if not self.curves.data.completed else "stopped"
             self.curves.refresh()
         self._set_running(False)
         self.show_error(message)
@@ -647,7 +652,7 @@ class TrainingLab(QMainWindow):
         self.stop_action.setEnabled(running)
         has = self.result is not None
         self.csv_action.setEnabled(has and not running)
-        self.png_action.setEnabled(self.curves.data is not None)
+        self.png_action.setEnabled(self.curves.data is not None and (running or self.curves.data.completed > 0))
         self.progress.setVisible(running)
         if not running:
             self.rate.setText("")
@@ -683,16 +688,12 @@ class TrainingLab(QMainWindow):
         self.status.setText(f"Saved {target}")
         return True
 
-    def render_image(self, scale: float = 2.0):  # -> QImage
-        """The loss plot as drawn, rendered by pyqtgraph's ImageExporter at ``scale`` × its size
-        (lines and text scale with it: crisp in a paper or on a slide)."""
-        from pyqtgraph.exporters import ImageExporter
-
-        exporter = ImageExporter(self.curves.loss_plot.getPlotItem())
-        width = max(200, round(self.curves.loss_plot.width() * scale))
-        exporter.parameters()["width"] = width
-        image = exporter.export(toBytes=True)
-        if image is None or image.isNull():
+    def render_image(self):  # -> QImage
+        """The loss plot exactly as on screen (legend included), at the screen's device pixel
+        ratio: 2× on a HiDPI display. (Rendering pyqtgraph at another scale thins its cosmetic
+        lines against the text and markers, so the export does not try.)"""
+        image = self.curves.loss_plot.grab().toImage()
+        if image.isNull():
             raise OSError("the plot could not be rendered")
         return image
 
