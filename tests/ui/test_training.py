@@ -7,6 +7,10 @@ settings run through ``compare_optimizers`` directly, and ``gdstudio train`` for
 
 from __future__ import annotations
 
+import functools
+import gzip
+import hashlib
+import http.server
 import importlib.util
 import math
 import socket
@@ -34,7 +38,7 @@ from gdstudio.train.compare import (  # noqa: E402
     smooth_curve,
     training_defaults,
 )
-from gdstudio.train.datasets import load_dataset  # noqa: E402
+from gdstudio.train.datasets import MNIST_FILES, load_dataset  # noqa: E402
 from gdstudio.train.idx import write_idx  # noqa: E402
 from gdstudio.train.mlp import MLP  # noqa: E402
 from gdstudio.ui.training import TrainingLab  # noqa: E402
@@ -273,6 +277,47 @@ def test_failed_download_is_a_clear_message(lab, qtbot, tmp_path):
     cache = tmp_path / "cache" / "gdstudio" / "mnist"
     assert cache.is_dir() and not list(cache.iterdir())  # no partial file left behind
     assert lab.start_action.isEnabled() and not lab.progress.isVisible()
+
+
+def test_download_shows_progress_then_trains_on_the_cached_files(lab, qtbot, tmp_path):
+    """A local mirror serving small gzipped IDX files with their own checksums: the lab downloads
+    them into the cache with a byte progress bar, then trains on them like a direct call."""
+    served = tmp_path / "served"
+    gz = fake_mnist(tmp_path / "plain")
+    served.mkdir()
+    files = {}
+    for key, (name, _sha, _size) in MNIST_FILES.items():
+        data = gzip.compress((gz / name.removesuffix(".gz")).read_bytes())
+        (served / name).write_bytes(data)
+        files[key] = (name, hashlib.sha256(data).hexdigest(), len(data))
+    handler = functools.partial(_QuietHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = threading.Thread(target=httpd.serve_forever, daemon=True)
+    server.start()
+    try:
+        lab.mnist_mirrors = (f"http://127.0.0.1:{httpd.server_address[1]}/",)
+        lab.mnist_files = files
+        seen = []
+        original = lab._on_download
+        lab._on_download = lambda *args: (original(*args), seen.append((args[1], lab.progress.format())))
+        lab.set_dataset("mnist_download")
+        configure(lab, iterations=8, batch=8, eval_every=4, optimizers=("adam",))
+        result = run(lab, qtbot)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    cache = tmp_path / "cache" / "gdstudio" / "mnist"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(v[0] for v in files.values())
+    assert {name for name, _ in seen} == {v[0] for v in files.values()}
+    assert all(text.endswith(" MB") and " / " in text for _, text in seen)  # bytes done / total
+    assert "MNIST is in the cache" in lab.dataset_info.text()
+    ref = direct(f"mnist:{cache}", iterations=8, batch=8, eval_every=4, entries=[make_entry("adam")])
+    np.testing.assert_array_equal(result.losses["adam"], ref.losses["adam"])
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
 
 
 def test_stop_during_a_stalled_download_returns_at_once(lab, qtbot):

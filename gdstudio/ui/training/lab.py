@@ -129,6 +129,7 @@ class TrainingLab(QMainWindow):
         self._last_dir = str(Path.home())
         #: Where and how patiently MNIST is downloaded (tests point these at a local server).
         self.mnist_mirrors: tuple[str, ...] = MNIST_MIRRORS
+        self.mnist_files: dict[str, tuple[str, str, int]] = dict(MNIST_FILES)
         self.download_timeout = DOWNLOAD_TIMEOUT
 
         self._build_actions()
@@ -469,7 +470,8 @@ class TrainingLab(QMainWindow):
         config = self.config()
         spec = self.dataset_spec()
         entries = tuple(self.optimizers.entries())
-        return TrainRequest(spec, entries, config, self.download_timeout, tuple(self.mnist_mirrors))
+        return TrainRequest(spec, entries, config, self.download_timeout, tuple(self.mnist_mirrors),
+                            dict(self.mnist_files))
 
     # ================================================================== running
     @property

@@ -24,7 +24,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gdstudio.train.compare import CompareResult, Entry, TrainConfig, TrainProgress, compare_optimizers
 from gdstudio.train.datasets import (
+    MNIST_FILES,
     MNIST_MIRRORS,
     Dataset,
     DatasetError,
@@ -72,6 +73,7 @@ class TrainRequest:
     config: TrainConfig
     download_timeout: float = DOWNLOAD_TIMEOUT
     mirrors: tuple[str, ...] = MNIST_MIRRORS
+    files: Mapping[str, tuple[str, str, int]] = field(default_factory=lambda: dict(MNIST_FILES))
 
 
 def dataset_key(spec: str, seed: int) -> tuple[str, int]:
@@ -210,6 +212,8 @@ class TrainingWorker:
         key = dataset_key(spec, req.config.seed)
         if self.cached is not None and self.cached[0] == key:
             return self.cached[1]
+        if self._cancel.is_set():  # stopped before the thread got here
+            raise _Cancelled
         if spec == "mnist":
             folder = mnist_cache_dir()
             try:
@@ -218,7 +222,7 @@ class TrainingWorker:
                 self.stage = "download"
                 self._emit("phase", "download")
                 try:
-                    download_mnist(folder, mirrors=req.mirrors, progress=self._on_download,
+                    download_mnist(folder, mirrors=req.mirrors, files=req.files, progress=self._on_download,
                                    timeout=req.download_timeout)
                 except DatasetError as exc:
                     raise DatasetError(
