@@ -397,6 +397,7 @@ def _expect(w, action_id):
         "about": lambda: w.info_box is not None and w.info_box.isVisible(),
         "quit": lambda: not w.isVisible() and w.settings.last_session_path.exists(),
         "race_all": lambda: len(s.runs) == len(RACE_OPTIMIZERS),
+        "training_lab": lambda: w.training_lab is not None and w.training_lab.isVisible(),
     }
     return checks.get(action_id, lambda: True)
 
