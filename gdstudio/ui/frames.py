@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEventLoop, QPoint, QRect, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from gdstudio.export.schedule import Caption, caption
 from gdstudio.export.writers import ExportError, FrameWriter
@@ -128,6 +128,9 @@ class FrameRenderer:
         if self.view in ("contour", "both"):
             # Raster painting: exact, and 10x faster than OpenGL painting on a software renderer.
             self.contour = ContourView(use_opengl=False)
+            # The heat map is static during an export: blit a device-resolution pixmap instead of
+            # rescaling the 256² image every frame (same pixels).
+            self.contour.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         if self.view in ("surface", "both"):
             self.surface = SurfaceView()
         widgets = [w for w in (self.contour, self.surface) if w is not None]
@@ -256,13 +259,15 @@ class FrameRenderer:
             painter.end()
         return self._image
 
-    def frame(self, step: int) -> np.ndarray:
-        """The frame of ``step`` as an (H, W, 3) uint8 RGB array (a new array)."""
+    def frame(self, step: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The frame of ``step`` as an (H, W, 3) uint8 RGB array: ``out`` if given (reused, no
+        allocation), else a new array."""
         img = self.render(step)
         h, w, bpl = img.height(), img.width(), img.bytesPerLine()
         bgra = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)[:, : 4 * w].reshape(h, w, 4)
-        out = np.empty((h, w, 3), np.uint8)  # RGB32 is B, G, R, 0xff in memory (little-endian)
-        out[..., 0] = bgra[..., 2]
+        if out is None or out.shape != (h, w, 3) or out.dtype != np.uint8:
+            out = np.empty((h, w, 3), np.uint8)
+        out[..., 0] = bgra[..., 2]  # RGB32 is B, G, R, 0xff in memory (little-endian)
         out[..., 1] = bgra[..., 1]
         out[..., 2] = bgra[..., 0]
         return out
@@ -390,13 +395,20 @@ def export_frames(renderer: Any, steps: Sequence[int], writer: FrameWriter, *,
     Errors are raised as ExportError with a one-line message. A step equal to the previous
     one reuses the previous frame.
     """
-    sink: Any = ThreadedWriter(writer) if threaded else writer
+    queued = 3
+    sink: Any = ThreadedWriter(writer, maxsize=queued) if threaded else writer
+    # Frame buffers reused round-robin: the queue, the one being encoded and the one being drawn
+    # are never the same buffer, and no 3 MB array is allocated (and page-faulted) per frame.
+    ring: list[np.ndarray | None] = [None] * (queued + 3)
+    rendered = 0
     ok = False
     try:
         last_step, frame = None, None
         for i, step in enumerate(steps):
             if step != last_step or frame is None:
-                frame = renderer.frame(step)
+                slot = rendered % len(ring)
+                frame = ring[slot] = renderer.frame(step, out=ring[slot])
+                rendered += 1
                 last_step = step
             try:
                 sink.write(frame)

@@ -44,7 +44,7 @@ from gdstudio.export.writers import ExportError, Mp4Writer, writer_for  # noqa: 
 from gdstudio.model.presets import load_preset  # noqa: E402
 from gdstudio.model.session import Session  # noqa: E402
 from gdstudio.ui.bridge import ViewBridge  # noqa: E402
-from gdstudio.ui.frames import FrameRenderer, ThreadedWriter, export_frames, image_to_rgb  # noqa: E402
+from gdstudio.ui.frames import FrameRenderer, export_frames, image_to_rgb  # noqa: E402
 from gdstudio.ui.views import ContourView, SurfaceView  # noqa: E402
 
 
@@ -175,9 +175,9 @@ def spy(monkeypatch):
             seen.update(view=view, size=tuple(size), caption=kw.get("caption"))
             super().__init__(session, view, size, **kw)
 
-        def frame(self, step):
+        def frame(self, step, out=None):
             seen["steps"].append(step)
-            return super().frame(step)
+            return super().frame(step, out)
 
     def spy_writer_for(target, fps, **kw):
         seen.update(target=Path(target), fps=fps)
@@ -302,15 +302,18 @@ def test_encoder_failure_other_than_os_error(qtbot, tmp_path, monkeypatch) -> No
     assert files(tmp_path) == []
 
 
-def test_threaded_writer_holds_a_bounded_number_of_frames(tmp_path) -> None:
-    """The GUI thread never runs more than the queue ahead of the encoder."""
+@pytest.mark.parametrize("threaded", [True, False])
+def test_pipeline_writes_each_scheduled_step_with_bounded_memory(tmp_path, threaded) -> None:
+    """Every frame written shows its scheduled step (reused buffers never overwrite a queued
+    frame, also when steps repeat), and the renderer never runs more than the queue ahead."""
     written = []
+    buffers = set()
 
     class SlowWriter:
         target = tmp_path / "slow.mp4"
 
         def write(self, frame):
-            time.sleep(0.01)
+            time.sleep(0.003)
             written.append(int(frame[0, 0, 0]))
 
         def finish(self):
@@ -322,16 +325,19 @@ def test_threaded_writer_holds_a_bounded_number_of_frames(tmp_path) -> None:
     class Counter:
         rendered = 0
 
-        def frame(self, step):
+        def frame(self, step, out=None):
             self.rendered += 1
             assert self.rendered - len(written) <= 3 + 2, "frames pile up in memory"
-            return np.full((4, 4, 3), step % 256, np.uint8)
+            out = np.empty((4, 4, 3), np.uint8) if out is None else out
+            out[:] = step % 256
+            buffers.add(id(out))
+            return out
 
+    steps = frame_steps(30, 80)  # more frames than steps: repeats
     r = Counter()
-    assert list(export_frames(r, range(40), SlowWriter())) == list(range(1, 41))
-    assert written == list(range(40))
-    tw = ThreadedWriter(SlowWriter(), maxsize=3)
-    tw.abort()
+    assert list(export_frames(r, steps, SlowWriter(), threaded=threaded)) == list(range(1, 81))
+    assert written == steps
+    assert r.rendered == 31 and len(buffers) <= 6
 
 
 def test_closing_the_window_cancels_a_running_export(qtbot, studio_settings, out_dir) -> None:
