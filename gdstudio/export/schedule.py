@@ -103,8 +103,8 @@ def caption(problem_title: str, runs: Iterable[Any], step: int, last: int | None
     """The caption at ``step`` of runs given as session entries (``label``, ``color``,
     ``visible``, ``run`` with ``history.loss``, ``steps``, ``diverged_at``).
 
-    A run is shown at min(step, its last step): its loss there, or "diverged at step k" once it
-    has diverged, "(stopped)" after it converged.
+    A run is shown at min(step, its last step): its loss there, or "diverged at step k" from
+    that step on; ``stopped`` marks a run that has ended (converged or diverged) by ``step``.
     """
     step = _whole(step, "step", 0)
     title = f"{problem_title} · step {step}" + (f" / {last}" if last is not None else "")
@@ -120,6 +120,6 @@ def caption(problem_title: str, runs: Iterable[Any], step: int, last: int | None
         if diverged_at is not None and step >= diverged_at:
             value = f"diverged at step {diverged_at}"
         else:
-            value = f"loss {format_loss(float(loss[k]))}" + (" (stopped)" if stopped and k < step else "")
+            value = f"loss {format_loss(float(loss[k]))}"
         items.append(RunCaption(str(e.label), str(e.color), value, stopped))
     return Caption(title, tuple(items))

@@ -184,25 +184,30 @@ class FrameRenderer:
     def _layout_caption(self) -> int:
         """Fonts and the fixed layout of the caption strip; returns its height in pixels.
 
-        Runs are laid out in equal columns sized for the widest label and the widest value, so
-        the strip keeps one height for the whole video."""
+        A bold title line (problem, step), then the runs in equal columns sized for the widest
+        label and the widest possible value, so the strip keeps one layout for the whole video.
+        With more than three runs their font is smaller (a race of eleven fits in three rows).
+        """
         px = max(11, round(self.height * 0.026))
-        self._font = QFont()
-        self._font.setPixelSize(px)
-        self._title_font = QFont(self._font)
-        self._title_font.setBold(True)
-        fm = QFontMetrics(self._font)
-        self._line_h = fm.height() + max(2, px // 5)
-        self._pad = max(4, px // 2)
-        self._swatch = round(px * 1.6)
         entries = [e for e in self.session.runs if e.visible and e.run is not None]
-        widest_value = max(fm.horizontalAdvance(t) for t in ("loss -8.888e-88 (stopped)", "diverged at step 88888"))
-        widest_label = max((fm.horizontalAdvance(str(e.label) + ":") for e in entries), default=0)
-        self._col_w = self._swatch + widest_label + fm.horizontalAdvance("  ") + widest_value + px
+        run_px = px if len(entries) <= 3 else max(10, round(px * 0.8))
+        self._title_font = QFont()
+        self._title_font.setPixelSize(px)
+        self._title_font.setBold(True)
+        self._font = QFont()
+        self._font.setPixelSize(run_px)
+        self._title_h = QFontMetrics(self._title_font).height() + max(2, px // 5)
+        fm = QFontMetrics(self._font)
+        self._line_h = fm.height() + max(2, run_px // 4)
+        self._pad = max(4, px // 2)
+        self._swatch = round(run_px * 1.6)
+        widest_value = max(fm.horizontalAdvance(t) for t in ("loss -8.888e-88", "diverged at step 88888"))
+        self._label_w = max((fm.horizontalAdvance(f"{e.label}: ") for e in entries), default=0)
+        self._col_w = self._swatch + self._label_w + widest_value + run_px
         usable = self.width - 2 * self._pad
         self._cols = max(1, min(len(entries), usable // max(1, self._col_w))) if entries else 1
         rows = -(-len(entries) // self._cols) if entries else 0
-        return 2 * self._pad + self._line_h * (1 + rows)
+        return 2 * self._pad + self._title_h + self._line_h * rows
 
     def caption_at(self, step: int) -> Caption:
         return caption(self._problem_title, self.session.runs, step, self.last_step)
@@ -212,31 +217,34 @@ class FrameRenderer:
         painter.fillRect(QRect(0, 0, self.width, self._caption_h), self._background)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
-        fm = QFontMetrics(self._font)
         x0, y = self._pad, self._pad
         painter.setPen(self._foreground)
         painter.setFont(self._title_font)
-        painter.drawText(QRect(x0, y, self.width - 2 * x0, self._line_h), Qt.AlignmentFlag.AlignVCenter, cap.title)
+        painter.drawText(QRect(x0, y, self.width - 2 * x0, self._title_h), Qt.AlignmentFlag.AlignVCenter, cap.title)
         painter.setFont(self._font)
+        # swatches: the run's colour with a rim in the text colour (white runs on a light theme)
+        rim = QColor(self._foreground)
+        rim.setAlpha(160)
+        width = max(2.0, self._swatch / 8)
+        d = self._swatch / 3
         for i, r in enumerate(cap.runs):
             row, col = divmod(i, self._cols)
             x = x0 + col * self._col_w
-            top = y + self._line_h * (row + 1)
+            top = y + self._title_h + self._line_h * row
             mid = top + self._line_h / 2
             color = QColor(r.color)
-            pen = QPen(color, max(2.0, self._swatch / 8))
-            painter.setPen(pen)
-            painter.drawLine(int(x), int(mid), int(x + self._swatch * 0.8), int(mid))
+            painter.setPen(QPen(rim, width + 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+            painter.drawLine(QPoint(int(x), int(mid)), QPoint(int(x + self._swatch * 0.8), int(mid)))
+            painter.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.FlatCap))
+            painter.drawLine(QPoint(int(x) + 1, int(mid)), QPoint(int(x + self._swatch * 0.8) - 1, int(mid)))
             painter.setBrush(color)
             painter.setPen(QPen(QColor("#101010"), 1.0))
-            d = self._swatch / 3
             painter.drawEllipse(QRectF(x + self._swatch * 0.4 - d / 2, mid - d / 2, d, d))
             painter.setPen(self._foreground)
-            label = f"{r.label}:"
-            painter.drawText(QRect(int(x + self._swatch), top, self._col_w, self._line_h),
-                             Qt.AlignmentFlag.AlignVCenter, label)
-            vx = int(x + self._swatch + fm.horizontalAdvance(label + " "))
-            painter.drawText(QRect(vx, top, self._col_w, self._line_h), Qt.AlignmentFlag.AlignVCenter, r.value)
+            tx = int(x + self._swatch)
+            painter.drawText(QRect(tx, top, self._label_w, self._line_h), Qt.AlignmentFlag.AlignVCenter, f"{r.label}:")
+            painter.drawText(QRect(tx + self._label_w, top, self._col_w, self._line_h), Qt.AlignmentFlag.AlignVCenter,
+                             r.value)
 
     # ------------------------------------------------------------------ frames
     def render(self, step: int) -> QImage:
