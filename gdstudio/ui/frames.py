@@ -137,8 +137,9 @@ class FrameRenderer:
         for widget, rect in zip(widgets, rects, strict=True):
             widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
             widget.resize(rect.width(), rect.height())
-            widget.show()
             self._parts.append((widget, rect.topLeft()))
+        # The surface first, then show: like the window, whose views get their surface before
+        # they are first painted (pyqtgraph's axes keep the widest tick labels they ever drew).
         bridge = ViewBridge(self.session, self.contour, self.surface, None)
         try:
             self._wait_for_surface(bridge)
@@ -153,8 +154,11 @@ class FrameRenderer:
             for key in ("center", "distance", "elevation", "azimuth", "fov"):
                 if key in src.opts:
                     dst.opts[key] = src.opts[key]
-        QApplication.sendPostedEvents()  # layouts and resizes of the offscreen widgets
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        for widget in widgets:
+            widget.show()  # "shown" for Qt (layouts, a GL context), but no window on screen
+        for _ in range(2):  # layouts and resizes of the offscreen widgets
+            QApplication.sendPostedEvents()
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
 
     def _wait_for_surface(self, bridge: Any) -> None:
         """The bridge computes big surfaces on a worker thread: wait for it (or its error)."""

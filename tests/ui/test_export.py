@@ -442,3 +442,34 @@ def test_a_new_problem_closes_the_open_dialog(qtbot, studio) -> None:
     assert dlg.isVisible()
     w.session.set_problem(name="rosenbrock")
     assert not dlg.isVisible()
+
+
+def test_big_surfaces_computed_off_thread_are_waited_for(qtbot, monkeypatch) -> None:
+    import gdstudio.ui.bridge as bridge
+
+    s = session(steps=10)
+    with FrameRenderer(s, "contour", (320, 200)) as r:
+        sync = r.frame(10)
+    monkeypatch.setattr(bridge, "SYNC_SURFACE_COST", 0)  # every surface goes to the worker thread
+    with FrameRenderer(s, "contour", (320, 200)) as r:
+        assert np.array_equal(r.frame(10), sync)
+
+    def broken(*_a, **_k):
+        raise ValueError("grid too large")
+
+    monkeypatch.setattr(s.problem, "grid", broken)
+    with pytest.raises(ExportError, match="Cannot draw the surface: grid too large"):
+        FrameRenderer(s, "contour", (320, 200))
+
+
+def test_frames_follow_the_live_zoom_and_camera(qtbot, studio) -> None:
+    w = studio
+    w.contour.view_box.setRange(xRange=(-1.0, 2.0), yRange=(0.5, 3.5), padding=0.0)
+    w.surface_view.gl_view.setCameraPosition(distance=30.0, elevation=50.0, azimuth=10.0)
+    with FrameRenderer(w.session, "both", (640, 300), like_contour=w.contour, like_surface=w.surface_view) as r:
+        (x0, x1), (y0, y1) = r.contour.view_box.viewRange()
+        assert (x0, x1, y0, y1) == pytest.approx((-1.0, 2.0, 0.5, 3.5))
+        opts = r.surface.gl_view.opts
+        assert (opts["distance"], opts["elevation"], opts["azimuth"]) == (30.0, 50.0, 10.0)
+    with FrameRenderer(w.session, "contour", (640, 300)) as r:  # without: the whole problem
+        assert r.contour.view_box.viewRange()[0] == pytest.approx(list(w.session.bounds[0]))
