@@ -14,8 +14,10 @@ into the frame, keeping its aspect ratio.
 :func:`export_frames` is the pipeline shared by the window and ``gdstudio render``: a generator
 that renders one frame per ``next()`` and hands it to a writer, optionally encoded on a worker
 thread through a bounded queue (:class:`ThreadedWriter`), so the GUI thread paints frame k+1
-while frame k is encoded and at most a few frames are ever held in memory. Closing the
-generator early (cancel) or any error aborts the writer: nothing is left behind.
+while frame k is encoded and at most a few frames are ever held in memory (PyAV releases the
+GIL while it converts and encodes; measured at 1280×720 on 2 shared cores: 1.2–1.4× the fps of
+encoding on the GUI thread, see bench/export.py). Closing the generator early (cancel) or any
+error aborts the writer: nothing is left behind.
 """
 
 from __future__ import annotations
@@ -36,7 +38,17 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 from gdstudio.export.schedule import Caption, caption
 from gdstudio.export.writers import ExportError, FrameWriter
 
-__all__ = ["GL_VIEWS", "VIEWS", "FrameRenderer", "ThreadedWriter", "export_frames", "image_to_rgb"]
+__all__ = [
+    "GL_VIEWS",
+    "VIEWS",
+    "FrameRenderer",
+    "Progress",
+    "ThreadedWriter",
+    "check_size",
+    "export_frames",
+    "format_seconds",
+    "image_to_rgb",
+]
 
 #: What a frame can show: the contour view, the 3-D view, both side by side, or the whole window.
 VIEWS = ("contour", "surface", "both", "window")

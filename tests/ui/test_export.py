@@ -473,3 +473,25 @@ def test_frames_follow_the_live_zoom_and_camera(qtbot, studio) -> None:
         assert (opts["distance"], opts["elevation"], opts["azimuth"]) == (30.0, 50.0, 10.0)
     with FrameRenderer(w.session, "contour", (640, 300)) as r:  # without: the whole problem
         assert r.contour.view_box.viewRange()[0] == pytest.approx(list(w.session.bounds[0]))
+
+
+def test_resizing_the_window_during_an_export_changes_nothing(qtbot, studio, out_dir) -> None:
+    w = studio
+    w.session.forward(60)
+
+    def export(name: str, resize_midway: bool) -> list[np.ndarray]:
+        settings = ed.VideoSettings(out_dir / name, view="both", size=(480, 240), fps=10, frames=None, first=0,
+                                    last=60, caption=True)
+        job = ed.start_video_export(w, settings)
+        if resize_midway:
+            qtbot.waitUntil(lambda: job.progress.done >= 10, timeout=60_000)
+            w.resize(700, 500)
+            qtbot.wait(30)
+            w.splitter.setSizes([1, 3])
+        assert job.wait(120) and job.state == "finished", job.message
+        return decode(out_dir / name)[0]
+
+    calm = export("calm.mp4", False)
+    shaken = export("shaken.mp4", True)
+    assert len(calm) == len(shaken) == 61 and shaken[0].shape == (240, 480, 3)
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(calm, shaken, strict=True)) < 0.5
