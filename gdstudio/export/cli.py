@@ -68,6 +68,10 @@ def add_render_parser(subparsers: Any) -> argparse.ArgumentParser:
     source.add_argument("--preset", dest="render_preset", metavar="NAME", help="a preset (see the window's Presets "
                                                                               "menu, e.g. himmelblau)")
     add_run_options(p, required=False)
+    for action in p._actions:  # the shared option, with render's own default
+        if action.dest == "steps":
+            action.help = ("steps to show (default: 100 with --problem, a preset's step limit, a session's saved "
+                           "steps)")
     p.add_argument("--log-scale", action="store_true", help="with --problem: colour (and 3-D height) by "
                                                             "log(loss − min)")
     out = p.add_argument_group("output")
