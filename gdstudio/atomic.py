@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "check_target"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "check_target", "match_mode"]
 
 
 def check_target(path: str | os.PathLike[str], what: str = "output") -> Path:
@@ -42,7 +42,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     tmp = Path(tmp_name)
     try:
         yield tmp
-        _match_mode(tmp, target)
+        match_mode(tmp, target)
         _fsync(tmp)
         os.replace(tmp, target)
     except BaseException:
@@ -51,16 +51,17 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         raise
 
 
-def _match_mode(tmp: Path, target: Path) -> None:
-    """Give the new file the old file's permissions, or the umask default (mkstemp makes 0600)."""
+def match_mode(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Give a temporary file or folder the permissions of the ``target`` it will replace, or the
+    umask default for a new one (mkstemp makes 0600 files, mkdtemp 0700 folders)."""
+    tmp = Path(tmp)
     try:
-        mode = target.stat().st_mode & 0o7777
+        mode = Path(target).stat().st_mode & 0o7777
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        mode = 0o666 & ~umask
-    if tmp.is_file():
-        os.chmod(tmp, mode)
+        mode = (0o777 if tmp.is_dir() else 0o666) & ~umask
+    os.chmod(tmp, mode)
 
 
 def _fsync(path: Path) -> None:

@@ -17,14 +17,18 @@ __all__ = ["CliError", "main"]
 
 
 class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
+    """A user error: printed as one line, exit status 2 (``prog`` names the command, if known)."""
+
+    def __init__(self, message: str, prog: str | None = None) -> None:
+        super().__init__(message)
+        self.prog = prog
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``gdstudio trace: error: ...``) and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise CliError(f"{message} (see '{self.prog} --help')")
+        raise CliError(f"{message} (see '{self.prog} --help')", prog=self.prog)
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -213,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `gdstudio` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -220,7 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = _COMMANDS.get(args.command) or args.handler
         return int(handler(args))
     except CliError as exc:
-        prog = f"gdstudio {args.command}" if "args" in locals() and getattr(args, "command", None) else "gdstudio"
+        prog = exc.prog
+        if prog is None:
+            command = getattr(args, "command", None)
+            prog = f"gdstudio {command}" if command else "gdstudio"
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

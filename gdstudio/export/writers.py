@@ -21,6 +21,8 @@ from types import TracebackType
 
 import numpy as np
 
+from gdstudio.atomic import match_mode
+
 __all__ = [
     "ExportError",
     "FrameWriter",
@@ -151,6 +153,7 @@ class _TempFileWriter(FrameWriter):
         self.tmp = Path(name)
 
     def _commit(self) -> None:
+        match_mode(self.tmp, self.target)
         os.replace(self.tmp, self.target)
 
     def _discard(self) -> None:
@@ -283,6 +286,7 @@ class PngFolderWriter(FrameWriter):
         pass
 
     def _commit(self) -> None:
+        match_mode(self.tmp, self.target)
         if self.target.is_dir():
             self.target.rmdir()  # empty (checked at the start)
         os.replace(self.tmp, self.target)

@@ -142,3 +142,17 @@ def test_bad_targets_and_frames_have_clear_messages(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="No frames to write"):
         empty.finish()
     assert leftovers(tmp_path) == ["full"]
+
+
+@pytest.mark.parametrize(("name", "mode"), [("m.mp4", 0o644), ("m.gif", 0o644), ("mfolder", 0o755)])
+def test_outputs_get_ordinary_permissions(tmp_path: Path, name: str, mode: int) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        with writer_for(tmp_path / name, 10) as w:
+            w.write(frames(1)[0])
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
