@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gdstudio.engine.optimizers import make_optimizer
 from gdstudio.train.blas import get_blas_threads, set_blas_threads
-from gdstudio.train.compare import init_optimizer_state
 from gdstudio.train.mlp import MLP
 
 try:
@@ -66,7 +65,7 @@ class Ours:
         self.params = [p.astype(dtype) for p in start]
         self.grads = self.net.zeros_like_params()
         self.opt = make_optimizer("adam", {"lr": LR})
-        self.states = [init_optimizer_state(self.opt, p) for p in self.params]
+        self.states = [self.opt.init_state(p) for p in self.params]
         self.x = x.astype(dtype)
         self.y = y
         self.k = 0
