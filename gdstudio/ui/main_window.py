@@ -489,12 +489,7 @@ class MainWindow(QMainWindow):
                 self.settings.remove_recent(path)
                 self._rebuild_recent_menu()
             return False
-        self.current_path = Path(path)
-        self.document_title = self.current_path.name
-        self.settings.add_recent(path)
-        self._rebuild_recent_menu()
-        self._update_title()
-        self.show_status(f"Opened {self.current_path}")
+        self._became_current(Path(path), "Opened")
         return True
 
     def save_session(self) -> bool:
@@ -517,13 +512,17 @@ class MainWindow(QMainWindow):
         except SessionError as exc:
             self.show_error("Cannot save session", str(exc))
             return False
-        self.current_path = Path(path)
-        self.document_title = self.current_path.name
+        self._became_current(Path(path), "Saved")
+        return True
+
+    def _became_current(self, path: Path, verb: str) -> None:
+        """``path`` is now the session's file: title, recent files, status line."""
+        self.current_path = path
+        self.document_title = path.name
         self.settings.add_recent(path)
         self._rebuild_recent_menu()
         self._update_title()
-        self.show_status(f"Saved {path}")
-        return True
+        self.show_status(f"{verb} {path}")
 
     def clear_recent(self) -> None:
         self.settings.clear_recent()
