@@ -6,6 +6,10 @@ it (``QT_QPA_PLATFORM=offscreen`` cannot draw GL widgets), so this file never se
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -88,3 +92,23 @@ def _image_array(image) -> np.ndarray:
 def image_array():
     """``image_array(qimage)``: an (H, W, 4) uint8 RGBA copy."""
     return _image_array
+
+
+def _load_window_fixtures():
+    """window_fixtures.py as the module ``gdstudio_window_fixtures`` (tests import it by that name:
+    with --import-mode=importlib test folders are not packages)."""
+    name = "gdstudio_window_fixtures"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_wf = _load_window_fixtures()
+# The main-window fixtures, for every test in tests/ui.
+studio = _wf.studio
+studio_settings = _wf.studio_settings
+_module_window = _wf._module_window
+shared_studio = _wf.shared_studio

@@ -6,32 +6,17 @@ trajectories. Runs under Xvfb (pytest-xvfb) with the real xcb platform (the 3-D 
 from __future__ import annotations
 
 import errno
-import importlib.util
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
 import av
+import gdstudio_window_fixtures as wf  # registered by conftest.py, which also provides the window fixtures
 import numpy as np
 import pytest
 from PIL import Image
 
-
-def _fixtures():
-    name = "gdstudio_window_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-wf = _fixtures()
-studio = wf.studio
-studio_settings = wf.studio_settings
 settle = wf.settle
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402

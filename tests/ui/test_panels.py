@@ -7,44 +7,27 @@ what they are given.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QTableWidgetItem
 
-
-def _fixtures():
-    name = "gdstudio_window_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-wf = _fixtures()
-studio_settings = wf.studio_settings
-
-from PySide6.QtCore import QObject, Qt, Signal  # noqa: E402
-from PySide6.QtWidgets import QCheckBox, QTableWidgetItem  # noqa: E402
-
-from gdstudio.engine.optimizers import OPTIMIZERS, get_spec  # noqa: E402
-from gdstudio.engine.problems import PROBLEMS, make_problem  # noqa: E402
-from gdstudio.engine.problems.data import DATASETS  # noqa: E402
-from gdstudio.engine.runs import RunConfig  # noqa: E402
-from gdstudio.model.session import Session  # noqa: E402
-from gdstudio.ui import bridge as bridge_mod  # noqa: E402
-from gdstudio.ui.bridge import ViewBridge, trajectories  # noqa: E402
-from gdstudio.ui.clock import Clock  # noqa: E402
-from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel  # noqa: E402
-from gdstudio.ui.panels.runs_panel import COLUMNS, key_hyperparameters  # noqa: E402
-from gdstudio.ui.settings import MAX_RECENT  # noqa: E402
-from gdstudio.ui.widgets.mathtext import latex_to_text, rule_text  # noqa: E402
-from gdstudio.ui.widgets.numbers import LogSlider, NumberSpinBox, ValueSlider  # noqa: E402
+from gdstudio.engine.optimizers import OPTIMIZERS, get_spec
+from gdstudio.engine.problems import PROBLEMS, make_problem
+from gdstudio.engine.problems.data import DATASETS
+from gdstudio.engine.runs import RunConfig
+from gdstudio.model.session import Session
+from gdstudio.ui import bridge as bridge_mod
+from gdstudio.ui.bridge import ViewBridge, trajectories
+from gdstudio.ui.clock import Clock
+from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel
+from gdstudio.ui.panels.runs_panel import COLUMNS, key_hyperparameters
+from gdstudio.ui.settings import MAX_RECENT
+from gdstudio.ui.widgets.mathtext import latex_to_text, rule_text
+from gdstudio.ui.widgets.numbers import LogSlider, NumberSpinBox, ValueSlider
 
 
 def session_with(optimizer: str = "adam", problem: str = "himmelblau", **hp) -> Session:

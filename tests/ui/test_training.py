@@ -11,10 +11,8 @@ import functools
 import gzip
 import hashlib
 import http.server
-import importlib.util
 import math
 import socket
-import sys
 import threading
 from pathlib import Path
 
@@ -451,18 +449,8 @@ def test_live_curves_detect_divergence_and_take_the_result():
 
 
 # ------------------------------------------------------------------------------ the studio
-def _window_fixtures():
-    name = "gdstudio_window_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-studio = _window_fixtures().studio
-studio_settings = _window_fixtures().studio_settings
 
 
 def test_studio_opens_one_lab_and_closing_the_studio_stops_it(studio, qtbot):

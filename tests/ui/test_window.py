@@ -7,42 +7,24 @@ exception raised inside a Qt slot, so "nothing raises" is checked by every test.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import gdstudio_window_fixtures as wf  # registered by conftest.py, which also provides the window fixtures
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
 
-
-def _fixtures():
-    name = "gdstudio_window_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("window_fixtures.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-wf = _fixtures()
-studio = wf.studio
-studio_settings = wf.studio_settings
-_module_window = wf._module_window
-shared_studio = wf.shared_studio
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
-
-from gdstudio.engine.optimizers import get_spec  # noqa: E402
-from gdstudio.engine.runs import RunConfig, Status  # noqa: E402
-from gdstudio.model.presets import list_presets, preset_document  # noqa: E402
-from gdstudio.model.session import RACE_OPTIMIZERS  # noqa: E402
-from gdstudio.ui.actions import ACTIONS, DOCKS  # noqa: E402
-from gdstudio.ui.panels.runs_panel import COLUMNS  # noqa: E402
+from gdstudio.engine.optimizers import get_spec
+from gdstudio.engine.runs import RunConfig, Status
+from gdstudio.model.presets import list_presets, preset_document
+from gdstudio.model.session import RACE_OPTIMIZERS
+from gdstudio.ui.actions import ACTIONS, DOCKS
+from gdstudio.ui.panels.runs_panel import COLUMNS
 
 settle = wf.settle
 
