@@ -395,19 +395,20 @@ class MainWindow(QMainWindow):
         self._refresh_status(force=True)
 
     def _fit_views_to_problem(self) -> None:
-        """One-parameter problems have no 3-D surface: the loss curve gets the whole width.
-        A new problem also replaces the status line (the old one described the old problem)."""
+        """One-parameter problems have no 3-D surface: the loss curve gets most of the width and
+        the 3-D pane keeps a narrow strip saying it does not apply. A new problem also replaces
+        the status line (the old one described the old problem)."""
         p = self.session.problem
         key = (p.name, getattr(p, "dataset", None), getattr(p, "formula", ""))
         if key != getattr(self, "_problem_key", key):
             extra = f" · {p.n_samples} data points" if p.n_samples else ""
             self.show_status(f"{p.title}: {p.formula}{extra}")
         self._problem_key = key
-        two_d = self.session.problem.dim == 2
-        if self.surface_view.isVisibleTo(self) != two_d:
-            self.surface_view.setVisible(two_d)
-            if two_d:
-                self.splitter.setSizes([1, 1])
+        dim = self.session.problem.dim
+        if dim != getattr(self, "_layout_dim", None):
+            total = max(2, sum(self.splitter.sizes()))
+            self.splitter.setSizes([total // 2, total - total // 2] if dim == 2 else [total * 4 // 5, total // 5])
+        self._layout_dim = dim
 
     def _on_selection(self) -> None:
         has = self.session.selected is not None

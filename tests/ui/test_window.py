@@ -484,3 +484,18 @@ def test_typing_in_fields_is_not_taken_by_single_key_shortcuts(shared_studio, qt
     assert field.text() == "R + x Ev"
     assert w.session.position == 3 and not w.session.playing
     assert not w.session.options.show_effective_step
+
+
+def test_one_parameter_problem_shows_the_curve_and_says_3d_does_not_apply(shared_studio, qtbot):
+    w = shared_studio
+    assert w.load_preset("line-gd-vs-sgd")
+    settle(qtbot, w)
+    assert w.surface_view.isVisible() and w.surface_view.message.isVisible()
+    assert "two-parameter" in w.surface_view.message.text()
+    curve, strip = w.splitter.sizes()
+    assert curve > 3 * strip > 0  # the loss curve gets most of the width
+    assert w.load_preset("himmelblau")
+    settle(qtbot, w)
+    assert not w.surface_view.message.isVisible()
+    left, right = w.splitter.sizes()
+    assert abs(left - right) <= 2
