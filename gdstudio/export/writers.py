@@ -29,6 +29,7 @@ __all__ = [
     "GifWriter",
     "Mp4Writer",
     "PngFolderWriter",
+    "check_folder",
     "output_kind",
     "writer_for",
 ]
@@ -50,7 +51,9 @@ def output_kind(target: str | os.PathLike[str]) -> str:
     raise ExportError(f"Unsupported output {Path(target).name!r}: use a .mp4 or .gif file, or a folder for PNG frames")
 
 
-def _check_folder(target: Path) -> Path:
+def check_folder(target: str | os.PathLike[str]) -> Path:
+    """The folder ``target`` would be written in, or ExportError if it is missing or read-only."""
+    target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"Folder does not exist: {folder}")
@@ -67,7 +70,7 @@ class FrameWriter(ABC):
             raise ExportError(f"Invalid fps value: {fps!r} (must be a positive number)")
         self.target = Path(target)
         self.fps = float(fps)
-        self.folder = _check_folder(self.target)
+        self.folder = check_folder(self.target)
         self.frames = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the frames written
         self._done = False

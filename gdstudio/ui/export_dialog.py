@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 from gdstudio.atomic import atomic_path
 from gdstudio.export.schedule import FRAME_MODES, frame_steps
 from gdstudio.export.trace_format import trace_csv, trace_json, traces_csv, traces_json
-from gdstudio.export.writers import ExportError, output_kind, writer_for
+from gdstudio.export.writers import ExportError, check_folder, output_kind, writer_for
 from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, export_frames, format_seconds
 
 __all__ = [
@@ -239,14 +239,6 @@ class _Dialog(QDialog):
         self.submitted.emit(settings)
 
 
-def _check_folder(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"Folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"Folder is not writable: {folder}")
-
-
 def _default_name(window: Any, suffix: str) -> str:
     base = window.current_path.parent if getattr(window, "current_path", None) else Path.home()
     stem = (window.session.problem.name or "gdstudio").replace(" ", "_")
@@ -337,7 +329,7 @@ class VideoExportDialog(_Dialog):
         if not str(path) or str(path) == ".":
             raise ValueError("Choose where to save the video")
         kind = output_kind(path)
-        _check_folder(path)
+        check_folder(path)
         first, last = self.first.value(), self.last.value()
         if first > last:
             raise ValueError(f"Invalid step range: {first} to {last} (the first step must not exceed the last)")
@@ -564,7 +556,7 @@ class ImageDialog(_Dialog):
             raise ValueError("Choose where to save the image")
         if path.suffix.lower() != ".png":
             path = path.with_name(path.name + ".png")
-        _check_folder(path)
+        check_folder(path)
         return ImageSettings(path, str(self.view.currentData()), self.size_field.size_value(),
                              self.caption.isChecked())
 
@@ -685,7 +677,7 @@ class TrajectoryDialog(_Dialog):
         path = self.path_field.path()
         if not str(path) or str(path) == ".":
             raise ValueError("Choose where to save the trajectories")
-        _check_folder(path)
+        check_folder(path)
         return trajectory_files(self.session, path, str(self.format.currentData()), self.combined.isChecked())
 
 
