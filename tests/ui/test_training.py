@@ -373,6 +373,24 @@ def test_png_export_writes_a_valid_png(lab, qtbot, tmp_path):
     assert "Cannot export the plot" in lab.banner.text()
 
 
+def test_export_file_dialogs_add_the_suffix_and_cancel_writes_nothing(lab, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    run(lab, qtbot)
+    answers = iter([(str(tmp_path / "plot"), ""), (str(tmp_path / "curves.CSV"), ""), ("", "")])
+    asked = []
+
+    def fake(parent, title, start, file_filter):
+        asked.append((title, Path(start).name, file_filter))
+        return next(answers)
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake))
+    assert lab.export_png() and lab.export_csv()
+    assert not lab.export_csv()  # cancelled
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.CSV", "plot.png"]
+    assert [a[1] for a in asked] == ["training_loss.png", "training_curves.csv", "training_curves.csv"]
+
+
 # ------------------------------------------------------------------------------ optimizer rows
 def test_optimizer_rows_add_remove_and_label(lab):
     rows = lab.optimizers

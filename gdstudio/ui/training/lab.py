@@ -666,17 +666,23 @@ class TrainingLab(QMainWindow):
         self.banner.show()
 
     # ================================================================== export
+    def _ask_save_path(self, title: str, name: str, file_filter: str) -> str | None:
+        """A file dialog in the last export folder; the name gets ``name``'s suffix if it lacks it."""
+        chosen, _ = QFileDialog.getSaveFileName(self, title, str(Path(self._last_dir) / name), file_filter)
+        if not chosen:
+            return None
+        suffix = Path(name).suffix
+        return chosen if chosen.lower().endswith(suffix) else chosen + suffix
+
     def export_png(self, path: str | Path | None = None) -> bool:
         """Save the loss plot as a PNG (atomically); ``path`` None asks with a file dialog."""
         if self.curves.data is None:
             self.status.setText("Nothing to export yet: press Start")
             return False
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export the loss plot", str(Path(self._last_dir) /
-                                                    "training_loss.png"), "PNG images (*.png)")
-            if not chosen:
+            path = self._ask_save_path("Export the loss plot", "training_loss.png", "PNG images (*.png)")
+            if path is None:
                 return False
-            path = chosen if chosen.lower().endswith(".png") else chosen + ".png"
         try:
             target = check_target(path, "PNG")
             image = self.render_image()
@@ -705,11 +711,9 @@ class TrainingLab(QMainWindow):
             self.status.setText("Nothing to export yet: run (or stop) a comparison first")
             return False
         if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export the curves", str(Path(self._last_dir) /
-                                                    "training_curves.csv"), "CSV files (*.csv)")
-            if not chosen:
+            path = self._ask_save_path("Export the curves", "training_curves.csv", "CSV files (*.csv)")
+            if path is None:
                 return False
-            path = chosen if chosen.lower().endswith(".csv") else chosen + ".csv"
         from gdstudio.train.cli import write_csv
 
         try:
