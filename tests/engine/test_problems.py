@@ -386,3 +386,52 @@ def test_no_warnings_from_problems_at_huge_points():
             p.loss(big)
             p.gradient(big)
             p.grid(5, tuple((-1e250, 1e250) for _ in range(p.dim)))
+
+
+# ------------------------------------------------------------------------------ predict (the fit view's model)
+# Per-sample losses written on ŷ alone (the articles' forms): the loss must be their mean over the data.
+_LOSS_OF_PREDICTION = {
+    "sigmoid-neuron": lambda yhat, y: 0.5 * (yhat - y) ** 2,
+    "linear-regression": lambda yhat, y: (yhat - y) ** 2,
+    "line-through-origin": lambda yhat, y: (yhat - y) ** 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_LOSS_OF_PREDICTION))
+def test_loss_is_the_mean_per_sample_loss_of_predict(name: str) -> None:
+    rng = np.random.default_rng(7)
+    for dataset in DATASETS[name]:
+        p = make_problem(name, dataset=dataset)
+        thetas = rng.uniform(-3, 3, size=(25, p.dim))
+        yhat = p.predict(thetas, p.x)  # (N, n_samples)
+        assert yhat.shape == (25, p.n_samples)
+        want = _LOSS_OF_PREDICTION[name](yhat, p.y[None, :]).mean(axis=1)
+        np.testing.assert_allclose(p.loss(thetas), want, rtol=1e-13, atol=1e-15)
+        # one parameter vector gives x's shape; a row of the batch is the same values
+        np.testing.assert_array_equal(p.predict(thetas[3], p.x), yhat[3])
+
+
+def test_predict_closed_forms() -> None:
+    x = np.array([-2.0, 0.0, 0.5, 3.0])
+    s = SigmoidNeuron()
+    np.testing.assert_allclose(s.predict([2.0, -1.0], x), [1 / (1 + math.exp(-(2 * v - 1))) for v in x], rtol=1e-15)
+    lin = LinearRegression()
+    np.testing.assert_array_equal(lin.predict([2.0, 3.0], x), 2 * x + 3)
+    o = LineThroughOrigin()
+    np.testing.assert_array_equal(o.predict([[2.0], [-1.0]], x), np.stack([2 * x, -x]))
+    # any shape of x; the least-squares line through the data predicts the data exactly
+    grid = np.linspace(-1, 1, 12).reshape(3, 4)
+    assert lin.predict(lin.minima[0], grid).shape == (3, 4)
+    np.testing.assert_allclose(lin.predict(lin.minima[0], lin.x), lin.y, atol=1e-12)
+
+
+def test_predict_extremes_and_bad_shapes() -> None:
+    s = SigmoidNeuron()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = s.predict([1e308, 0.0], [-10.0, 10.0])  # overflow is a value, not a warning
+    np.testing.assert_array_equal(out, [0.0, 1.0])
+    assert np.isnan(LinearRegression().predict([np.nan, 0.0], [1.0])).all()
+    for bad in ([1.0, 2.0, 3.0], [[[1.0, 2.0]]], 5.0):
+        with pytest.raises(ValueError, match="Invalid params shape"):
+            s.predict(bad, [0.0])

@@ -21,9 +21,11 @@ _CHUNK_ELEMENTS = 1 << 20
 
 
 class DataProblem(Problem):
-    """A loss ``mean_i ℓ(θ; xᵢ, yᵢ)`` over data (x, y)."""
+    """A loss ``mean_i ℓ(ŷ(xᵢ; θ), yᵢ)`` over data (x, y) of a model ŷ (see :meth:`predict`)."""
 
     dataset: str
+    #: The model, for labels (e.g. "ŷ = a·x + b").
+    model: str = "ŷ"
 
     def __init__(self, x: object, y: object, dataset: str = "custom") -> None:
         try:
@@ -79,6 +81,27 @@ class DataProblem(Problem):
             total /= x.size
         return total.T.reshape(*lead, n_out) if vector else total[0].reshape(lead)
 
+    # The model ŷ(x; θ), broadcasting like the per-sample pieces.
+    @abstractmethod
+    def _predict(self, theta: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
+        """ŷ for every (parameter, x) pair."""
+
+    def predict(self, params: object, x: object) -> np.ndarray:
+        """The model's output ŷ at inputs ``x`` for parameters ``params``.
+
+        ``params`` (D,) gives ``x.shape``; (N, D) gives (N, *x.shape), one row per parameter
+        vector. Non-finite parameters or overflow give inf / NaN (no warning). The loss is the
+        mean over the data of the per-sample loss of ``predict(θ, self.x)`` against ``self.y``.
+        """
+        p = np.asarray(params, dtype=float)
+        if p.ndim not in (1, 2) or p.shape[-1] != self.dim:
+            raise ValueError(f"Invalid params shape: {p.shape} (expected ({self.dim},) or (N, {self.dim}))")
+        xs = np.asarray(x, dtype=float)
+        lead = p.shape[:-1]
+        theta = tuple(p[..., d].reshape(lead + (1,) * xs.ndim) for d in range(self.dim))
+        with np.errstate(all="ignore"):
+            return np.asarray(self._predict(theta, xs), dtype=float).reshape(lead + xs.shape)
+
     def loss(self, points: np.ndarray) -> np.ndarray:
         return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), None, 1, False)
 
@@ -102,6 +125,12 @@ class SigmoidNeuron(DataProblem):
 
     def __init__(self, x: object = (0.5, 2.5), y: object = (0.2, 0.9), dataset: str = "two-point") -> None:
         super().__init__(x, y, dataset)
+
+    model = "ŷ = σ(w·x + b)"
+
+    def _predict(self, theta, x):
+        w, b = theta
+        return _sigmoid(w * x + b)
 
     def _sample_loss(self, theta, x, y):
         w, b = theta
@@ -163,6 +192,12 @@ class LinearRegression(DataProblem):
             y = 2 * x + 3
         super().__init__(x, y, dataset)
 
+    model = "ŷ = a·x + b"
+
+    def _predict(self, theta, x):
+        a, b = theta
+        return a * x + b
+
     def _sample_loss(self, theta, x, y):
         a, b = theta
         return (a * x + b - y) ** 2
@@ -203,6 +238,12 @@ class LineThroughOrigin(DataProblem):
 
     def __init__(self, x: object = (1.0, 2.0, 3.0), y: object = (2.0, 4.0, 6.0), dataset: str = "y=2x") -> None:
         super().__init__(x, y, dataset)
+
+    model = "ŷ = w·x"
+
+    def _predict(self, theta, x):
+        (w,) = theta
+        return w * x
 
     def _sample_loss(self, theta, x, y):
         (w,) = theta
