@@ -37,7 +37,7 @@ class Adadelta(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         rho = float(self.hp["rho"])  # type: ignore[arg-type]
         eps = float(self.hp["eps"])  # type: ignore[arg-type]
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]

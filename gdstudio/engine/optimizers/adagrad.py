@@ -39,7 +39,7 @@ class Adagrad(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
         if wd != 0:
             g = g + wd * p

@@ -36,7 +36,7 @@ class Adamax(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
         if wd != 0:

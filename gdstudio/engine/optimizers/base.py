@@ -21,7 +21,7 @@ import numpy as np
 
 from gdstudio.engine.hyperparams import HyperParam, Value
 
-__all__ = ["BLOCK_ROWS", "PARALLEL_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
+__all__ = ["BLOCK_ROWS", "LR_ROWS", "PARALLEL_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
 
 Array = np.ndarray
 
@@ -36,6 +36,9 @@ BLOCK_ROWS = 32768
 
 #: From this many rows the row ranges run on all available cores (see :meth:`Optimizer.update`).
 PARALLEL_ROWS = 4 * BLOCK_ROWS
+
+#: Name of the optional (N, 1) state buffer of per-row learning rates (see :meth:`Optimizer.init_state`).
+LR_ROWS = "lr_rows"
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -113,13 +116,38 @@ class Optimizer(ABC):
         """Cross-parameter checks (e.g. Nesterov needs momentum); raise ValueError."""
 
     # -- state -------------------------------------------------------------------------
-    def init_state(self, params: np.ndarray) -> OptState:
-        """Fresh state for parameters of shape (N, D)."""
+    def init_state(self, params: np.ndarray, *, lr: object = None) -> OptState:
+        """Fresh state for parameters of shape (N, D).
+
+        ``lr``, if given, is one learning rate per row (N values, each validated like η): row i
+        then steps with ``lr[i]`` instead of ``hp["lr"]`` (used to tune η: N candidates in one
+        call). They live in the state as the (N, 1) buffer :data:`LR_ROWS`, the one buffer that
+        is not (N, D), so row blocks slice it with the other buffers. Every rule only multiplies
+        or divides by η, so in float64 row i is bit-identical to a run with ``lr=lr[i]``.
+        """
         params = np.asarray(params)
         if not np.issubdtype(params.dtype, np.floating):
             params = params.astype(np.float64)
         buffers = {name: np.full_like(params, fill) for name, fill in self._buffers().items()}
+        if lr is not None:
+            buffers[LR_ROWS] = self._lr_rows(lr, params.shape[0])
         return OptState(0, buffers, self._initial_scalars())
+
+    def _lr_rows(self, lr: object, n: int) -> np.ndarray:
+        """``lr`` as a validated (n, 1) float64 column, or ValueError."""
+        spec = next(h for h in self.hyperparams if h.name == "lr")
+        try:
+            values = [spec.validate(v) for v in np.asarray(lr, dtype=object).ravel()]
+        except TypeError:
+            raise ValueError(f"Invalid lr value: {lr!r} (must be one number per row)") from None
+        if len(values) != n:
+            raise ValueError(f"Invalid lr value: {len(values)} learning rate(s) for {n} row(s)")
+        return np.array(values, dtype=np.float64).reshape(n, 1)
+
+    def _lr(self, bufs: Mapping[str, np.ndarray]) -> float | np.ndarray:
+        """η for a block of rows: the scalar ``hp["lr"]``, or the (rows, 1) :data:`LR_ROWS` column."""
+        rows = bufs.get(LR_ROWS)
+        return float(self.hp["lr"]) if rows is None else rows  # type: ignore[arg-type]
 
     def _initial_scalars(self) -> dict[str, float]:
         """Scalars shared by all rows, at t = 0."""

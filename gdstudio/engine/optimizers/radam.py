@@ -44,7 +44,7 @@ class RAdam(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
         step = float(t)
@@ -73,4 +73,4 @@ class RAdam(Optimizer):
         else:
             p += -1.0 * (m_hat * lr)
             if eff is not None:
-                eff.fill(lr)
+                eff[...] = lr

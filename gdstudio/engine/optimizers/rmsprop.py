@@ -47,7 +47,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         alpha = float(self.hp["alpha"])  # type: ignore[arg-type]
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
         momentum = float(self.hp["momentum"])  # type: ignore[arg-type]

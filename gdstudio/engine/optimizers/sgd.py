@@ -46,7 +46,7 @@ class SGD(Optimizer):
 
     def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = float(self.hp["lr"])  # type: ignore[arg-type]
+        lr = self._lr(bufs)
         momentum = float(self.hp["momentum"])  # type: ignore[arg-type]
         wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
         if wd != 0:
@@ -63,4 +63,4 @@ class SGD(Optimizer):
             d = g
         p += -lr * d
         if eff is not None:
-            eff.fill(lr)
+            eff[...] = lr
