@@ -14,7 +14,7 @@ from typing import Any
 from gdstudio.model.persistence import SessionError, read_session_file
 from gdstudio.resources import resource_path
 
-__all__ = ["PresetInfo", "list_presets", "load_preset", "preset_document", "presets_by_group"]
+__all__ = ["GROUP_ORDER", "PresetInfo", "list_presets", "load_preset", "preset_document", "presets_by_group"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,23 @@ def _folder() -> Path:
     return resource_path("presets")
 
 
+#: Menu order of the groups: the articles' scenarios in the articles' order, then the showcases
+#: (a group not listed here comes before the showcases, alphabetically).
+GROUP_ORDER: tuple[str, ...] = (
+    "Sigmoid neuron", "Line through the origin (y = w·x)", "Optimizer comparison on a bowl", "Line fit", "Ravines",
+    "Showcases",
+)
+
+
+def _group_key(group: str) -> tuple[int, str]:
+    if group in GROUP_ORDER:
+        return (GROUP_ORDER.index(group) if group != "Showcases" else len(GROUP_ORDER) + 1, group)
+    return (len(GROUP_ORDER), group)
+
+
 def list_presets() -> list[PresetInfo]:
-    """Every preset, sorted by group (the seeds first, then the showcases), then by file name."""
+    """Every preset, by group (:data:`GROUP_ORDER`: the articles' scenarios first, then the
+    showcases), then by file name."""
     infos = []
     for path in sorted(_folder().glob("*.json")):
         try:
@@ -40,7 +55,7 @@ def list_presets() -> list[PresetInfo]:
             continue  # a broken file is reported when opened, not here
         infos.append(PresetInfo(path.stem, str(doc.get("title", path.stem)), str(doc.get("group", "Presets")),
                                 str(doc.get("description", "")), path))
-    return sorted(infos, key=lambda p: (p.group, p.id))
+    return sorted(infos, key=lambda p: (_group_key(p.group), p.id))
 
 
 def presets_by_group() -> dict[str, list[PresetInfo]]:

@@ -12,7 +12,7 @@ import pytest
 
 from gdstudio.model import Session, SessionError, list_presets, load_preset, presets_by_group
 from gdstudio.model.persistence import session_from_dict
-from gdstudio.model.presets import preset_document
+from gdstudio.model.presets import GROUP_ORDER, preset_document
 from gdstudio.resources import resource_path
 
 FILES = sorted(resource_path("presets").glob("*.json"))
@@ -23,21 +23,32 @@ def test_there_are_presets_and_list_presets_finds_them_all():
     assert len(FILES) >= 10
     infos = list_presets()
     assert sorted(i.id for i in infos) == IDS
-    assert infos == sorted(infos, key=lambda i: (i.group, i.id))
+    groups = [i.group for i in infos]  # each group in one block, ids sorted inside it
+    for g in set(groups):
+        at = [k for k, name in enumerate(groups) if name == g]
+        assert at == list(range(at[0], at[0] + len(at)))
+    for g in set(groups):
+        ids = [i.id for i in infos if i.group == g]
+        assert ids == sorted(ids)
     for info in infos:
         doc = json.loads(info.path.read_text(encoding="utf-8"))
         assert info.title == doc["title"] and info.group == doc["group"] and info.description == doc["description"]
         assert info.title.strip() and info.group.strip() and len(info.description) > 20
 
 
-def test_presets_by_group_keeps_seeds_first():
+def test_presets_by_group_puts_the_articles_first_and_names_scenarios_by_what_they_show():
     groups = presets_by_group()
     assert [i for g in groups.values() for i in g] == list_presets()
     names = list(groups)
-    assert names == sorted(names) and len(names) >= 3
-    seeds = [n for n in names if n.startswith("Seed ")]
-    assert seeds and names[: len(seeds)] == seeds
+    assert len(names) >= 3 and names[-1] == "Showcases"
+    assert names[:-1] == [g for g in GROUP_ORDER if g in names[:-1]]
     assert all(groups[n] for n in names)
+    for info in list_presets():
+        # Named by what it shows; the article is credited in the description, not as "Seed 000".
+        assert "seed" not in info.title.lower() and "seed 0" not in info.group.lower()
+        assert "seed 0" not in info.description.lower()
+        if info.group != "Showcases":
+            assert "(From " in info.description
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
