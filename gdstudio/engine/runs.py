@@ -8,6 +8,7 @@ gradient norm falls below ``tol`` (``converged``). The same config gives an iden
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -317,6 +318,37 @@ class Run:
         if bad.any():
             self._diverge(first + int(np.argmax(bad)))
         return max(0, h.steps - (first - 1))
+
+    def preview(self) -> dict[str, np.ndarray] | None:
+        """The step :meth:`advance` would take next, without taking it; None unless running.
+
+        Computed on copies of the optimizer state, the parameters, the mini-batch sampler and
+        the noise generator, so the run is untouched (its later trajectory is bit-identical).
+        Keys, each a (D,) array equal to the history row ``advance(1)`` would record: ``grad``
+        (with batch and noise), ``first_moment`` (NaN where the rule has none),
+        ``effective_lr`` and ``update`` (next point − last point; non-finite if that step
+        diverges). For the views' arrows at the newest point.
+        """
+        if self.status is not Status.RUNNING:
+            return None
+        opt = self.optimizer
+        state = self.state.copy()
+        params = self.params.copy()
+        eff = np.empty_like(params)
+        with np.errstate(all="ignore"):
+            batch = copy.deepcopy(self.sampler).next() if self.sampler is not None else None
+            g = self._exact if batch is None else self.problem.gradient(params, batch)
+            if self._noise:
+                g = g + self._noise * copy.deepcopy(self._noise_rng).standard_normal(g.shape)
+            opt.update(params, g, state, eff)
+            update = params[0] - self.params[0]
+        m1 = None if opt.first_moment_buffer is None else state.buffers.get(opt.first_moment_buffer)
+        return {
+            "grad": np.array(g[0]),
+            "first_moment": np.full(self.problem.dim, np.nan) if m1 is None else m1[0].copy(),
+            "effective_lr": eff[0],
+            "update": update,
+        }
 
     def run(self, steps: int) -> Run:
         """Advance until ``steps`` steps are recorded or the run stops; returns self."""
