@@ -31,12 +31,18 @@ from gdstudio.model.session import RunEntry, Session
 from gdstudio.ui.bridge import Subscriptions
 from gdstudio.ui.panels.playback import format_loss
 
-__all__ = ["COLUMNS", "RunsModel", "RunsPanel", "key_hyperparameters"]
+__all__ = ["COLUMNS", "STATE_TEXT", "RunsModel", "RunsPanel", "key_hyperparameters", "run_state"]
 
 COLUMNS = ("Run", "Optimizer", "Hyperparameters", "Start", "Step", "Loss", "Status")
 _STATUS_COL = COLUMNS.index("Status")
+_STRETCH_COL = COLUMNS.index("Hyperparameters")
 _THROTTLE_S = 0.1
 _DIVERGED = QColor("#E0301E")
+#: What the Status column says for each state (converged / diverged add "@ step").
+STATE_TEXT = {"playing": "playing", "paused": "paused", "limit": "at step limit",
+              Status.CONVERGED: "converged", Status.DIVERGED: "diverged"}
+_STATE_ICONS = {"playing": "SP_MediaPlay", "paused": "SP_MediaPause", "limit": "SP_MediaStop",
+                Status.CONVERGED: "SP_DialogApplyButton", Status.DIVERGED: "SP_MessageBoxCritical"}
 _CONVERGED = QColor("#2E9E44")
 
 
@@ -68,6 +74,18 @@ def key_hyperparameters(entry: RunEntry) -> str:
     return "  ".join(parts)
 
 
+def run_state(session: Session, entry: RunEntry) -> str:
+    """A run's state at the step shown: ``converged`` / ``diverged`` once the position reaches
+    the run's last recorded point, else ``limit`` at the session's max steps, else ``playing``
+    or ``paused`` (the session's clock)."""
+    run = entry.run
+    if run is not None and run.status is not Status.RUNNING and session.position >= len(run.history) - 1:
+        return str(run.status)
+    if session.position >= session.max_steps:
+        return "limit"
+    return "playing" if session.playing else "paused"
+
+
 def _swatch(color: str, size: int = 14) -> QIcon:
     pm = QPixmap(size, size)
     pm.fill(Qt.GlobalColor.transparent)
@@ -91,6 +109,8 @@ class RunsModel(QAbstractTableModel):
         self._meta: list[tuple[str, bool, str]] = []  # colour, visible, status
         self._icons: dict[str, QIcon] = {}
         self.cell_updates = 0  # dataChanged cells emitted (for tests)
+        #: What the last refresh changed: None after a reset (new rows), else the changed columns.
+        self.changed_columns: set[int] | None = None
         self.refresh()
 
     # ---------------------------------------------------------------- Qt model API
@@ -108,7 +128,8 @@ class RunsModel(QAbstractTableModel):
                 "Run": "Colour and visibility (uncheck to hide the run in the views)",
                 "Step": "The step shown for this run (its last step if it stopped earlier)",
                 "Loss": "Full-data loss at the step shown",
-                "Status": "running, converged (gradient norm below tol) or diverged (not finite)",
+                "Status": "At the step shown: playing, paused, at step limit (the session's max steps), "
+                          "converged (gradient norm below tol) or diverged (a point or loss not finite)",
             }.get(COLUMNS[section])
         return None
 
@@ -157,16 +178,12 @@ class RunsModel(QAbstractTableModel):
             icon = self._icons[key] = make()
         return icon
 
-    def _status_icon(self, status: str) -> QIcon:
+    def _status_icon(self, state: str) -> QIcon:
         from PySide6.QtWidgets import QApplication
 
         style = QApplication.style()
-        pixmap = {
-            Status.RUNNING: QStyle.StandardPixmap.SP_MediaPlay,
-            Status.CONVERGED: QStyle.StandardPixmap.SP_DialogApplyButton,
-            Status.DIVERGED: QStyle.StandardPixmap.SP_MessageBoxCritical,
-        }[Status(status)]
-        return self._icon(f"status{status}", lambda: style.standardIcon(pixmap))
+        pixmap = getattr(QStyle.StandardPixmap, _STATE_ICONS[state])
+        return self._icon(f"status{state}", lambda: style.standardIcon(pixmap))
 
     def _tooltip(self, row: int) -> str:
         e = self.session.entry(self.ids[row]) if self.ids[row] in {x.id for x in self.session.runs} else None
@@ -186,18 +203,18 @@ class RunsModel(QAbstractTableModel):
         run = e.run
         start = ", ".join(f"{v:.4g}" for v in e.config.start)
         if run is None or len(run.history) == 0:
-            return (f"{e.id}", e.label, key_hyperparameters(e), start, "0", "", "running"), (e.color, e.visible,
-                                                                                          "running")
+            state = run_state(self.session, e)
+            return ((f"{e.id}", e.label, key_hyperparameters(e), start, "0", "", STATE_TEXT[state]),
+                    (e.color, e.visible, state))
         k = min(position, len(run.history) - 1)
-        status = str(run.status)
-        status_text = {
-            Status.RUNNING: "running",
-            Status.CONVERGED: f"converged @ {run.steps}",
-            Status.DIVERGED: f"diverged @ {run.diverged_at}",
-        }[run.status]
+        state = run_state(self.session, e)
+        text = STATE_TEXT[state]
+        if state == Status.CONVERGED:
+            text = f"converged @ {run.steps}"
+        elif state == Status.DIVERGED:
+            text = f"diverged @ {run.diverged_at}"
         loss = format_loss(float(run.history.loss[k]))
-        return ((f"{e.id}", e.label, key_hyperparameters(e), start, str(k), loss, status_text),
-                (e.color, e.visible, status))
+        return ((f"{e.id}", e.label, key_hyperparameters(e), start, str(k), loss, text), (e.color, e.visible, state))
 
     def refresh(self) -> None:
         """Re-read the session; emit dataChanged only for cells that changed."""
@@ -213,13 +230,16 @@ class RunsModel(QAbstractTableModel):
             self.beginResetModel()
             self.ids, self._rows, self._meta = ids, rows, meta
             self.endResetModel()
+            self.changed_columns = None
             return
+        self.changed_columns = set()
         for i, (new, old, nm, om) in enumerate(zip(rows, self._rows, meta, self._meta, strict=True)):
             changed = [c for c in range(len(COLUMNS)) if new[c] != old[c]]
             if nm != om:
                 changed = sorted(set(changed) | {0, _STATUS_COL, 5})
             self._rows[i], self._meta[i] = new, nm
             if changed:
+                self.changed_columns.update(changed)
                 self.cell_updates += len(changed)
                 self.dataChanged.emit(self.index(i, min(changed)), self.index(i, max(changed)))
 
@@ -243,13 +263,11 @@ class RunsPanel(QWidget):
         self.table.setToolTip("Runs: click a row to edit it in the optimizer panel; uncheck to hide")
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        for col, mode in enumerate((
-            QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
-            QHeaderView.ResizeMode.Stretch, QHeaderView.ResizeMode.ResizeToContents,
-            QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.ResizeToContents,
-            QHeaderView.ResizeMode.ResizeToContents,
-        )):
-            header.setSectionResizeMode(col, mode)
+        # Interactive, not ResizeToContents: that mode re-measures every cell of a column on each
+        # dataChanged (thousands of data() calls a tick). Columns are fitted by _fit_columns.
+        for col in range(len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(_STRETCH_COL, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
 
         buttons = QHBoxLayout()
@@ -267,6 +285,7 @@ class RunsPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
 
+        self._fit_columns(None)
         self._last = 0.0
         self._subs = Subscriptions()
         s = session
@@ -274,12 +293,30 @@ class RunsPanel(QWidget):
         self._subs.connect(s.runs_advanced, self._throttled)
         self._subs.connect(s.position_changed, lambda _step: self._throttled())
         self._subs.connect(s.playing_changed, lambda _p: self.refresh())
+        self._subs.connect(s.speed_changed, self.refresh)  # max steps: "at step limit"
         self._subs.connect(s.selection_changed, self._select_row)
         self._select_row(s.selected_id)
 
     def refresh(self) -> None:
         self._last = time.monotonic()
         self.model.refresh()
+        self._fit_columns(self.model.changed_columns)
+
+    def _fit_columns(self, changed: set[int] | None) -> None:
+        """Widen columns to their contents: all after new rows, else only a changed column whose
+        new text no longer fits (columns never shrink while runs only advance)."""
+        if changed is None:
+            for col in range(len(COLUMNS)):
+                if col != _STRETCH_COL:
+                    self.table.resizeColumnToContents(col)
+            return
+        fm = self.table.fontMetrics()
+        for col in changed - {_STRETCH_COL}:
+            extra = 34 if col in (0, _STATUS_COL) else 14  # icon / check box + cell margins
+            need = max((fm.horizontalAdvance(self.model.data(self.model.index(r, col)) or "") + extra
+                        for r in range(self.model.rowCount())), default=0)
+            if need > self.table.columnWidth(col):
+                self.table.resizeColumnToContents(col)
 
     def _throttled(self) -> None:
         if self.session.playing and time.monotonic() - self._last < _THROTTLE_S:

@@ -8,9 +8,21 @@ the second. Logarithmic axes plot log10 of the values; values ≤ 0 or non-finit
 (the curve breaks there) instead of raising. On a log loss axis, if some loss is ≤ 0 (e.g.
 Styblinski–Tang), the plot switches to loss − min (the smallest loss shown) and says so.
 
-Speed: while runs only grow (same keys, colours, visibility), curves are redrawn at most every
-:data:`CURVE_INTERVAL` (a timer catches up; :meth:`HistoryView.flush` forces it), axis ranges
-move only when the data leave them, and unchanged curves and axes repaint from pixmap caches.
+Divergence: ranges come from the runs that stay finite. A diverged run, or a running one that
+is blowing up (it leaves the others' range by more than 10 of their spans, or 3 decades on a log
+axis, *and* grows 10³× beyond its own start), never sets a range: its curve is drawn up to where
+it leaves the plot and ends there with a ✕ (a diverged run that never leaves gets the ✕ at its
+last finite point). Only when every run escapes do they set the range, from the part of each
+that stays within 10³× (3 decades) of its start.
+
+Speed: every curve keeps an incremental min/max pyramid of its history (:class:`SeriesSummary`),
+so a redraw costs O(plot width), not O(history). While runs only grow (same keys, colours,
+visibility), curves are redrawn at most every :data:`CURVE_INTERVAL` (a timer catches up;
+:meth:`HistoryView.flush` forces it), axis ranges move only when the data leave them, and
+unchanged curves and axes repaint from pixmap caches.
+
+Layout: 2 × 2 when each plot gets at least :data:`MIN_PLOT_SIZE`, else one row of four, one
+column of four, or pages of one or two plots chosen with a tab bar (a 1280×720 projector).
 """
 
 from __future__ import annotations
@@ -18,26 +30,35 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QTabBar, QVBoxLayout, QWidget
 
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
 from gdstudio.ui.views.types import TrajectoryView, shown_index
 
-__all__ = ["PLOTS", "HistoryView", "log10_masked", "peak_decimate"]
+__all__ = ["MIN_PLOT_SIZE", "PLOTS", "HistoryView", "SeriesSummary", "log10_masked", "peak_decimate"]
 
 #: Plot names, in grid order (row-major 2 × 2).
 PLOTS = ("loss", "parameters", "effective_lr", "grad_norm")
 _TITLES = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective learning rate",
            "grad_norm": "gradient norm ‖∇f‖"}
+_SHORT = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective lr", "grad_norm": "‖∇f‖"}
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 #: Growing curves are redrawn at most this often (s); the position line and dots every call.
 CURVE_INTERVAL = 1 / 15
+#: The smallest (width, height) in px a plot is given before the layout reflows.
+MIN_PLOT_SIZE = (210, 150)
+#: Steps on the x axis of an empty or just-started plot.
+_MIN_X = 10
+#: An escaping run leaves the others' range by more than this many of their spans (linear) …
+_ESCAPE_SPANS = 10.0
+#: … or decades (log axes), and grows this many decades beyond its own start.
+_ESCAPE_DECADES = 3.0
 
 
 def _round_up(value: float) -> float:
@@ -49,30 +70,6 @@ def _round_up(value: float) -> float:
     return 10.0 * exp
 
 
-def peak_decimate(y: np.ndarray, width_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a curve over steps 0..n−1 thinned for a ``width_px``-wide plot.
-
-    Up to 4 points per pixel column the curve is exact. Beyond, steps are grouped in blocks
-    of ⌈n / width_px⌉ and each block is drawn as its minimum then maximum (NaN ignored; an
-    all-NaN block stays a break), so spikes and the envelope survive; the tail that does not
-    fill a block is kept as is.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    n = len(y)
-    if n <= 4 * width_px:
-        return np.arange(n, dtype=np.float64), y
-    block = -(-n // width_px)
-    m = n - n % block
-    blocks = y[:m].reshape(-1, block)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks
-        lo, hi = np.fmin.reduce(blocks, axis=1), np.fmax.reduce(blocks, axis=1)
-    start = np.arange(0, m, block, dtype=np.float64)
-    xs = np.column_stack([start, start + (block - 1)]).ravel()
-    ys = np.column_stack([lo, hi]).ravel()
-    return np.concatenate([xs, np.arange(m, n, dtype=np.float64)]), np.concatenate([ys, y[m:]])
-
-
 def log10_masked(values: np.ndarray) -> np.ndarray:
     """log10 of the positive finite values, NaN elsewhere (no warnings)."""
     v = np.asarray(values, dtype=np.float64)
@@ -82,9 +79,181 @@ def log10_masked(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
+class _Grow:
+    """An append-only float array (capacity doubles)."""
+
+    def __init__(self) -> None:
+        self.data = np.empty(64)
+        self.n = 0
+
+    def append(self, values: np.ndarray) -> None:
+        need = self.n + len(values)
+        if need > len(self.data):
+            new = np.empty(max(need, 2 * len(self.data)))
+            new[: self.n] = self.data[: self.n]
+            self.data = new
+        self.data[self.n : need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.n]
+
+
+class SeriesSummary:
+    """Block minima and maxima of a growing series at block sizes B0·2^j (NaN ignored).
+
+    :meth:`update` costs O(new values); :meth:`decimate` O(width): the curve is exact up to
+    4 points per pixel column, beyond that each block of the coarsest level with at most
+    ``width`` blocks is drawn as its minimum then its maximum (spikes and the envelope survive),
+    with finer blocks and the raw values for the tail. A series that shrank or whose first or
+    last summarised value changed (a restarted run) is summarised afresh.
+    """
+
+    B0 = 16
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self._ends = (math.nan, math.nan)
+        self.levels: list[tuple[_Grow, _Grow]] = []
+        self.lowest = math.inf  # smallest finite value (for the log loss offset)
+
+    def _same(self, y: np.ndarray) -> bool:
+        if self.n == 0:
+            return True
+        if len(y) < self.n:
+            return False
+        a, b = float(y[0]), float(y[self.n - 1])
+        return all(u == v or (math.isnan(u) and math.isnan(v)) for u, v in zip((a, b), self._ends, strict=True))
+
+    def update(self, y: np.ndarray) -> bool:
+        """Summarise the new tail of ``y``; False when it had to start over."""
+        fresh = not self._same(y)
+        if fresh:
+            self.reset()
+        n = len(y)
+        if n > self.n:
+            new = _finite(y[self.n : n])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low = np.nanmin(new) if new.size else math.nan
+            if low < self.lowest:
+                self.lowest = float(low)
+            self._extend(y, n)
+            self.n = n
+            self._ends = (float(y[0]), float(y[n - 1]))
+        return not fresh
+
+    def _extend(self, y: np.ndarray, n: int) -> None:
+        if not self.levels:
+            self.levels.append((_Grow(), _Grow()))
+        lo, hi = self.levels[0]
+        done, full = lo.n, n // self.B0
+        if full > done:
+            blocks = _finite(y[done * self.B0 : full * self.B0]).reshape(-1, self.B0)
+            lo.append(np.fmin.reduce(blocks, axis=1))
+            hi.append(np.fmax.reduce(blocks, axis=1))
+        j = 1
+        while self.levels[j - 1][0].n >= 2:
+            if len(self.levels) == j:
+                self.levels.append((_Grow(), _Grow()))
+            plo, phi = self.levels[j - 1]
+            lo, hi = self.levels[j]
+            full = plo.n // 2
+            if full > lo.n:
+                lo.append(np.fmin.reduce(plo.data[2 * lo.n : 2 * full].reshape(-1, 2), axis=1))
+                hi.append(np.fmax.reduce(phi.data[2 * hi.n : 2 * full].reshape(-1, 2), axis=1))
+            j += 1
+
+    def decimate(self, y: np.ndarray, width_px: int,
+                 transform: Callable[[np.ndarray], np.ndarray] = _finite) -> tuple[np.ndarray, np.ndarray]:
+        """(x, transform(y)) thinned for a ``width_px``-wide plot (``transform`` monotone increasing)."""
+        n = min(len(y), self.n)
+        if n <= 4 * width_px or not self.levels:
+            return np.arange(n, dtype=np.float64), transform(y[:n])
+        j = 0
+        while (self.B0 << j) * width_px < n and j + 1 < len(self.levels) and self.levels[j + 1][0].n:
+            j += 1
+        xs, ys = [], []
+        pos = 0
+        for level in range(j, -1, -1):
+            b = self.B0 << level
+            lo, hi = self.levels[level]
+            first = pos // b
+            if lo.n > first:
+                starts = np.arange(first, lo.n, dtype=np.float64) * b
+                xs.append(np.column_stack([starts, starts + (b - 1)]).ravel())
+                ys.append(np.column_stack([lo.data[first : lo.n], hi.data[first : hi.n]]).ravel())
+                pos = lo.n * b
+        xs.append(np.arange(pos, n, dtype=np.float64))
+        ys.append(_finite(y[pos:n]))
+        return np.concatenate(xs), transform(np.concatenate(ys))
+
+
+def peak_decimate(y: np.ndarray, width_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a curve over steps 0..n−1 thinned for a ``width_px``-wide plot (see
+    :meth:`SeriesSummary.decimate`; non-finite values become NaN breaks)."""
+    y = np.asarray(y, dtype=np.float64)
+    summary = SeriesSummary()
+    summary.update(y)
+    return summary.decimate(y, width_px)
+
+
+def _span_floor(lo: float, hi: float) -> float:
+    return max(hi - lo, 1e-9 * max(abs(lo), abs(hi)), 1e-300)
+
+
+def _nice_range(lo: float, hi: float, log: bool) -> tuple[float, float]:
+    """A padded y range for data in [lo, hi]: at least two decades on log axes, and ±10 % of
+    the value (±1 at 0) for flat data, so ticks stay round numbers."""
+    if log and hi - lo < 2.0:
+        mid = (hi + lo) / 2
+        lo, hi = mid - 1.0, mid + 1.0
+    elif not log and hi - lo <= 1e-6 * max(abs(lo), abs(hi)):
+        mid = (hi + lo) / 2
+        half = 0.1 * abs(mid) if mid != 0 else 1.0
+        lo, hi = mid - half, mid + half
+    span = hi - lo
+    return lo - 0.08 * span, hi + 0.08 * span
+
+
+def _extent(y: np.ndarray) -> tuple[float, float] | None:
+    f = y[np.isfinite(y)]
+    return (float(f.min()), float(f.max())) if f.size else None
+
+
+def _sane_extent(y: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """The extent of the part of ``y`` that stays within 10³× (3 decades) of its first value."""
+    f = y[np.isfinite(y)]
+    if not f.size:
+        return None
+    y0 = f[0]
+    far = (f - y0 > _ESCAPE_DECADES) if log else (np.abs(f - y0) > 1e3 * max(abs(y0), 1e-12))
+    cut = int(np.argmax(far)) if far.any() else f.size
+    part = f[: max(cut, 1)]
+    return float(part.min()), float(part.max())
+
+
+@dataclass
+class _Drawn:
+    """One curve's thinned data in plot coordinates."""
+
+    x: np.ndarray
+    y: np.ndarray
+    extent: tuple[float, float] | None
+
+
 @dataclass
 class _RunCurves:
     curves: dict[str, list[pg.PlotCurveItem]] = field(default_factory=dict)
+    summaries: dict[str, list[SeriesSummary]] = field(default_factory=dict)
     color: str = ""
 
     def all(self) -> list[pg.PlotCurveItem]:
@@ -92,24 +261,38 @@ class _RunCurves:
 
 
 class HistoryView(QWidget):
-    """Four small plots of each run's history (a 2 × 2 grid in one GraphicsLayoutWidget, so a
-    frame repaints one scene). ``plots[name]`` are the PlotItems, named as in :data:`PLOTS`."""
+    """Four small plots of each run's history in one GraphicsLayoutWidget (one scene repaints per
+    frame), arranged to fit (see the module docstring). ``plots[name]`` are the PlotItems, named
+    as in :data:`PLOTS`; ``escape_markers[name]`` the ✕ where runs leave a plot."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.layout_widget = pg.GraphicsLayoutWidget()
+        self.tabs = QTabBar()
+        self.tabs.setObjectName("history_pages")
+        self.tabs.setDrawBase(False)
+        self.tabs.setExpanding(False)
+        self.tabs.setToolTip("The history plots that fit at this size: pick a page")
+        self.tabs.hide()
+        self.tabs.currentChanged.connect(lambda _i: self._arrange(force=True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.layout_widget)
+        layout.setSpacing(0)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.layout_widget, 1)
         self.plots: dict[str, pg.PlotItem] = {}
         self.position_lines: dict[str, pg.InfiniteLine] = {}
         self.markers: dict[str, PassiveScatter] = {}
-        for i, name in enumerate(PLOTS):
-            plot = self.layout_widget.addPlot(row=i // 2, col=i % 2)
+        self.escape_markers: dict[str, PassiveScatter] = {}
+        for name in PLOTS:
+            plot = pg.PlotItem()
             plot.setTitle(_TITLES[name], size="9pt")
             plot.setLabel("bottom", "step")
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.hideButtons()
+            plot.getAxis("bottom").enableAutoSIPrefix(False)  # "step (×0.001)" helps nobody
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.getAxis("left").setWidth(48)
             # Ranges are set by _fit_ranges (with hysteresis), so the axes (text + grid: ~2 ms
             # each to replay) are re-rendered only when a range really changes.
             plot.vb.disableAutoRange()
@@ -121,34 +304,105 @@ class HistoryView(QWidget):
             marker = PassiveScatter(size=7, pen=mk_pen("#101010", 1.0), pxMode=True)
             marker.setZValue(60)
             plot.addItem(marker)
+            cross = PassiveScatter(size=13, symbol="x", pen=mk_pen("#101010", 0.8), pxMode=True)
+            cross.setZValue(70)
+            plot.addItem(cross)
             self.plots[name], self.position_lines[name], self.markers[name] = plot, line, marker
+            self.escape_markers[name] = cross
         self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True}
         for name, on in self._log.items():
             self.plots[name].setLogMode(False, on)
+        #: The grid shape (rows, columns) and the plots shown (all but in paged mode).
+        self.arrangement: tuple[int, int] = (0, 0)
+        self.shown_plots: tuple[str, ...] = ()
         self._runs: dict[Hashable, _RunCurves] = {}
         self._trajs: list[TrajectoryView] = []
-        self._y: dict[Hashable, dict[str, list[np.ndarray]]] = {}
+        self._escaping: dict[str, set[Hashable]] = {name: set() for name in PLOTS}
         self._step = 0
         self._loss_offset: float | None = None
         self._param_names: tuple[str, ...] = ("x", "y")
         self._brushes: dict[str, object] = {}
         self._titles: dict[str, str] = {}
+        self._refit = True  # next _fit_ranges fits exactly (no hysteresis)
         self._curves_time = -math.inf
         self._curves_pending = False
         self._curve_timer = QTimer(self)
         self._curve_timer.setSingleShot(True)
         self._curve_timer.timeout.connect(self.flush)
         self._update_titles()
+        self._arrange(force=True)
+        self._update_curves()
+
+    # -- layout --------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._arrange():
+            self._update_curves()
+
+    def _choose_arrangement(self, width: int, height: int) -> tuple[int, int, int]:
+        """(rows, columns, plots per page): a grid of all four that gives each plot at least
+        MIN_PLOT_SIZE, else pages of two (or one) plots."""
+        mw, mh = MIN_PLOT_SIZE
+        for rows, cols in ((2, 2), (1, 4), (4, 1)):
+            if width / cols >= mw and height / rows >= mh:
+                return rows, cols, 4
+        tab_h = self.tabs.sizeHint().height()
+        if width / 2 >= mw:
+            return 1, 2, 2
+        if (height - tab_h) / 2 >= mh:
+            return 2, 1, 2
+        return 1, 1, 1
+
+    def _arrange(self, force: bool = False) -> bool:
+        """Lay the plots out for the current size; True if the plots shown or their grid changed."""
+        rows, cols, per_page = self._choose_arrangement(max(1, self.width()), max(1, self.height()))
+        pages = [PLOTS[i : i + per_page] for i in range(0, len(PLOTS), per_page)]
+        if per_page < 4:
+            labels = [" · ".join(_SHORT[p] for p in page) for page in pages]
+            if [self.tabs.tabText(i) for i in range(self.tabs.count())] != labels:
+                current = self.shown_plots[0] if self.shown_plots else PLOTS[0]
+                blocked = self.tabs.blockSignals(True)
+                while self.tabs.count():
+                    self.tabs.removeTab(0)
+                for label in labels:
+                    self.tabs.addTab(label)
+                self.tabs.setCurrentIndex(next(i for i, page in enumerate(pages) if current in page))
+                self.tabs.blockSignals(blocked)
+            shown = pages[max(0, self.tabs.currentIndex())]
+        else:
+            shown = PLOTS
+        self.tabs.setVisible(per_page < 4)
+        if not force and (rows, cols) == self.arrangement and shown == self.shown_plots:
+            return False
+        ci = self.layout_widget.ci
+        for plot in self.plots.values():
+            if plot in ci.items:
+                ci.removeItem(plot)
+        for i, name in enumerate(shown):
+            ci.addItem(self.plots[name], row=i // cols, col=i % cols)
+        for name, plot in self.plots.items():
+            plot.setVisible(name in shown)
+        self.arrangement, self.shown_plots = (rows, cols), tuple(shown)
+        return True
+
+    def show_plot(self, name: str) -> None:
+        """Bring plot ``name`` into view (its page, in paged mode)."""
+        if name not in self.shown_plots:
+            per_page = self.arrangement[0] * self.arrangement[1]
+            self.tabs.setCurrentIndex(PLOTS.index(name) // max(1, per_page))
 
     # -- settings ------------------------------------------------------------------------
     def set_log_loss(self, on: bool) -> None:
         """Logarithmic loss axis (values ≤ 0 are masked, see the module docstring)."""
+        if self._log["loss"] != bool(on):
+            self._refit = True
         self._log["loss"] = bool(on)
         self.plots["loss"].setLogMode(False, bool(on))
         self._update_curves()
 
     def set_param_names(self, names: Sequence[str]) -> None:
         self._param_names = tuple(str(n) for n in names)
+        self._refit = True  # a new problem: nothing carries over from the last one
         self._update_titles()
 
     def _update_titles(self) -> None:
@@ -170,6 +424,8 @@ class HistoryView(QWidget):
         """The runs to plot (curves reused by ``key``; growth is redrawn at most every CURVE_INTERVAL)."""
         trajs = list(trajectories)
         keys = {t.key for t in trajs}
+        if keys != {t.key for t in self._trajs}:
+            self._refit = True  # runs replaced: ranges start afresh
         structure_changed = [(t.key, t.visible, t.color, t.dim) for t in trajs] != [
             (t.key, t.visible, t.color, t.dim) for t in self._trajs]
         for key in [k for k in self._runs if k not in keys]:
@@ -183,19 +439,21 @@ class HistoryView(QWidget):
                 run = self._runs[t.key] = _RunCurves()
                 for name in PLOTS:
                     run.curves[name] = []
+                    run.summaries[name] = []
             dims = {"loss": 1, "parameters": t.dim, "effective_lr": t.dim, "grad_norm": 1}
             for name, n in dims.items():
-                curves = run.curves[name]
+                curves, summaries = run.curves[name], run.summaries[name]
                 while len(curves) < n:
                     c = pg.PlotCurveItem(antialias=True)
                     # Between data updates a repaint blits the cached curve instead of re-stroking it.
                     c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
                     self.plots[name].addItem(c)
                     curves.append(c)
+                    summaries.append(SeriesSummary())
                     run.color = ""  # restyle
                 for c in curves[n:]:
                     self.plots[name].removeItem(c)
-                del curves[n:]
+                del curves[n:], summaries[n:]
             if run.color != t.color:
                 run.color = t.color
                 for curves in run.curves.values():
@@ -231,6 +489,11 @@ class HistoryView(QWidget):
         self.flush()
         return [c.getData() for c in self._runs[key].curves[plot]]
 
+    def escaping_runs(self, plot: str) -> set[Hashable]:
+        """Keys of the runs that do not set ``plot``'s range (diverged or blowing up)."""
+        self.flush()
+        return set(self._escaping[plot])
+
     def _series(self, t: TrajectoryView) -> dict[str, list[np.ndarray]]:
         """Raw y values per plot (before the log transform)."""
         out: dict[str, list[np.ndarray]] = {"loss": [t.loss], "parameters": [t.points[:, i] for i in range(t.dim)]}
@@ -240,66 +503,160 @@ class HistoryView(QWidget):
         out["grad_norm"] = [norms if norms is not None else np.empty(0)]
         return out
 
+    def _transform(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
+        if not self._log[name]:
+            return _finite
+        if name == "loss" and self._loss_offset is not None:
+            offset = self._loss_offset
+            return lambda v: log10_masked(v - offset)
+        return log10_masked
+
     def _update_curves(self) -> None:
         self._curves_pending = False
         self._curve_timer.stop()
         self._curves_time = time.perf_counter()
         visible = [t for t in self._trajs if t.visible]
+        series = {t.key: self._series(t) for t in visible}
+        for t in visible:
+            for name, arrays in series[t.key].items():
+                for summary, y in zip(self._runs[t.key].summaries[name], arrays, strict=True):
+                    if not summary.update(y):
+                        self._refit = True  # a run restarted
         self._loss_offset = None
         if self._log["loss"] and visible:
-            lows = [float(np.nanmin(np.where(np.isfinite(t.loss), t.loss, np.nan))) for t in visible
-                    if np.isfinite(t.loss).any()]
+            lows = [self._runs[t.key].summaries["loss"][0].lowest for t in visible]
+            lows = [v for v in lows if math.isfinite(v)]
             if lows and min(lows) <= 0:
                 self._loss_offset = min(lows)
         self._update_titles()
-        self._y = {}
+        drawn: dict[Hashable, dict[str, list[_Drawn]]] = {}
         for t in self._trajs:
-            run = self._runs[t.key]
             if not t.visible:
-                for c in run.all():
+                for c in self._runs[t.key].all():
                     c.hide()
                 continue
-            series = self._series(t)
-            if self._loss_offset is not None:
-                series["loss"] = [series["loss"][0] - self._loss_offset]
-            ys: dict[str, list[np.ndarray]] = {}
-            for name, arrays in series.items():
-                ys[name] = []
-                for curve, y in zip(run.curves[name], arrays, strict=True):
-                    yy = log10_masked(y) if self._log[name] else np.where(np.isfinite(y), y, np.nan)
-                    width = max(200, int(self.plots[name].vb.width()))
-                    curve.setData(*peak_decimate(yy, width), connect="finite")
-                    curve.show()
-                    ys[name].append(yy)
-            self._y[t.key] = ys
-        self._fit_ranges()
+            run = self._runs[t.key]
+            drawn[t.key] = {}
+            for name, arrays in series[t.key].items():
+                width = max(200, int(self.plots[name].vb.width()))
+                transform = self._transform(name)
+                pairs = zip(run.summaries[name], arrays, strict=True)
+                drawn[t.key][name] = [_Drawn(*xy, _extent(xy[1])) for xy in (s.decimate(y, width, transform)
+                                                                            for s, y in pairs)]
+        self._fit_ranges(visible, drawn)
+        for t in visible:
+            for name, items in drawn[t.key].items():
+                self._draw_run(t, name, items)
+        self._draw_escapes(visible, drawn)
         self._update_position()
 
-    def _fit_ranges(self) -> None:
-        """Fit each plot to its data, changing a range only when the data leave it or fill less
-        than 40 % of it (x: up to the next multiple of a round step beyond the longest run)."""
-        n = max((len(t.loss) for t in self._trajs if t.visible), default=1)
-        xmax = float(_round_up(max(n - 1, 1) * 1.15))
+    def _run_extent(self, items: list[_Drawn]) -> tuple[float, float] | None:
+        ext = [d.extent for d in items if d.extent is not None]
+        return (min(e[0] for e in ext), max(e[1] for e in ext)) if ext else None
+
+    def _escapes(self, name: str, extent: tuple[float, float], start: float, others: tuple[float, float]) -> bool:
+        """Whether a running run with ``extent`` (first value ``start``) is blowing up against the
+        ``others``' extent (see the module docstring)."""
+        lo_o, hi_o = others
+        if self._log[name]:  # only growth escapes a log axis (convergence to 1e-30 is real)
+            reach = max(hi_o - lo_o, _ESCAPE_DECADES)
+            return extent[1] > hi_o + reach and extent[1] > max(start, hi_o) + _ESCAPE_DECADES
+        span = _span_floor(lo_o, hi_o)
+        beyond = max(extent[1] - hi_o, lo_o - extent[0])
+        scale = max(abs(start), abs(lo_o), abs(hi_o), 1e-300)
+        return beyond > _ESCAPE_SPANS * span and max(abs(extent[0]), abs(extent[1])) > 1e3 * scale
+
+    def _fit_ranges(self, visible: list[TrajectoryView], drawn: dict[Hashable, dict[str, list[_Drawn]]]) -> None:
+        """Fit each plot to its finite, non-escaping data, changing a range only when the data
+        leave it or fill less than 40 % of it (x: up to a round step beyond the longest run)."""
+        refit, self._refit = self._refit, False
+        n = max((len(t.loss) for t in visible), default=1)
+        xmax = float(_round_up(max(n - 1, _MIN_X) * 1.15))
         for name, plot in self.plots.items():
-            lo, hi = np.inf, -np.inf
-            for ys in self._y.values():
-                for y in ys.get(name, ()):
-                    finite = y[np.isfinite(y)]
-                    if finite.size:
-                        lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+            extents = {t.key: self._run_extent(drawn[t.key][name]) for t in visible}
+            extents = {k: e for k, e in extents.items() if e is not None}
+            status = {t.key: t.status for t in visible}
+            starts = {}
+            for t in visible:
+                first = [d.y[np.isfinite(d.y)][:1] for d in drawn[t.key][name]]
+                starts[t.key] = max((float(f[0]) for f in first if f.size), default=0.0, key=abs)
+            core = {k: e for k, e in extents.items() if status[k] != "diverged"}
+            escaping = {k for k in extents if status[k] == "diverged"}
+            if len(core) > 1:
+                for k, e in list(core.items()):
+                    rest = [v for j, v in core.items() if j != k]
+                    others = (min(v[0] for v in rest), max(v[1] for v in rest))
+                    if self._escapes(name, e, starts[k], others):
+                        escaping.add(k)
+                core = {k: e for k, e in core.items() if k not in escaping}
+            if not core:  # every run escapes: the part of each near its start
+                for t in visible:
+                    sane = [_sane_extent(d.y, self._log[name]) for d in drawn[t.key][name]]
+                    sane = [s for s in sane if s is not None]
+                    if sane:
+                        core[t.key] = (min(s[0] for s in sane), max(s[1] for s in sane))
+            self._escaping[name] = escaping
             (cx0, cx1), (cy0, cy1) = plot.vb.viewRange()
-            x_range = (0.0, xmax) if not (n - 1 <= cx1 <= 2.5 * xmax and cx0 == 0.0) else None
+            keep_x = not refit and cx0 == 0.0 and n - 1 <= cx1 <= 2.5 * xmax
+            x_range = None if keep_x else (0.0, xmax)
             y_range = None
-            if np.isfinite(lo):
-                if self._log[name] and hi - lo < 2.0:  # at least two decades: readable log ticks
-                    mid = (hi + lo) / 2
-                    lo, hi = mid - 1.0, mid + 1.0
-                span = max(hi - lo, 1e-12 * max(1.0, abs(hi)), 1e-300)
+            if core:
+                lo, hi = min(e[0] for e in core.values()), max(e[1] for e in core.values())
+                new = _nice_range(lo, hi, self._log[name])
                 inside = cy0 <= lo and hi <= cy1
-                if not inside or span < 0.4 * (cy1 - cy0):
-                    y_range = (lo - 0.08 * span, hi + 0.08 * span)
+                if refit or not inside or (new[1] - new[0]) < 0.4 * (cy1 - cy0):
+                    y_range = new
+            elif refit:
+                y_range = (-1.0, 1.0) if self._log[name] else (0.0, 1.0)
             if x_range or y_range:
                 plot.vb.setRange(xRange=x_range, yRange=y_range, padding=0.0)
+
+    def _draw_run(self, t: TrajectoryView, name: str, items: list[_Drawn]) -> None:
+        """Set the curves; an escaping run's stop where they leave the plot (the ✕ goes there)."""
+        escaping = t.key in self._escaping[name]
+        lo, hi = self.plots[name].vb.viewRange()[1]
+        for curve, d in zip(self._runs[t.key].curves[name], items, strict=True):
+            x, y = d.x, d.y
+            if escaping:
+                out = np.isfinite(y) & ((y < lo) | (y > hi))
+                if out.any():
+                    i = int(np.argmax(out))
+                    x = np.append(x[:i], x[i])
+                    y = np.append(y[:i], min(max(y[i], lo), hi))
+            curve.setData(x, y, connect="finite")
+            curve.show()
+
+    def _draw_escapes(self, visible: list[TrajectoryView], drawn: dict) -> None:
+        """A ✕ in the run's colour where an escaping run leaves each plot (or, for a diverged run
+        that stays inside, at its last finite point)."""
+        for name, cross in self.escape_markers.items():
+            xs, ys, pens = [], [], []
+            lo, hi = self.plots[name].vb.viewRange()[1]
+            for t in visible:
+                if t.key not in self._escaping[name]:
+                    continue
+                for curve in self._runs[t.key].curves[name]:
+                    x, y = curve.getData()
+                    if x is None or not len(x):
+                        continue
+                    ok = np.isfinite(y)
+                    if not ok.any():
+                        continue
+                    i = len(y) - 1 - int(np.argmax(ok[::-1]))
+                    full = drawn[t.key][name][0]
+                    left = len(x) < len(full.x) or y[i] in (lo, hi)
+                    if left or t.status == "diverged":
+                        xs.append(float(x[i]))
+                        ys.append(float(y[i]))
+                        pens.append(mk_pen(t.color, 2.4))
+                    break
+            cross.setData(xs, ys, pen=pens, brush=None)
+
+    def escape_points(self, plot: str) -> list[tuple[float, float]]:
+        """(step, y) of the ✕ markers in ``plot`` (plot coordinates)."""
+        self.flush()
+        x, y = self.escape_markers[plot].getData()
+        return list(zip(map(float, x), map(float, y), strict=True))
 
     def _brush(self, color: str):
         brush = self._brushes.get(color)
@@ -318,6 +675,7 @@ class HistoryView(QWidget):
         for line in self.position_lines.values():
             line.setValue(self._step)
         points: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in PLOTS}
+        ranges = {name: plot.vb.viewRange()[1] for name, plot in self.plots.items()}
         for t in self._trajs:
             if not t.visible:
                 continue
@@ -325,9 +683,11 @@ class HistoryView(QWidget):
             brush = self._brush(t.color)
             for name, arrays in self._series(t).items():
                 xs, ys, brushes = points[name]
+                lo, hi = ranges[name]
+                escaping = t.key in self._escaping[name]
                 for y in arrays:
                     v = self._marker_value(name, float(y[k])) if k < len(y) else math.nan
-                    if math.isfinite(v):
+                    if math.isfinite(v) and (not escaping or lo <= v <= hi):  # escaped: off the plot
                         xs.append(float(k))
                         ys.append(v)
                         brushes.append(brush)
