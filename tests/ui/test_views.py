@@ -572,17 +572,28 @@ def test_history_catches_up_with_growing_runs(history_view, qtbot, himmelblau, r
     assert np.allclose(curve.getData()[1], full.loss)
 
 
-def test_legend_lists_labelled_runs_and_active_arrows(contour_view, himmelblau, run_trajectory):
+def test_nothing_covers_the_plot_the_arrow_key_is_a_row_under_it(contour_view, qtbot, himmelblau, run_trajectory):
+    import pyqtgraph as pg
+
     set_problem(contour_view, himmelblau)
     a = run_trajectory(himmelblau, "sgd", (-0.5, -0.5), 5, key="a", lr=0.01)
     b = run_trajectory(himmelblau, "adam", (2.0, 2.0), 5, key="b", lr=0.1)
     a.label, b.label = "GD η=0.01", ""
     contour_view.set_trajectories([a, b])
-    assert contour_view.legend_entries() == ["GD η=0.01"]
-    contour_view.set_overlays(gradient=True)
-    assert contour_view.legend_entries() == ["GD η=0.01", "−∇f"]
+    # No legend item anywhere in the plot's scene (the runs table is the legend).
+    scene_items = contour_view.plot_widget.scene().items()
+    assert not any(isinstance(i, pg.LegendItem) for i in scene_items)
+    assert contour_view.legend_entries() == [] and not contour_view.key_label.isVisible()
+    contour_view.set_overlays(gradient=True, velocity=True)
+    qtbot.wait(10)
+    assert contour_view.legend_entries() == ["−∇f", "velocity (−m)"]
+    key = contour_view.key_label
+    assert key.isVisible() and "−∇f" in key.text()
+    # The key sits below the plot widget, not over it.
+    plot = contour_view.plot_widget.geometry()
+    assert key.geometry().top() >= plot.bottom() and not key.geometry().intersects(plot)
     contour_view.set_legend_visible(False)
-    assert not contour_view.legend.isVisible()
+    assert not key.isVisible() and contour_view.legend_entries() == []
 
 
 # -- thinning long runs ----------------------------------------------------------------------

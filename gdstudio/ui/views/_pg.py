@@ -12,7 +12,10 @@ from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR
 
-__all__ = ["DrawnRun", "PassiveScatter", "RunsLayer", "arrow_segments", "dot_keep", "mk_pen", "path_keep"]
+__all__ = [
+    "DrawnRun", "PassiveScatter", "RunsLayer", "arrow_segments", "clip_point_to_rect", "dot_keep", "mk_pen",
+    "path_keep",
+]
 
 
 def mk_pen(
@@ -78,14 +81,58 @@ def arrow_segments(
     return out.reshape(-1, 2)
 
 
-@dataclass
+@dataclass(eq=False)
 class DrawnRun:
-    """One run as the runs layer paints it: the shown points (n, 2) in plot coordinates."""
+    """One run as the runs layer paints it, in plot coordinates.
+
+    ``xy`` are the shown points (points 0..k, unclipped, for tests and hit-testing); what is
+    painted is ``line`` (the path clipped to the view's box, thinned, NaN rows between pieces),
+    ``dots`` (step dots inside the box), ``start`` / ``head`` (None when outside the box) and
+    ``cross`` (a diverged run's ✕: its last point, or where the path last left the box),
+    ``cross_from`` the vertex before it (the ✕ slides back along that segment into the visible
+    rectangle when it falls just outside it).
+    """
 
     key: Hashable
     color: str
-    xy: np.ndarray
-    crossed: bool = False  # diverged: red X on the last point
+    points: np.ndarray
+    n: int
+    line: np.ndarray | None = None
+    dots: np.ndarray | None = None
+    start: tuple[float, float] | None = None
+    head: tuple[float, float] | None = None
+    cross: tuple[float, float] | None = None
+    cross_from: tuple[float, float] | None = None
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self.points[: self.n]
+
+    @property
+    def crossed(self) -> bool:
+        return self.cross is not None
+
+    def pieces(self) -> list[np.ndarray]:
+        """The painted path split at its NaN rows (each piece at least two vertices)."""
+        line = self.line if self.line is not None else self.xy
+        if len(line) < 2:
+            return []
+        breaks = np.flatnonzero(np.isnan(line[:, 0]))
+        if not len(breaks):
+            return [line]
+        parts = [p[1:] if np.isnan(p[0, 0]) else p for p in np.split(line, breaks) if len(p)]
+        return [p for p in parts if len(p) >= 2]
+
+
+def clip_point_to_rect(a: tuple[float, float], b: tuple[float, float], rect: QRectF) -> tuple[float, float]:
+    """Where segment a → b leaves ``rect`` (b itself when it is inside, or when a → b misses it)."""
+    from gdstudio.ui.views._paths import clip_segments
+
+    lo = np.array([rect.left(), rect.top()])
+    hi = np.array([rect.right(), rect.bottom()])
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    _, end, visible = clip_segments(np.array([a], float), np.array([b], float), lo, hi)
+    return (float(end[0, 0]), float(end[0, 1])) if visible[0] else b
 
 
 class RunsLayer(pg.GraphicsObject):
@@ -95,6 +142,8 @@ class RunsLayer(pg.GraphicsObject):
     (ScatterPlotItem.setData alone cost ~0.3 ms per call). Paths and dots use cosmetic pens
     in data coordinates; markers are drawn in device pixels, so they keep their size at any
     zoom. Painting order: all paths, all dots, all start rings, all heads, all crosses.
+    The item's extent is the view's clip box (:meth:`set_box`); it never takes part in
+    auto-ranging (``dataBounds`` is None), so no run — however far it went — sets the axes.
     """
 
     PAD_PX = 14.0
@@ -102,7 +151,7 @@ class RunsLayer(pg.GraphicsObject):
     def __init__(self) -> None:
         super().__init__()
         self._runs: list[DrawnRun] = []
-        self._polys: list[QPolygonF] = []
+        self._polys: list[list[QPolygonF]] = []
         self._dots: list[QPolygonF] = []
         self._colors: dict[str, QColor] = {}
         self._rect = QRectF()
@@ -110,40 +159,20 @@ class RunsLayer(pg.GraphicsObject):
         self.show_dots = True
 
     # -- data ----------------------------------------------------------------------------
-    def set_runs(self, runs: list[DrawnRun]) -> None:
-        """The runs to paint; long paths are thinned to what the screen can show (see
-        :func:`path_keep` and :func:`dot_keep`), the full points stay in ``runs()``."""
-        self.prepareGeometryChange()
-        self._runs = runs
-        self._polys = []
-        self._dots = []
-        lo = np.array([np.inf, np.inf])
-        hi = -lo
-        vb = self.getViewBox()
-        pixel = None
-        if vb is not None:
-            px = vb.viewPixelSize()
-            if px[0] > 0 and px[1] > 0:
-                pixel = (float(px[0]), float(px[1]))
-        for r in runs:
-            n = len(r.xy)
-            line = r.xy if pixel is None else r.xy[path_keep(r.xy, pixel)]
-            dots = r.xy if pixel is None else r.xy[dot_keep(r.xy, pixel)]
-            self._polys.append(_qpolygon(line))
-            self._dots.append(_qpolygon(dots))
-            if n:
-                lo = np.minimum(lo, r.xy.min(axis=0))
-                hi = np.maximum(hi, r.xy.max(axis=0))
-        for x, y in self._start_override.values():
-            lo = np.minimum(lo, (x, y))
-            hi = np.maximum(hi, (x, y))
-        self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]) if np.isfinite(lo).all() else QRectF()
-        self.update()
+    def set_box(self, lo: tuple[float, float], hi: tuple[float, float]) -> None:
+        """The clip box (plot coordinates): everything drawn lies in it."""
+        rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+            self.update()
 
-    def refit(self) -> None:
-        """Re-thin the paths for a new zoom (call when the view range changes)."""
-        if self._runs:
-            self.set_runs(self._runs)
+    def set_runs(self, runs: list[DrawnRun]) -> None:
+        """The runs to paint (already clipped and thinned by the view)."""
+        self._runs = runs
+        self._polys = [[_qpolygon(piece) for piece in r.pieces()] for r in runs]
+        self._dots = [_qpolygon(r.dots if r.dots is not None else r.xy) for r in runs]
+        self.update()
 
     def set_start_override(self, key: Hashable, xy: tuple[float, float] | None) -> None:
         """Draw run ``key``'s start ring at ``xy`` (during a drag); None restores it."""
@@ -151,32 +180,31 @@ class RunsLayer(pg.GraphicsObject):
             self._start_override.pop(key, None)
         else:
             self._start_override[key] = (float(xy[0]), float(xy[1]))
-        self.set_runs(self._runs)
+        self.update()
 
     def runs(self) -> list[DrawnRun]:
         return list(self._runs)
 
-    def start_of(self, run: DrawnRun) -> tuple[float, float]:
+    def start_of(self, run: DrawnRun) -> tuple[float, float] | None:
         if run.key in self._start_override:
             return self._start_override[run.key]
-        return float(run.xy[0, 0]), float(run.xy[0, 1])
+        return run.start
 
     # -- QGraphicsItem -------------------------------------------------------------------
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
-        if not self._runs:
-            return None
-        return (self._rect.left(), self._rect.right()) if ax == 0 else (self._rect.top(), self._rect.bottom())
+        return None
 
     def boundingRect(self) -> QRectF:
-        if not self._runs:
-            return QRectF()
+        rect = QRectF(self._rect)
+        for x, y in self._start_override.values():
+            rect = rect.united(QRectF(x, y, 0.0, 0.0))
         px, py = self.pixelVectors()
         if px is None:
-            return QRectF(self._rect)
+            return rect
         dx = abs(px.x()) + abs(py.x())
         dy = abs(px.y()) + abs(py.y())
         pad_x, pad_y = dx * self.PAD_PX, dy * self.PAD_PX
-        return self._rect.adjusted(-pad_x, -pad_y, pad_x, pad_y)
+        return rect.adjusted(-pad_x, -pad_y, pad_x, pad_y)
 
     def _color(self, name: str) -> QColor:
         c = self._colors.get(name)
@@ -189,37 +217,49 @@ class RunsLayer(pg.GraphicsObject):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for r, poly in zip(self._runs, self._polys, strict=True):
-            if len(r.xy) > 1:
+        for r, polys in zip(self._runs, self._polys, strict=True):
+            if polys:
                 painter.setPen(_cosmetic(self._color(r.color), 2.0))
-                painter.drawPolyline(poly)
+                for poly in polys:
+                    painter.drawPolyline(poly)
         if self.show_dots:
             for r, poly in zip(self._runs, self._dots, strict=True):
-                if len(r.xy) > 1:
+                if r.n > 1 and poly.size():
                     painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
                     painter.drawPoints(poly)
+        view = self.getViewBox()
+        visible = view.viewRect() if view is not None else None
         tr = painter.transform()
         painter.resetTransform()
         for r in self._runs:  # start rings
-            p = tr.map(QPointF(*self.start_of(r)))
+            start = self.start_of(r)
+            if start is None:
+                continue
+            p = tr.map(QPointF(*start))
             painter.setPen(_cosmetic(QColor(0, 0, 0, 150), 5.0))
             painter.drawEllipse(p, 7.0, 7.0)
             painter.setPen(_cosmetic(self._color(r.color), 3.0))
             painter.drawEllipse(p, 7.0, 7.0)
         rim = _cosmetic(QColor("#101010"), 1.5)
         for r in self._runs:  # heads
-            p = tr.map(QPointF(float(r.xy[-1, 0]), float(r.xy[-1, 1])))
+            if r.head is None:
+                continue
+            p = tr.map(QPointF(*r.head))
             painter.setPen(rim)
             painter.setBrush(self._color(r.color))
             painter.drawEllipse(p, 6.5, 6.5)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for r in self._runs:  # divergence crosses
-            if r.crossed:
-                p = tr.map(QPointF(float(r.xy[-1, 0]), float(r.xy[-1, 1])))
-                for pen in (_cosmetic(QColor(0, 0, 0, 200), 6.5), _cosmetic(QColor(DIVERGED_COLOR), 4.0)):
-                    painter.setPen(pen)
-                    painter.drawLine(p + QPointF(-8, -8), p + QPointF(8, 8))
-                    painter.drawLine(p + QPointF(-8, 8), p + QPointF(8, -8))
+            if r.cross is None:
+                continue
+            at = r.cross
+            if visible is not None and r.cross_from is not None and not visible.contains(QPointF(*at)):
+                at = clip_point_to_rect(r.cross_from, at, visible)
+            p = tr.map(QPointF(*at))
+            for pen in (_cosmetic(QColor(0, 0, 0, 200), 6.5), _cosmetic(QColor(DIVERGED_COLOR), 4.0)):
+                painter.setPen(pen)
+                painter.drawLine(p + QPointF(-8, -8), p + QPointF(8, 8))
+                painter.drawLine(p + QPointF(-8, 8), p + QPointF(8, -8))
         painter.setTransform(tr)
 
 

@@ -19,11 +19,12 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gdstudio.ui.colormaps import lookup_table
+from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
-from gdstudio.ui.views._pg import DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
+from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, Thinning
+from gdstudio.ui.views._pg import EXACT_POINTS, DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
 __all__ = ["OVERLAY_COLORS", "ContourView"]
@@ -36,20 +37,17 @@ _OVERLAYS = ("gradient", "velocity", "effective_step", "field")
 _OVERLAY_NAMES = {"gradient": "−∇f", "velocity": "velocity (−m)", "effective_step": "next step"}
 _DRAG_RADIUS_PX = 12.0
 _FIELD_N = 20
+#: Rows per run sampled for the arrows' reference magnitudes.
+_REF_ROWS = 1024
 _N_LEVELS = 20
-# Paths are clipped to the bounds widened by this many ranges (QPainter dislikes 1e200).
-_CLIP_RANGES = 10.0
+#: Paths are clipped to the problem bounds widened by this fraction of their range on each side.
+CLIP_MARGIN = 0.05
+#: Thinning is recomputed when the pixel size changed by more than this factor.
+_REFIT_FACTOR = 1.25
 
 # Stacking order of the items.
 _Z_IMAGE, _Z_CONTOUR, _Z_FIELD, _Z_CURVE = -100, -50, -40, -30
 _Z_MIN, _Z_RUNS, _Z_ARROW = 9, 10, 20
-
-
-class _Sample(pg.graphicsItems.LegendItem.ItemSample):
-    """A legend swatch that does not toggle anything when clicked (clicks place starts)."""
-
-    def mouseClickEvent(self, event) -> None:
-        event.ignore()
 
 
 class _StartViewBox(pg.ViewBox):
@@ -60,6 +58,12 @@ class _StartViewBox(pg.ViewBox):
         self._owner = owner
         self._drag_key: Hashable | None = None
         self._dragging = False
+
+    def childrenBounds(self, frac=None, orthoRange=(None, None), items=None):
+        """Auto-range (menu "View all", the axes' auto mode) shows the problem's range, never the
+        runs' extent: a diverged run cannot stretch the axes."""
+        (x0, x1), (y0, y1) = self._owner.home_range()
+        return [[x0, x1], [y0, y1]]
 
     def mouseClickEvent(self, ev) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -102,6 +106,10 @@ class ContourView(QWidget):
 
     def __init__(self, parent: QWidget | None = None, *, use_opengl: bool | None = None) -> None:
         super().__init__(parent)
+        self._surface = None
+        self._dim = 2
+        self._bounds: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))
+        self._log_y_1d = False
         self.view_box = _StartViewBox(self)
         self.plot_widget = pg.PlotWidget(viewBox=self.view_box)
         if use_opengl is None:
@@ -111,7 +119,15 @@ class ContourView(QWidget):
             self.plot_widget.useOpenGL(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        layout.setSpacing(0)
+        layout.addWidget(self.plot_widget, 1)
+        # The key of the arrows that are on: a row under the plot, never over the data (the runs
+        # table is the runs' legend).
+        self.key_label = QLabel()
+        self.key_label.setObjectName("arrow_key")
+        self.key_label.setStyleSheet("QLabel#arrow_key { background: #15171c; color: #d8d8d8; padding: 2px 8px; }")
+        self.key_label.hide()
+        layout.addWidget(self.key_label)
 
         pi = self.plot_item = self.plot_widget.getPlotItem()
         pi.hideButtons()
@@ -151,21 +167,17 @@ class ContourView(QWidget):
         self._trajs: list[TrajectoryView] = []
         self._step = 0
         self._overlays = dict.fromkeys(_OVERLAYS, False)
-        self._surface = None
-        self._dim = 2
-        self._bounds: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))
         self._scale: HeightScale | None = None
-        self._log_y_1d = False
         self._gradient_fn: GradientFn | None = None
         self._arrow_refs: dict[str, float] | None = None
         self._labels: tuple[str, ...] = ("x", "y")
-        self.legend = pg.LegendItem(offset=(-8, 8), brush=pg.mkBrush(18, 20, 26, 185),
-                                    pen=mk_pen("#FFFFFF", 1, alpha=40), labelTextColor="#E0E0E0",
-                                    labelTextSize="9pt", verSpacing=-6)
-        self.legend.setParentItem(self.view_box)
-        self.legend.setZValue(1000)
-        self._legend_key: tuple = ()
-        self._legend_on = True
+        self._key_on = True
+        self._key_text: str | None = None
+        self._cmap = SURFACE_MAP
+        self._box_lo = np.array([0.0, 0.0])
+        self._box_hi = np.array([1.0, 1.0])
+        self._geoms: dict[Hashable, _RunGeometry] = {}
+        self._last_pixel: tuple[float, float] | None = None
         self.view_box.sigRangeChanged.connect(self._on_view_changed)
         self.view_box.sigResized.connect(self._on_view_changed)
         self._set_axis_labels()
@@ -206,6 +218,7 @@ class ContourView(QWidget):
             self._set_surface_1d(surface, z, log_scale)
         self._set_minima(minima)
         self._set_axis_labels()
+        self._set_box()
         if changed_range:
             self.reset_view()
         self._arrow_refs = None
@@ -216,7 +229,7 @@ class ContourView(QWidget):
         assert self._scale is not None
         xs, ys = np.asarray(surface.xs, float), np.asarray(surface.ys, float)
         unit = self._scale.unit(z)
-        rgba = lookup_table()[np.rint(np.nan_to_num(unit, nan=1.0) * 255).astype(np.intp)]
+        rgba = lookup_table(256, self._cmap)[np.rint(np.nan_to_num(unit, nan=1.0) * 255).astype(np.intp)]
         self.image.setImage(rgba, autoLevels=False)
         dx = (xs[-1] - xs[0]) / max(1, xs.size - 1)
         dy = (ys[-1] - ys[0]) / max(1, ys.size - 1)
@@ -224,6 +237,9 @@ class ContourView(QWidget):
         self.image.show()
         px, py, _ = contour_path(xs, ys, z, self._scale, _N_LEVELS)
         self.contours.setData(px, py)
+        # Light lines on viridis, dark ones on the light grey map.
+        self.contours.setPen(mk_pen("#000000", 1.0, alpha=60) if self._cmap == "grey" else
+                             mk_pen("#FFFFFF", 1.0, alpha=70))
         self.contours.show()
         self.curve_1d.hide()
         self.plot_item.setLogMode(False, False)
@@ -277,8 +293,9 @@ class ContourView(QWidget):
         self._update_field()
         self._update_arrows()
 
-    def reset_view(self) -> None:
-        """Show the whole problem range."""
+    def home_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The range :meth:`reset_view` shows: the problem bounds (1-D: the loss curve's range
+        in y, padded). Never depends on the runs."""
         (x0, x1) = self._bounds[0]
         if self._dim == 2:
             y0, y1 = self._bounds[1]
@@ -288,7 +305,26 @@ class ContourView(QWidget):
             y0, y1 = (float(y.min()), float(y.max())) if y.size else (0.0, 1.0)
             pad = 0.06 * (y1 - y0 or 1.0)
             y0, y1 = y0 - pad, y1 + pad
+        return (x0, x1), (y0, y1)
+
+    def reset_view(self) -> None:
+        """Show the whole problem range."""
+        (x0, x1), (y0, y1) = self.home_range()
         self.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+
+    def clip_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) of the box the paths are clipped to (plot coordinates): the home range
+        widened by :data:`CLIP_MARGIN` of its size on each side."""
+        return self._box_lo.copy(), self._box_hi.copy()
+
+    def _set_box(self) -> None:
+        (x0, x1), (y0, y1) = self.home_range()
+        mx, my = CLIP_MARGIN * (x1 - x0), CLIP_MARGIN * (y1 - y0)
+        lo, hi = np.array([x0 - mx, y0 - my]), np.array([x1 + mx, y1 + my])
+        if not (np.array_equal(lo, self._box_lo) and np.array_equal(hi, self._box_hi)):
+            self._box_lo, self._box_hi = lo, hi
+            self._geoms.clear()
+        self.runs_layer.set_box((float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])))
 
     # -- runs ----------------------------------------------------------------------------
     def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
@@ -325,31 +361,37 @@ class ContourView(QWidget):
         self._update_legend()
 
     def set_legend_visible(self, on: bool) -> None:
-        """Show the legend (runs that have a label, and the arrows that are on)."""
-        self._legend_on = bool(on)
+        """Show the key of the arrows that are on (a row under the plot)."""
+        self._key_on = bool(on)
         self._update_legend()
 
     def legend_entries(self) -> list[str]:
-        """The legend's texts, in order."""
-        return [label.text for _, label in self.legend.items]
+        """The key's entries (the arrows that are on), in order."""
+        if not self._key_on:
+            return []
+        return [_OVERLAY_NAMES[k] for k in ("gradient", "velocity", "effective_step") if self._overlays[k]]
 
     def _update_legend(self) -> None:
-        runs = tuple((t.label, t.color) for t in self._trajs if t.visible and t.label)
-        arrows = tuple(k for k in ("gradient", "velocity", "effective_step") if self._overlays[k])
-        key = (runs, arrows) if self._legend_on else ()
-        if key == self._legend_key:
+        entries = [k for k in ("gradient", "velocity", "effective_step") if self._overlays[k]] if self._key_on else []
+        text = "&nbsp;&nbsp;&nbsp;".join(
+            f'<span style="color:{OVERLAY_COLORS[k]}; font-weight:bold">⟶</span>&nbsp;{_OVERLAY_NAMES[k]}'
+            for k in entries)
+        if text == self._key_text:
             return
-        self._legend_key = key
-        self.legend.clear()
-        if key:
-            for label, color in runs:
-                sample = pg.PlotDataItem(pen=mk_pen(color, 2.0), symbol="o", symbolSize=8,
-                                         symbolBrush=pg.mkBrush(color), symbolPen=mk_pen("#101010", 1.0))
-                self.legend.addItem(_Sample(sample), label)
-            for kind in arrows:
-                self.legend.addItem(_Sample(pg.PlotDataItem(pen=mk_pen(OVERLAY_COLORS[kind], 2.2))),
-                                    _OVERLAY_NAMES[kind])
-        self.legend.setVisible(bool(key))
+        self._key_text = text
+        self.key_label.setText(text)
+        self.key_label.setVisible(bool(entries))
+
+    def set_colormap(self, name: str) -> None:
+        """Colour the heat map with the colour map ``name`` (see ``gdstudio.ui.colormaps.COLORMAPS``:
+        "viridis", the default, or "grey" for races); ValueError for an unknown name."""
+        self._cmap = check_colormap(name)
+        if self._surface is not None and self._dim == 2:
+            self._set_surface_2d(self._surface, np.asarray(self._surface.z, dtype=np.float64))
+
+    @property
+    def colormap_name(self) -> str:
+        return self._cmap
 
     @property
     def overlays(self) -> dict[str, bool]:
@@ -362,32 +404,40 @@ class ContourView(QWidget):
                 return r
         return None
 
-    def _xy(self, t: TrajectoryView, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Plot coordinates of the first n points of t, clipped far outside the bounds."""
-        x = t.points[:n, 0]
-        y = t.points[:n, 1] if self._dim == 2 and t.dim == 2 else self._y_1d(t.loss[:n])
-        (x0, x1) = self._bounds[0]
-        w = (x1 - x0) * _CLIP_RANGES
-        x = np.clip(x, x0 - w, x1 + w)
+    def _plot_xy(self, t: TrajectoryView, a: int, b: int) -> np.ndarray:
+        """Plot coordinates (b − a, 2) of points a..b−1 of t (1-D: (w, loss or log10 loss))."""
         if self._dim == 2:
-            y0, y1 = self._bounds[1]
-            h = (y1 - y0) * _CLIP_RANGES
-            y = np.clip(y, y0 - h, y1 + h)
-        return x, y
+            return t.points[a:b]
+        y = self._y_1d(t.loss[a:b])
+        if self._log_y_1d:  # loss ≤ 0 under a log axis: below the box (clipped), not a hole
+            y = np.where(np.isnan(y) & (t.loss[a:b] <= 0), self._box_lo[1] - 1.0, y)
+        return np.column_stack([t.points[a:b, 0], y])
+
+    def _geometry(self, t: TrajectoryView, pixel: tuple[float, float] | None) -> _RunGeometry:
+        """The run's cached clipped / thinned path, extended by its new points (O(new points))."""
+        g = self._geoms.get(t.key)
+        if g is None or not g.matches(t):
+            g = self._geoms[t.key] = _RunGeometry(self._box_lo, self._box_hi)
+        g.extend(t, self._plot_xy)
+        g.fit(pixel)
+        return g
 
     def _refresh(self) -> None:
         drawn = []
+        pixel = self._pixel()
+        seen = set()
         for t in self._trajs:
-            if not t.visible:
+            if not t.visible or t.dim != self._dim:  # a run of another problem (a load in progress)
                 continue
+            seen.add(t.key)
             k = shown_index(t, self._step)
-            x, y = self._xy(t, k + 1)
-            xy = np.column_stack([x, y])
-            crossed = t.status == "diverged" and k == t.last_index
-            drawn.append(DrawnRun(t.key, t.color, xy, crossed))
+            g = self._geometry(t, pixel)
+            drawn.append(g.drawn(t, k, diverged=t.status == "diverged" and k == t.last_index))
+        for key in [key for key in self._geoms if key not in seen]:
+            del self._geoms[key]
         self.runs_layer.set_runs(drawn)
+        self._last_pixel = pixel
         self._update_arrows()
-        self._update_legend()
 
     # -- overlays ------------------------------------------------------------------------
     def _pixel(self) -> tuple[float, float] | None:
@@ -397,32 +447,64 @@ class ContourView(QWidget):
             return None
         return sx, sy
 
+    def _gradient_at(self, t: TrajectoryView, k: int) -> np.ndarray | None:
+        """∇f at point k from the gradient function (None when absent or when it fails, e.g. a
+        stale 2-D run meeting a 1-D problem's gradient during a load)."""
+        if self._gradient_fn is None:
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                g = np.asarray(self._gradient_fn(t.points[k : k + 1]), dtype=np.float64).reshape(-1)
+        except (ValueError, TypeError, IndexError):
+            return None
+        return g if g.size == t.dim else None
+
     def _vector(self, kind: str, t: TrajectoryView, k: int) -> np.ndarray | None:
-        """The overlay vector of run t at point k (describing the step k -> k+1), or None."""
-        if kind == "gradient":
-            if t.grad is not None and k < len(t.grad):
-                return -t.grad[k]
-            if self._gradient_fn is not None:
-                with np.errstate(all="ignore"):
-                    return -np.asarray(self._gradient_fn(t.points[k : k + 1]), float).reshape(-1)
+        """The overlay vector of run t at point k (describing the step k -> k+1), or None.
+
+        Rows come from the per-step arrays; at the newest point (no row k yet) from
+        ``t.preview`` (the step the run would take next); without a preview only −∇f is drawn,
+        from the gradient function.
+        """
+        field = {"gradient": "grad", "velocity": "first_moment", "effective_step": "update"}[kind]
+        arr = getattr(t, field)
+        if arr is not None and k < len(arr):
+            v = arr[k]
+        elif k == t.last_index and t.preview is not None and field in t.preview:
+            v = t.preview[field]
+        elif kind == "gradient":
+            v = self._gradient_at(t, k)
+            if v is None:
+                return None
+        else:
             return None
-        arr = t.first_moment if kind == "velocity" else t.update
-        if arr is None or k >= len(arr):
-            return None
-        return -arr[k] if kind == "velocity" else arr[k]
+        return v if kind == "effective_step" else -v
 
     def _refs(self) -> dict[str, float]:
-        """Per-kind reference magnitudes: the median norm over all visible runs' rows."""
+        """Per-kind reference magnitudes: the median norm over the visible runs' rows (at most
+        :data:`_REF_ROWS` evenly spaced rows per run, so the cost does not grow with history)."""
         if self._arrow_refs is None:
             refs = {}
             for kind, attr in (("gradient", "grad"), ("velocity", "first_moment"), ("effective_step", "update")):
-                norms = [np.linalg.norm(a, axis=1) for t in self._trajs
-                         if t.visible and (a := getattr(t, attr)) is not None and len(a)]
+                norms = []
+                for t in self._trajs:
+                    a = getattr(t, attr)
+                    if not t.visible or a is None or not len(a) or a.shape[1] != t.dim:
+                        continue
+                    rows = a[:: max(1, len(a) // _REF_ROWS)]
+                    norms.append(np.sqrt(np.einsum("ij,ij->i", rows, rows)))
                 allnorms = np.concatenate(norms) if norms else np.empty(0)
                 allnorms = allnorms[np.isfinite(allnorms) & (allnorms > 0)]
                 refs[kind] = float(np.median(allnorms)) if allnorms.size else 0.0
             self._arrow_refs = refs
         return self._arrow_refs
+
+    def arrow_origin(self, t: TrajectoryView, k: int) -> tuple[float, float] | None:
+        """Plot position of point k of run t, None when it lies outside the clip box."""
+        xy = self._plot_xy(t, k, k + 1)[0]
+        if not (np.isfinite(xy).all() and np.all(xy >= self._box_lo) and np.all(xy <= self._box_hi)):
+            return None
+        return float(xy[0]), float(xy[1])
 
     def _update_arrows(self) -> None:
         kinds = [k for k in ("gradient", "velocity", "effective_step") if self._overlays[k]]
@@ -438,17 +520,20 @@ class ContourView(QWidget):
         for kind in kinds:
             origins, vectors, lengths = [], [], []
             for t in self._trajs:
-                if not t.visible:
+                if not t.visible or t.dim != self._dim:
                     continue
                 k = shown_index(t, self._step)
                 v = self._vector(kind, t, k)
-                if v is None or not np.isfinite(v).all():
+                if v is None or v.size != t.dim or not np.isfinite(v).all():
                     continue
-                x, y = self._xy(t, k + 1)
-                vec = np.array([v[0], v[1] if self._dim == 2 and v.size > 1 else 0.0])
-                mag = float(np.hypot(*v[:2])) if v.size > 1 else abs(float(v[0]))
+                origin = self.arrow_origin(t, k)
+                if origin is None:
+                    continue
+                # 1-D: the arrow runs along w (horizontal) at the run's point on the curve.
+                vec = np.array([v[0], v[1] if self._dim == 2 else 0.0])
+                mag = float(np.hypot(vec[0], vec[1]))
                 ref = refs.get(kind) or mag or 1.0
-                origins.append((x[k], y[k]))
+                origins.append(origin)
                 vectors.append(vec)
                 lengths.append(lmax * math.tanh(mag / ref))
             item = self.arrows[kind]
@@ -487,8 +572,11 @@ class ContourView(QWidget):
         self.field.setVisible(len(seg) > 0)
 
     def _on_view_changed(self, *_args) -> None:
-        self.runs_layer.refit()
-        self._update_arrows()
+        pixel = self._pixel()
+        if pixel is not None and self._trajs and _RunGeometry.needs_refit(self._last_pixel, pixel):
+            self._refresh()  # re-thin the paths for the new zoom
+        else:
+            self._update_arrows()
         self._update_field()
 
     # -- mouse ---------------------------------------------------------------------------
@@ -501,10 +589,10 @@ class ContourView(QWidget):
         """Key of the visible run whose start ring is nearest ``scene_pos`` within 12 px."""
         best, best_d = None, _DRAG_RADIUS_PX
         for t in self._trajs:
-            if not t.visible:
+            if not t.visible or t.dim != self._dim:
                 continue
-            x, y = self._xy(t, 1)
-            p = self.view_box.mapViewToScene(QPointF(float(x[0]), float(y[0])))
+            x, y = self._plot_xy(t, 0, 1)[0]
+            p = self.view_box.mapViewToScene(QPointF(float(x), float(y)))
             d = math.hypot(p.x() - scene_pos.x(), p.y() - scene_pos.y())
             if d <= best_d:
                 best, best_d = t.key, d
@@ -519,3 +607,98 @@ class ContourView(QWidget):
         # Immediate feedback while dragging; at the drop the runs' own start takes over.
         self.runs_layer.set_start_override(key, None if final else (x, ring_y))
         (self.startDropped if final else self.startDragged).emit(key, float(x), float(y))
+
+
+class _RunGeometry:
+    """One run's path as the contour draws it, kept between frames.
+
+    Clipping (:class:`ClippedPath`) is independent of the zoom and grows with the run; the
+    thinning to screen pixels and the step dots (one per 4-px cell) are redone only when the
+    pixel size changes by more than :data:`_REFIT_FACTOR`. A frame costs O(new points + drawn
+    vertices), never O(history).
+    """
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.lo, self.hi = lo, hi
+        self.clip = ClippedPath(lo, hi)
+        self.thin: Thinning | None = None
+        self.dots: FirstInCell | None = None
+        self.pixel: tuple[float, float] | None = None
+        self._xy = Grow((2,))  # plot coordinates of the points seen
+        self._checks: list[tuple[int, np.ndarray]] = []
+
+    @property
+    def xy(self) -> np.ndarray:
+        return self._xy.view()
+
+    def matches(self, t: TrajectoryView) -> bool:
+        """Whether t continues the run this geometry was built from (a few points compared)."""
+        if t.points.shape[0] < self._xy.n:
+            return False
+        return all(np.array_equal(t.points[i], p, equal_nan=True) for i, p in self._checks)
+
+    def extend(self, t: TrajectoryView, plot_xy: Callable[[TrajectoryView, int, int], np.ndarray]) -> None:
+        """Take in the points of t not seen yet (plot_xy(t, a, b): plot coordinates of points a..b−1)."""
+        n_old, n = self._xy.n, t.points.shape[0]
+        if n <= n_old:
+            return
+        new = plot_xy(t, n_old, n)
+        self._xy.extend(new)
+        self.clip.extend(new)
+        self._checks = [(i, t.points[i].copy()) for i in sorted({0, n // 2, n - 1})]
+        if self.thin is not None:
+            self.thin.extend(self.clip.verts)
+        if self.dots is not None:
+            self.dots.extend(self.xy)
+
+    @staticmethod
+    def needs_refit(old: tuple[float, float] | None, new: tuple[float, float]) -> bool:
+        if old is None:
+            return True
+        r = max(new[0] / old[0], old[0] / new[0], new[1] / old[1], old[1] / new[1])
+        return r > _REFIT_FACTOR
+
+    def fit(self, pixel: tuple[float, float] | None) -> None:
+        """Thin for this pixel size (recomputed only when it changed enough)."""
+        if pixel is None:
+            self.thin = self.dots = None
+            self.pixel = None
+            return
+        if self.thin is None or self.needs_refit(self.pixel, pixel):
+            self.pixel = pixel
+            self.thin = Thinning(np.array(pixel))
+            self.thin.extend(self.clip.verts)
+            self.dots = FirstInCell(4.0 * np.array(pixel), self.lo, self.hi)
+            self.dots.extend(self.xy)
+
+    def drawn(self, t: TrajectoryView, k: int, diverged: bool) -> DrawnRun:
+        """What to paint of the path up to point k."""
+        clip, xy = self.clip, self.xy
+        m = clip.prefix_len(k)
+        verts = clip.verts
+        line = verts[:m] if self.thin is None or m <= EXACT_POINTS else verts[self.thin.prefix(m)]
+        n_shown = min(k, clip.n - 1) + 1 if clip.n else 0
+        if self.dots is None or n_shown <= EXACT_POINTS:
+            pts = xy[:n_shown]
+            dots = pts[np.all((pts >= self.lo) & (pts <= self.hi), axis=1)] if len(pts) else pts
+        else:
+            dots = xy[self.dots.prefix(k)]
+
+        def inside(i: int) -> tuple[float, float] | None:
+            if i >= clip.n or not clip.point_inside(xy[i]):
+                return None
+            return float(xy[i, 0]), float(xy[i, 1])
+
+        head = inside(k) if n_shown == k + 1 else None
+        cross = cross_from = None
+        if diverged:
+            if head is not None:
+                cross = head
+                if m >= 2 and np.isfinite(verts[m - 2]).all():
+                    cross_from = (float(verts[m - 2, 0]), float(verts[m - 2, 1]))
+            elif m >= 1:  # where the path last left the box
+                cross = (float(verts[m - 1, 0]), float(verts[m - 1, 1]))
+                if m >= 2 and np.isfinite(verts[m - 2]).all():
+                    cross_from = (float(verts[m - 2, 0]), float(verts[m - 2, 1]))
+        return DrawnRun(t.key, t.color, xy, k + 1, line=line, dots=dots, start=inside(0), head=head,
+                        cross=cross, cross_from=cross_from)

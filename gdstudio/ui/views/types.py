@@ -6,13 +6,13 @@ Both are plain NumPy: the views are driven by these values and never import the 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["STATUSES", "HeightScale", "TrajectoryView", "contour_levels", "contour_path", "shown_index"]
+__all__ = ["PREVIEW_KEYS", "STATUSES", "HeightScale", "TrajectoryView", "contour_levels", "contour_path", "shown_index"]
 
 STATUSES = ("running", "converged", "diverged")
 
@@ -28,6 +28,24 @@ def _opt_array(name: str, value: Any, rows: int, dim: int | None) -> np.ndarray 
     return arr
 
 
+PREVIEW_KEYS = ("grad", "first_moment", "effective_lr", "update")
+
+
+def _preview(value: Any, dim: int) -> dict[str, np.ndarray]:
+    if not isinstance(value, Mapping):
+        names = ", ".join(PREVIEW_KEYS)
+        raise ValueError(f"Invalid preview value: {type(value).__name__} (expected a mapping of {names})")
+    out = {}
+    for key in PREVIEW_KEYS:
+        if key not in value:
+            raise ValueError(f"Invalid preview value: missing {key!r} (expected {', '.join(PREVIEW_KEYS)})")
+        arr = np.asarray(value[key], dtype=np.float64).reshape(-1)
+        if arr.shape != (dim,):
+            raise ValueError(f"Invalid preview[{key!r}] shape: {np.shape(value[key])} (expected ({dim},))")
+        out[key] = arr
+    return out
+
+
 @dataclass(eq=False)
 class TrajectoryView:
     """One run as the views see it.
@@ -38,6 +56,12 @@ class TrajectoryView:
     velocity / first moment (NaN rows for rules without one), ``effective_lr`` the per-parameter
     step factor, ``update`` = ``points[k+1] − points[k]``, ``grad_norm`` (K−1,) the norm of the
     exact gradient at ``points[k]`` (computed from ``grad`` when not given).
+
+    ``preview`` (optional) describes the step the run *would* take next from its last point
+    (``points[last_index]``, which has no row yet): a mapping with keys ``"grad"``,
+    ``"first_moment"`` (all-NaN for rules without one), ``"effective_lr"`` and ``"update"``,
+    each of shape (D,). The views draw the arrows at the newest point from it; None (a
+    diverged or converged run) leaves only the −∇f arrow, from the problem's gradient.
     """
 
     key: Hashable
@@ -52,6 +76,7 @@ class TrajectoryView:
     effective_lr: np.ndarray | None = None
     update: np.ndarray | None = None
     grad_norm: np.ndarray | None = None
+    preview: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
@@ -72,6 +97,8 @@ class TrajectoryView:
         self.effective_lr = _opt_array("effective_lr", self.effective_lr, rows, d)
         self.update = _opt_array("update", self.update, rows, d)
         self.grad_norm = _opt_array("grad_norm", self.grad_norm, rows, None)
+        if self.preview is not None:
+            self.preview = _preview(self.preview, d)
 
     @property
     def dim(self) -> int:
@@ -92,13 +119,13 @@ class TrajectoryView:
     @classmethod
     def from_history(
         cls, key: Hashable, history: Any, *, status: str = "running", color: str = "#E69F00",
-        label: str = "", visible: bool = True,
+        label: str = "", visible: bool = True, preview: Mapping[str, np.ndarray] | None = None,
     ) -> TrajectoryView:
-        """Wrap an engine ``History`` (no copies: its arrays are views)."""
+        """Wrap an engine ``History`` (no copies: its arrays are views); ``preview`` as in the class."""
         return cls(
             key, history.points, history.loss, color=color, visible=visible, status=str(status), label=label,
             grad=history.grad, first_moment=history.first_moment, effective_lr=history.effective_lr,
-            update=history.update, grad_norm=history.grad_norm,
+            update=history.update, grad_norm=history.grad_norm, preview=preview,
         )
 
 
