@@ -26,6 +26,7 @@ from psygnal import Signal
 
 from gdstudio.engine.problems import Bounds, Problem, Surface, make_problem
 from gdstudio.engine.runs import Run, RunConfig, Status
+from gdstudio.model.palette import PALETTE
 
 __all__ = [
     "MAX_STEPS_LIMIT",
@@ -39,11 +40,6 @@ __all__ = [
     "normalize_config",
 ]
 
-#: Run colours (Okabe–Ito, then Tableau), distinguishable for colour-blind viewers.
-PALETTE: tuple[str, ...] = (
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#FFFFFF",
-    "#8C564B", "#BCBD22", "#17BECF", "#9467BD",
-)
 
 #: The optimizers "Race all" starts (``sgd`` is left out: with its defaults it is ``gd``).
 RACE_OPTIMIZERS: tuple[str, ...] = (
