@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -67,6 +66,9 @@ class OptimizerPanel(QWidget):
 
         self.combo = QComboBox()
         self.combo.setObjectName("optimizer_combo")
+        # The longest title must not set the panel's minimum width (it is elided instead).
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(12)
         for spec in OPTIMIZERS.values():
             self.combo.addItem(spec.title, spec.name)
             i = self.combo.count() - 1
@@ -78,8 +80,12 @@ class OptimizerPanel(QWidget):
         self.summary.setObjectName("optimizer_summary")
 
         self.params_box = QGroupBox("Hyperparameters")
-        self.params_grid = QGridLayout(self.params_box)
-        self.params_grid.setColumnStretch(1, 1)
+        # A form whose rows wrap (editor under its label) when the panel is too narrow for both
+        # side by side: labels are never squeezed ("ara"); the panel scrolls vertically instead.
+        self.params_grid = QFormLayout(self.params_box)
+        self.params_grid.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.params_grid.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.params_grid.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.params_grid.setHorizontalSpacing(8)
         self.error = QLabel()
         self.error.setObjectName("optimizer_error")
@@ -91,6 +97,7 @@ class OptimizerPanel(QWidget):
         self.data_box = QGroupBox("Gradient")
         form = QFormLayout(self.data_box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.batch = QSpinBox()
         self.batch.setObjectName("batch_size")
         self.batch.setSpecialValueText("all")
@@ -218,19 +225,20 @@ class OptimizerPanel(QWidget):
                     spin.setValue(float(e.config.start[i]))
 
     def _build_editors(self, spec: OptimizerSpec) -> None:
-        while self.params_grid.count():
-            item = self.params_grid.takeAt(0)
-            w = item.widget()
-            if w is not None:
+        for editor in self.editors.values():
+            for w in (editor.label, editor):
+                self.params_grid.removeWidget(w)
                 w.setParent(None)
                 w.deleteLater()
+        while self.params_grid.rowCount():
+            self.params_grid.removeRow(0)
         self.editors.clear()
         rule = rule_text(spec.docstring)
-        for row, hp in enumerate(spec.hyperparams):
+        for hp in spec.hyperparams:
             editor = make_param_editor(hp, rule)
             editor.committed.connect(lambda value, name=hp.name: self._on_param(name, value))
-            self.params_grid.addWidget(editor.label, row, 0)
-            self.params_grid.addWidget(editor, row, 1)
+            editor.label.setMinimumWidth(editor.label.sizeHint().width())  # never clipped
+            self.params_grid.addRow(editor.label, editor)
             self.editors[hp.name] = editor
         self._bound_optimizer = spec.name
 

@@ -36,6 +36,7 @@ __all__ = ["COLUMNS", "STATE_TEXT", "RunsModel", "RunsPanel", "key_hyperparamete
 COLUMNS = ("Run", "Optimizer", "Hyperparameters", "Start", "Step", "Loss", "Status")
 _STATUS_COL = COLUMNS.index("Status")
 _STRETCH_COL = COLUMNS.index("Hyperparameters")
+_STRETCH_MIN = 80  # px the Hyperparameters column needs to say anything
 _THROTTLE_S = 0.1
 _DIVERGED = QColor("#E0301E")
 #: What the Status column says for each state (converged / diverged add "@ step").
@@ -260,6 +261,7 @@ class RunsPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setToolTip("Runs: click a row to edit it in the optimizer panel; uncheck to hide")
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
@@ -285,6 +287,7 @@ class RunsPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
 
+        self._natural: dict[int, int] = {}
         self._fit_columns(None)
         self._last = 0.0
         self._subs = Subscriptions()
@@ -308,15 +311,51 @@ class RunsPanel(QWidget):
         if changed is None:
             for col in range(len(COLUMNS)):
                 if col != _STRETCH_COL:
-                    self.table.resizeColumnToContents(col)
+                    self._natural[col] = self.table.sizeHintForColumn(col) + 2
+                    self.table.horizontalHeader().resizeSection(col, self._natural[col])
+            self._fit_width()
             return
         fm = self.table.fontMetrics()
+        grew = False
         for col in changed - {_STRETCH_COL}:
             extra = 34 if col in (0, _STATUS_COL) else 14  # icon / check box + cell margins
             need = max((fm.horizontalAdvance(self.model.data(self.model.index(r, col)) or "") + extra
                         for r in range(self.model.rowCount())), default=0)
-            if need > self.table.columnWidth(col):
-                self.table.resizeColumnToContents(col)
+            if need > self._natural.get(col, 0):
+                self._natural[col] = max(need, self.table.sizeHintForColumn(col) + 2)
+                grew = True
+        if grew:
+            self._fit_width()
+
+    def _fit_width(self) -> None:
+        """Fit the columns to the table's width: all at their natural width when there is room,
+        else without the Hyperparameters then the Start column (both are in the row's tooltip),
+        then with the Optimizer column elided (at least 90 px). No horizontal scrolling."""
+        header = self.table.horizontalHeader()
+        avail = self.table.viewport().width()
+        natural = {c: self._natural.get(c, header.sectionSize(c)) for c in range(len(COLUMNS)) if c != _STRETCH_COL}
+        hidden: set[int] = set()
+        need = sum(natural.values()) + _STRETCH_MIN
+        for col in (_STRETCH_COL, COLUMNS.index("Start")):
+            if need <= avail:
+                break
+            hidden.add(col)
+            need -= _STRETCH_MIN if col == _STRETCH_COL else natural[col]
+        for col in range(len(COLUMNS)):
+            self.table.setColumnHidden(col, col in hidden)
+        opt = COLUMNS.index("Optimizer")
+        width = natural[opt]
+        if need > avail:
+            width = max(90, natural[opt] - (need - avail))
+        if header.sectionSize(opt) != width:
+            header.resizeSection(opt, width)
+        for col, w in natural.items():
+            if col != opt and header.sectionSize(col) != w:
+                header.resizeSection(col, w)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_width()
 
     def _throttled(self) -> None:
         if self.session.playing and time.monotonic() - self._last < _THROTTLE_S:

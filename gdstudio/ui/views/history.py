@@ -241,6 +241,22 @@ def _sane_extent(y: np.ndarray, log: bool) -> tuple[float, float] | None:
     return float(part.min()), float(part.max())
 
 
+def _free_width(label: pg.LabelItem) -> None:
+    """Let a title be narrower than its text: a long title must not push the plots of a
+    narrow dock out of view (it is clipped at the plot's edges instead)."""
+    original = label.updateMin
+
+    def update_min() -> None:
+        original()
+        label.setMinimumWidth(0)
+        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, label._sizeHint[Qt.SizeHint.MinimumSize][1])
+        label._sizeHint[Qt.SizeHint.PreferredSize] = (0, label._sizeHint[Qt.SizeHint.PreferredSize][1])
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    update_min()
+
+
 @dataclass
 class _Drawn:
     """One curve's thinned data in plot coordinates."""
@@ -286,6 +302,7 @@ class HistoryView(QWidget):
         self.escape_markers: dict[str, PassiveScatter] = {}
         for name in PLOTS:
             plot = pg.PlotItem()
+            _free_width(plot.titleLabel)
             plot.setTitle(_TITLES[name], size="9pt")
             plot.setLabel("bottom", "step")
             plot.showGrid(x=True, y=True, alpha=0.15)
@@ -321,7 +338,7 @@ class HistoryView(QWidget):
         self._step = 0
         self._loss_offset: float | None = None
         self._param_names: tuple[str, ...] = ("x", "y")
-        self._brushes: dict[str, object] = {}
+        self._brushes: dict[object, object] = {}
         self._titles: dict[str, str] = {}
         self._refit = True  # next _fit_ranges fits exactly (no hysteresis)
         self._curves_time = -math.inf
@@ -544,10 +561,11 @@ class HistoryView(QWidget):
                 drawn[t.key][name] = [_Drawn(*xy, _extent(xy[1])) for xy in (s.decimate(y, width, transform)
                                                                             for s, y in pairs)]
         self._fit_ranges(visible, drawn)
+        crosses: dict[str, list[tuple[float, float, str]]] = {name: [] for name in PLOTS}
         for t in visible:
             for name, items in drawn[t.key].items():
-                self._draw_run(t, name, items)
-        self._draw_escapes(visible, drawn)
+                crosses[name] += [(x, y, t.color) for x, y in self._draw_run(t, name, items)]
+        self._draw_escapes(crosses)
         self._update_position()
 
     def _run_extent(self, items: list[_Drawn]) -> tuple[float, float] | None:
@@ -611,46 +629,45 @@ class HistoryView(QWidget):
             if x_range or y_range:
                 plot.vb.setRange(xRange=x_range, yRange=y_range, padding=0.0)
 
-    def _draw_run(self, t: TrajectoryView, name: str, items: list[_Drawn]) -> None:
-        """Set the curves; an escaping run's stop where they leave the plot (the ✕ goes there)."""
+    def _draw_run(self, t: TrajectoryView, name: str, items: list[_Drawn]) -> list[tuple[float, float]]:
+        """Set the curves; an escaping run's stop where they leave the plot. Returns where its ✕
+        go: each exit, or (a diverged run that stays inside) its last finite point."""
         escaping = t.key in self._escaping[name]
         lo, hi = self.plots[name].vb.viewRange()[1]
+        crosses: list[tuple[float, float]] = []
+        last: tuple[float, float] | None = None
         for curve, d in zip(self._runs[t.key].curves[name], items, strict=True):
             x, y = d.x, d.y
             if escaping:
                 out = np.isfinite(y) & ((y < lo) | (y > hi))
-                if out.any():
+                if out.any():  # the exit point sits just inside the edge, so its ✕ shows whole
                     i = int(np.argmax(out))
+                    inset = 0.03 * (hi - lo)
                     x = np.append(x[:i], x[i])
-                    y = np.append(y[:i], min(max(y[i], lo), hi))
+                    y = np.append(y[:i], min(max(y[i], lo + inset), hi - inset))
+                    crosses.append((float(x[-1]), float(y[-1])))
+                elif last is None:
+                    ok = np.flatnonzero(np.isfinite(y))
+                    if ok.size:
+                        last = (float(x[ok[-1]]), float(y[ok[-1]]))
             curve.setData(x, y, connect="finite")
             curve.show()
+        if not crosses and last is not None and t.status == "diverged":
+            crosses.append(last)
+        return crosses
 
-    def _draw_escapes(self, visible: list[TrajectoryView], drawn: dict) -> None:
-        """A ✕ in the run's colour where an escaping run leaves each plot (or, for a diverged run
-        that stays inside, at its last finite point)."""
+    def _draw_escapes(self, crosses: dict[str, list[tuple[float, float, str]]]) -> None:
+        """The ✕ markers, in each run's colour."""
         for name, cross in self.escape_markers.items():
-            xs, ys, pens = [], [], []
-            lo, hi = self.plots[name].vb.viewRange()[1]
-            for t in visible:
-                if t.key not in self._escaping[name]:
-                    continue
-                for curve in self._runs[t.key].curves[name]:
-                    x, y = curve.getData()
-                    if x is None or not len(x):
-                        continue
-                    ok = np.isfinite(y)
-                    if not ok.any():
-                        continue
-                    i = len(y) - 1 - int(np.argmax(ok[::-1]))
-                    full = drawn[t.key][name][0]
-                    left = len(x) < len(full.x) or y[i] in (lo, hi)
-                    if left or t.status == "diverged":
-                        xs.append(float(x[i]))
-                        ys.append(float(y[i]))
-                        pens.append(mk_pen(t.color, 2.4))
-                    break
-            cross.setData(xs, ys, pen=pens, brush=None)
+            points = crosses.get(name, [])
+            cross.setData([p[0] for p in points], [p[1] for p in points],
+                          pen=[self._cross_pen(p[2]) for p in points], brush=None)
+
+    def _cross_pen(self, color: str):
+        pen = self._brushes.get(("x", color))
+        if pen is None:
+            pen = self._brushes[("x", color)] = mk_pen(color, 2.4)
+        return pen
 
     def escape_points(self, plot: str) -> list[tuple[float, float]]:
         """(step, y) of the ✕ markers in ``plot`` (plot coordinates)."""

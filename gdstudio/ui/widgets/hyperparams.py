@@ -70,7 +70,7 @@ class ParamEditor(QWidget):
             else:
                 self.slider = ValueSlider(spec.soft_low, spec.soft_high)
             self.slider.setToolTip(tip)
-            self.slider.setMinimumWidth(90)
+            self.slider.setMinimumWidth(80)
             spin = self._spin(spec, tip)
             self.spins.append(spin)
             self.slider.sliderMoved.connect(self._on_slider_moved)

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QSlider, QWidget
 
-__all__ = ["LogSlider", "NumberSpinBox", "ValueSlider", "nice_step"]
+__all__ = ["LOG_TICKS_PER_DECADE", "LogSlider", "NumberSpinBox", "ValueSlider", "nice_step"]
 
 _BIG = 1e12
 
@@ -42,7 +42,7 @@ class NumberSpinBox(QDoubleSpinBox):
         self.setKeyboardTracking(False)  # valueChanged on Enter / focus-out / arrows, not per key
         self.setAccelerated(True)
         self.setCorrectionMode(QDoubleSpinBox.CorrectionMode.CorrectToNearestValue)
-        self.setMinimumWidth(84)
+        self.setMinimumWidth(76)
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.6g}"
@@ -108,13 +108,29 @@ class ValueSlider(QSlider):
         self.blockSignals(blocked)
 
 
-class LogSlider(ValueSlider):
-    """A slider whose positions are evenly spaced in log10 between lo > 0 and hi."""
+#: Log-slider positions per decade: one position changes the value by 10^(1/200) ≈ 1.2 %.
+LOG_TICKS_PER_DECADE = 200
 
-    def __init__(self, lo: float, hi: float, parent: QWidget | None = None, ticks: int = 1000) -> None:
+
+class LogSlider(ValueSlider):
+    """A slider whose positions are evenly spaced in log10 between lo > 0 and hi.
+
+    By default it has :data:`LOG_TICKS_PER_DECADE` positions per decade (at least 600), so a
+    position is a ~1.2 % change of the value; an arrow key moves 1/20 decade (~12 %), Page Up/Down
+    a quarter decade.
+    """
+
+    def __init__(self, lo: float, hi: float, parent: QWidget | None = None, ticks: int | None = None) -> None:
         if not (0 < lo < hi):
             raise ValueError(f"Invalid log slider range: ({lo}, {hi}) (need 0 < lo < hi)")
+        decades = math.log10(hi) - math.log10(lo)
+        per_decade = LOG_TICKS_PER_DECADE
+        if ticks is None:
+            ticks = max(600, round(per_decade * decades))
+        per_decade = ticks / decades
         super().__init__(math.log10(lo), math.log10(hi), parent, ticks)
+        self.setSingleStep(max(1, round(per_decade / 20)))
+        self.setPageStep(max(1, round(per_decade / 4)))
 
     def _to_unit(self, value: float) -> float:
         if value <= 0:

@@ -1,0 +1,192 @@
+"""History plots: ranges come from the runs that stay finite; diverging runs end with a ✕;
+step-0 axes are readable and nothing carries over from the last runs; decimation is exact
+in its envelope and incremental."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from gdstudio.engine.problems import make_problem
+from gdstudio.ui.views.history import PLOTS, SeriesSummary, log10_masked, peak_decimate
+from gdstudio.ui.views.types import TrajectoryView
+
+LOG = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True}
+
+
+def _values(t: TrajectoryView, plot: str) -> list[np.ndarray]:
+    """What a plot shows of a run, computed here independently of the view (log10 on log axes)."""
+    raw = {"loss": [t.loss], "parameters": [t.points[:, i] for i in range(t.dim)],
+           "effective_lr": [t.effective_lr[:, i] for i in range(t.dim)], "grad_norm": [t.grad_norm]}[plot]
+    return [log10_masked(v) if LOG[plot] else v for v in raw]
+
+
+def _extent(runs: list[TrajectoryView], plot: str) -> tuple[float, float]:
+    vals = np.concatenate([v for t in runs for v in _values(t, plot)])
+    vals = vals[np.isfinite(vals)]
+    return float(vals.min()), float(vals.max())
+
+
+def _prefix(t: TrajectoryView, n: int, status: str = "running") -> TrajectoryView:
+    return TrajectoryView(t.key, t.points[:n], t.loss[:n], color=t.color, status=status, grad=t.grad[: n - 1],
+                          effective_lr=t.effective_lr[: n - 1], grad_norm=t.grad_norm[: n - 1])
+
+
+def _assert_range_fits(view, normal: list[TrajectoryView]) -> None:
+    for plot in PLOTS:
+        lo, hi = _extent(normal, plot)
+        y0, y1 = view.plots[plot].vb.viewRange()[1]
+        span = hi - lo
+        if LOG[plot]:
+            span = max(span, 2.0)  # log axes show at least two decades
+        assert y0 <= lo and hi <= y1, plot
+        assert (y1 - y0) <= 1.3 * span + 1e-12, (plot, (y0, y1), (lo, hi))
+
+
+@pytest.fixture
+def race(run_trajectory):
+    """Three normal runs and one that diverges within six steps on Himmelblau."""
+    p = make_problem("himmelblau")
+    normal = [run_trajectory(p, "sgd", (-0.5, -0.5), 120, key="gd", lr=0.01),
+              run_trajectory(p, "adam", (1.0, 1.0), 120, key="adam", lr=0.1),
+              run_trajectory(p, "momentum", (0.5, -4.0), 120, key="mom", lr=0.005)]
+    bad = run_trajectory(p, "sgd", (4.0, 4.0), 120, key="bad", lr=0.5)
+    assert bad.status == "diverged" and bad.loss.max() > 1e200  # the premise: huge finite values
+    return normal, bad
+
+
+def test_a_diverged_run_does_not_set_the_ranges(history_view, race):
+    normal, bad = race
+    history_view.set_frame([*normal, bad], 120)
+    history_view.flush()
+    _assert_range_fits(history_view, normal)
+    for plot in PLOTS:
+        assert history_view.escaping_runs(plot) == {"bad"}
+        y0, y1 = history_view.plots[plot].vb.viewRange()[1]
+        # Its curve stays inside the plot and ends with a ✕ where it leaves (or at its last point).
+        for _x, y in history_view.curve_data("bad", plot):
+            assert np.all((y[np.isfinite(y)] >= y0) & (y[np.isfinite(y)] <= y1)), plot
+        crosses = history_view.escape_points(plot)
+        assert 1 <= len(crosses) <= (bad.dim if plot in ("parameters", "effective_lr") else 1), plot
+        cx, cy = crosses[0]
+        assert y0 <= cy <= y1 and 0 <= cx <= bad.last_index
+    # On the loss plot it leaves through the top edge before its last point.
+    (cx, cy), = history_view.escape_points("loss")
+    top = history_view.plots["loss"].vb.viewRange()[1][1]
+    assert cy >= top - 0.05 * np.ptp(history_view.plots["loss"].vb.viewRange()[1]) and cx < bad.last_index
+    # The normal runs get no ✕ and are drawn in full.
+    x, y = history_view.curve_data("gd", "loss")[0]
+    assert np.array_equal(x, np.arange(len(normal[0].loss))) and np.allclose(y, normal[0].loss)
+
+
+def test_a_run_blowing_up_before_it_diverges_does_not_set_the_ranges(history_view, run_trajectory):
+    p = make_problem("ravine")
+    normal = [run_trajectory(p, "sgd", (3.0, 1.0), 150, key="gd", lr=0.05),
+              run_trajectory(p, "adam", (-4.0, 2.0), 150, key="adam", lr=0.1),
+              run_trajectory(p, "momentum", (6.0, -2.0), 150, key="mom", lr=0.02)]
+    full = run_trajectory(p, "sgd", (3.0, 1.0), 150, key="boom", lr=0.25)
+    assert full.status == "running" and full.loss[-1] > 1e30  # still finite: not diverged yet
+    history_view.set_frame([*normal, full], 150)
+    history_view.flush()
+    _assert_range_fits(history_view, normal)
+    assert "boom" in history_view.escaping_runs("loss") and "boom" in history_view.escaping_runs("parameters")
+    assert len(history_view.escape_points("loss")) == 1
+    # Early on, before it blows up, it is an ordinary run and sets the range with the others.
+    history_view.set_frame([*(_prefix(t, 4) for t in normal), _prefix(full, 4)], 3)
+    history_view.flush()
+    assert history_view.escaping_runs("loss") == set()
+    _assert_range_fits(history_view, [*(_prefix(t, 4) for t in normal), _prefix(full, 4)])
+
+
+def test_when_every_run_diverges_the_range_shows_their_start(history_view, race):
+    _, bad = race
+    history_view.set_frame([bad], 10)
+    history_view.flush()
+    y0, y1 = history_view.plots["loss"].vb.viewRange()[1]
+    assert y0 <= bad.loss[0] <= y1 and y1 < 1e4 * bad.loss[0]
+    assert len(history_view.escape_points("loss")) == 1
+
+
+def test_step_zero_axes_are_round_and_readable(history_view, run_trajectory):
+    p = make_problem("himmelblau")
+    t = _prefix(run_trajectory(p, "adam", (1.0, 1.0), 5, key="a", lr=0.1), 1)  # one point, no steps yet
+    history_view.set_frame([t], 0)
+    history_view.flush()
+    for plot in PLOTS:
+        item = history_view.plots[plot]
+        (x0, x1), (y0, y1) = item.vb.viewRange()
+        assert x0 == 0 and x1 >= 10, plot  # whole steps, not 0 … 1.2
+        assert item.getAxis("bottom").autoSIPrefixScale == 1.0  # no "step (×0.001)"
+        assert math.isfinite(y0) and y1 > y0
+        if plot in ("loss", "parameters"):
+            values = np.concatenate(_values(t, plot))
+            assert y0 <= values.min() and values.max() <= y1
+            assert (y1 - y0) >= 0.1 * max(1.0, np.abs(values).max())  # flat data: a readable span
+        axis = item.getAxis("left")
+        axis.setRange(y0, y1)
+        for spacing, ticks in axis.tickValues(y0, y1, 150):
+            for text in axis.tickStrings(ticks, 1.0, spacing):
+                assert len(text) <= 7, (plot, text)  # no −0.49999999999995
+
+
+def test_empty_view_and_new_runs_start_from_fresh_ranges(history_view, race, run_trajectory):
+    normal, _bad = race
+    (x0, x1), (y0, y1) = history_view.plots["loss"].vb.viewRange()
+    assert (x0, x1) == (0.0, pytest.approx(10 * 1.2)) and (y0, y1) == (pytest.approx(0.0), pytest.approx(1.0))
+    history_view.set_frame(normal, 120)
+    history_view.flush()
+    big = history_view.plots["loss"].vb.viewRange()[1]
+    # New runs (another session or problem): nothing left from the old ranges.
+    small = run_trajectory(make_problem("booth"), "adam", (-5.0, 5.0), 20, key="new", lr=0.01)
+    history_view.set_frame([small], 0)
+    history_view.flush()
+    (x0, x1), (y0, y1) = history_view.plots["loss"].vb.viewRange()
+    assert x1 < 30
+    lo, hi = _extent([small], "loss")
+    assert y0 <= lo and hi <= y1 and (y1 - y0) <= 1.3 * (hi - lo) and (y1 - y0) < (big[1] - big[0])
+
+
+def xs_of(x: np.ndarray, step: int) -> int:
+    return int(np.searchsorted(x, step))
+
+
+def test_summary_is_incremental_and_restarts_on_new_data():
+    rng = np.random.default_rng(1)
+    y = np.cumsum(rng.standard_normal(100_000))
+    y[5000] = 1e4
+    y[70_000:72_000] = np.inf
+    s = SeriesSummary()
+    for n in (1, 17, 500, 4096, 33_333, 100_000):  # grown in pieces …
+        assert s.update(y[:n])
+    whole = SeriesSummary()
+    whole.update(y)  # … equals summarised at once
+    xa, ya = s.decimate(y, 400)
+    xb, yb = whole.decimate(y, 400)
+    assert np.array_equal(xa, xb) and np.array_equal(ya, yb, equal_nan=True)
+    assert len(xa) <= 4 * 400
+    finite = y[np.isfinite(y)]
+    assert np.nanmax(ya) == 1e4 and np.nanmin(ya) == finite.min()
+    assert np.isnan(ya).any()  # the inf stretch is a break, not a spike
+    assert not np.isnan(ya[xs_of(xa, 69_000)])
+    # The envelope: every block's drawn min/max equal the data's over that block.
+    xs = xa.astype(int)
+    for i in range(0, len(xs) - 1, 2):
+        if xs[i + 1] > xs[i]:
+            block = y[xs[i] : xs[i + 1] + 1]
+            block = block[np.isfinite(block)]
+            if block.size:
+                assert ya[i] == block.min() and ya[i + 1] == block.max()
+    # A restarted run (different values, same length) is summarised afresh.
+    rev = y[::-1].copy()
+    assert not s.update(rev)
+    fresh = SeriesSummary()
+    fresh.update(rev)
+    assert np.array_equal(s.decimate(rev, 400)[1], fresh.decimate(rev, 400)[1], equal_nan=True)
+
+
+def test_peak_decimate_short_series_is_exact():
+    y = np.array([1.0, np.nan, 3.0, np.inf, -2.0])
+    x, yy = peak_decimate(y, 400)
+    assert np.array_equal(x, np.arange(5)) and np.array_equal(yy, [1.0, np.nan, 3.0, np.nan, -2.0], equal_nan=True)
