@@ -149,7 +149,7 @@ BAD_INPUT = [
     (["trace", "--problem", "custom", "--optimizer", "adam", "--expr", "__import__('os').system('true')"], "column"),
     (["trace", "--problem", "bowl", "--optimizer", "adam", "--format", "xml"], "invalid choice: 'xml'"),
     (["trace", "--problem", "bowl", "--optimizer", "adam", "--out", "/nonexistent/dir/t.json"],
-     "Cannot write /nonexistent/dir/t.json"),
+     "Invalid --out path: /nonexistent/dir/t.json (folder /nonexistent/dir does not exist)"),
     (["trace", "--optimizer", "adam"], "the following arguments are required: --problem"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ]

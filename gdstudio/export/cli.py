@@ -9,13 +9,19 @@ Frames: one per step (steps + 1 frames), or ``--frames K`` spread evenly (see
 
 The contour view renders without a display (``QT_QPA_PLATFORM=offscreen`` is set when there is
 no DISPLAY); the 3-D view needs OpenGL on an X display (e.g. ``xvfb-run``): without one the
-command says so in one line and exits 2. Progress goes to stderr. Qt is imported only when the
-command runs (this module stays importable without it).
+command says so in one line and exits 2. Progress goes to stderr (a full or closed stderr only
+silences it). Qt is imported only when the command runs (this module stays importable without it).
+
+The output path is checked before anything is computed (a folder given for a file, a folder that
+is missing or read-only); a device, FIFO or ``--out -`` (standard output) receives a fragmented
+MP4 (see :mod:`gdstudio.export.writers`). Ctrl+C or SIGTERM stop between two frames: the encoder
+thread is joined, the temporary removed, one line printed, exit 130 / 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -30,6 +36,8 @@ NO_DISPLAY_MESSAGE = "the 3-D view needs an X display (e.g. run under xvfb-run);
 DEFAULT_SIZE = (1280, 720)
 DEFAULT_GIF_SIZE = (800, 450)
 _TRACE_DEFAULT_STEPS = 100
+#: The most frames one render may ask for (over 9 hours of video at 30 fps).
+MAX_FRAMES = 1_000_000
 #: Run options that only make sense with --problem (name, default).
 _RUN_ONLY = (("optimizer", None), ("start", None), ("sets", []), ("batch_size", None), ("no_shuffle", False),
              ("noise", 0.0), ("seed", 0), ("tol", 1e-8), ("data_x", None), ("data_y", None), ("dataset", None),
@@ -75,7 +83,8 @@ def add_render_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--log-scale", action="store_true", help="with --problem: colour (and 3-D height) by "
                                                             "log(loss − min)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", required=True, help="FILE.mp4, FILE.gif, or a FOLDER (new or empty) for PNG frames")
+    out.add_argument("--out", required=True, help="FILE.mp4, FILE.gif, or a FOLDER (new or empty) for PNG frames; "
+                                                  "'-': an MP4 stream on stdout")
     out.add_argument("--view", choices=("contour", "surface", "both"), default="contour",
                      help="the contour view, the 3-D surface, or both side by side (default contour)")
     out.add_argument("--size", default=None, help="frame size WIDTHxHEIGHT (default 1280x720; GIF 800x450)")
@@ -233,11 +242,21 @@ class _ProgressLine:
         from gdstudio.ui.frames import Progress
 
         self.progress = Progress(total)
-        self.tty = sys.stderr.isatty()
+        try:
+            self.tty = sys.stderr.isatty()
+        except (OSError, ValueError, AttributeError):
+            self.tty = False
         self._last = 0.0
 
     def update(self, done: int) -> None:
+        from gdstudio.interrupts import check
+
+        check()  # a signal received while a frame was drawn stops here, between two frames
         self.progress.update(done)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self._show(done)  # progress never decides success: a full or closed stderr only silences it
+
+    def _show(self, done: int) -> None:
         now = time.perf_counter()
         interval = 0.1 if self.tty else 2.0
         if now - self._last < interval and done < self.progress.total:
@@ -252,7 +271,9 @@ class _ProgressLine:
 
     def end(self) -> None:
         if self.tty:
-            sys.stderr.write("\n")
+            from gdstudio.cli import say
+
+            say("")
 
 
 def render(session: Any, writer: Any, *, view: str = "contour", size: tuple[int, int] = DEFAULT_SIZE,
@@ -282,18 +303,25 @@ def render(session: Any, writer: Any, *, view: str = "contour", size: tuple[int,
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from gdstudio.cli import output_target, say
     from gdstudio.export.writers import ExportError, output_kind, writer_for
+    from gdstudio.interrupts import deferred
 
     source = _check_sources(args)
     try:
         kind = output_kind(args.out)
-        size = parse_size(args.size) if args.size else (DEFAULT_GIF_SIZE if kind == "gif" else DEFAULT_SIZE)
+        size = parse_size(args.size) if args.size is not None else (
+            DEFAULT_GIF_SIZE if kind == "gif" else DEFAULT_SIZE)
         if not 0 < args.fps <= 240:
             raise ValueError(f"Invalid --fps: {args.fps:g} (must be in (0, 240])")
-        if args.frames is not None and args.frames < 1:
-            raise ValueError(f"Invalid --frames: {args.frames} (must be ≥ 1)")
+        if args.frames is not None and not 1 <= args.frames <= MAX_FRAMES:
+            raise ValueError(f"Invalid --frames: {args.frames} (must be in [1, {MAX_FRAMES:,}]; at most "
+                             f"{MAX_FRAMES / 30 / 3600:.1f} hours of video at 30 fps)")
     except (ValueError, ExportError) as exc:
         raise _cli_error(str(exc)) from None
+    target = output_target(args.out, folder=kind == "png")  # before any work: a folder, a read-only folder …
+    if kind == "png" and target.path.is_dir() and any(target.path.iterdir()):
+        raise _cli_error(f"Invalid --out path: {args.out} (already exists and is not an empty folder)")
     platform = _platform_for(args.view)
     session, steps = _session_from_args(args, source)
     last = _compute(session, steps)
@@ -303,21 +331,25 @@ def _cmd_render(args: argparse.Namespace) -> int:
     except (ValueError, ExportError) as exc:
         raise _cli_error(str(exc)) from None
     if last < steps:
-        print(f"gdstudio render: every run stopped by step {last}: rendering steps 0 to {last}", file=sys.stderr)
+        say(f"gdstudio render: every run stopped by step {last}: rendering steps 0 to {last}")
     started = time.perf_counter()
     line: _ProgressLine | None = None
-    try:
-        _application(platform)
-        line = _ProgressLine(len(schedule))
-        path = render(session, writer, view=args.view, size=size, steps=schedule, caption=args.caption,
-                      last_step=last, progress=line.update)
-    except (ExportError, ValueError) as exc:
-        raise _cli_error(str(exc)) from None
-    finally:
-        writer.abort()  # no-op once finished; removes the temporary output otherwise
-        if line is not None:
-            line.end()
+    # Qt draws and a thread encodes: a signal only sets a flag here, and the progress callback
+    # raises it between two frames, so the encoder thread is joined and the temporary removed.
+    with deferred():
+        try:
+            _application(platform)
+            line = _ProgressLine(len(schedule))
+            path = render(session, writer, view=args.view, size=size, steps=schedule, caption=args.caption,
+                          last_step=last, progress=line.update)
+        except (ExportError, ValueError) as exc:
+            raise _cli_error(str(exc)) from None
+        finally:
+            writer.abort()  # no-op once finished; removes the temporary output otherwise
+            if line is not None:
+                line.end()
     took = time.perf_counter() - started
-    print(f"gdstudio render: wrote {path} ({len(schedule)} frames, {size[0]}×{size[1]}, {args.fps:g} fps, "
-          f"steps 0–{last}) in {took:.1f} s", file=sys.stderr)
+    where = "standard output" if target.mode == "stdout" else path
+    say(f"gdstudio render: wrote {where} ({len(schedule)} frames, {size[0]}×{size[1]}, {args.fps:g} fps, "
+        f"steps 0–{last}) in {took:.1f} s")
     return 0

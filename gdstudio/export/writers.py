@@ -1,9 +1,12 @@
 """Frame writers: RGB frames in, an MP4, a looping GIF or a folder of PNGs out. Qt-free.
 
-Every writer streams (a frame is encoded as it arrives, never all held in memory) into a
-temporary file or folder beside the target, renamed into place by :meth:`FrameWriter.finish`.
-:meth:`FrameWriter.abort` (or an exception inside ``with``) removes it, so a cancelled or failed
-export leaves nothing behind and an existing target untouched.
+Every writer streams (a frame is encoded as it arrives, never all held in memory) through the
+one output helper, :class:`gdstudio.atomic.Output`: for a regular file or a new path into a
+temporary file or folder beside the target (a symlink's target), renamed into place by
+:meth:`FrameWriter.finish`; :meth:`FrameWriter.abort` (or an exception inside ``with``) removes
+it, so a cancelled or failed export leaves nothing behind and an existing target untouched. A
+character device or FIFO is written directly (an MP4 then as a fragmented stream, which needs no
+seeking), and ``-`` is standard output (a fragmented MP4). A folder is refused for a file output.
 
 Frames are ``(H, W, 3)`` uint8 arrays (RGB), all the same size.
 """
@@ -12,16 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 
-from gdstudio.atomic import match_mode
+from gdstudio.atomic import STDOUT, Output, OutputPathError
 
 __all__ = [
     "ExportError",
@@ -40,7 +42,12 @@ class ExportError(RuntimeError):
 
 
 def output_kind(target: str | os.PathLike[str]) -> str:
-    """``"mp4"``, ``"gif"`` or ``"png"`` (a folder) from the target's extension."""
+    """``"mp4"``, ``"gif"`` or ``"png"`` (a folder) from the target's extension (``-``, standard
+    output: ``"mp4"``)."""
+    if os.fspath(target) == STDOUT:
+        return "mp4"
+    if not os.fspath(target).strip():
+        raise ExportError(f"Invalid output path: {os.fspath(target)!r} (empty; give a file name)")
     suffix = Path(target).suffix.lower()
     if suffix == ".mp4":
         return "mp4"
@@ -70,7 +77,6 @@ class FrameWriter(ABC):
             raise ExportError(f"Invalid fps value: {fps!r} (must be a positive number)")
         self.target = Path(target)
         self.fps = float(fps)
-        self.folder = check_folder(self.target)
         self.frames = 0
         self.size: tuple[int, int] | None = None  # (width, height) of the frames written
         self._done = False
@@ -146,22 +152,42 @@ class FrameWriter(ABC):
     def _discard(self) -> None: ...
 
 
+def _output(target: str | os.PathLike[str], *, folder: bool = False) -> Output:
+    try:
+        return Output(target, folder=folder, allow_stdout=not folder)
+    except OutputPathError as exc:
+        raise ExportError(str(exc)) from None
+
+
 class _TempFileWriter(FrameWriter):
-    """A writer whose output is one file: a hidden temporary file beside the target."""
+    """A writer whose output is one file: a hidden temporary file beside the target, or the
+    device / FIFO / standard output itself (see :mod:`gdstudio.atomic`)."""
 
     def __init__(self, target: str | os.PathLike[str], fps: float) -> None:
         super().__init__(target, fps)
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=self.target.suffix, dir=self.folder)
-        os.close(fd)
-        self.tmp = Path(name)
+        self.output = _output(target)
+        self.tmp = self.output.path
+
+    @property
+    def direct(self) -> bool:
+        return self.output.direct
+
+    def _open_file(self) -> BinaryIO:
+        if self.output.target.mode == "stdout":
+            return self.output.stream
+        return open(self.tmp, "wb")
+
+    def _close_file(self, fh: BinaryIO) -> None:
+        if self.output.target.mode == "stdout":
+            fh.flush()
+        else:
+            fh.close()
 
     def _commit(self) -> None:
-        match_mode(self.tmp, self.target)
-        os.replace(self.tmp, self.target)
+        self.output.commit()
 
     def _discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.tmp.unlink()
+        self.output.discard()
 
 
 class Mp4Writer(_TempFileWriter):
@@ -176,6 +202,7 @@ class Mp4Writer(_TempFileWriter):
         self.crf, self.preset = crf, preset
         self._container = None
         self._stream = None
+        self._fh = None
 
     def _open(self, width: int, height: int) -> None:
         import av
@@ -183,7 +210,12 @@ class Mp4Writer(_TempFileWriter):
         w, h = width - width % 2, height - height % 2
         if w < 2 or h < 2:
             raise ExportError(f"Frames of {width}×{height} are too small for H.264")
-        self._container = av.open(str(self.tmp), mode="w", format="mp4")
+        if self.direct:  # a pipe, device or stdout cannot seek back to write the index: stream fragments
+            self._fh = self._open_file()
+            self._container = av.open(self._fh, mode="w", format="mp4",
+                                      options={"movflags": "frag_keyframe+empty_moov"})
+        else:
+            self._container = av.open(str(self.tmp), mode="w", format="mp4")
         stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
@@ -208,6 +240,9 @@ class Mp4Writer(_TempFileWriter):
                 container.mux(packet)
         finally:
             container.close()
+            fh, self._fh = self._fh, None
+            if fh is not None:
+                self._close_file(fh)
 
 
 class GifWriter(_TempFileWriter):
@@ -228,7 +263,7 @@ class GifWriter(_TempFileWriter):
     def _open(self, width: int, height: int) -> None:
         scale = min(1.0, self.max_width / width)
         self._scaled = (max(1, round(width * scale)), max(1, round(height * scale)))
-        self._fp = open(self.tmp, "wb")  # noqa: SIM115 - closed in _close
+        self._fp = self._open_file()
 
     def _to_palette(self, frame: np.ndarray):
         from PIL import Image
@@ -263,7 +298,7 @@ class GifWriter(_TempFileWriter):
             if self.frames:
                 fp.write(b";")  # GIF trailer
         finally:
-            fp.close()
+            self._close_file(fp)
 
 
 class PngFolderWriter(FrameWriter):
@@ -274,7 +309,8 @@ class PngFolderWriter(FrameWriter):
         if self.target.exists() and (not self.target.is_dir() or any(self.target.iterdir())):
             raise ExportError(f"{self.target} already exists and is not an empty folder")
         self.compress_level = compress_level
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.folder))
+        self.output = _output(target, folder=True)
+        self.tmp = self.output.path
 
     def _open(self, width: int, height: int) -> None:
         pass
@@ -289,13 +325,10 @@ class PngFolderWriter(FrameWriter):
         pass
 
     def _commit(self) -> None:
-        match_mode(self.tmp, self.target)
-        if self.target.is_dir():
-            self.target.rmdir()  # empty (checked at the start)
-        os.replace(self.tmp, self.target)
+        self.output.commit()  # an empty folder at the target (checked at the start) is replaced
 
     def _discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.output.discard()
 
 
 def writer_for(target: str | os.PathLike[str], fps: float, **options: object) -> FrameWriter:

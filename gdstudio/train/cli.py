@@ -1,14 +1,19 @@
 """`gdstudio train`: race optimizers training the same MLP on handwritten digits.
 
 Registered by the main CLI through :func:`add_train_parser`; :func:`run_train` returns the exit
-status (0 done, 2 bad input with one line on stderr, 1 a write or download failure, 130
-cancelled with Ctrl+C after writing what was recorded).
+status (0 done, 2 bad input with one line on stderr, 1 a write or download failure, 130 / 143
+stopped by Ctrl+C / SIGTERM after writing what was recorded). Everything that can be checked
+before training is (option values, the memory the counts need, the output paths), so a bad
+``--out`` never costs a training run. ``--out -`` writes the CSV to standard output (the summary
+then goes to stderr); progress that cannot be written (a full or closed stderr) is dropped.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import itertools
 import math
 import re
 import sys
@@ -18,9 +23,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from gdstudio.atomic import atomic_path, check_target
+from gdstudio.atomic import Output, OutputPathError, OutputTarget, resolve_output, same_output
 from gdstudio.engine.hyperparams import Value, format_value, parse_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
+from gdstudio.limits import CountError, available_memory, brief, check_count, format_bytes
 from gdstudio.train.compare import (
     TRAINING_DEFAULTS,
     CompareResult,
@@ -75,7 +81,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the weights, batches and split")
     p.add_argument("--eval-every", type=int, default=100, metavar="K",
                    help="measure test accuracy every K iterations and at the end (0: only at the end; default 100)")
-    p.add_argument("--out", required=True, metavar="CSV", help="write the curves to this CSV file")
+    p.add_argument("--out", required=True, metavar="CSV", help="write the curves to this CSV file ('-': stdout)")
     p.add_argument("--plot", metavar="PNG", help="also write a PNG of the smoothed loss curves")
     p.add_argument("--smooth", choices=("kaiser", "ema", "none"), default="kaiser",
                    help="plot smoothing: the book's 11-tap Kaiser window (default), EMA, or none")
@@ -102,7 +108,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     for part in raw.split(","):
         part = part.strip()
         if not part.isdigit() or int(part) < 1:
-            raise ValueError(f"Invalid --hidden value: {text!r} (must be whole numbers ≥ 1 separated by commas)")
+            raise ValueError(f"Invalid --hidden value: {brief(text)} (must be whole numbers ≥ 1 separated by "
+                             "commas)")
         sizes.append(int(part))
     return tuple(sizes)
 
@@ -153,15 +160,28 @@ def parse_entries(optimizers: str, sets: Sequence[str]) -> list[Entry]:
 
 
 # -- output -----------------------------------------------------------------------------------
-def write_csv(result: CompareResult, path: str | Path) -> Path:
-    """Write ``result.table()`` atomically to ``path``."""
+def write_csv(result: CompareResult, path: str | Path | OutputTarget) -> Path:
+    """Write ``result.table()`` to ``path`` through the one output helper (atomically for a
+    regular file; ``-`` is standard output)."""
     header, rows = result.table()
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-    return Path(path)
+    out = Output(path, what="--out", allow_stdout=True)
+    if out.target.mode == "stdout":
+        stream = sys.stdout
+        if stream is None:
+            raise OSError("standard output is closed")
+        csv.writer(stream).writerows([header, *rows])
+        stream.flush()
+        return Path("-")
+    try:
+        with open(out.path, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return Path(out.target.given)
 
 
 class _ProgressBar:
@@ -170,11 +190,25 @@ class _ProgressBar:
 
     def __init__(self, stream: TextIO, total: int, width: int = 28) -> None:
         self.stream, self.total, self.width = stream, total, width
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        try:
+            self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        except (OSError, ValueError):
+            self.tty = False
         self._last = 0.0
         self._decile = -1
+        self.broken = stream is None
 
     def update(self, p: TrainProgress) -> None:
+        """Draw the progress; a stream that cannot be written silences the bar (it never stops
+        the training)."""
+        if self.broken:
+            return
+        try:
+            self._update(p)
+        except (OSError, ValueError):
+            self.broken = True
+
+    def _update(self, p: TrainProgress) -> None:
         frac = p.iteration / max(p.total, 1)
         now = time.monotonic()
         if self.tty:
@@ -199,9 +233,12 @@ class _ProgressBar:
                 self.stream.flush()
 
     def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.tty and not self.broken:
+            try:
+                self.stream.write("\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.broken = True
 
 
 def _duration(seconds: float) -> str:
@@ -218,8 +255,7 @@ def _download_progress(stream: TextIO) -> Callable[[str, int, int | None], None]
             return
         state["name"], state["t"] = name, now
         size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-        stream.write(f"downloading {name}: {size}\n")
-        stream.flush()
+        _say(f"downloading {name}: {size}", stream)
 
     return report
 
@@ -238,36 +274,118 @@ def _summary(result: CompareResult) -> str:
     return "\n".join(lines)
 
 
+def _say(line: str, stream: TextIO | None = None) -> None:
+    """One line on stderr (or ``stream``); a closed or full stream is ignored."""
+    stream = sys.stderr if stream is None else stream
+    if stream is None:
+        return
+    try:
+        stream.write(line + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+_TEXT_OPTIONS = (("dataset", "--dataset"), ("optimizers", "--optimizers"), ("hidden", "--hidden"),
+                 ("out", "--out"), ("plot", "--plot"))
+MAX_THREADS = 1024
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Option values that can be refused before anything is loaded (ValueError naming the option)."""
+    for dest, name in _TEXT_OPTIONS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"Invalid {name}: {value!r} (empty; give a value or leave the option out)")
+    for item in args.sets:
+        if not item.strip():
+            raise ValueError(f"Invalid --set: {item!r} (empty; give OPT.KEY=VALUE)")
+    if args.seed < 0:
+        raise ValueError(f"Invalid --seed value: {args.seed} (must be a whole number ≥ 0)")
+    if not 0 <= args.threads <= MAX_THREADS:
+        raise ValueError(f"Invalid --threads value: {args.threads} (must be in [0, {MAX_THREADS}])")
+
+
+def iteration_bytes(n_optimizers: int) -> int:
+    """Memory one iteration's record needs: a float64 loss per optimizer, and the CSV table built
+    from it at the end (a Python row of 2·n + 1 cells, ~100 bytes each)."""
+    return 8 * n_optimizers + 100 * (2 * n_optimizers + 1)
+
+
+def network_bytes(sizes: Sequence[int], n_optimizers: int, batch: int, n_eval: int, itemsize: int) -> int:
+    """Memory the networks need: weights and biases P = Σ (a + 1)·b per optimizer, with their
+    gradients and up to three state arrays each (Adam's m, v and a step buffer: 4·P per optimizer,
+    plus one gradient buffer), and the activations of a batch and of the evaluation set."""
+    params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    activations = (batch + n_eval) * sum(sizes) * 3
+    return itemsize * (params * (4 * n_optimizers + 2) + activations)
+
+
+def _check_memory(args: argparse.Namespace, entries: Sequence[Entry], hidden: tuple[int, ...],
+                  n_features: int, n_classes: int, n_eval: int) -> None:
+    check_count("--iterations", args.iterations, iteration_bytes(len(entries)), "loss history")
+    itemsize = 4 if args.dtype == "float32" else 8
+    need = network_bytes((n_features, *hidden, n_classes), len(entries), args.batch_size, n_eval, itemsize)
+    budget = 0.75 * available_memory()
+    if need > budget:
+        raise CountError(f"--hidden {brief(args.hidden)} needs ~{format_bytes(need)} for {len(entries)} networks "
+                         f"and their optimizer states; the memory available holds ~{format_bytes(budget)}")
+
+
+def _outputs(args: argparse.Namespace) -> tuple[OutputTarget, OutputTarget | None]:
+    out = resolve_output(args.out, "--out", allow_stdout=True)
+    if out.mode == "stdout" and sys.stdout is None:
+        raise OSError("cannot write to standard output: it is closed (give --out FILE)")
+    plot = resolve_output(args.plot, "--plot") if args.plot is not None else None
+    if plot is not None and same_output(args.out, args.plot):
+        raise ValueError(f"--out and --plot name the same file ({args.plot}): the plot would overwrite the CSV")
+    return out, plot
+
+
 # -- command ----------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
     """Run ``gdstudio train`` with parsed ``args``; returns the exit status."""
+    from gdstudio.interrupts import Interrupted, handle_signals
+
+    with handle_signals():
+        try:
+            return _run_train(args)
+        except Interrupted as exc:
+            _say(f"gdstudio train: interrupted (signal {exc.signum}) before training; nothing was written")
+            return exc.status
+
+
+def _run_train(args: argparse.Namespace) -> int:
     err = sys.stderr
     try:
+        _check_options(args)
         entries = parse_entries(args.optimizers, args.sets)
         hidden = parse_hidden(args.hidden)
-        if args.threads < 0:
-            raise ValueError(f"Invalid --threads value: {args.threads} (must be ≥ 0)")
         config = TrainConfig(hidden=hidden, iterations=args.iterations, batch_size=args.batch_size,
                              seed=args.seed, eval_every=args.eval_every, dtype=args.dtype,
                              threads=args.threads or None)
         config.validate()
-        out = check_target(args.out, "--out")
-        plot = check_target(args.plot, "--plot") if args.plot else None
+        check_count("--iterations", args.iterations, iteration_bytes(len(entries)), "loss history")
+        out, plot = _outputs(args)
         dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,
                                standardize=args.standardize, dtype=args.dtype, download=not args.no_download,
                                progress=None if args.quiet else _download_progress(err))
         config.validate(len(dataset.y_train))
+        _check_memory(args, entries, hidden, dataset.n_features, dataset.n_classes, len(dataset.y_test))
+    except OutputPathError as exc:
+        _say(f"gdstudio train: error: {exc}")
+        return 2
     except ValueError as exc:
-        print(f"gdstudio train: error: {exc}", file=err)
+        _say(f"gdstudio train: error: {exc}")
         return 2
     except OSError as exc:
-        print(f"gdstudio train: error: {exc}", file=err)
+        _say(f"gdstudio train: error: {exc}")
         return 1
 
     if not args.quiet:
-        print(f"{dataset.name}: {len(dataset.y_train)} training / {len(dataset.y_test)} test images, "
-              f"network {'-'.join(map(str, (dataset.n_features, *hidden, dataset.n_classes)))}, "
-              f"{len(entries)} optimizers x {config.iterations} iterations", file=err)
+        _say(f"{dataset.name}: {len(dataset.y_train)} training / {len(dataset.y_test)} test images, "
+             f"network {'-'.join(map(str, (dataset.n_features, *hidden, dataset.n_classes)))}, "
+             f"{len(entries)} optimizers x {config.iterations} iterations")
     bar = None if args.quiet else _ProgressBar(err, config.iterations)
     cancel = threading.Event()
     done = threading.Event()
@@ -286,35 +404,62 @@ def run_train(args: argparse.Namespace) -> int:
     # (Wait on an Event, not Thread.join: an interrupted join can leave is_alive() wrong before 3.13.)
     worker = threading.Thread(target=work, name="gdstudio-train", daemon=True)
     worker.start()
-    interrupted = False
+    interrupted = 0
     while not done.is_set():
         try:
             done.wait(0.2)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             cancel.set()
-            interrupted = True
+            interrupted = interrupted or getattr(exc, "signum", 2)
     worker.join()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     result: CompareResult = box["result"]  # type: ignore[assignment]
     if interrupted and bar:
         bar.close()
+    from gdstudio.interrupts import deferred
+
+    with deferred():  # a second Ctrl+C must not leave a half-written CSV or its temporary
+        written = _write_outputs(result, out, plot, args)
+    if written:
+        return written
+    summary = _summary(result)
+    if out.mode == "stdout":
+        _say(summary)
+    else:
+        # the summary repeats what the CSV holds: a full or closed stdout does not undo the training
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(summary, flush=True)
+    if result.cancelled:
+        _say(f"gdstudio train: interrupted after {result.completed} of {result.total} iterations "
+             f"(written: {args.out})")
+        return 128 + (interrupted or 2)
+    return 0
+
+
+def _write_outputs(result: CompareResult, out: OutputTarget, plot: OutputTarget | None,
+                   args: argparse.Namespace) -> int:
+    """Write the CSV and the PNG; 0, or 1 after one line naming the path that failed."""
+    path = args.out
     try:
         write_csv(result, out)
         if plot is not None:
+            path = args.plot
             from gdstudio.train.plot import render_curves
 
             image = render_curves(result, smooth=args.smooth, log_y=args.log_y)
-            with atomic_path(plot) as tmp:
-                image.save(tmp, format="PNG")
+            png = Output(plot, what="--plot")
+            try:
+                with open(png.path, "wb") as fh:
+                    image.save(fh, format="PNG")
+                png.commit()
+            except BaseException:
+                png.discard()
+                raise
     except OSError as exc:
-        print(f"gdstudio train: error: cannot write output: {exc}", file=err)
+        where = "standard output" if path == "-" else path
+        _say(f"gdstudio train: error: cannot write {where}: {exc.strerror or exc}")
         return 1
-    print(_summary(result))
-    if result.cancelled:
-        print(f"gdstudio train: interrupted after {result.completed} of {result.total} iterations "
-              f"(written: {out})", file=err)
-        return 130
     return 0
 
 

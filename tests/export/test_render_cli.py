@@ -150,7 +150,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys, args: list[str]
 
 
 def test_output_problems_exit_2(tmp_path: Path, capsys) -> None:
-    for out, message in ((tmp_path / "no" / "x.mp4", "Folder does not exist"),
+    for out, message in ((tmp_path / "no" / "x.mp4", f"(folder {tmp_path / 'no'} does not exist)"),
                          (tmp_path / "x.avi", "Unsupported output")):
         assert main(["render", "--preset", "himmelblau", "--steps", "3", "--out", str(out)]) == 2
         err = capsys.readouterr().err

@@ -72,7 +72,7 @@ def test_failing_write_bytes_and_rename(tmp_path, monkeypatch):
 
 
 def test_missing_folder_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"Folder does not exist: {tmp_path / 'no'}"):
+    with pytest.raises(OSError, match=f"folder {tmp_path / 'no'} does not exist"):
         atomic_write_text(tmp_path / "no" / "x.txt", "x")
     assert os.listdir(tmp_path) == []
 
