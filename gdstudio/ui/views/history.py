@@ -290,7 +290,7 @@ class HistoryView(QWidget):
         self.tabs.setExpanding(False)
         self.tabs.setToolTip("The history plots that fit at this size: pick a page")
         self.tabs.hide()
-        self.tabs.currentChanged.connect(lambda _i: self._arrange(force=True))
+        self.tabs.currentChanged.connect(self._on_page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -356,6 +356,10 @@ class HistoryView(QWidget):
         if self._arrange():
             self._update_curves()
 
+    def _on_page(self, _index: int) -> None:
+        if self._arrange(force=True):
+            self._update_curves()
+
     def _choose_arrangement(self, width: int, height: int) -> tuple[int, int, int]:
         """(rows, columns, plots per page): a grid of all four that gives each plot at least
         MIN_PLOT_SIZE, else pages of two (or one) plots."""
@@ -399,6 +403,10 @@ class HistoryView(QWidget):
             ci.addItem(self.plots[name], row=i // cols, col=i % cols)
         for name, plot in self.plots.items():
             plot.setVisible(name in shown)
+        gv = self.layout_widget
+        if gv.size().width() > 0:  # re-fit the layout to the view (a changed layout re-sizes it to its minimum)
+            ci.setGeometry(gv.range)
+        ci.layout.activate()  # geometry now, so the curves are thinned for the new widths
         self.arrangement, self.shown_plots = (rows, cols), tuple(shown)
         return True
 
