@@ -8,6 +8,8 @@ the window — which is closed as soon as the surface is applied, so the export 
 that later changes to the session (or resizing the window) cannot affect. A frame is
 ``set_frame(trajectories, step)`` on each view, then ``QWidget.render`` of every view into one
 reused ``QImage`` (side by side for ``"both"``), with an optional caption strip on top.
+``"multiples"`` draws one contour per visible run in a grid (a
+:class:`~gdstudio.ui.views.multiples.SmallMultiplesView`, raster-painted like the contour view).
 ``"window"`` grabs the live window instead (seeking the session to each step) and scales it
 into the frame, keeping its aspect ratio.
 
@@ -50,8 +52,9 @@ __all__ = [
     "image_to_rgb",
 ]
 
-#: What a frame can show: the contour view, the 3-D view, both side by side, or the whole window.
-VIEWS = ("contour", "surface", "both", "window")
+#: What a frame can show: the contour view, the 3-D view, both side by side, the whole window, or
+#: one contour per run (small multiples, :class:`~gdstudio.ui.views.multiples.SmallMultiplesView`).
+VIEWS = ("contour", "surface", "both", "window", "multiples")
 #: Views that need OpenGL (an X display: QT_QPA_PLATFORM=offscreen cannot draw them).
 GL_VIEWS = frozenset({"surface", "both"})
 MIN_SIZE, MAX_SIZE = 64, 7680
@@ -140,9 +143,10 @@ class FrameRenderer:
         if self.view in ("contour", "both"):
             # Raster painting: exact, and 10x faster than OpenGL painting on a software renderer.
             self.contour = ContourView(use_opengl=False)
-            # The heat map is static during an export: blit a device-resolution pixmap instead of
-            # rescaling the 256² image every frame (same pixels).
-            self.contour.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        elif self.view == "multiples":
+            from gdstudio.ui.views.multiples import SmallMultiplesView
+
+            self.contour = SmallMultiplesView(use_opengl=False)  # the panes are made by its first set_frame
         if self.view in ("surface", "both"):
             self.surface = SurfaceView()
         widgets = [w for w in (self.contour, self.surface) if w is not None]
@@ -158,9 +162,15 @@ class FrameRenderer:
         finally:
             bridge.close()
             bridge.deleteLater()
-        if like_contour is not None and self.contour is not None:
-            (x0, x1), (y0, y1) = like_contour.view_box.viewRange()
-            self.contour.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+        # The heat map is static during an export: blit a device-resolution pixmap instead of
+        # rescaling the 256² image every frame (same pixels).
+        for pane in self._contour_panes():
+            pane.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        like_box = getattr(like_contour, "view_box", None)
+        target_box = getattr(self.contour, "view_box", None)  # small multiples: the first pane's (linked)
+        if like_box is not None and target_box is not None:
+            (x0, x1), (y0, y1) = like_box.viewRange()
+            target_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
         if like_surface is not None and self.surface is not None:
             src, dst = like_surface.gl_view, self.surface.gl_view
             for key in ("center", "distance", "elevation", "azimuth", "fov"):
@@ -171,6 +181,13 @@ class FrameRenderer:
         for _ in range(2):  # layouts and resizes of the offscreen widgets
             QApplication.sendPostedEvents()
             QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+    def _contour_panes(self) -> list[Any]:
+        """The ContourViews drawn: the contour view, or every pane of the small multiples."""
+        if self.contour is None:
+            return []
+        panes = getattr(self.contour, "panes", None)
+        return list(panes.values()) if panes is not None else [self.contour]
 
     def _wait_for_surface(self, bridge: Any) -> None:
         """The bridge computes big surfaces on a worker thread: wait for it (or its error)."""

@@ -1,0 +1,249 @@
+"""Small multiples: one contour per run, on one clock, sharing axes (as the book draws its comparison).
+
+:class:`SmallMultiplesView` lays out one :class:`~gdstudio.ui.views.contour.ContourView` per
+visible run in a near-square grid (⌈√n⌉ columns), each titled with the run's label in its
+colour and showing only that run. The panes' ranges are linked (x and y), so a zoom or pan in
+one is a zoom or pan in all: every pane gets exactly the range of the one that changed
+(pyqtgraph's ``setXLink`` lines views up by their screen geometry instead, which shifts the
+ranges of panes not yet laid out). It takes the calls the bridge makes on a ContourView
+(``set_surface``, ``set_gradient_fn``, ``set_frame``, ``set_trajectories``, ``set_position``,
+``set_overlays``, ``reset_view``, and ``set_colormap`` / ``set_step_dots``) and re-emits the panes'
+start signals.
+
+Panes are built only when the set of visible runs changes; a frame is one ``set_frame`` per
+pane. The surface's contour lines are computed once for all panes (``types.contour_path``
+caches them keyed on the very ``z`` array, which every pane receives unchanged).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QGridLayout, QLabel, QStackedLayout, QWidget
+
+from gdstudio.ui.colormaps import check_colormap
+from gdstudio.ui.views.contour import ContourView
+from gdstudio.ui.views.types import TrajectoryView
+
+GradientFn = Callable[[np.ndarray], np.ndarray]
+
+__all__ = ["SmallMultiplesView", "grid_shape"]
+
+_EMPTY_NOTE = "One contour per run: add runs to compare them side by side."
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """(rows, columns) of a near-square grid for ``n`` panes: ⌈√n⌉ columns, as many rows as needed."""
+    if n <= 0:
+        return 0, 0
+    cols = math.ceil(math.sqrt(n))
+    return math.ceil(n / cols), cols
+
+
+class SmallMultiplesView(QWidget):
+    """A grid of contour views, one per visible run, with linked x / y ranges.
+
+    ``panes`` maps run keys to their ContourView, in grid order (row by row, in the runs' order).
+    ``use_opengl`` is passed to every pane (None: OpenGL painting only with a hardware renderer).
+    """
+
+    startClicked = Signal(float, float)
+    startAdded = Signal(float, float)
+    startDragged = Signal(object, float, float)
+    startDropped = Signal(object, float, float)
+
+    def __init__(self, parent: QWidget | None = None, *, use_opengl: bool | None = None) -> None:
+        super().__init__(parent)
+        self._use_opengl = use_opengl
+        self.grid_widget = QWidget()
+        self.grid = QGridLayout(self.grid_widget)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        palette = self.grid_widget.palette()  # the plots' background between and beside the panes
+        palette.setColor(QPalette.ColorRole.Window, pg.mkColor(pg.getConfigOption("background")))
+        self.grid_widget.setPalette(palette)
+        self.grid_widget.setAutoFillBackground(True)
+        self.note = QLabel(_EMPTY_NOTE)
+        self.note.setObjectName("multiples_note")
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setWordWrap(True)
+        self.stack = QStackedLayout(self)
+        self.stack.setContentsMargins(0, 0, 0, 0)
+        self.stack.addWidget(self.grid_widget)
+        self.stack.addWidget(self.note)
+        self.stack.setCurrentWidget(self.note)
+
+        self.panes: dict[Hashable, ContourView] = {}
+        self._titles: dict[Hashable, tuple[str, str]] = {}
+        self._surface_args: tuple[tuple, dict] | None = None
+        self._gradient_fn: GradientFn | None = None
+        self._overlays: dict[str, bool] = {}
+        self._trajs: list[TrajectoryView] = []
+        self._step = 0
+        self._colormap: str | None = None
+        self._step_dots: bool | None = None
+        self._syncing = False
+        self.rebuilds = 0  # how often the panes were (re)laid out (tests, diagnostics)
+
+    # -- the ContourView calls -----------------------------------------------------------
+    def set_surface(self, surface: Any, problem_bounds: Sequence[Sequence[float]], minima: Any = None,
+                    log_scale: bool = False, *, labels: Sequence[str] | None = None,
+                    gradient_fn: GradientFn | None = None) -> None:
+        """As :meth:`ContourView.set_surface`, on every pane (and on panes made later)."""
+        if gradient_fn is not None:
+            self._gradient_fn = gradient_fn
+        kwargs = {"labels": labels, "gradient_fn": self._gradient_fn}
+        self._surface_args = ((surface, problem_bounds, minima, log_scale), kwargs)
+        for pane in self.panes.values():
+            pane.set_surface(surface, problem_bounds, minima, log_scale, **kwargs)
+
+    def set_gradient_fn(self, gradient_fn: GradientFn | None) -> None:
+        self._gradient_fn = gradient_fn
+        if self._surface_args is not None:
+            self._surface_args[1]["gradient_fn"] = gradient_fn
+        for pane in self.panes.values():
+            pane.set_gradient_fn(gradient_fn)
+
+    def set_overlays(self, gradient: bool | None = None, velocity: bool | None = None,
+                     effective_step: bool | None = None, field: bool | None = None) -> None:
+        """As :meth:`ContourView.set_overlays`, on every pane."""
+        for name, value in (("gradient", gradient), ("velocity", velocity),
+                            ("effective_step", effective_step), ("field", field)):
+            if value is not None:
+                self._overlays[name] = bool(value)
+        for pane in self.panes.values():
+            pane.set_overlays(**self._overlays)
+
+    def set_colormap(self, name: str) -> None:
+        """As :meth:`ContourView.set_colormap` (ValueError for an unknown name), on every pane."""
+        self._colormap = check_colormap(name)
+        for pane in self.panes.values():
+            pane.set_colormap(self._colormap)
+
+    def set_step_dots(self, on: bool) -> None:
+        """A dot at every step of every path (as :meth:`ContourView.set_step_dots`)."""
+        self._step_dots = bool(on)
+        for pane in self.panes.values():
+            pane.set_step_dots(self._step_dots)
+
+    def reset_view(self) -> None:
+        """Show the whole problem range (in every pane: they are linked)."""
+        for pane in self.panes.values():
+            pane.reset_view()
+
+    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
+        self.set_frame(trajectories, self._step)
+
+    def set_position(self, step: int) -> None:
+        """Every pane shows its run up to min(step, its last index)."""
+        self._step = max(0, int(step))
+        for pane in self.panes.values():
+            pane.set_position(self._step)
+        self._update_titles()
+
+    def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
+        """The runs (one pane per visible run; panes are rebuilt only when that set changes) and
+        the step, with one redraw per pane."""
+        self._trajs = list(trajectories)
+        self._step = max(0, int(step))
+        visible = [t for t in self._trajs if t.visible]
+        keys = [t.key for t in visible]
+        if keys != list(self.panes):
+            self._rebuild(keys)
+        for t in visible:
+            self.panes[t.key].set_frame([t], self._step)
+        self._update_titles()
+
+    # -- panes ---------------------------------------------------------------------------
+    def _new_pane(self) -> ContourView:
+        pane = ContourView(use_opengl=self._use_opengl)
+        pane.set_legend_visible(False)  # no arrow key under each pane (the panes stay equal in size)
+        if self._colormap is not None:
+            pane.set_colormap(self._colormap)
+        if self._step_dots is not None:
+            pane.set_step_dots(self._step_dots)
+        if self._surface_args is not None:
+            args, kwargs = self._surface_args
+            pane.set_surface(*args, **kwargs)
+        elif self._gradient_fn is not None:
+            pane.set_gradient_fn(self._gradient_fn)
+        if self._overlays:
+            pane.set_overlays(**self._overlays)
+        pane.view_box.sigRangeChanged.connect(lambda *_args, p=pane: self._range_changed(p))
+        pane.startClicked.connect(self.startClicked)
+        pane.startAdded.connect(self.startAdded)
+        pane.startDragged.connect(self.startDragged)
+        pane.startDropped.connect(self.startDropped)
+        return pane
+
+    def _rebuild(self, keys: list[Hashable]) -> None:
+        """Keep the panes of runs still shown, make the missing ones, drop the rest, re-grid, and
+        give every pane the range shown before."""
+        self.rebuilds += 1
+        first = next(iter(self.panes.values()), None)
+        shared = first.view_box.viewRange() if first is not None else None
+        for key in [k for k in self.panes if k not in keys]:
+            pane = self.panes.pop(key)
+            self._titles.pop(key, None)
+            self.grid.removeWidget(pane)
+            pane.hide()
+            pane.deleteLater()
+        for pane in self.panes.values():
+            self.grid.removeWidget(pane)
+        panes = {k: self.panes[k] if k in self.panes else self._new_pane() for k in keys}
+        self.panes = panes
+        rows, cols = grid_shape(len(keys))
+        for i, pane in enumerate(panes.values()):
+            self.grid.addWidget(pane, i // cols, i % cols)
+        for r in range(max(rows, self.grid.rowCount())):
+            self.grid.setRowStretch(r, 1 if r < rows else 0)
+        for c in range(max(cols, self.grid.columnCount())):
+            self.grid.setColumnStretch(c, 1 if c < cols else 0)
+        if shared is not None:  # keep the zoom the user had (new panes join it)
+            self._apply_range(None, shared)
+        self.stack.setCurrentWidget(self.grid_widget if panes else self.note)
+
+    def _range_changed(self, source: ContourView) -> None:
+        if not self._syncing:
+            self._apply_range(source, source.view_box.viewRange())
+
+    def _apply_range(self, source: ContourView | None, rng: Sequence[Sequence[float]]) -> None:
+        """Every pane but ``source`` shows exactly ``rng`` = ((x0, x1), (y0, y1))."""
+        self._syncing = True
+        try:
+            (x0, x1), (y0, y1) = rng
+            for pane in self.panes.values():
+                if pane is not source:
+                    pane.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+        finally:
+            self._syncing = False
+
+    def _update_titles(self) -> None:
+        """Each pane's title: its run's label in its colour, "— diverged" once it is shown diverged."""
+        for t in self._trajs:
+            pane = self.panes.get(t.key)
+            if pane is None:
+                continue
+            text = t.label or str(t.key)
+            if t.status == "diverged" and self._step >= t.last_index:
+                text += " — diverged"
+            title = (text, t.color)
+            if self._titles.get(t.key) != title:
+                self._titles[t.key] = title
+                pane.plot_item.setTitle(text, color=t.color, size="10pt", bold=True)
+
+    @property
+    def view_box(self) -> Any:
+        """The first pane's ViewBox (every pane's range follows a change of it), None without panes."""
+        first = next(iter(self.panes.values()), None)
+        return None if first is None else first.view_box
+
+    def title_of(self, key: Hashable) -> tuple[str, str] | None:
+        """(text, colour) of run ``key``'s pane title, None when it has no pane."""
+        return self._titles.get(key)
