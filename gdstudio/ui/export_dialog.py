@@ -15,7 +15,10 @@
   file per run next to the chosen name), all files or none.
 
 Dialogs open with ``open()`` (window-modal, not blocking the caller); the window keeps the
-last one in ``window.export_dialog`` and the last job in ``window.export_job``.
+last one in ``window.export_dialog`` and the last job in ``window.export_job``. Each dialog
+remembers the choices of its last OK (view, size, fps, frames, caption, format, folder…) in the
+window's :class:`~gdstudio.ui.settings.StudioSettings` (``window.settings``), so they come back
+at the next opening and the next launch; every remembered value is validated before use.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from gdstudio.atomic import atomic_path
 from gdstudio.export.schedule import FRAME_MODES, frame_steps
 from gdstudio.export.trace_format import trace_csv, trace_json, traces_csv, traces_json
 from gdstudio.export.writers import ExportError, check_folder, output_kind, writer_for
-from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, export_frames, format_seconds
+from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, check_size, export_frames, format_seconds
 
 __all__ = [
     "RESOLUTIONS",
@@ -76,7 +79,7 @@ RESOLUTIONS: tuple[tuple[str, tuple[int, int] | None], ...] = (
     ("Custom", None),
 )
 VIEW_NAMES = {"contour": "Contour view", "surface": "3-D view", "both": "Both, side by side",
-              "window": "The whole window"}
+              "window": "The whole window", "multiples": "One contour per run (small multiples)"}
 _ERROR_STYLE = "color: #E0301E;"
 
 
@@ -190,12 +193,17 @@ class _PathField(QWidget):
 
 
 class _Dialog(QDialog):
-    """OK validates through ``settings()`` (ValueError -> a red line in the dialog, it stays open)."""
+    """OK validates through ``settings()`` (ValueError -> a red line in the dialog, it stays open),
+    then :meth:`remember` saves the choices under ``memory_key`` and ``submitted`` is emitted."""
 
     submitted = Signal(object)
+    #: Where the choices are remembered in the studio settings (None: they are not).
+    memory_key: str | None = None
 
     def __init__(self, title: str, parent: QWidget) -> None:
         super().__init__(parent)
+        store = getattr(parent, "settings", None)
+        self._store = store if hasattr(store, "dialog_values") else None
         self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
         # The choices describe this problem and its runs: a new problem or session (a file
@@ -228,6 +236,20 @@ class _Dialog(QDialog):
     def settings(self) -> Any:
         raise NotImplementedError
 
+    def remembered(self) -> dict[str, Any]:
+        """The choices saved at the last OK ({} without settings or a ``memory_key``)."""
+        if self._store is None or self.memory_key is None:
+            return {}
+        return self._store.dialog_values(self.memory_key)
+
+    def memory(self, settings: Any) -> dict[str, Any]:
+        """The choices of ``settings`` to remember (JSON values)."""
+        return {}
+
+    def remember(self, settings: Any) -> None:
+        if self._store is not None and self.memory_key is not None:
+            self._store.save_dialog_values(self.memory_key, self.memory(settings))
+
     def accept(self) -> None:
         try:
             settings = self.settings()
@@ -235,19 +257,59 @@ class _Dialog(QDialog):
             self.error.setText(str(exc))
             self.error.show()
             return
+        self.remember(settings)
         super().accept()
         self.submitted.emit(settings)
 
 
-def _default_name(window: Any, suffix: str) -> str:
-    base = window.current_path.parent if getattr(window, "current_path", None) else Path.home()
+def _default_name(window: Any, suffix: str, folder: object = None) -> str:
+    """``<folder>/<problem name><suffix>``; the folder is ``folder`` when it names an existing
+    directory (a remembered one), else the current file's folder, else the home folder."""
+    if isinstance(folder, str) and folder and Path(folder).is_dir():
+        base = Path(folder)
+    else:
+        base = window.current_path.parent if getattr(window, "current_path", None) else Path.home()
     stem = (window.session.problem.name or "gdstudio").replace(" ", "_")
     return str(base / f"{stem}{suffix}")
 
 
+#: The file name suffix of each video output kind (PNG frames go to a new folder).
+_VIDEO_SUFFIX = {"mp4": ".mp4", "gif": ".gif", "png": "_frames"}
+
+
+def _restore_view(combo: QComboBox, value: object) -> None:
+    """Select the remembered view if it is offered and enabled for this problem."""
+    index = combo.findData(value) if isinstance(value, str) else -1
+    if index >= 0 and combo.model().item(index).isEnabled():
+        combo.setCurrentIndex(index)
+
+
+def _restore_size(field: _SizeField, value: object) -> None:
+    with contextlib.suppress(ValueError, TypeError):
+        field.set_size(check_size(value))  # type: ignore[arg-type]
+
+
+def _whole_in(value: object, lo: int, hi: int) -> int | None:
+    """``value`` if it is an int in [lo, hi] (not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi:
+        return value
+    return None
+
+
+def clip_duration(n_frames: int, fps: float) -> str:
+    """The length of ``n_frames`` played at ``fps``: "6.7 s", "2 min 05 s"."""
+    seconds = n_frames / fps
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return format_seconds(seconds)
+
+
 # ================================================================================ video
 class VideoExportDialog(_Dialog):
-    """The choices of File → Export video; ``submitted(VideoSettings)`` on OK."""
+    """The choices of File → Export video; ``submitted(VideoSettings)`` on OK. ``duration`` shows
+    the clip's length (frames / fps) as the choices change."""
+
+    memory_key = "export_video"
 
     def __init__(self, window: Any) -> None:
         super().__init__("Export video", window)
@@ -302,11 +364,15 @@ class VideoExportDialog(_Dialog):
         self.caption = QCheckBox("problem, step and each run's loss on top of the frames")
         self.caption.setObjectName("caption")
         self.caption.setChecked(True)
-        self.path_field = _PathField(_default_name(window, ".mp4"), "Export video",
+        memory = self.remembered()
+        kind = memory.get("format") if memory.get("format") in _VIDEO_SUFFIX else "mp4"
+        self.path_field = _PathField(_default_name(window, _VIDEO_SUFFIX[kind], memory.get("folder")), "Export video",
                                      "MP4 video (*.mp4);;GIF animation (*.gif);;PNG frames (a new folder) (*)")
         self.summary = QLabel()
         self.summary.setObjectName("summary")
         self.summary.setWordWrap(True)
+        self.duration = QLabel()
+        self.duration.setObjectName("duration")
         f = self.form
         f.addRow("Source", self.view)
         f.addRow("Resolution", self.size_field)
@@ -315,7 +381,9 @@ class VideoExportDialog(_Dialog):
         f.addRow("Steps", range_row)
         f.addRow("Caption", self.caption)
         f.addRow("Save to", self.path_field)
+        f.addRow("Duration", self.duration)
         f.addRow("", self.summary)
+        self._restore(memory)
         for signal in (self.view.currentIndexChanged, self.fps.valueChanged, self.count.valueChanged,
                        self.first.valueChanged, self.last.valueChanged, self.every.toggled,
                        self.mode.currentIndexChanged,
@@ -323,6 +391,49 @@ class VideoExportDialog(_Dialog):
                        self.size_field.height_box.valueChanged):
             signal.connect(self._update_summary)
         self._update_summary()
+
+    def _restore(self, memory: dict[str, Any]) -> None:
+        """The remembered choices (each checked; the step range is this session's, never restored)."""
+        _restore_view(self.view, memory.get("view"))
+        _restore_size(self.size_field, memory.get("size"))
+        if (fps := _whole_in(memory.get("fps"), self.fps.minimum(), self.fps.maximum())) is not None:
+            self.fps.setValue(fps)
+        if (count := _whole_in(memory.get("frames"), self.count.minimum(), self.count.maximum())) is not None:
+            self.count.setValue(count)
+        if memory.get("mode") in FRAME_MODES:
+            self.mode.setCurrentIndex(self.mode.findData(memory["mode"]))
+        if isinstance(memory.get("every"), bool):
+            (self.every if memory["every"] else self.spread).setChecked(True)
+        if isinstance(memory.get("caption"), bool):
+            self.caption.setChecked(memory["caption"])
+
+    def memory(self, settings: VideoSettings) -> dict[str, Any]:
+        return {"view": settings.view, "size": list(settings.size), "fps": int(settings.fps),
+                "every": settings.frames is None, "frames": self.count.value(), "mode": settings.mode,
+                "caption": settings.caption, "format": output_kind(settings.path),
+                "folder": str(settings.path.absolute().parent)}
+
+    def frame_count(self) -> int | None:
+        """Frames the current choices give (None for a bad step range)."""
+        frames = None if self.every.isChecked() else self.count.value()
+        try:
+            return len(frame_steps(self.last.value(), frames, first=self.first.value(),
+                                   mode=str(self.mode.currentData())))
+        except ValueError:
+            return None
+
+    def duration_text(self) -> str:
+        """"6.7 s: 200 frames at 30 fps, 1 step per frame" (steps per frame over the range)."""
+        n = self.frame_count()
+        if n is None:
+            return "—"
+        fps = self.fps.value()
+        span = self.last.value() - self.first.value()
+        gaps = n if self.mode.currentData() == "article" else max(1, n - 1)  # frames K spread over the span
+        per = 1.0 if self.every.isChecked() else span / gaps
+        per_text = f"{per:.0f}" if per == int(per) else f"≈{per:.2g}"
+        unit = "step" if per == 1 else "steps"
+        return f"{clip_duration(n, fps)}: {n} frame{'s' if n != 1 else ''} at {fps} fps, {per_text} {unit} per frame"
 
     def settings(self) -> VideoSettings:
         path = self.path_field.path()
@@ -347,6 +458,7 @@ class VideoExportDialog(_Dialog):
     def _update_summary(self) -> None:
         self.count.setEnabled(self.spread.isChecked())
         self.mode.setEnabled(self.spread.isChecked())
+        self.duration.setText(self.duration_text())
         try:
             s = self.settings()
         except (ValueError, ExportError) as exc:
@@ -354,8 +466,7 @@ class VideoExportDialog(_Dialog):
             return
         n = len(s.steps())
         kind = {"mp4": "MP4 video (H.264)", "gif": "looping GIF", "png": "PNG frames in a folder"}[output_kind(s.path)]
-        self.summary.setText(f"{kind}: {n} frames of {s.size[0]}×{s.size[1]}, {n / s.fps:.1f} s at {s.fps:g} fps "
-                             f"(steps {s.first} to {s.last})")
+        self.summary.setText(f"{kind}: {n} frames of {s.size[0]}×{s.size[1]} (steps {s.first} to {s.last})")
 
 
 class ExportJob(QObject):
@@ -537,6 +648,8 @@ def open_video_dialog(window: Any) -> VideoExportDialog:
 class ImageDialog(_Dialog):
     """File → Export image: one PNG of a view at the step shown."""
 
+    memory_key = "export_image"
+
     def __init__(self, window: Any) -> None:
         super().__init__("Export image", window)
         self.setObjectName("export_image_dialog")
@@ -544,11 +657,21 @@ class ImageDialog(_Dialog):
         self.size_field = _SizeField((1920, 1080))
         self.caption = QCheckBox("problem, step and each run's loss on top")
         self.caption.setObjectName("caption")
-        self.path_field = _PathField(_default_name(window, ".png"), "Export image", "PNG image (*.png)")
+        memory = self.remembered()
+        self.path_field = _PathField(_default_name(window, ".png", memory.get("folder")), "Export image",
+                                     "PNG image (*.png)")
         self.form.addRow("Source", self.view)
         self.form.addRow("Resolution", self.size_field)
         self.form.addRow("Caption", self.caption)
         self.form.addRow("Save to", self.path_field)
+        _restore_view(self.view, memory.get("view"))
+        _restore_size(self.size_field, memory.get("size"))
+        if isinstance(memory.get("caption"), bool):
+            self.caption.setChecked(memory["caption"])
+
+    def memory(self, settings: ImageSettings) -> dict[str, Any]:
+        return {"view": settings.view, "size": list(settings.size), "caption": settings.caption,
+                "folder": str(settings.path.absolute().parent)}
 
     def settings(self) -> ImageSettings:
         path = self.path_field.path()
@@ -640,6 +763,8 @@ def write_files(files: dict[Path, str]) -> list[Path]:
 class TrajectoryDialog(_Dialog):
     """File → Export trajectories: CSV or JSON, one combined file or one file per run."""
 
+    memory_key = "export_trajectories"
+
     def __init__(self, window: Any) -> None:
         super().__init__("Export trajectories", window)
         self.setObjectName("export_trajectories_dialog")
@@ -661,12 +786,22 @@ class TrajectoryDialog(_Dialog):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.addWidget(self.combined)
         fl.addWidget(self.per_run)
-        self.path_field = _PathField(_default_name(window, "_trajectories.csv"), "Export trajectories",
-                                     "CSV (*.csv);;JSON (*.json)")
+        memory = self.remembered()
+        fmt = memory.get("format") if memory.get("format") in ("csv", "json") else "csv"
+        self.path_field = _PathField(_default_name(window, f"_trajectories.{fmt}", memory.get("folder")),
+                                     "Export trajectories", "CSV (*.csv);;JSON (*.json)")
+        self.format.setCurrentIndex(self.format.findData(fmt))
+        if isinstance(memory.get("combined"), bool):
+            (self.combined if memory["combined"] else self.per_run).setChecked(True)
         self.format.currentIndexChanged.connect(self._fix_suffix)
         self.form.addRow("Format", self.format)
         self.form.addRow("Files", files)
         self.form.addRow("Save to", self.path_field)
+
+    def memory(self, settings: dict[Path, str]) -> dict[str, Any]:
+        first = next(iter(settings))
+        return {"format": str(self.format.currentData()), "combined": self.combined.isChecked(),
+                "folder": str(first.absolute().parent)}
 
     def _fix_suffix(self) -> None:
         p = self.path_field.edit.text().strip()

@@ -1,4 +1,5 @@
-"""What the studio remembers between launches: recent files, the last session, window layout.
+"""What the studio remembers between launches: recent files, the last session, window layout, and
+the choices last made in dialogs (e.g. File → Export video).
 
 :class:`StudioSettings` wraps a ``QSettings`` and a data folder (for the last session's JSON).
 The application uses the user's settings (``QSettings("gdstudio", "gdstudio")`` and
@@ -8,8 +9,10 @@ the real user configuration is never touched.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
@@ -81,6 +84,24 @@ class StudioSettings:
     def window_state(self) -> QByteArray | None:
         value = self.qsettings.value("window/state")
         return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    # ------------------------------------------------------------------ dialogs
+    def dialog_values(self, name: str) -> dict[str, Any]:
+        """The values dialog ``name`` last saved; {} when there are none or they cannot be read
+        (the dialog validates each value it uses: a hand-edited file cannot break it)."""
+        raw = self.qsettings.value(f"dialogs/{name}")
+        if not isinstance(raw, str):
+            return {}
+        try:
+            values = json.loads(raw)
+        except ValueError:
+            return {}
+        return values if isinstance(values, dict) else {}
+
+    def save_dialog_values(self, name: str, values: dict[str, Any]) -> None:
+        """Remember ``values`` (JSON-serializable) for dialog ``name``, at once on disk."""
+        self.qsettings.setValue(f"dialogs/{name}", json.dumps(values, sort_keys=True))
+        self.qsettings.sync()
 
     def sync(self) -> None:
         self.qsettings.sync()
