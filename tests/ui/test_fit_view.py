@@ -129,6 +129,8 @@ def test_default_range_holds_the_data(fit_view) -> None:
         assert x0 < p.x.min() and x1 > p.x.max() and y0 < p.y.min() and y1 > p.y.max()
         if name == "sigmoid-neuron":
             assert y0 < 0 and y1 > 1  # σ's whole output range
+        if name == "line-through-origin":
+            assert x0 < 0 < x1 and y0 < 0 < y1  # the origin the line goes through
 
 
 def test_problem_without_data_shows_a_note_then_data_again(fit_view, qtbot, run_trajectory, himmelblau) -> None:

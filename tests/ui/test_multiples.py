@@ -242,6 +242,39 @@ def test_diverged_run_titled_so(multiples) -> None:
         bridge.close()
 
 
+def test_panes_of_stopped_runs_are_not_redrawn_until_they_change(multiples) -> None:
+    s = Session()
+    s.set_problem(name="rosenbrock")
+    s.race_all((-1.5, 2.0), tune=False, optimizers=["gd", "adam", "momentum"])
+    gd, adam, _ = s.runs
+    s.update_run(gd.id, hyperparameters={"lr": 0.01})  # diverges within a few steps
+    s.set_max_steps(60)
+    s.forward(60)
+    last = s.entry(gd.id).run.history.points.shape[0] - 1
+    assert str(s.entry(gd.id).run.status) == "diverged" and last < 30
+    bridge = ViewBridge(s, multiples, None, None)
+    calls: dict = {}
+    try:
+        for key, pane in multiples.panes.items():
+            real = pane.set_frame
+            pane.set_frame = lambda trajs, step, real=real, key=key: (calls.__setitem__(key, calls.get(key, 0) + 1),
+                                                                      real(trajs, step))
+        for k in range(last + 1, last + 11):
+            s.seek(k)
+            bridge.flush()
+        assert calls.get(gd.id, 0) == 0 and calls[adam.id] == 10  # the diverged run's picture is final
+        s.update_run(gd.id, hyperparameters={"lr": 0.0001})  # restarted: drawn again, the new path
+        bridge.flush()
+        assert calls[gd.id] == 1
+        np.testing.assert_array_equal(multiples.panes[gd.id].drawn_run(gd.id).xy,
+                                      s.entry(gd.id).run.history.points[: s.position + 1])
+        s.seek(3)
+        bridge.flush()
+        assert calls[gd.id] == 2 and len(multiples.panes[gd.id].drawn_run(gd.id).xy) == 4
+    finally:
+        bridge.close()
+
+
 # ------------------------------------------------------------------------------ export
 def test_multiples_frames_look_like_the_live_view(qtbot) -> None:
     assert "multiples" in VIEWS

@@ -38,7 +38,7 @@ def has_fit(problem: Any) -> bool:
 
 def data_ranges(problem: Any) -> tuple[tuple[float, float], tuple[float, float]]:
     """The default view: the data's x and y spans padded by a quarter (at least ±0.5), with
-    y ∈ [0, 1] included for a sigmoid output (ŷ's own range)."""
+    y ∈ [0, 1] included for a sigmoid output (ŷ's own range) and the origin for a line through it."""
     x = np.asarray(problem.x, float)
     y = np.asarray(problem.y, float)
 
@@ -47,8 +47,11 @@ def data_ranges(problem: Any) -> tuple[tuple[float, float], tuple[float, float]]
         pad = max(0.25 * span, 0.5 if span == 0 else 0.0)
         return lo - pad, hi + pad
 
-    x0, x1 = padded(float(x.min()), float(x.max()))
+    xlo, xhi = float(x.min()), float(x.max())
     ylo, yhi = float(y.min()), float(y.max())
+    if getattr(problem, "name", "") == "line-through-origin":
+        xlo, xhi, ylo, yhi = min(xlo, 0.0), max(xhi, 0.0), min(ylo, 0.0), max(yhi, 0.0)
+    x0, x1 = padded(xlo, xhi)
     if getattr(problem, "name", "") == "sigmoid-neuron":
         ylo, yhi = min(ylo, 0.0), max(yhi, 1.0)
         pad = 0.08 * (yhi - ylo)
@@ -77,8 +80,9 @@ class FitView(QWidget):
         pi.setLabel("left", "y", **style)
         fg = pg.mkColor(pg.getConfigOption("foreground"))
         bg = pg.mkColor(pg.getConfigOption("background"))
-        self.data_points = PassiveScatter(size=9, brush=pg.mkBrush(fg), pen=mk_pen(bg, 1.5), pxMode=True)
-        self.data_points.setZValue(10)
+        # The data over the curves (a curve through a point must not hide it).
+        self.data_points = PassiveScatter(size=12, brush=pg.mkBrush(fg), pen=mk_pen(bg, 1.2), pxMode=True)
+        self.data_points.setZValue(30)
         pi.addItem(self.data_points)
         self.note = QLabel(_NOTE)
         self.note.setObjectName("fit_note")
@@ -112,7 +116,9 @@ class FitView(QWidget):
             self.stack.setCurrentWidget(self.note)
             return
         self.problem = problem
-        self.data_points.setData(np.asarray(problem.x, float), np.asarray(problem.y, float))
+        n = int(np.asarray(problem.x).size)
+        size = 12 if n <= 20 else 8 if n <= 200 else 5  # many points: smaller markers, the curves stay visible
+        self.data_points.setData(np.asarray(problem.x, float), np.asarray(problem.y, float), size=size)
         title = getattr(problem, "model", "")
         self.plot_item.setTitle(title, color=pg.mkColor(pg.getConfigOption("foreground")).name(), size="11pt")
         self._default = data_ranges(problem)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.colormaps import check_colormap
 from gdstudio.ui.views.contour import ContourView
-from gdstudio.ui.views.types import TrajectoryView
+from gdstudio.ui.views.types import TrajectoryView, shown_index
 
 GradientFn = Callable[[np.ndarray], np.ndarray]
 
@@ -44,6 +44,18 @@ def grid_shape(n: int) -> tuple[int, int]:
         return 0, 0
     cols = math.ceil(math.sqrt(n))
     return math.ceil(n / cols), cols
+
+
+def _drawn_signature(t: TrajectoryView, step: int) -> tuple:
+    """What a pane draws of run ``t`` at ``step``: the same signature, the same picture.
+
+    The points are append-only while a run advances; a restarted run has a new buffer, start or
+    point shown, all of which are in the signature (with the status, colour and whether the head
+    is the newest point, where the arrows and the ✕ are drawn)."""
+    k = shown_index(t, step)
+    p = t.points
+    return (p.__array_interface__["data"][0], p.strides, k, k == t.last_index, t.status, t.color,
+            p[0].tobytes(), p[k].tobytes())
 
 
 class SmallMultiplesView(QWidget):
@@ -81,6 +93,7 @@ class SmallMultiplesView(QWidget):
 
         self.panes: dict[Hashable, ContourView] = {}
         self._titles: dict[Hashable, tuple[str, str]] = {}
+        self._drawn: dict[Hashable, tuple] = {}  # what each pane was last given (see _drawn_signature)
         self._surface_args: tuple[tuple, dict] | None = None
         self._gradient_fn: GradientFn | None = None
         self._overlays: dict[str, bool] = {}
@@ -143,21 +156,29 @@ class SmallMultiplesView(QWidget):
     def set_position(self, step: int) -> None:
         """Every pane shows its run up to min(step, its last index)."""
         self._step = max(0, int(step))
-        for pane in self.panes.values():
-            pane.set_position(self._step)
-        self._update_titles()
+        self._push()
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
         """The runs (one pane per visible run; panes are rebuilt only when that set changes) and
-        the step, with one redraw per pane."""
+        the step, with one redraw per pane whose picture changed."""
         self._trajs = list(trajectories)
         self._step = max(0, int(step))
-        visible = [t for t in self._trajs if t.visible]
-        keys = [t.key for t in visible]
+        keys = [t.key for t in self._trajs if t.visible]
         if keys != list(self.panes):
             self._rebuild(keys)
-        for t in visible:
-            self.panes[t.key].set_frame([t], self._step)
+        self._push()
+
+    def _push(self) -> None:
+        """``set_frame`` on each pane whose run shows something new at this step: a run that
+        stopped (converged, diverged, at its end) before the step shown is not repainted."""
+        for t in self._trajs:
+            pane = self.panes.get(t.key)
+            if pane is None:
+                continue
+            drawn = _drawn_signature(t, self._step)
+            if self._drawn.get(t.key) != drawn:
+                pane.set_frame([t], self._step)
+                self._drawn[t.key] = drawn
         self._update_titles()
 
     # -- panes ---------------------------------------------------------------------------
@@ -191,6 +212,7 @@ class SmallMultiplesView(QWidget):
         for key in [k for k in self.panes if k not in keys]:
             pane = self.panes.pop(key)
             self._titles.pop(key, None)
+            self._drawn.pop(key, None)
             self.grid.removeWidget(pane)
             pane.hide()
             pane.deleteLater()
