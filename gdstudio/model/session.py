@@ -718,6 +718,16 @@ def _check_bounds(bounds: Bounds | None) -> None:
     for i, (lo, hi) in enumerate(bounds):
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"Invalid bounds for axis {i}: ({lo}, {hi}) (need finite lo < hi)")
+        # derived values must stay finite: the width, and a grid step (at the finest resolution,
+        # 1024 points) that moves lo and hi, or the grid repeats values (a step of 0)
+        width = hi - lo
+        step = width / 1023
+        if not math.isfinite(width):
+            raise ValueError(f"Invalid bounds for axis {i}: ({lo:g}, {hi:g}) (the width overflows; keep "
+                             f"|hi − lo| below {1.7e308:g})")
+        if not (lo + step > lo and hi - step < hi):
+            raise ValueError(f"Invalid bounds for axis {i}: ({lo!r}, {hi!r}) (too narrow for a grid: the grid "
+                             "step rounds to 0 at this magnitude)")
 
 
 def _stop_message(e: RunEntry) -> str:
