@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import copy
 import math
+import mmap
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers import OptState, get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
 
-__all__ = ["History", "Run", "RunConfig", "Status"]
+__all__ = ["History", "Run", "RunConfig", "Status", "lazy_buffer"]
 
 
 class Status(StrEnum):
@@ -52,18 +54,45 @@ class RunConfig:
         return replace(self, **changes)
 
 
+#: History buffers from this size on are anonymous memory maps (see :class:`_Grow`).
+MMAP_BYTES = 1 << 18
+
+
+def lazy_buffer(rows: int, shape: tuple[int, ...] = (), dtype: DTypeLike = np.float64) -> np.ndarray:
+    """An uninitialised (rows, *shape) array; from :data:`MMAP_BYTES` on, in its own memory map.
+
+    A private anonymous map costs address space, not memory: a page becomes resident when a
+    row on it is first written, and the whole map goes back to the OS (munmap) when the last
+    array viewing it is freed. Through malloc, a buffer freed after a doubling stays in the
+    process heap (glibc raises its mmap threshold after such a free, so the next buffers come
+    from the brk heap) and a ``np.full`` capacity is resident before it is used.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = rows * math.prod(shape) * dtype.itemsize
+    if nbytes < MMAP_BYTES:
+        return np.empty((rows, *shape), dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(rows, *shape)
+
+
 class _Grow:
-    """A growable (capacity, *shape) float array."""
+    """A growable (capacity, *shape) float array; ``view()`` is a zero-copy contiguous slice.
+
+    Capacity doubles (amortised O(1) copying per row). Rows at and past ``n`` are unspecified
+    and never read. Memory: only the rows written are resident (:func:`lazy_buffer`), so RSS
+    follows the steps taken, not the capacity; a doubling briefly holds the old and the new
+    copy of the rows written (for one array at a time, unless a caller still holds a view of
+    the old buffer).
+    """
 
     def __init__(self, shape: tuple[int, ...], capacity: int = 256) -> None:
-        self.data = np.full((capacity, *shape), np.nan)
+        self.data = lazy_buffer(capacity, shape)
         self.n = 0
 
     def reserve(self, extra: int) -> None:
         need = self.n + extra
         if need > self.data.shape[0]:
             cap = max(need, 2 * self.data.shape[0])
-            new = np.full((cap, *self.data.shape[1:]), np.nan)
+            new = lazy_buffer(cap, self.data.shape[1:])
             new[: self.n] = self.data[: self.n]
             self.data = new
 
