@@ -8,25 +8,32 @@ been computed: opening the file recomputes them that far, so the histories come 
 Loading validates the whole document before anything is applied: a corrupt or foreign file
 (bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
 hyperparameters, bad values, a start of the wrong dimension, non-finite numbers) raises
-:class:`SessionError` with a message saying where and what, and changes nothing. Saving is
-atomic (temporary file, then rename): a failed save leaves the old file as it was.
+:class:`SessionError` with a message saying where and what (quoting at most ~80 characters of
+the offending value), and changes nothing. Only a regular file of at most
+:data:`MAX_SESSION_BYTES` is read: a FIFO, a device (``/dev/zero``) or a huge file is refused
+without blocking or reading it. Saving goes through the one output helper
+(:mod:`gdstudio.atomic`): atomic for a regular file (a failed save leaves the old file as it
+was), a symlink's target replaced, a device written in place.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gdstudio.atomic import atomic_write_text
+from gdstudio.atomic import OutputPathError, write_output
 from gdstudio.engine.hyperparams import HyperParam, Value
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems.base import check_bounds
 from gdstudio.engine.runs import RunConfig
+from gdstudio.limits import brief
 
 if TYPE_CHECKING:
     from gdstudio.model.session import ProblemSettings, Session, ViewOptions
@@ -45,6 +52,8 @@ __all__ = [
 
 FORMAT = "gdstudio-session"
 VERSION = 1
+#: The largest session file read (a session of 12 runs with 10⁴ data points is ~0.5 MB).
+MAX_SESSION_BYTES = 8 * 1024 * 1024
 
 
 class SessionError(ValueError):
@@ -160,7 +169,7 @@ def _get(obj: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where
         return None
     kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
     if (isinstance(value, bool) and bool not in kinds_t) or not isinstance(value, kinds_t):
-        raise SessionError(f"{where}.{key}: expected {_kind_name(kinds)}, got {value!r}")
+        raise SessionError(f"{where}.{key}: expected {_kind_name(kinds)}, got {brief(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise SessionError(f"{where}.{key}: expected a finite number, got {value!r}")
     return value
@@ -181,15 +190,19 @@ def _finite(value: Any) -> bool:
 
 
 def _numbers(value: Any, where: str) -> tuple[float, ...]:
-    if not isinstance(value, list) or not all(_finite(v) for v in value):
-        raise SessionError(f"{where}: expected a list of finite numbers, got {value!r}")
+    if not isinstance(value, list):
+        raise SessionError(f"{where}: expected a list of finite numbers, got {brief(value)}")
+    bad = next((i for i, v in enumerate(value) if not _finite(v)), None)
+    if bad is not None:
+        raise SessionError(f"{where}: expected a list of finite numbers, got {brief(value[bad])} at index {bad} "
+                           f"of {brief(value)}")
     return tuple(float(v) for v in value)
 
 
 def _number(obj: Mapping[str, Any], key: str, where: str, default: float) -> float:
     value = obj.get(key, default)
     if not _finite(value):
-        raise SessionError(f"{where}.{key}: expected a finite number, got {value!r}")
+        raise SessionError(f"{where}.{key}: expected a finite number, got {brief(value)}")
     return float(value)
 
 
@@ -200,7 +213,7 @@ def _hyperparameter(spec: HyperParam, value: Any, where: str) -> Value:
           "pair": isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value)}[spec.kind]
     if not ok:
         expected = {"float": "a finite number", "bool": "true/false", "pair": "a list of two numbers"}[spec.kind]
-        raise SessionError(f"{where}.hyperparameters.{spec.name}: expected {expected}, got {value!r}")
+        raise SessionError(f"{where}.hyperparameters.{spec.name}: expected {expected}, got {brief(value)}")
     try:
         return spec.validate(value)
     except ValueError as exc:
@@ -221,10 +234,10 @@ def session_from_dict(data: Any) -> ParsedSession:
     if not isinstance(data, Mapping):
         raise SessionError("Not a gdstudio session: the document is not a JSON object")
     if data.get("format") != FORMAT:
-        raise SessionError(f"Not a gdstudio session: 'format' is {data.get('format')!r}, expected {FORMAT!r}")
+        raise SessionError(f"Not a gdstudio session: 'format' is {brief(data.get('format'))}, expected {FORMAT!r}")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise SessionError(f"Not a gdstudio session: 'version' is {version!r}, expected a whole number ≥ 1")
+        raise SessionError(f"Not a gdstudio session: 'version' is {brief(version)}, expected a whole number ≥ 1")
     if version > VERSION:
         raise SessionError(f"This session was saved by a newer gdstudio (version {version}; this one reads "
                            f"up to {VERSION})")
@@ -240,7 +253,7 @@ def session_from_dict(data: Any) -> ParsedSession:
     if bounds_raw is not None:
         bounds = tuple(_numbers(b, f"problem.bounds[{i}]") for i, b in enumerate(bounds_raw))
         if any(len(b) != 2 for b in bounds):
-            raise SessionError(f"problem.bounds: each axis needs [low, high], got {bounds_raw!r}")
+            raise SessionError(f"problem.bounds: each axis needs [low, high], got {brief(bounds_raw)}")
     data_x = _get(p, "data_x", list, "problem", None)
     data_y = _get(p, "data_y", list, "problem", None)
     try:
@@ -260,20 +273,20 @@ def session_from_dict(data: Any) -> ParsedSession:
     except SessionError:
         raise
     except ValueError as exc:
-        raise SessionError(f"problem: {exc}") from None
+        raise SessionError(f"problem: {_short(exc)}") from None
 
     runs = []
     for i, r in enumerate(_get(data, "runs", list, "session")):
         where = f"runs[{i}]"
         if not isinstance(r, dict):
-            raise SessionError(f"{where}: expected an object, got {r!r}")
+            raise SessionError(f"{where}: expected an object, got {brief(r)}")
         _check_keys(r, _RUN_KEYS, where)
         name = _get(r, "optimizer", str, where)
         hp_raw = _get(r, "hyperparameters", dict, where, {})
         try:
             spec = get_spec(name)
         except ValueError as exc:
-            raise SessionError(f"{where}.optimizer: {exc}") from None
+            raise SessionError(f"{where}.optimizer: {_short(exc)}") from None
         specs = {h.name: h for h in spec.hyperparams}
         hp = {}
         for key, value in hp_raw.items():
@@ -294,7 +307,7 @@ def session_from_dict(data: Any) -> ParsedSession:
         try:
             config, _ = normalize_config(problem, config)  # start, batch size, noise, tol against the problem
         except ValueError as exc:
-            raise SessionError(f"{where}: {exc}") from None
+            raise SessionError(f"{where}: {_short(exc)}") from None
         color = _get(r, "color", str, where, None)
         if color is None:
             color = PALETTE[i % len(PALETTE)]
@@ -333,17 +346,55 @@ def session_from_dict(data: Any) -> ParsedSession:
                          title=title, description=description, group=group, computed_steps=computed)
 
 
-def read_session_file(path: str | Path) -> dict[str, Any]:
-    """Read and JSON-decode a session file (SessionError for unreadable or non-JSON files)."""
-    path = Path(path)
+def _short(exc: BaseException, limit: int = 300) -> str:
+    """An engine message, cut if a value in it was echoed at length."""
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
+
+
+def _read_limited(path: Path, limit: int = MAX_SESSION_BYTES) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``limit``), never blocking: opened
+    non-blocking and checked with fstat, so a FIFO, a device or a folder is refused unread."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise SessionError(f"No such file: {path}") from None
-    except UnicodeDecodeError:
-        raise SessionError(f"{path.name} is not a gdstudio session: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise SessionError(f"{path} is a folder, not a session file") from None
     except OSError as exc:
         raise SessionError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise SessionError(f"{path} is a folder, not a session file")
+        if not stat.S_ISREG(st.st_mode):
+            raise SessionError(f"{path} is not a regular file (a pipe or a device): not a session file")
+        if st.st_size > limit:
+            raise SessionError(f"{path.name} is too large for a session file: {st.st_size:,} bytes (at most "
+                               f"{limit:,})")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise SessionError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > limit:  # the file grew while being read
+        raise SessionError(f"{path.name} is too large for a session file (more than {limit:,} bytes)")
+    return raw
+
+
+def read_session_file(path: str | Path) -> dict[str, Any]:
+    """Read and JSON-decode a session file (SessionError for unreadable, oversized, non-regular
+    or non-JSON files)."""
+    path = Path(path)
+    raw = _read_limited(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SessionError(f"{path.name} is not a gdstudio session: not UTF-8 text") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -366,6 +417,8 @@ def save_session(session: Session, path: str | Path) -> None:
     except ValueError as exc:
         raise SessionError(f"Cannot save {path}: the session holds a value JSON cannot store ({exc})") from None
     try:
-        atomic_write_text(path, text)
+        write_output(path, text, what="session")
+    except OutputPathError as exc:
+        raise SessionError(f"Cannot save: {exc}") from None
     except OSError as exc:
         raise SessionError(f"Cannot save {path}: {exc.strerror or exc}") from None

@@ -328,8 +328,10 @@ def _check_memory(args: argparse.Namespace, entries: Sequence[Entry], hidden: tu
     need = network_bytes((n_features, *hidden, n_classes), len(entries), args.batch_size, n_eval, itemsize)
     budget = 0.75 * available_memory()
     if need > budget:
-        raise CountError(f"--hidden {brief(args.hidden)} needs ~{format_bytes(need)} for {len(entries)} networks "
-                         f"and their optimizer states; the memory available holds ~{format_bytes(budget)}")
+        shown = args.hidden if len(args.hidden) <= 80 else brief(args.hidden)
+        nets = f"{len(entries)} network{'s' if len(entries) != 1 else ''}"
+        raise CountError(f"--hidden {shown} needs ~{format_bytes(need)} for {nets} and their optimizer states; "
+                         f"the memory available holds ~{format_bytes(budget)}")
 
 
 def _outputs(args: argparse.Namespace) -> tuple[OutputTarget, OutputTarget | None]:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -35,64 +37,99 @@ class IdxError(ValueError):
     """A file that is not a valid IDX file (the message names the file and what is wrong)."""
 
 
-def _read_bytes(path: Path) -> bytes:
+_EXTRA_LIMIT = 1 << 20  # bytes read past the data to say how much is left over
+
+
+def _open(path: Path) -> BinaryIO:
+    """The file's data stream (gzip detected from the content), never blocking on a FIFO."""
     try:
-        raw = path.read_bytes()
+        st = os.stat(path)
     except FileNotFoundError:
         raise IdxError(f"IDX file not found: {path}") from None
-    except IsADirectoryError:
-        raise IdxError(f"IDX path is a folder, not a file: {path}") from None
     except OSError as exc:
         raise IdxError(f"Cannot read IDX file {path}: {exc.strerror or exc}") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise IdxError(f"Corrupt or truncated gzip data in {path}: {exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IdxError(f"IDX path is a folder, not a file: {path}")
+    if not stat.S_ISREG(st.st_mode):
+        raise IdxError(f"IDX path is not a regular file (a pipe or a device): {path}")
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    except OSError as exc:
+        raise IdxError(f"Cannot read IDX file {path}: {exc.strerror or exc}") from None
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
+
+
+def _read(fh: BinaryIO, n: int, path: Path) -> bytes:
+    """Up to ``n`` bytes (fewer at the end of the data)."""
+    chunks, got = [], 0
+    try:
+        while got < n:
+            block = fh.read(min(n - got, 1 << 24))
+            if not block:
+                break
+            chunks.append(block)
+            got += len(block)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IdxError(f"Corrupt or truncated gzip data in {path}: {exc}") from None
+    return b"".join(chunks)
 
 
 def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (optionally gzipped) into an array in native byte order.
 
     ``ndim``, if given, is the number of dimensions the caller needs (3 for images, 1 for
-    labels); another count raises :class:`IdxError`.
+    labels); another count raises :class:`IdxError`. The data is read as a stream and checked
+    against the size the header states while it is decompressed: a file whose data goes on past
+    that size (e.g. a gzip that inflates to gigabytes) is refused after at most 1 MiB more, and a
+    header stating more than the memory available is refused before reading the data.
     """
+    from gdstudio.limits import MEMORY_MARGIN, available_memory, format_bytes
+
     path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise IdxError(f"Truncated IDX file {path}: {len(raw)} bytes, shorter than the 4-byte magic number")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
-        magic = int.from_bytes(raw[:4], "big")
+    fh = _open(path)
+    with fh:
+        raw = _read(fh, 4, path)
+        if len(raw) < 4:
+            raise IdxError(f"Truncated IDX file {path}: {len(raw)} bytes, shorter than the 4-byte magic number")
+        if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
+            magic = int.from_bytes(raw[:4], "big")
+            raise IdxError(
+                f"Bad IDX magic number 0x{magic:08x} in {path} (expected 0x0000TTNN: two zero bytes, a type "
+                f"code among {', '.join(f'0x{t:02x}' for t in IDX_TYPES)} and a dimension count ≥ 1)"
+            )
+        dtype = IDX_TYPES[raw[2]]
+        dims_count = raw[3]
+        header = 4 + 4 * dims_count
+        dims = _read(fh, 4 * dims_count, path)
+        if len(dims) < 4 * dims_count:
+            raise IdxError(
+                f"Truncated IDX file {path}: the header needs {header} bytes for {dims_count} dimensions, "
+                f"the file has {4 + len(dims)}"
+            )
+        shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4", count=dims_count))
+        if ndim is not None and dims_count != ndim:
+            raise IdxError(f"Wrong IDX dimensions in {path}: {dims_count}-D with shape {shape}, expected {ndim}-D")
+        expected = math.prod(shape) * dtype.itemsize
+        budget = MEMORY_MARGIN * available_memory()
+        if expected > budget:
+            raise IdxError(f"IDX file {path} states shape {shape} of {dtype.name}: {format_bytes(expected)}, more "
+                           f"than the memory available ({format_bytes(budget)})")
+        data = _read(fh, expected, path)
+        if len(data) < expected:
+            raise IdxError(
+                f"Truncated IDX file {path}: shape {shape} of {dtype.name} needs {expected} data bytes, "
+                f"the file has {len(data)}"
+            )
+        extra = len(_read(fh, _EXTRA_LIMIT, path))
+    if extra:
+        more = f"at least {extra}" if extra >= _EXTRA_LIMIT else f"{extra}"
         raise IdxError(
-            f"Bad IDX magic number 0x{magic:08x} in {path} (expected 0x0000TTNN: two zero bytes, a type "
-            f"code among {', '.join(f'0x{t:02x}' for t in IDX_TYPES)} and a dimension count ≥ 1)"
+            f"IDX file {path} has {more} bytes beyond the data its header describes (shape {shape}, {dtype.name})"
         )
-    dtype = IDX_TYPES[raw[2]]
-    dims_count = raw[3]
-    header = 4 + 4 * dims_count
-    if len(raw) < header:
-        raise IdxError(
-            f"Truncated IDX file {path}: the header needs {header} bytes for {dims_count} dimensions, "
-            f"the file has {len(raw)}"
-        )
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=dims_count, offset=4))
-    if ndim is not None and dims_count != ndim:
-        raise IdxError(f"Wrong IDX dimensions in {path}: {dims_count}-D with shape {shape}, expected {ndim}-D")
-    expected = math.prod(shape) * dtype.itemsize
-    actual = len(raw) - header
-    if actual < expected:
-        raise IdxError(
-            f"Truncated IDX file {path}: shape {shape} of {dtype.name} needs {expected} data bytes, "
-            f"the file has {actual}"
-        )
-    if actual > expected:
-        raise IdxError(
-            f"IDX file {path} has {actual - expected} bytes beyond the data its header describes "
-            f"(shape {shape}, {dtype.name})"
-        )
-    data = np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+    arr = np.frombuffer(data, dtype=dtype, count=math.prod(shape)).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="))
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> None:

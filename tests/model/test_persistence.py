@@ -145,7 +145,8 @@ def test_failed_save_leaves_old_file_and_no_temp(tmp_path, monkeypatch, where):
 
 def test_save_to_missing_or_unwritable_folder(tmp_path, monkeypatch):
     missing = tmp_path / "nope" / "s.json"
-    with pytest.raises(SessionError, match="Folder does not exist") as info:
+    with pytest.raises(SessionError, match=r"Cannot save: Invalid session path: .*s\.json \(folder .*nope does not "
+                                           r"exist\)") as info:
         save_session(Session(), missing)
     assert "nope" in str(info.value)
 
@@ -315,7 +316,7 @@ def test_missing_file_and_directory(tmp_path):
     s = Session()
     with pytest.raises(SessionError, match=r"No such file: .*missing\.json"):
         load_session(s, tmp_path / "missing.json")
-    with pytest.raises(SessionError, match="Cannot read"):
+    with pytest.raises(SessionError, match="is a folder, not a session file"):
         load_session(s, tmp_path)
 
 
