@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -32,12 +32,16 @@ __all__ = [
     "MAX_STEPS_LIMIT",
     "PALETTE",
     "RACE_OPTIMIZERS",
+    "LoadCancelled",
+    "PreparedSession",
     "ProblemSettings",
     "RunEntry",
     "Session",
     "ViewOptions",
     "check_color",
     "normalize_config",
+    "prepare_cost",
+    "prepare_session",
 ]
 
 
@@ -196,6 +200,9 @@ class ViewOptions:
     show_effective_step: bool = False
     show_field: bool = False
     log_loss: bool = True
+    show_surface: bool = True       # the 3-D view (View → 3-D view)
+    grey_surface: bool = False      # a grey surface map, so coloured runs stand out (races)
+    small_multiples: bool = False   # View → Layout: one contour per run instead of contour + 3-D
 
 
 class Session:
@@ -665,19 +672,21 @@ class Session:
 
     def apply_dict(self, data: Mapping[str, Any]) -> None:
         """Replace this session's content by ``data`` (validated first: SessionError, a
-        ValueError, changes nothing). Runs are recomputed up to the saved computed steps."""
-        from gdstudio.model.persistence import session_from_dict
+        ValueError, changes nothing). Runs are recomputed up to the saved computed steps.
 
-        parsed = session_from_dict(data)
+        ``apply_dict(d)`` is ``apply_prepared(prepare_session(d))``: a window prepares (the
+        slow part) on a worker thread and applies on the UI thread."""
+        self.apply_prepared(prepare_session(data))
+
+    def apply_prepared(self, prepared: PreparedSession) -> None:
+        """Swap in a session made by :func:`prepare_session` (nothing here can fail)."""
+        parsed = prepared.parsed
         self.set_playing(False)
         runs: dict[int, RunEntry] = {}
         numbering = itertools.count(1)  # a loaded session numbers its runs from 1 again
-        for spec in parsed.runs:
+        for spec, run in zip(parsed.runs, prepared.runs, strict=True):
             rid = next(numbering)
-            runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, Run(parsed.problem, spec.config))
-        for e in runs.values():
-            assert e.run is not None
-            e.run.advance(parsed.computed_steps)
+            runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, run)
         ids = list(runs)
         selected = None
         if ids:
@@ -691,16 +700,95 @@ class Session:
         self.title, self.description = parsed.title, parsed.description
         self._selected = selected
         self._position = min(parsed.position, self.computed_steps)
+        self._announce_all()
+        self._report(runs.values())
+
+    def _announce_all(self) -> None:
+        """Every signal, after the whole content was swapped (load, restore)."""
         self.problem_changed.emit()
         self.runs_changed.emit()
         self.speed_changed.emit()
         self.options_changed.emit()
-        # Run ids restart at 1, so the same id may now name another run: always re-announce.
-        self.selection_changed.emit(selected)
+        # Run ids may now name other runs: always re-announce the selection.
+        self.selection_changed.emit(self._selected)
         self.position_changed.emit(self._position)
         if self.computed_steps:
             self.runs_advanced.emit()
-        self._report(runs.values())
+
+    # ------------------------------------------------------------------ all-or-nothing changes
+    def snapshot(self) -> dict[str, Any]:
+        """The whole content, to :meth:`restore` if a change fails half-way (no copies of the
+        runs: a load or a problem change replaces the run entries, it never edits them)."""
+        return {name: (dict(value) if name == "_runs" else value) for name, value in vars(self).items()
+                if name.startswith("_") or name in ("title", "description")}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back a :meth:`snapshot` and announce everything (playback stops)."""
+        self.set_playing(False)
+        for name, value in snapshot.items():
+            setattr(self, name, dict(value) if name == "_runs" else value)
+        self._playing = False
+        self._announce_all()
+
+
+class LoadCancelled(Exception):
+    """:func:`prepare_session` was cancelled (its ``cancelled`` callback said so)."""
+
+
+@dataclass(frozen=True)
+class PreparedSession:
+    """A session document validated and computed, ready for :meth:`Session.apply_prepared`."""
+
+    parsed: Any  # gdstudio.model.persistence.ParsedSession
+    runs: list[Run]
+
+    @property
+    def title(self) -> str:
+        return str(self.parsed.title)
+
+
+#: Steps computed between two progress reports / cancel checks of :func:`prepare_session`.
+PREPARE_CHUNK = 2_000
+
+
+def prepare_cost(data: Mapping[str, Any]) -> int:
+    """Rough work of preparing ``data``: saved computed steps × runs (0 if unreadable)."""
+    try:
+        playback = data.get("playback", {})
+        steps = int(playback.get("computed_steps", playback.get("position", 0)) or 0)
+        return max(0, steps) * len(data.get("runs", []) or [])
+    except (AttributeError, TypeError, ValueError, OverflowError):
+        return 0
+
+
+def prepare_session(data: Mapping[str, Any], *, progress: Callable[[int, int], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None) -> PreparedSession:
+    """Validate a session document and compute its runs up to the saved computed steps.
+
+    Touches no session (safe on a worker thread). ``progress(done, total)`` is called between
+    chunks of :data:`PREPARE_CHUNK` steps; when ``cancelled()`` returns true the work stops
+    with :class:`LoadCancelled`. SessionError (a ValueError) for a bad document.
+    """
+    from gdstudio.model.persistence import session_from_dict
+
+    parsed = session_from_dict(data)
+    runs = [Run(parsed.problem, spec.config) for spec in parsed.runs]
+    target = parsed.computed_steps
+    total = target * len(runs)
+    done = 0
+    for stop in range(min(PREPARE_CHUNK, target), target + PREPARE_CHUNK, PREPARE_CHUNK):
+        stop = min(stop, target)
+        for run in runs:
+            if cancelled is not None and cancelled():
+                raise LoadCancelled("cancelled")
+            before = run.steps
+            run.advance(max(0, stop - run.steps))
+            done += stop - before if run.running else target - before
+        if progress is not None:
+            progress(min(done, total), total)
+        if stop >= target:
+            break
+    return PreparedSession(parsed, runs)
 
 
 def _problem_key(s: ProblemSettings) -> tuple:

@@ -7,7 +7,7 @@ method of the window; a checkable action's handler receives the new checked stat
 
 Menu entries are action ids, :data:`SEP`, or ``"@name"``: a submenu the window fills at run time
 (``@recent``: recent files, ``@presets``: one submenu per preset group, ``@docks``: the docks'
-toggle actions).
+toggle actions, ``@layout``: the exclusive layout actions).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ SEP = "-"
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """One QAction: ``icon`` names a ``QStyle.StandardPixmap`` member (``SP_MediaPlay``)."""
+    """One QAction: ``icon`` names a ``QStyle.StandardPixmap`` member (``SP_MediaPlay``) or, as
+    ``draw:NAME``, an icon of :mod:`gdstudio.ui.icons`."""
 
     id: str
     text: str
@@ -86,7 +87,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("remove_run", "Re&move run", "remove_run", "Remove the selected run", "Del", "SP_TrashIcon"),
     ActionSpec("race_all", "Race &all optimizers", "race_all", "One run per optimizer from the selected run's "
                "start, each with its best learning rate on this problem (same start, same budget)", "Ctrl+Shift+R",
-               "SP_MediaVolume"),
+               "draw:race"),
     # View
     ActionSpec("log_loss", "&Log loss axis", "set_log_loss", "Plot the loss history on a log scale",
                "Ctrl+L", checkable=True),
@@ -100,6 +101,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "F", checkable=True),
     ActionSpec("log_scale", "Log &colour scale", "set_log_scale", "Colour and height by log(loss − min): shows "
                "the valleys of steep surfaces", "Ctrl+Shift+L", checkable=True),
+    ActionSpec("show_surface", "&3-D view", "set_show_surface", "Show the 3-D surface beside the contour (hide it "
+               "for a wider contour and a faster window)", "Ctrl+3", checkable=True),
+    ActionSpec("grey_surface", "G&rey surface", "set_grey_surface", "Colour the surface in greys, so every run's "
+               "colour stands out (for races)", "Ctrl+G", checkable=True),
+    ActionSpec("layout_side_by_side", "Contour and 3-D &side by side", "set_layout_side_by_side",
+               "One contour with every run, the 3-D surface beside it", checkable=True),
+    ActionSpec("layout_multiples", "One contour per &run", "set_layout_multiples", "Small multiples: a contour "
+               "for each run, on one clock, sharing axes (readable with many runs)", "Ctrl+M", checkable=True),
+    ActionSpec("presentation", "&Presentation mode", "set_presentation", "The views full screen with large fonts, "
+               "markers and lines, for a projector (F11 or Esc leaves)", "F11", checkable=True),
     ActionSpec("reset_camera", "Reset 3-D &camera", "reset_camera", "Put the 3-D view back to its default angle",
                "Ctrl+0"),
     # Tools
@@ -117,8 +128,9 @@ MENUS: tuple[MenuSpec, ...] = (
     MenuSpec("playback", "&Playback", ("play", "step", "step_back", "reset", SEP, "to_start", "to_end", SEP,
                                        "faster", "slower")),
     MenuSpec("runs", "&Runs", ("add_run", "duplicate_run", "remove_run", SEP, "race_all")),
-    MenuSpec("view", "&View", ("log_loss", "log_scale", SEP, "show_gradient", "show_velocity",
-                               "show_effective_step", "show_field", SEP, "reset_camera", SEP, "@docks")),
+    MenuSpec("view", "&View", ("log_loss", "log_scale", "grey_surface", SEP, "show_gradient", "show_velocity",
+                               "show_effective_step", "show_field", SEP, "show_surface", "@layout", "presentation",
+                               SEP, "reset_camera", SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
     MenuSpec("tools", "&Tools", ("training_lab",)),
     MenuSpec("help", "&Help", ("shortcuts", "about")),
@@ -135,6 +147,8 @@ DOCKS: tuple[DockSpec, ...] = (
              "The selected run's optimizer and hyperparameters"),
     DockSpec("history", "History", "make_history_view", "bottom", "Loss, gradient norm and step size per step"),
     DockSpec("runs", "Runs", "make_runs_panel", "bottom", "Every run: colour, optimizer, start, step, loss, status"),
+    DockSpec("fit", "Model fit", "make_fit_view", "right", "Data problems: the data and each run's model ŷ(x) "
+             "at the step shown"),
 )
 
 _BY_ID = {a.id: a for a in ACTIONS}

@@ -58,15 +58,23 @@ class Subscriptions:
         self._items.clear()
 
 
-def trajectories(session: Session) -> list[TrajectoryView]:
-    """One TrajectoryView per run (keys are run ids), wrapping the history arrays without copies."""
+def trajectories(session: Session, *, preview: bool = False) -> list[TrajectoryView]:
+    """One TrajectoryView per run (keys are run ids), wrapping the history arrays without copies.
+
+    With ``preview``, each running run also carries the step it would take next from its newest
+    point (``Run.preview()``: computed on a copy of its state, the run does not move), so the
+    arrows can be drawn at the head while playing and at the end.
+    """
     out = []
     for e in session.runs:
         if e.run is None:
             continue
-        out.append(TrajectoryView.from_history(
+        t = TrajectoryView.from_history(
             e.id, e.run.history, status=str(e.run.status), color=e.color, label=e.label, visible=e.visible,
-        ))
+        )
+        if preview and e.visible and e.run.running and hasattr(t, "preview"):
+            t.preview = e.run.preview()
+        out.append(t)
     return out
 
 
@@ -111,6 +119,9 @@ class ViewBridge(QObject):
         super().__init__(parent)
         self.session = session
         self.contour, self.surface_view, self.history = contour, surface, history
+        #: Further views fed like the contour (the fit view, the small multiples): see add_view.
+        self.extra_views: list[Any] = []
+        self._inactive: set[int] = set()  # id() of views that are not shown: nothing is pushed to them
         self._subs = Subscriptions()
         self._generation = 0
         self._pending = 0  # generation of the surface task in flight (0: none)
@@ -186,8 +197,10 @@ class ViewBridge(QObject):
         self._generation += 1
         gen = self._generation
         problem, res, bounds = s.problem, s.problem_settings.resolution, s.bounds
-        if self.contour is not None:
-            self.contour.set_gradient_fn(problem.gradient)
+        for view in self._views():
+            if hasattr(view, "set_problem"):
+                view.set_problem(problem)
+        # (gradient functions go with the surface: a 1-D gradient on a 2-D surface cannot be drawn)
         if surface_cost(problem, res) <= SYNC_SURFACE_COST:
             self._pending = 0
             try:
@@ -218,23 +231,64 @@ class ViewBridge(QObject):
         bounds = s.bounds
         log = s.problem_settings.log_scale
         minima = problem.minima
-        if self.contour is not None:
-            self.contour.set_surface(surf, bounds, minima, log, labels=problem.params,
-                                     gradient_fn=problem.gradient)
-        if self.surface_view is not None:
-            _call(self.surface_view.set_surface, surf, bounds, minima, log, labels=problem.params)
-        if self.history is not None and hasattr(self.history, "set_param_names"):
-            self.history.set_param_names(problem.params)
+        for view in self._views():
+            if view is self.history:
+                if hasattr(view, "set_param_names"):
+                    view.set_param_names(problem.params)
+            elif hasattr(view, "set_surface"):
+                _call(view.set_surface, surf, bounds, minima, log, labels=problem.params,
+                      gradient_fn=problem.gradient)
+                if hasattr(view, "set_gradient_fn"):
+                    view.set_gradient_fn(problem.gradient)
         self.surfaceApplied.emit()
+
+    # ------------------------------------------------------------------ views
+    def add_view(self, view: Any) -> None:
+        """Feed another view: ``set_frame(trajectories, step)`` and ``set_position(step)``, and,
+        where it has them, ``set_surface``, ``set_problem``, ``set_gradient_fn``, ``set_overlays``."""
+        self.extra_views.append(view)
+        self._refresh_view(view)
+
+    def set_active(self, view: Any, active: bool) -> None:
+        """A hidden view gets nothing (no cost while hidden); made active, it catches up at once."""
+        key = id(view)
+        if active and key in self._inactive:
+            self._inactive.discard(key)
+            self._refresh_view(view)
+        elif not active:
+            self._inactive.add(key)
+
+    def is_active(self, view: Any) -> bool:
+        return view is not None and id(view) not in self._inactive
+
+    def _views(self) -> list[Any]:
+        return [v for v in (self.contour, self.surface_view, self.history, *self.extra_views) if self.is_active(v)]
+
+    def _refresh_view(self, view: Any) -> None:
+        """Bring one view up to date: problem, surface, overlays, runs and position."""
+        if self._closed or not self.is_active(view):
+            return
+        s = self.session
+        if hasattr(view, "set_problem"):
+            view.set_problem(s.problem)
+        if self.last_surface is not None and hasattr(view, "set_surface") and view is not self.history:
+            _call(view.set_surface, self.last_surface, s.bounds, s.problem.minima, s.problem_settings.log_scale,
+                  labels=s.problem.params, gradient_fn=s.problem.gradient)
+            if hasattr(view, "set_gradient_fn"):
+                view.set_gradient_fn(s.problem.gradient)
+        self._push_options_to(view)
+        view.set_frame(trajectories(self.session, preview=self._wants_preview()), s.position)
+
+    def _wants_preview(self) -> bool:
+        o = self.session.options
+        return o.show_gradient or o.show_velocity or o.show_effective_step
 
     def push_trajectories(self, with_position: bool = False) -> None:
         """Push the runs (and the position, in one redraw where a view has ``set_frame``)."""
-        trajs = trajectories(self.session)
+        trajs = trajectories(self.session, preview=self._wants_preview())
         step = self.session.position
         self.pushes += 1
-        for view in (self.contour, self.surface_view, self.history):
-            if view is None:
-                continue
+        for view in self._views():
             if with_position and hasattr(view, "set_frame"):
                 view.set_frame(trajs, step)
                 continue
@@ -243,17 +297,24 @@ class ViewBridge(QObject):
                 view.set_position(step)
 
     def push_position(self, step: int) -> None:
-        for view in (self.contour, self.surface_view, self.history):
-            if view is not None:
-                view.set_position(step)
+        if self._wants_preview() and step >= self.session.computed_steps:
+            self.push_trajectories(with_position=True)  # the arrows at the head need the preview
+            return
+        for view in self._views():
+            view.set_position(step)
 
     def push_options(self) -> None:
+        for view in self._views():
+            self._push_options_to(view)
+        self._runs_stale()  # arrows switched on need the runs' previews
+
+    def _push_options_to(self, view: Any) -> None:
         o = self.session.options
-        if self.contour is not None:
-            self.contour.set_overlays(gradient=o.show_gradient, velocity=o.show_velocity,
-                                      effective_step=o.show_effective_step, field=o.show_field)
-        if self.history is not None:
-            self.history.set_log_loss(o.log_loss)
+        if view is self.history:
+            view.set_log_loss(o.log_loss)
+        elif hasattr(view, "set_overlays"):
+            view.set_overlays(gradient=o.show_gradient, velocity=o.show_velocity,
+                              effective_step=o.show_effective_step, field=o.show_field)
 
     # ------------------------------------------------------------------ mouse -> model
     def _start_from(self, x: float, y: float) -> tuple[float, ...]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressBar,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QStyle,
@@ -40,23 +43,39 @@ from PySide6.QtWidgets import (
 from gdstudio import __version__
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.runs import RunConfig, Status
-from gdstudio.model.persistence import SessionError, load_session, save_session
-from gdstudio.model.presets import list_presets, load_preset
-from gdstudio.model.session import RACE_OPTIMIZERS, Session
+from gdstudio.model.persistence import SessionError, read_session_file, save_session
+from gdstudio.model.presets import list_presets, preset_document
+from gdstudio.model.session import (
+    RACE_OPTIMIZERS,
+    LoadCancelled,
+    PreparedSession,
+    Session,
+    prepare_cost,
+    prepare_session,
+)
 from gdstudio.ui.actions import ACTIONS, DOCKS, MENUS, SEP, TOOLBAR, ActionSpec, DockSpec
 from gdstudio.ui.bridge import Subscriptions, ViewBridge
 from gdstudio.ui.clock import Clock
+from gdstudio.ui.icons import icon as drawn_icon
 from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel
 from gdstudio.ui.panels.playback import format_loss
+from gdstudio.ui.presentation import scale_fonts
 from gdstudio.ui.settings import StudioSettings
 from gdstudio.ui.views.contour import ContourView
+from gdstudio.ui.views.fit import FitView
 from gdstudio.ui.views.history import HistoryView
+from gdstudio.ui.views.mirror import MirrorPane
+from gdstudio.ui.views.multiples import SmallMultiplesView
 from gdstudio.ui.views.surface import SurfaceView
 
 __all__ = ["DEFAULT_PRESET", "MainWindow"]
 
 DEFAULT_PRESET = "himmelblau"
 DEFAULT_SIZE = (1600, 1000)
+#: How much larger fonts, markers and lines are in presentation mode (F11).
+PRESENTATION_SCALE = 1.8
+#: Saved steps × runs below which a session is prepared on the UI thread (~0.2 s at most).
+SYNC_LOAD_COST = 20_000
 FILE_FILTER = "gdstudio sessions (*.json);;All files (*)"
 _STATUS_THROTTLE_S = 0.1
 _ERROR_STYLE = "color: #E0301E; font-weight: bold;"
@@ -86,6 +105,34 @@ class _RaceTask(QRunnable):
             self.signals.done.emit(self.generation, result)
 
 
+class _LoadSignals(QObject):
+    progress = Signal(int, int, int)  # generation, steps done, steps in all
+    done = Signal(int, object)  # generation, PreparedSession or Exception
+
+
+class _LoadJob(QRunnable):
+    """``prepare_session`` on a pool thread: a new problem and new runs, nothing shared."""
+
+    def __init__(self, generation: int, data: Any, what: str, on_loaded: Callable[[], None],
+                 signals: _LoadSignals, on_failed: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self.generation, self.data, self.what, self.signals = generation, data, what, signals
+        self.on_loaded, self.on_failed = on_loaded, on_failed
+        self.cancel = threading.Event()
+
+    def run(self) -> None:
+        def progress(done: int, total: int) -> None:
+            with contextlib.suppress(RuntimeError):
+                self.signals.progress.emit(self.generation, done, total)
+
+        try:
+            result: object = prepare_session(self.data, progress=progress, cancelled=self.cancel.is_set)
+        except Exception as exc:  # reported on the UI thread (SessionError, LoadCancelled)
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the window closed while preparing
+            self.signals.done.emit(self.generation, result)
+
+
 class MainWindow(QMainWindow):
     """The studio window. ``settings`` default to the user's; tests pass isolated ones."""
 
@@ -111,6 +158,11 @@ class MainWindow(QMainWindow):
         self.surface_view.setObjectName("surface_view")
         self.history_view = HistoryView()
         self.history_view.setObjectName("history_view")
+        self.fit_view = FitView()
+        self.fit_view.setObjectName("fit_view")
+        self.multiples = SmallMultiplesView()
+        self.multiples.setObjectName("multiples_view")
+        self.multiples.hide()
         for view, tip in ((self.contour, "Contour: click to move the selected run's start, Shift-click to add a "
                            "run, drag a start ring to move it; wheel zooms, drag pans"),
                           (self.surface_view, "3-D surface: drag to orbit, wheel to zoom (Ctrl+0 resets)"),
@@ -122,8 +174,14 @@ class MainWindow(QMainWindow):
         self.playback = PlaybackBar(self.session, self.actions)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("views_splitter")
+        # The 3-D view lives offscreen and is mirrored into the window (see views/mirror.py): a
+        # QOpenGLWidget inside the window would make every repaint composite the whole window in GL.
+        self.surface_pane = MirrorPane(self.surface_view, self.surface_view.gl_view)
+        self.surface_pane.setObjectName("surface_pane")
+        self.surface_pane.setToolTip(self.surface_view.toolTip())
         self.splitter.addWidget(self.contour)
-        self.splitter.addWidget(self.surface_view)
+        self.splitter.addWidget(self.surface_pane)
+        self.splitter.addWidget(self.multiples)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([1, 1])
         central = QWidget()
@@ -147,6 +205,17 @@ class MainWindow(QMainWindow):
 
         self.bridge = ViewBridge(self.session, self.contour, self.surface_view, self.history_view, self)
         self.bridge.message.connect(self.show_status)
+        self.bridge.add_view(self.fit_view)
+        self.bridge.add_view(self.multiples)
+        self._presentation: tuple[Any, ...] | None = None  # what presentation mode hid, to restore
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.leave_presentation)
+        self._loading: _LoadJob | None = None  # a session being prepared off the UI thread
+        self._load_generation = 0
+        self._load_signals = _LoadSignals()
+        self._load_signals.progress.connect(self._on_load_progress)
+        self._load_signals.done.connect(self._on_load_done)
+        self.load_pool = QThreadPool(self)
+        self.load_pool.setMaxThreadCount(1)
         self.clock = Clock(self.session, self)
 
         self._race_generation = 0
@@ -162,6 +231,9 @@ class MainWindow(QMainWindow):
         self._subs.connect(s.options_changed, self._sync_checkable)
         self._subs.connect(s.problem_changed, self._sync_checkable)
         self._subs.connect(s.problem_changed, self._fit_views_to_problem)
+        self._subs.connect(s.options_changed, self._apply_view_layout)
+        self._subs.connect(s.problem_changed, self._apply_view_layout)
+        self.docks["fit"].visibilityChanged.connect(lambda _v: self._apply_view_layout())
         self._subs.connect(s.position_changed, lambda _s: self._refresh_status())
         self._subs.connect(s.runs_advanced, self._refresh_status)
         self._subs.connect(s.runs_changed, lambda: self._refresh_status(force=True))
@@ -171,6 +243,7 @@ class MainWindow(QMainWindow):
         self._on_playing(s.playing)
         self._on_selection()
         self._fit_views_to_problem()
+        self._apply_view_layout()
 
         self.resize(*DEFAULT_SIZE)
         geometry, state = self.settings.window_geometry(), self.settings.window_state()
@@ -208,7 +281,9 @@ class MainWindow(QMainWindow):
                               if spec.shortcut else "")
         action.setToolTip(tip)
         action.setStatusTip(spec.tooltip)
-        if spec.icon:
+        if spec.icon.startswith("draw:"):
+            action.setIcon(drawn_icon(spec.icon.removeprefix("draw:")))
+        elif spec.icon:
             pixmap = getattr(QStyle.StandardPixmap, spec.icon)
             action.setIcon(self.style().standardIcon(pixmap))
         action.setCheckable(spec.checkable)
@@ -267,6 +342,9 @@ class MainWindow(QMainWindow):
     def make_history_view(self) -> QWidget:
         return self.history_view
 
+    def make_fit_view(self) -> QWidget:
+        return self.fit_view
+
     def _build_menus(self) -> None:
         bar = self.menuBar()
         for spec in MENUS:
@@ -284,6 +362,14 @@ class MainWindow(QMainWindow):
                     self._rebuild_recent_menu()
                 elif entry == "@presets":
                     self._build_presets_menu(menu)
+                elif entry == "@layout":
+                    layout = menu.addMenu("&Layout")
+                    layout.setObjectName("menu_layout")
+                    group = QActionGroup(self)
+                    group.setExclusive(True)
+                    for aid in ("layout_side_by_side", "layout_multiples"):
+                        group.addAction(self.actions[aid])
+                        layout.addAction(self.actions[aid])
                 elif entry == "@docks":
                     docks = menu.addMenu("&Panels")
                     for dock in self.docks.values():
@@ -351,6 +437,17 @@ class MainWindow(QMainWindow):
         self.status_fps.setObjectName("status_fps")
         self.status_fps.setToolTip("Measured clock ticks per second while playing")
         sb.addWidget(self.status_message, 1)
+        self.load_progress = QProgressBar()
+        self.load_progress.setObjectName("load_progress")
+        self.load_progress.setMaximumWidth(220)
+        self.load_progress.setTextVisible(True)
+        self.load_cancel = QPushButton("Cancel")
+        self.load_cancel.setObjectName("load_cancel")
+        self.load_cancel.setToolTip("Stop opening the session (the current one stays)")
+        self.load_cancel.clicked.connect(self.cancel_loading)
+        for w in (self.load_progress, self.load_cancel):
+            sb.addPermanentWidget(w)
+            w.hide()
         for w in (self.status_step, self.status_loss, self.status_fps):
             w.setMinimumWidth(110)
             sb.addPermanentWidget(w)
@@ -395,20 +492,48 @@ class MainWindow(QMainWindow):
         self._refresh_status(force=True)
 
     def _fit_views_to_problem(self) -> None:
-        """One-parameter problems have no 3-D surface: the loss curve gets most of the width and
-        the 3-D pane keeps a narrow strip saying it does not apply. A new problem also replaces
-        the status line (the old one described the old problem)."""
+        """A new problem replaces the status line (the old one described the old problem) and
+        shows the model-fit dock for data problems (hidden for analytic surfaces)."""
         p = self.session.problem
         key = (p.name, getattr(p, "dataset", None), getattr(p, "formula", ""))
-        if key != getattr(self, "_problem_key", key):
+        changed = key != getattr(self, "_problem_key", None)
+        if changed and hasattr(self, "_problem_key"):
             extra = f" · {p.n_samples} data points" if p.n_samples else ""
             self.show_status(f"{p.title}: {p.formula}{extra}")
+        if changed and self._presentation is None:
+            self.docks["fit"].setVisible(p.n_samples is not None)
         self._problem_key = key
-        dim = self.session.problem.dim
-        if dim != getattr(self, "_layout_dim", None):
-            total = max(2, sum(self.splitter.sizes()))
-            self.splitter.setSizes([total // 2, total - total // 2] if dim == 2 else [total * 4 // 5, total // 5])
-        self._layout_dim = dim
+
+    def _apply_view_layout(self) -> None:
+        """Which views show, from the view options and the problem; hidden views get no pushes.
+
+        Side by side: the contour and (2-D problems, 3-D view on) the 3-D surface. One contour
+        per run: the small multiples instead of both. One-parameter problems have no surface:
+        the contour (the loss curve) takes the width and the model fit shows the data."""
+        if self._closed:
+            return
+        o, dim = self.session.options, self.session.problem.dim
+        multiples = o.small_multiples
+        surface = not multiples and o.show_surface and dim == 2
+        shown = (not multiples, surface, multiples)
+        self.contour.setVisible(shown[0])
+        self.surface_pane.setVisible(shown[1])
+        self.multiples.setVisible(shown[2])
+        if shown != getattr(self, "_shown_panes", None):
+            self._shown_panes = shown
+            total = max(3, self.splitter.width())
+            count = sum(shown)
+            self.splitter.setSizes([total // count if on else 0 for on in shown])
+        self.bridge.set_active(self.contour, not multiples)
+        self.bridge.set_active(self.multiples, multiples)
+        self.bridge.set_active(self.surface_view, surface)
+        self.bridge.set_active(self.fit_view, self.docks["fit"].isVisible() or self.fit_view.isVisible())
+        cmap = "grey" if o.grey_surface else "viridis"
+        for view in (self.contour, self.surface_view, self.multiples):
+            set_colormap = getattr(view, "set_colormap", None)
+            if callable(set_colormap):
+                set_colormap(cmap)
+        self.actions["show_surface"].setEnabled(dim == 2 and not multiples)
 
     def _on_selection(self) -> None:
         has = self.session.selected is not None
@@ -420,7 +545,9 @@ class MainWindow(QMainWindow):
         o = self.session.options
         values = {"log_loss": o.log_loss, "show_gradient": o.show_gradient, "show_velocity": o.show_velocity,
                   "show_effective_step": o.show_effective_step, "show_field": o.show_field,
-                  "log_scale": self.session.problem_settings.log_scale}
+                  "log_scale": self.session.problem_settings.log_scale, "show_surface": o.show_surface,
+                  "grey_surface": o.grey_surface, "layout_multiples": o.small_multiples,
+                  "layout_side_by_side": not o.small_multiples, "presentation": self._presentation is not None}
         for aid, value in values.items():
             a = self.actions[aid]
             if a.isChecked() != value:
@@ -453,16 +580,117 @@ class MainWindow(QMainWindow):
             last = self.settings.last_session_path
             if last.exists():
                 try:
-                    load_session(self.session, last)
-                    self.document_title = "last session"
-                    self._update_title()
-                    self.show_status("Restored the last session (File → New for the default)")
-                    return
+                    data = read_session_file(last)
                 except SessionError as exc:
                     self.load_preset(DEFAULT_PRESET)
                     self.show_status(f"Cannot restore the last session ({exc}); showing the default")
                     return
+                self.load_preset(DEFAULT_PRESET)  # at once, while a long last session is prepared
+
+                def restored() -> None:
+                    self.current_path = None
+                    self.document_title = "last session"
+                    self._update_title()
+                    self.show_status("Restored the last session (File → New for the default)")
+
+                def refused(reason: str) -> None:
+                    self.show_status(f"Cannot restore the last session ({reason}); showing the default")
+
+                self.load_document(data, "the last session", restored, on_failed=refused)
+                return
         self.load_preset(DEFAULT_PRESET)
+
+    # ================================================================== loading (all or nothing)
+    def load_document(self, data: Any, what: str, on_loaded: Callable[[], None],
+                      on_failed: Callable[[str], None] | None = None) -> bool:
+        """Load a session document all or nothing; ``on_loaded`` runs once it is in place.
+
+        A failure shows a message box naming what is wrong, or, with ``on_failed``, calls it
+        with that text instead (the quiet fallback of a launch).
+
+        Cheap documents are prepared at once; a document whose runs must recompute many steps is
+        prepared on a worker thread with a progress bar and Cancel in the status bar, while the
+        window keeps showing (and playing) the current session. Returns False when the document
+        was refused at once (bad content: the message names what is wrong)."""
+        self.cancel_loading()
+        if prepare_cost(data) <= SYNC_LOAD_COST:
+            try:
+                prepared = prepare_session(data)
+            except SessionError as exc:
+                self._failed(what, str(exc), on_failed)
+                return False
+            return self._swap_in(prepared, what, on_loaded, on_failed)
+        self._load_generation += 1
+        job = _LoadJob(self._load_generation, data, what, on_loaded, self._load_signals, on_failed)
+        self._loading = job
+        self.load_progress.setRange(0, 0)
+        self.load_progress.setFormat(f"Opening {what}… %p%")
+        self.load_progress.show()
+        self.load_cancel.show()
+        self.show_status(f"Opening {what}: computing its runs (the window stays usable; Cancel stops)")
+        self.load_pool.start(job)
+        return True
+
+    @property
+    def loading(self) -> bool:
+        """A session is being prepared off the UI thread."""
+        return self._loading is not None
+
+    def cancel_loading(self) -> None:
+        """Stop preparing a session (the current one stays)."""
+        job, self._loading = self._loading, None
+        if job is not None:
+            job.cancel.set()
+            self._load_generation += 1
+            self.load_progress.hide()
+            self.load_cancel.hide()
+            self.show_status(f"Stopped opening {job.what}")
+
+    def _on_load_progress(self, generation: int, done: int, total: int) -> None:
+        if generation == self._load_generation and total > 0:
+            self.load_progress.setRange(0, 1000)
+            self.load_progress.setValue(int(1000 * done / total))
+
+    def _on_load_done(self, generation: int, result: object) -> None:
+        job = self._loading
+        if generation != self._load_generation or job is None:
+            return  # cancelled, or superseded by another load
+        self._loading = None
+        self.load_progress.hide()
+        self.load_cancel.hide()
+        if isinstance(result, LoadCancelled):
+            return
+        if isinstance(result, Exception):
+            self._failed(job.what, str(result), job.on_failed)
+            return
+        self._swap_in(result, job.what, job.on_loaded, job.on_failed)  # type: ignore[arg-type]
+
+    def _failed(self, what: str, text: str, on_failed: Callable[[str], None] | None) -> None:
+        if on_failed is not None:
+            on_failed(text)
+        else:
+            self.show_error(f"Cannot open {what}", text)
+
+    def _swap_in(self, prepared: PreparedSession, what: str, on_loaded: Callable[[], None],
+                 on_failed: Callable[[str], None] | None = None) -> bool:
+        """Swap a prepared session in and push it to every view at once; if anything fails on
+        the way, put the previous session back and say what failed."""
+        snapshot = self.session.snapshot()
+        try:
+            self.session.apply_prepared(prepared)
+            self.bridge.flush()
+        except Exception as exc:  # any failure: nothing half-loaded stays on screen
+            cause = exc.__cause__ or exc
+            self.session.restore(snapshot)
+            with contextlib.suppress(Exception):
+                self.bridge.flush()
+            self._failed(what, f"{what[:1].upper()}{what[1:]} could not be shown "
+                         f"({type(cause).__name__}: {cause}). The previous session is kept.", on_failed)
+            if on_failed is None:
+                self.show_status(f"Cannot open {what}")
+            return False
+        on_loaded()
+        return True
 
     # ================================================================== File
     def new_session(self) -> None:
@@ -482,7 +710,7 @@ class MainWindow(QMainWindow):
         """Open a session file; errors show the SessionError text and change nothing."""
         self.session.set_playing(False)
         try:
-            load_session(self.session, path)
+            data = read_session_file(path)
         except SessionError as exc:
             self.show_error("Cannot open session", str(exc))
             self.show_status(f"Cannot open {Path(path).name}")
@@ -490,8 +718,7 @@ class MainWindow(QMainWindow):
                 self.settings.remove_recent(path)
                 self._rebuild_recent_menu()
             return False
-        self._became_current(Path(path), "Opened")
-        return True
+        return self.load_document(data, Path(path).name, lambda: self._became_current(Path(path), "Opened"))
 
     def save_session(self) -> bool:
         if self.current_path is None:
@@ -550,16 +777,20 @@ class MainWindow(QMainWindow):
     def load_preset(self, preset_id: str) -> bool:
         self.session.set_playing(False)
         try:
-            load_preset(self.session, preset_id)
+            data = preset_document(preset_id)
         except SessionError as exc:
             self.show_error("Cannot load preset", str(exc))
             return False
         info = next((p for p in list_presets() if p.id == preset_id), None)
-        self.current_path = None
-        self.document_title = info.title if info else preset_id
-        self._update_title()
-        self.show_status(info.description if info and info.description else f"Preset {preset_id}")
-        return True
+        title = info.title if info else preset_id
+
+        def loaded() -> None:
+            self.current_path = None
+            self.document_title = title
+            self._update_title()
+            self.show_status(info.description if info and info.description else f"Preset {preset_id}")
+
+        return self.load_document(data, f"the preset {title!r}", loaded)
 
     # ================================================================== Playback
     def toggle_playing(self, checked: bool | None = None) -> None:
@@ -675,6 +906,54 @@ class MainWindow(QMainWindow):
     def set_log_scale(self, checked: bool) -> None:
         self.session.set_problem(log_scale=bool(checked))
 
+    def set_show_surface(self, checked: bool) -> None:
+        self.session.set_options(show_surface=bool(checked))
+
+    def set_grey_surface(self, checked: bool) -> None:
+        self.session.set_options(grey_surface=bool(checked))
+
+    def set_layout_side_by_side(self, _checked: bool = True) -> None:
+        self.session.set_options(small_multiples=False)
+        self._sync_checkable()
+
+    def set_layout_multiples(self, checked: bool = True) -> None:
+        self.session.set_options(small_multiples=bool(checked))
+        self._sync_checkable()
+
+    def set_presentation(self, checked: bool) -> None:
+        """Presentation mode: only the views and the playback bar, full screen, large type."""
+        if checked and self._presentation is None:
+            hidden = [w for w in (*self.docks.values(), self.toolbar, self.statusBar(), self.menuBar())
+                      if w.isVisible()]
+            self._presentation = (self.saveState(), self.windowState(), hidden)
+            for w in hidden:
+                w.hide()
+            self.showFullScreen()
+            self._scale_views(PRESENTATION_SCALE)
+        elif not checked and self._presentation is not None:
+            state, window_state, hidden = self._presentation
+            self._presentation = None
+            self._scale_views(1.0)
+            self.setWindowState(window_state)
+            for w in hidden:
+                w.show()
+            self.restoreState(state)
+        self._sync_checkable()
+
+    def leave_presentation(self) -> None:
+        if self._presentation is not None:
+            self.set_presentation(False)
+
+    def _scale_views(self, factor: float) -> None:
+        """Fonts, markers and line widths of the views × ``factor`` (1 restores them)."""
+        for view in (self.contour, self.multiples, self.fit_view, self.history_view, self.surface_view,
+                     self.playback):
+            scale = getattr(view, "set_presentation_scale", None)
+            if callable(scale):
+                scale(factor)
+            else:
+                scale_fonts(view, factor)
+
     def reset_camera(self) -> None:
         self.surface_view.reset_camera()
         self.contour.reset_view()
@@ -741,10 +1020,14 @@ class MainWindow(QMainWindow):
             QApplication.restoreOverrideCursor()
         self.race_pool.clear()
         self.race_pool.waitForDone(5000)
+        self.cancel_loading()
+        self.load_pool.clear()
+        self.load_pool.waitForDone(5000)
         if self.training_lab is not None:
             self.training_lab.close()  # stops a training run and waits for its thread
         self.clock.close()
         self.bridge.close()
+        self.surface_pane.close_view()
         self._subs.disconnect_all()
         for panel in (*self.panels.values(), self.playback):
             close = getattr(panel, "close_session", None)

@@ -87,8 +87,8 @@ def shared_studio(_module_window, qtbot):
     for box in (w.info_box, w.message_box):
         if box is not None:
             box.close()
-    for dock in w.docks.values():
-        dock.show()
+    for dock_id, dock in w.docks.items():
+        dock.setVisible(dock_id != "fit")  # the model fit shows by itself for data problems
     w.load_preset("himmelblau")
     w.session.set_speed(1, 30)
     w.activateWindow()
