@@ -22,8 +22,11 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ["problem_grids.py", "--rounds", "1", "--points", "50", "--res", "32"],
         ["ui.py", "--frames", "5", "--warmup", "1"],  # on the display pytest-xvfb provides
         ["export.py", "--steps", "5", "--repeat", "1", "--no-matplotlib"],
+        ["window.py", "--quick"],  # the whole MainWindow, on the display pytest-xvfb provides
+        ["multiples.py", "--frames", "5", "--warmup", "1", "--size", "960x540"],
+        ["tuning.py", "--rounds", "1", "--steps", "20"],
     ],
-    ids=["engine", "train", "problem_grids", "ui", "export"],
+    ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning"],
 )
 def test_bench_script_runs(args: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], capture_output=True, text=True,
