@@ -20,8 +20,8 @@ caches and their doubling overshoot, one each; the constant for what does not sc
 allocator slack). Measured on this build: +31 MiB at 10,000 steps (allowed 44), +50 at 19,000
 (allowed 67), +55 at 24,000 (allowed 80). A view that kept a copy of every run's path at each
 tick (an O(n²) leak of ~30 MiB here) fails it from 18,000 steps on. That the history itself
-is resident only for the rows
-written (not its doubled capacity) is checked exactly in tests/engine/test_history_memory.py.
+is resident only for the rows written (not its doubled capacity) is checked exactly in
+tests/engine/test_history_memory.py.
 """
 
 from __future__ import annotations
