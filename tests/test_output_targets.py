@@ -289,3 +289,37 @@ def test_resolve_output_kinds(tmp_path: Path, null_twin: Path) -> None:
         loop.symlink_to(loop)
     with pytest.raises(atomic.OutputPathError, match="too many levels of symbolic links"):
         atomic.resolve_output(loop)
+
+
+def test_render_to_standard_output_and_into_a_fifo(tmp_path: Path) -> None:
+    """`render --out -` streams a fragmented MP4 (no seeking) that decodes to every frame; a GIF
+    goes into a FIFO for its reader; neither leaves a file behind."""
+    pytest.importorskip("PySide6")
+    av = pytest.importorskip("av")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    args = [sys.executable, "-m", "gdstudio", "render", "--preset", "himmelblau", "--steps", "5", "--size", "320x180"]
+    proc = subprocess.run([*args, "--out", "-"], capture_output=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert b"wrote standard output (6 frames" in proc.stderr
+    movie = tmp_path / "copy.mp4"
+    movie.write_bytes(proc.stdout)
+    with av.open(str(movie)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 6
+    movie.unlink()
+    fifo = tmp_path / "movie.gif"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def reader() -> None:
+        with open(fifo, "rb") as fh:
+            got.append(fh.read())
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    proc = subprocess.run([*args, "--out", str(fifo)], capture_output=True, cwd=ROOT, env=env, timeout=120)
+    t.join(30)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert got and got[0][:6] == b"GIF89a" and got[0].endswith(b";")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movie.gif"]
