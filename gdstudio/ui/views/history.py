@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QTabBar, QVBoxLayout, QWidget
 
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
@@ -51,8 +51,13 @@ _SHORT = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
 #: Growing curves are redrawn at most this often (s); the position line and dots every call.
 CURVE_INTERVAL = 1 / 15
+#: Curve pen width (px). 1 px cosmetic pens take Qt's fast cosmetic stroker: a 1.6 px antialiased
+#: pen costs ~100× more on a noisy thinned curve (~170 ms vs 0.4 ms for 1,600 points on llvmpipe).
+CURVE_WIDTH = 1.0
 #: The smallest (width, height) in px a plot is given before the layout reflows.
 MIN_PLOT_SIZE = (210, 150)
+#: The x axis starts this fraction of its span before step 0.
+_X_LEAD = 0.02
 #: Steps on the x axis of an empty or just-started plot.
 _MIN_X = 10
 #: An escaping run leaves the others' range by more than this many of their spans (linear) …
@@ -105,13 +110,14 @@ class _Grow:
 
 
 class SeriesSummary:
-    """Block minima and maxima of a growing series at block sizes B0·2^j (NaN ignored).
+    """Block minima and maxima of a growing series at block sizes B0·2^j (NaN ignored), and its
+    finite extent.
 
-    :meth:`update` costs O(new values); :meth:`decimate` O(width): the curve is exact up to
-    4 points per pixel column, beyond that each block of the coarsest level with at most
-    ``width`` blocks is drawn as its minimum then its maximum (spikes and the envelope survive),
-    with finer blocks and the raw values for the tail. A series that shrank or whose first or
-    last summarised value changed (a restarted run) is summarised afresh.
+    :meth:`update` costs O(new values); :meth:`points` O(points returned): up to 4 points per
+    pixel column the curve is exact (level −1); beyond, each block of the coarsest level with at
+    most ``width`` blocks (:meth:`level_for`) is drawn as its minimum then its maximum (spikes and
+    the envelope survive), with finer blocks and the raw values for the tail. A series that
+    shrank or whose first or last summarised value changed (a restarted run) starts afresh.
     """
 
     B0 = 16
@@ -123,7 +129,10 @@ class SeriesSummary:
         self.n = 0
         self._ends = (math.nan, math.nan)
         self.levels: list[tuple[_Grow, _Grow]] = []
-        self.lowest = math.inf  # smallest finite value (for the log loss offset)
+        self.lowest = math.inf  # smallest finite value
+        self.highest = -math.inf  # largest finite value
+        self.lowest_positive = math.inf  # smallest finite value > 0 (log axes)
+        self.first = math.nan  # first finite value
 
     def _same(self, y: np.ndarray) -> bool:
         if self.n == 0:
@@ -140,13 +149,27 @@ class SeriesSummary:
             self.reset()
         n = len(y)
         if n > self.n:
-            new = _finite(y[self.n : n])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                low = np.nanmin(new) if new.size else math.nan
-            if low < self.lowest:
-                self.lowest = float(low)
-            self._extend(y, n)
+            if n - self.n <= 8:  # a tick's worth: Python floats beat a dozen tiny NumPy calls
+                ok = [v for v in map(float, y[self.n : n]) if math.isfinite(v)]
+                low, high = (min(ok), max(ok)) if ok else (math.nan, math.nan)
+                positive = [v for v in ok if v > 0]
+                low_pos = min(positive) if positive else math.inf
+                first = ok[0] if ok else math.nan
+            else:
+                new = _finite(y[self.n : n])
+                okv = new[~np.isnan(new)]
+                low, high = (float(okv.min()), float(okv.max())) if okv.size else (math.nan, math.nan)
+                pos = okv[okv > 0]
+                low_pos = float(pos.min()) if pos.size else math.inf
+                first = float(okv[0]) if okv.size else math.nan
+            if not math.isnan(low):
+                self.lowest = min(self.lowest, low)
+                self.highest = max(self.highest, high)
+                self.lowest_positive = min(self.lowest_positive, low_pos)
+                if math.isnan(self.first):
+                    self.first = first
+            if n // self.B0 > (self.levels[0][0].n if self.levels else 0):
+                self._extend(y, n)
             self.n = n
             self._ends = (float(y[0]), float(y[n - 1]))
         return not fresh
@@ -172,38 +195,221 @@ class SeriesSummary:
                 hi.append(np.fmax.reduce(phi.data[2 * hi.n : 2 * full].reshape(-1, 2), axis=1))
             j += 1
 
-    def decimate(self, y: np.ndarray, width_px: int,
-                 transform: Callable[[np.ndarray], np.ndarray] = _finite) -> tuple[np.ndarray, np.ndarray]:
-        """(x, transform(y)) thinned for a ``width_px``-wide plot (``transform`` monotone increasing)."""
-        n = min(len(y), self.n)
+    def level_for(self, width_px: int) -> int:
+        """−1 (exact) up to 4 points per pixel column, else the coarsest level needed for at most
+        ``width_px`` blocks."""
+        n = self.n
         if n <= 4 * width_px or not self.levels:
-            return np.arange(n, dtype=np.float64), transform(y[:n])
+            return -1
         j = 0
         while (self.B0 << j) * width_px < n and j + 1 < len(self.levels) and self.levels[j + 1][0].n:
             j += 1
+        return j
+
+    def block(self, level: int) -> int:
+        """Steps per block at ``level`` (1 for the exact level −1)."""
+        return 1 if level < 0 else self.B0 << level
+
+    def points(self, y: np.ndarray, level: int, start: int = 0, stop: int | None = None,
+               transform: Callable[[np.ndarray], np.ndarray] = _finite) -> tuple[np.ndarray, np.ndarray]:
+        """(x, transform(y)) of steps ``start`` … ``stop`` − 1 at ``level`` (``start`` a multiple of
+        its block; ``transform`` monotone increasing, so it commutes with min and max)."""
+        stop = self.n if stop is None else min(stop, self.n)
+        if level < 0:
+            return np.arange(start, stop, dtype=np.float64), transform(y[start:stop])
         xs, ys = [], []
-        pos = 0
-        for level in range(j, -1, -1):
-            b = self.B0 << level
-            lo, hi = self.levels[level]
-            first = pos // b
-            if lo.n > first:
-                starts = np.arange(first, lo.n, dtype=np.float64) * b
-                xs.append(np.column_stack([starts, starts + (b - 1)]).ravel())
-                ys.append(np.column_stack([lo.data[first : lo.n], hi.data[first : hi.n]]).ravel())
-                pos = lo.n * b
-        xs.append(np.arange(pos, n, dtype=np.float64))
-        ys.append(_finite(y[pos:n]))
+        pos = start
+        finer = range(level, -1, -1) if stop - start > 4 * (self.B0 << level) else (level,)
+        for lev in finer:  # a short tail: its level's blocks, then the raw steps (fewer calls)
+            b = self.B0 << lev
+            lo, hi = self.levels[lev]
+            first, last = pos // b, min(lo.n, stop // b)
+            if last > first:
+                starts = np.arange(first, last, dtype=np.float64) * b
+                x = np.empty(2 * (last - first))
+                x[0::2], x[1::2] = starts, starts + (b - 1)
+                v = np.empty(2 * (last - first))
+                v[0::2], v[1::2] = lo.data[first:last], hi.data[first:last]
+                xs.append(x)
+                ys.append(v)
+                pos = last * b
+        xs.append(np.arange(pos, stop, dtype=np.float64))
+        ys.append(_finite(y[pos:stop]))
         return np.concatenate(xs), transform(np.concatenate(ys))
+
+    def decimate(self, y: np.ndarray, width_px: int,
+                 transform: Callable[[np.ndarray], np.ndarray] = _finite) -> tuple[np.ndarray, np.ndarray]:
+        """(x, transform(y)) of the whole series thinned for a ``width_px``-wide plot."""
+        return self.points(y, self.level_for(width_px), 0, None, transform)
 
 
 def peak_decimate(y: np.ndarray, width_px: int) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of a curve over steps 0..n−1 thinned for a ``width_px``-wide plot (see
-    :meth:`SeriesSummary.decimate`; non-finite values become NaN breaks)."""
+    :class:`SeriesSummary`; non-finite values become NaN breaks)."""
     y = np.asarray(y, dtype=np.float64)
     summary = SeriesSummary()
     summary.update(y)
     return summary.decimate(y, width_px)
+
+
+#: A curve's live tail holds at most this many blocks (or exact points) before the part before it
+#: is frozen into the body (redrawn only then, when the level changes, or when the axis does).
+TAIL_BLOCKS = 48
+
+
+class _Paths(pg.GraphicsObject):
+    """Several curves of one plot stroked by one item (its own pixmap cache): the plot has one such
+    item for the frozen bodies and one for the live tails, instead of a pyqtgraph curve per run and
+    parameter (~0.3 ms each to update, and dozens of pixmap caches that overflow QPixmapCache)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._paths: list[tuple[object, QPainterPath]] = []
+        self._rect = QRectF()
+
+    def set_paths(self, paths: list[tuple[object, QPainterPath]]) -> None:
+        """(pen, path in data coordinates) per tail."""
+        self.prepareGeometryChange()
+        self._paths = paths
+        rect = QRectF()
+        for _pen, path in paths:
+            rect = rect.united(path.boundingRect())
+        pad_x, pad_y = max(rect.width(), 1e-300) * 0.02, max(rect.height(), 1e-300) * 0.02
+        self._rect = rect.adjusted(-pad_x, -pad_y, pad_x, pad_y) if paths else QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter, *_args) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for pen, path in self._paths:
+            painter.setPen(pen)
+            painter.drawPath(path)
+
+
+class _Dots(pg.GraphicsObject):
+    """Each run's value at the position: filled circles of a fixed pixel size with a dark rim, in
+    one light item (a ScatterPlotItem's setData + paint cost ~1 ms per plot per frame)."""
+
+    RADIUS = 3.5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x = np.empty(0)
+        self._y = np.empty(0)
+        self._brushes: list = []
+        self._rect = QRectF()
+        self._rim = mk_pen("#101010", 1.0)
+
+    def setData(self, x, y, brush=()) -> None:
+        self.prepareGeometryChange()
+        self._x, self._y, self._brushes = np.asarray(x, float), np.asarray(y, float), list(brush)
+        if len(self._x):
+            px, py = self.pixelSize()
+            pad_x, pad_y = (self.RADIUS + 2) * (px or 0.0), (self.RADIUS + 2) * (py or 0.0)
+            x0, x1, y0, y1 = self._x.min(), self._x.max(), self._y.min(), self._y.max()
+            self._rect = QRectF(x0 - pad_x, y0 - pad_y, x1 - x0 + 2 * pad_x, y1 - y0 + 2 * pad_y)
+        else:
+            self._rect = QRectF()
+        self.update()
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._x, self._y
+
+    def viewTransformChanged(self) -> None:  # pyqtgraph hook: the padding is in pixels
+        self.setData(self._x, self._y, self._brushes)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter, *_args) -> None:
+        transform = painter.transform()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(self._rim)
+        r = self.RADIUS
+        for x, y, brush in zip(self._x.tolist(), self._y.tolist(), self._brushes, strict=False):
+            painter.setBrush(brush)
+            painter.drawEllipse(transform.map(QPointF(x, y)), r, r)
+
+
+class _Curve:
+    """One drawn series: a frozen *body* (redrawn only when its checkpoint, level or transform
+    changes) and a live *tail* (the newest steps), both stroked by the plot's :class:`_Paths`
+    items, so a redraw strokes O(new pixels), not the whole thinned curve."""
+
+    def __init__(self) -> None:
+        self.summary = SeriesSummary()
+        self.pen = None
+        self.visible = True
+        self.body: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self.tail: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._body_path: QPainterPath | None = None
+        self._tail_path: QPainterPath | None = None
+        self._body_key: tuple | None = None
+        self._tail_n = -1
+        self.full = False  # the body holds the whole (clipped) curve, no tail
+
+    def set_pen(self, pen) -> None:
+        self.pen = pen
+
+    def set_visible(self, on: bool) -> None:
+        self.visible = on
+
+    def _set_body(self, x: np.ndarray, v: np.ndarray) -> None:
+        self.body = (x, v)
+        self._body_path = pg.arrayToQPath(x, v, connect="finite") if len(x) > 1 else None
+
+    def draw(self, y: np.ndarray, width: int, transform: Callable, transform_key: object) -> bool:
+        """Body up to a checkpoint at the current level, tail from there (joined at one point).
+        Returns True if the body changed."""
+        s = self.summary
+        level = s.level_for(width)
+        b = s.block(level)
+        key = self._body_key
+        changed = False
+        if self.full or key is None or key[:2] != (level, transform_key) or s.n - key[2] > TAIL_BLOCKS * b:
+            cut = (s.n // b) * b if level >= 0 else max(0, s.n - 1)
+            self._set_body(*s.points(y, level, 0, cut, transform))
+            self._body_key = key = (level, transform_key, cut)
+            self._tail_n = -1
+            self.full = False
+            changed = True
+        if s.n != self._tail_n:
+            x, v = s.points(y, level, key[2], None, transform)
+            bx, bv = self.body
+            if len(bx):  # join the body's last point
+                x, v = np.concatenate([bx[-1:], x]), np.concatenate([bv[-1:], v])
+            self.tail = (x, v)
+            self._tail_path = pg.arrayToQPath(x, v, connect="finite") if len(x) > 1 else None
+            self._tail_n = s.n
+        return changed
+
+    def draw_full(self, x: np.ndarray, v: np.ndarray) -> None:
+        """The whole curve as given (clipped escaping runs): body only."""
+        self._set_body(x, v)
+        self.tail = (np.empty(0), np.empty(0))
+        self._tail_path = None
+        self.full = True
+        self._body_key = None
+
+    def body_path(self) -> tuple[object, QPainterPath] | None:
+        return (self.pen, self._body_path) if self.visible and self._body_path is not None else None
+
+    def tail_path(self) -> tuple[object, QPainterPath] | None:
+        return (self.pen, self._tail_path) if self.visible and not self.full and self._tail_path is not None else None
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) as drawn: the body, then the tail without the joining point."""
+        bx, bv = self.body
+        tx, tv = self.tail
+        if self.full or not len(tx):
+            return bx, bv
+        skip = 1 if len(bx) else 0
+        return np.concatenate([bx, tx[skip:]]), np.concatenate([bv, tv[skip:]])
+
+    getData = data  # the PlotCurveItem spelling
 
 
 def _span_floor(lo: float, hi: float) -> float:
@@ -258,21 +464,11 @@ def _free_width(label: pg.LabelItem) -> None:
 
 
 @dataclass
-class _Drawn:
-    """One curve's thinned data in plot coordinates."""
-
-    x: np.ndarray
-    y: np.ndarray
-    extent: tuple[float, float] | None
-
-
-@dataclass
 class _RunCurves:
-    curves: dict[str, list[pg.PlotCurveItem]] = field(default_factory=dict)
-    summaries: dict[str, list[SeriesSummary]] = field(default_factory=dict)
+    curves: dict[str, list[_Curve]] = field(default_factory=dict)
     color: str = ""
 
-    def all(self) -> list[pg.PlotCurveItem]:
+    def all(self) -> list[_Curve]:
         return [c for cs in self.curves.values() for c in cs]
 
 
@@ -298,8 +494,10 @@ class HistoryView(QWidget):
         layout.addWidget(self.layout_widget, 1)
         self.plots: dict[str, pg.PlotItem] = {}
         self.position_lines: dict[str, pg.InfiniteLine] = {}
-        self.markers: dict[str, PassiveScatter] = {}
+        self.markers: dict[str, _Dots] = {}
         self.escape_markers: dict[str, PassiveScatter] = {}
+        self.tails: dict[str, _Paths] = {}
+        self.bodies: dict[str, _Paths] = {}
         for name in PLOTS:
             plot = pg.PlotItem()
             _free_width(plot.titleLabel)
@@ -318,9 +516,16 @@ class HistoryView(QWidget):
             line = pg.InfiniteLine(angle=90, movable=False, pen=mk_pen("#BBBBBB", 1.0, Qt.PenStyle.DotLine))
             line.setZValue(50)
             plot.addItem(line, ignoreBounds=True)
-            marker = PassiveScatter(size=7, pen=mk_pen("#101010", 1.0), pxMode=True)
+            marker = _Dots()
             marker.setZValue(60)
-            plot.addItem(marker)
+            plot.addItem(marker, ignoreBounds=True)
+            for store, z in ((self.bodies, 9), (self.tails, 10)):
+                item = _Paths()
+                item.setZValue(z)
+                # Between updates a repaint (the position line moving) blits the cached strokes.
+                item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+                plot.addItem(item, ignoreBounds=True)
+                store[name] = item
             cross = PassiveScatter(size=13, symbol="x", pen=mk_pen("#101010", 0.8), pxMode=True)
             cross.setZValue(70)
             plot.addItem(cross)
@@ -343,6 +548,9 @@ class HistoryView(QWidget):
         self._refit = True  # next _fit_ranges fits exactly (no hysteresis)
         self._curves_time = -math.inf
         self._curves_pending = False
+        self._position_pending = False
+        self._bodies_dirty = True
+        self._bodies_changed: set[str] = set()
         self._curve_timer = QTimer(self)
         self._curve_timer.setSingleShot(True)
         self._curve_timer.timeout.connect(self.flush)
@@ -445,7 +653,7 @@ class HistoryView(QWidget):
             self.plots[plot].setTitle(text, size="9pt")
 
     # -- data ----------------------------------------------------------------------------
-    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
+    def set_trajectories(self, trajectories: Sequence[TrajectoryView], *, _defer_position: bool = False) -> None:
         """The runs to plot (curves reused by ``key``; growth is redrawn at most every CURVE_INTERVAL)."""
         trajs = list(trajectories)
         keys = {t.key for t in trajs}
@@ -455,35 +663,26 @@ class HistoryView(QWidget):
             (t.key, t.visible, t.color, t.dim) for t in self._trajs]
         for key in [k for k in self._runs if k not in keys]:
             run = self._runs.pop(key)
-            for name, curves in run.curves.items():
-                for c in curves:
-                    self.plots[name].removeItem(c)
+            self._bodies_dirty = True
         for t in trajs:
             run = self._runs.get(t.key)
             if run is None:
                 run = self._runs[t.key] = _RunCurves()
                 for name in PLOTS:
                     run.curves[name] = []
-                    run.summaries[name] = []
             dims = {"loss": 1, "parameters": t.dim, "effective_lr": t.dim, "grad_norm": 1}
             for name, n in dims.items():
-                curves, summaries = run.curves[name], run.summaries[name]
+                curves = run.curves[name]
                 while len(curves) < n:
-                    c = pg.PlotCurveItem(antialias=True)
-                    # Between data updates a repaint blits the cached curve instead of re-stroking it.
-                    c.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-                    self.plots[name].addItem(c)
-                    curves.append(c)
-                    summaries.append(SeriesSummary())
+                    curves.append(_Curve())
                     run.color = ""  # restyle
-                for c in curves[n:]:
-                    self.plots[name].removeItem(c)
-                del curves[n:], summaries[n:]
+                del curves[n:]
             if run.color != t.color:
                 run.color = t.color
                 for curves in run.curves.values():
                     for i, c in enumerate(curves):
-                        c.setPen(mk_pen(t.color, 1.6, _STYLES[min(i, 1)]))
+                        c.set_pen(mk_pen(t.color, CURVE_WIDTH, _STYLES[min(i, 1)]))
+                self._bodies_dirty = True
         self._trajs = trajs
         if structure_changed or time.perf_counter() - self._curves_time >= CURVE_INTERVAL:
             self._update_curves()
@@ -492,12 +691,17 @@ class HistoryView(QWidget):
             if not self._curve_timer.isActive():
                 wait = CURVE_INTERVAL - (time.perf_counter() - self._curves_time)
                 self._curve_timer.start(max(1, int(wait * 1000)))
-            self._update_position()
+            if _defer_position:  # a playing frame: the dots follow with the curves
+                self._position_pending = True
+            else:
+                self._update_position()
 
     def flush(self) -> None:
-        """Redraw curves now if a throttled update is pending."""
+        """Redraw curves (and the position) now if a throttled update is pending."""
         if self._curves_pending:
             self._update_curves()
+        elif self._position_pending:
+            self._update_position()
 
     def set_position(self, step: int) -> None:
         """Move the position line (and the value dots) to ``step``."""
@@ -505,14 +709,16 @@ class HistoryView(QWidget):
         self._update_position()
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
-        """:meth:`set_trajectories` and :meth:`set_position` with one update."""
+        """:meth:`set_trajectories` and :meth:`set_position` with one update. While runs only grow
+        (playing), the whole history (curves, line and dots) follows at most every CURVE_INTERVAL:
+        it is a side view, and each redraw costs a few ms; a timer brings it up to date."""
         self._step = max(0, int(step))
-        self.set_trajectories(trajectories)
+        self.set_trajectories(trajectories, _defer_position=True)
 
     def curve_data(self, key: Hashable, plot: str) -> list[tuple[np.ndarray, np.ndarray]]:
         """(x, y) of run ``key``'s curves in ``plot`` as drawn (log10 values on log axes)."""
         self.flush()
-        return [c.getData() for c in self._runs[key].curves[plot]]
+        return [c.data() for c in self._runs[key].curves[plot]]
 
     def escaping_runs(self, plot: str) -> set[Hashable]:
         """Keys of the runs that do not set ``plot``'s range (diverged or blowing up)."""
@@ -544,41 +750,71 @@ class HistoryView(QWidget):
         series = {t.key: self._series(t) for t in visible}
         for t in visible:
             for name, arrays in series[t.key].items():
-                for summary, y in zip(self._runs[t.key].summaries[name], arrays, strict=True):
-                    if not summary.update(y):
+                for curve, y in zip(self._runs[t.key].curves[name], arrays, strict=True):
+                    if not curve.summary.update(y):
                         self._refit = True  # a run restarted
         self._loss_offset = None
         if self._log["loss"] and visible:
-            lows = [self._runs[t.key].summaries["loss"][0].lowest for t in visible]
+            lows = [self._runs[t.key].curves["loss"][0].summary.lowest for t in visible]
             lows = [v for v in lows if math.isfinite(v)]
             if lows and min(lows) <= 0:
                 self._loss_offset = min(lows)
         self._update_titles()
-        drawn: dict[Hashable, dict[str, list[_Drawn]]] = {}
         for t in self._trajs:
-            if not t.visible:
-                for c in self._runs[t.key].all():
-                    c.hide()
-                continue
-            run = self._runs[t.key]
-            drawn[t.key] = {}
-            for name, arrays in series[t.key].items():
-                width = max(200, int(self.plots[name].vb.width()))
-                transform = self._transform(name)
-                pairs = zip(run.summaries[name], arrays, strict=True)
-                drawn[t.key][name] = [_Drawn(*xy, _extent(xy[1])) for xy in (s.decimate(y, width, transform)
-                                                                            for s, y in pairs)]
-        self._fit_ranges(visible, drawn)
+            for c in self._runs[t.key].all():
+                if c.visible != t.visible:
+                    c.set_visible(t.visible)
+                    self._bodies_dirty = True
+        self._fit_ranges(visible, series)
         crosses: dict[str, list[tuple[float, float, str]]] = {name: [] for name in PLOTS}
         for t in visible:
-            for name, items in drawn[t.key].items():
-                crosses[name] += [(x, y, t.color) for x, y in self._draw_run(t, name, items)]
+            for name, arrays in series[t.key].items():
+                crosses[name] += [(x, y, t.color) for x, y in self._draw_run(t, name, arrays)]
         self._draw_escapes(crosses)
+        for name in PLOTS:
+            curves = [c for t in visible for c in self._runs[t.key].curves[name]]
+            if self._bodies_dirty or name in self._bodies_changed:
+                self.bodies[name].set_paths([p for p in (c.body_path() for c in curves) if p is not None])
+            self.tails[name].set_paths([p for p in (c.tail_path() for c in curves) if p is not None])
+        self._bodies_dirty = False
+        self._bodies_changed.clear()
         self._update_position()
 
-    def _run_extent(self, items: list[_Drawn]) -> tuple[float, float] | None:
-        ext = [d.extent for d in items if d.extent is not None]
+    def _width(self, name: str) -> int:
+        return max(200, int(self.plots[name].vb.width()))
+
+    def _full_points(self, t: TrajectoryView, name: str, arrays: list[np.ndarray]) -> list[tuple]:
+        """Every curve of run ``t`` in ``name``, thinned, in plot coordinates (O(width))."""
+        transform, width = self._transform(name), self._width(name)
+        return [c.summary.decimate(y, width, transform) for c, y in zip(self._runs[t.key].curves[name], arrays,
+                                                                         strict=True)]
+
+    def _series_extent(self, summary: SeriesSummary, name: str) -> tuple[float, float] | None:
+        """A curve's finite extent in plot coordinates, from its summary (O(1))."""
+        if not math.isfinite(summary.lowest):
+            return None
+        if not self._log[name]:
+            return summary.lowest, summary.highest
+        if not math.isfinite(summary.lowest_positive):
+            return None
+        return math.log10(summary.lowest_positive), math.log10(summary.highest)
+
+    def _run_extent(self, t: TrajectoryView, name: str, arrays: list[np.ndarray]) -> tuple[float, float] | None:
+        if name == "loss" and self._loss_offset is not None:  # loss − min: from the thinned curve
+            ext = [_extent(v) for _x, v in self._full_points(t, name, arrays)]
+        else:
+            ext = [self._series_extent(c.summary, name) for c in self._runs[t.key].curves[name]]
+        ext = [e for e in ext if e is not None]
         return (min(e[0] for e in ext), max(e[1] for e in ext)) if ext else None
+
+    def _run_start(self, t: TrajectoryView, name: str) -> float:
+        """The largest first value of the run's curves, in plot coordinates."""
+        firsts = []
+        for c in self._runs[t.key].curves[name]:
+            v = self._marker_value(name, c.summary.first) if math.isfinite(c.summary.first) else math.nan
+            if math.isfinite(v):
+                firsts.append(v)
+        return max(firsts, key=abs, default=0.0)
 
     def _escapes(self, name: str, extent: tuple[float, float], start: float, others: tuple[float, float]) -> bool:
         """Whether a running run with ``extent`` (first value ``start``) is blowing up against the
@@ -592,39 +828,38 @@ class HistoryView(QWidget):
         scale = max(abs(start), abs(lo_o), abs(hi_o), 1e-300)
         return beyond > _ESCAPE_SPANS * span and max(abs(extent[0]), abs(extent[1])) > 1e3 * scale
 
-    def _fit_ranges(self, visible: list[TrajectoryView], drawn: dict[Hashable, dict[str, list[_Drawn]]]) -> None:
+    def _fit_ranges(self, visible: list[TrajectoryView], series: dict[Hashable, dict[str, list[np.ndarray]]]) -> None:
         """Fit each plot to its finite, non-escaping data, changing a range only when the data
         leave it or fill less than 40 % of it (x: up to a round step beyond the longest run)."""
         refit, self._refit = self._refit, False
         n = max((len(t.loss) for t in visible), default=1)
         xmax = float(_round_up(max(n - 1, _MIN_X) * 1.15))
         for name, plot in self.plots.items():
-            extents = {t.key: self._run_extent(drawn[t.key][name]) for t in visible}
+            extents = {t.key: self._run_extent(t, name, series[t.key][name]) for t in visible}
             extents = {k: e for k, e in extents.items() if e is not None}
             status = {t.key: t.status for t in visible}
-            starts = {}
-            for t in visible:
-                first = [d.y[np.isfinite(d.y)][:1] for d in drawn[t.key][name]]
-                starts[t.key] = max((float(f[0]) for f in first if f.size), default=0.0, key=abs)
             core = {k: e for k, e in extents.items() if status[k] != "diverged"}
             escaping = {k for k in extents if status[k] == "diverged"}
             if len(core) > 1:
-                for k, e in list(core.items()):
-                    rest = [v for j, v in core.items() if j != k]
+                for t in visible:
+                    if t.key not in core:
+                        continue
+                    rest = [v for j, v in core.items() if j != t.key]
                     others = (min(v[0] for v in rest), max(v[1] for v in rest))
-                    if self._escapes(name, e, starts[k], others):
-                        escaping.add(k)
+                    if self._escapes(name, core[t.key], self._run_start(t, name), others):
+                        escaping.add(t.key)
                 core = {k: e for k, e in core.items() if k not in escaping}
             if not core:  # every run escapes: the part of each near its start
                 for t in visible:
-                    sane = [_sane_extent(d.y, self._log[name]) for d in drawn[t.key][name]]
-                    sane = [s for s in sane if s is not None]
+                    points = self._full_points(t, name, series[t.key][name])
+                    sane = [e for e in (_sane_extent(v, self._log[name]) for _x, v in points) if e is not None]
                     if sane:
-                        core[t.key] = (min(s[0] for s in sane), max(s[1] for s in sane))
+                        core[t.key] = (min(e[0] for e in sane), max(e[1] for e in sane))
             self._escaping[name] = escaping
             (cx0, cx1), (cy0, cy1) = plot.vb.viewRange()
-            keep_x = not refit and cx0 == 0.0 and n - 1 <= cx1 <= 2.5 * xmax
-            x_range = None if keep_x else (0.0, xmax)
+            # Step 0 sits just inside the left edge, so its dots and ✕ show whole.
+            keep_x = not refit and math.isclose(cx0, -_X_LEAD * cx1, abs_tol=1e-9) and n - 1 <= cx1 <= 2.5 * xmax
+            x_range = None if keep_x else (-_X_LEAD * xmax, xmax)
             y_range = None
             if core:
                 lo, hi = min(e[0] for e in core.values()), max(e[1] for e in core.values())
@@ -637,29 +872,35 @@ class HistoryView(QWidget):
             if x_range or y_range:
                 plot.vb.setRange(xRange=x_range, yRange=y_range, padding=0.0)
 
-    def _draw_run(self, t: TrajectoryView, name: str, items: list[_Drawn]) -> list[tuple[float, float]]:
+    def _draw_run(self, t: TrajectoryView, name: str, arrays: list[np.ndarray]) -> list[tuple[float, float]]:
         """Set the curves; an escaping run's stop where they leave the plot. Returns where its ✕
         go: each exit, or (a diverged run that stays inside) its last finite point."""
-        escaping = t.key in self._escaping[name]
+        curves = self._runs[t.key].curves[name]
+        if t.key not in self._escaping[name]:
+            transform = self._transform(name)
+            key = (self._log[name], self._loss_offset if name == "loss" else None)
+            width = self._width(name)
+            for curve, y in zip(curves, arrays, strict=True):
+                if curve.draw(y, width, transform, key):
+                    self._bodies_changed.add(name)
+            return []
         lo, hi = self.plots[name].vb.viewRange()[1]
         crosses: list[tuple[float, float]] = []
         last: tuple[float, float] | None = None
-        for curve, d in zip(self._runs[t.key].curves[name], items, strict=True):
-            x, y = d.x, d.y
-            if escaping:
-                out = np.isfinite(y) & ((y < lo) | (y > hi))
-                if out.any():  # the exit point sits just inside the edge, so its ✕ shows whole
-                    i = int(np.argmax(out))
-                    inset = 0.03 * (hi - lo)
-                    x = np.append(x[:i], x[i])
-                    y = np.append(y[:i], min(max(y[i], lo + inset), hi - inset))
-                    crosses.append((float(x[-1]), float(y[-1])))
-                elif last is None:
-                    ok = np.flatnonzero(np.isfinite(y))
-                    if ok.size:
-                        last = (float(x[ok[-1]]), float(y[ok[-1]]))
-            curve.setData(x, y, connect="finite")
-            curve.show()
+        for curve, (x, y) in zip(curves, self._full_points(t, name, arrays), strict=True):
+            out = np.isfinite(y) & ((y < lo) | (y > hi))
+            if out.any():  # the exit point sits just inside the edge, so its ✕ shows whole
+                i = int(np.argmax(out))
+                inset = 0.03 * (hi - lo)
+                x = np.append(x[:i], x[i])
+                y = np.append(y[:i], min(max(y[i], lo + inset), hi - inset))
+                crosses.append((float(x[-1]), float(y[-1])))
+            elif last is None:
+                ok = np.flatnonzero(np.isfinite(y))
+                if ok.size:
+                    last = (float(x[ok[-1]]), float(y[ok[-1]]))
+            curve.draw_full(x, y)
+            self._bodies_changed.add(name)
         if not crosses and last is not None and t.status == "diverged":
             crosses.append(last)
         return crosses
@@ -697,6 +938,7 @@ class HistoryView(QWidget):
         return y
 
     def _update_position(self) -> None:
+        self._position_pending = False
         for line in self.position_lines.values():
             line.setValue(self._step)
         points: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in PLOTS}
