@@ -563,12 +563,13 @@ def test_history_catches_up_with_growing_runs(history_view, qtbot, himmelblau, r
 
     for n in range(2, 42):  # a fast clock: one step per call
         history_view.set_frame([prefix(n)], n - 1)
-    # The position dot is always current, even when the curve redraw is throttled.
-    mx, my = history_view.markers["loss"].getData()
-    assert list(mx) == [40.0] and my[0] == pytest.approx(full.loss[40])
-    # The timer brings the curve itself up to date without any further call.
+    # While playing, curves, line and dots follow together at most every CURVE_INTERVAL: the
+    # timer brings them up to date without any further call.
     curve = history_view._runs["g"].curves["loss"][0]
     qtbot.waitUntil(lambda: len(curve.getData()[0]) == 41, timeout=2000)
+    mx, my = history_view.markers["loss"].getData()
+    assert list(mx) == [40.0] and my[0] == pytest.approx(full.loss[40])
+    assert history_view.position_lines["loss"].value() == 40
     assert np.allclose(curve.getData()[1], full.loss)
 
 
