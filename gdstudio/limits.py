@@ -39,8 +39,11 @@ def available_memory() -> int:
 
 
 def format_bytes(n: float) -> str:
-    """``15 GiB``, ``512 MiB``, ``3 KiB`` (rounded, for messages)."""
-    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+    """``15 GiB``, ``512 MiB``, ``3 KiB`` (rounded, for messages); ``7.0e+32 bytes`` beyond 1000 PiB."""
+    if n >= 1000 * (1 << 50):
+        return f"{n:.1e} bytes"
+    units = (("PiB", 1 << 50), ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+    for unit, size in units:
         if n >= size:
             value = n / size
             return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
