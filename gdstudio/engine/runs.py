@@ -177,6 +177,27 @@ class History:
             g.n = min(g.n, n_steps)
 
 
+def _peek(sampler: BatchSampler) -> np.ndarray | None:
+    """The batch ``sampler.next()`` would return, leaving ``sampler`` as it is.
+
+    ``next()`` only rebinds the sampler's counters and slices its epoch order, so a shallow copy
+    serves, except at an epoch boundary, where the copy draws the new order from a copy of the
+    generator (a deep copy costs ~50 µs; the arrows ask for a preview at every frame).
+    """
+    twin = copy.copy(sampler)
+    if not twin.full_batch and twin._pos >= twin.n:
+        twin.rng = _rng_copy(twin.rng)
+    return twin.next()
+
+
+def _rng_copy(rng: np.random.Generator) -> np.random.Generator:
+    """An independent generator in the same state (same draws from here on)."""
+    bits = rng.bit_generator
+    twin = type(bits)(0)
+    twin.state = bits.state
+    return np.random.Generator(twin)
+
+
 def _check_number(name: str, value: object) -> float:
     """A finite real number ≥ 0, or ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -365,10 +386,10 @@ class Run:
         params = self.params.copy()
         eff = np.empty_like(params)
         with np.errstate(all="ignore"):
-            batch = copy.deepcopy(self.sampler).next() if self.sampler is not None else None
+            batch = _peek(self.sampler) if self.sampler is not None else None
             g = self._exact if batch is None else self.problem.gradient(params, batch)
             if self._noise:
-                g = g + self._noise * copy.deepcopy(self._noise_rng).standard_normal(g.shape)
+                g = g + self._noise * _rng_copy(self._noise_rng).standard_normal(g.shape)
             opt.update(params, g, state, eff)
             update = params[0] - self.params[0]
         m1 = None if opt.first_moment_buffer is None else state.buffers.get(opt.first_moment_buffer)
