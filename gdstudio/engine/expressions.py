@@ -21,6 +21,18 @@ numeric exponents with |n| ≤ :data:`MAX_EXPONENT`, no power inside an exponent
 and every constant must be a real number within float range (``1/0``, ``log(0)``,
 ``sqrt(-1)`` and ``1e308**2`` are refused).
 
+Budget (SymPy folds constants exactly, so ``(1/9**100)**100`` is a rational with 9,543 digits and
+two more ``**100`` would take minutes): every exact number keeps at most :data:`MAX_DIGITS` digits
+in its numerator and denominator, estimated *before* a power is computed (``digits(b**n) ≈
+|n|·digits(b)``); an exact number under a fractional power (which SymPy factors to extract roots)
+at most :data:`MAX_ROOT_DIGITS`; a folded exponent (``(x**100)**100`` is ``x**10000``) at most
+:data:`MAX_FOLDED_EXPONENT` in magnitude; the tree at most :data:`MAX_NODES` nodes and each
+gradient component at most :data:`MAX_GRADIENT_NODES`. Parsing, differentiation and compilation
+together get :data:`TIME_LIMIT` seconds of wall time in a worker thread that is abandoned (and
+stopped) past it (:mod:`gdstudio.engine.deadline` says why a thread). Whatever is over budget
+is refused with an :class:`ExpressionError` naming the part. Decimal numbers (``1e-300``) are
+floating point and never grow.
+
 Gradients are exact: ∂f/∂x and ∂f/∂y by :func:`sympy.diff` (with x, y real), taken almost
 everywhere at kinks: ∂sign(u)/∂u = 0 (DiracDelta terms are dropped), ∂|u|/∂u = sign(u) and
 ∂max(a, b)/∂a = H(a − b) with H(0) = ½ (likewise min). Evaluation is vectorized over arrays of
@@ -32,25 +44,37 @@ from __future__ import annotations
 
 import ast
 import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sympy
 
+from gdstudio.engine.deadline import DeadlineExceeded, run_with_deadline
 from gdstudio.engine.problems.base import Bounds, Problem
 
 __all__ = [
     "FUNCTIONS",
     "MAX_DEPTH",
+    "MAX_DIGITS",
     "MAX_EXPONENT",
+    "MAX_FOLDED_EXPONENT",
+    "MAX_GRADIENT_NODES",
     "MAX_LENGTH",
+    "MAX_NODES",
+    "MAX_ROOT_DIGITS",
     "NAMES",
+    "TIME_LIMIT",
+    "CompiledExpression",
     "ExpressionError",
     "ExpressionProblem",
     "compile_expression",
     "parse_expression",
+    "prepare_expression",
 ]
 
 #: Longest accepted text, in characters.
@@ -59,6 +83,25 @@ MAX_LENGTH = 500
 MAX_DEPTH = 50
 #: Largest |n| of a numeric exponent.
 MAX_EXPONENT = 100
+#: Most decimal digits of an exact integer, or of a rational's numerator or denominator, after folding
+#: (a float's 1.8e308 has 309; cost of arithmetic on such numbers: microseconds).
+MAX_DIGITS = 400
+#: Most digits of an exact number under a fractional power: SymPy factors it to extract roots, which
+#: took ≤ 0.1 s at 100 digits here but 1.4 s at 200 and 46 s at 1,900.
+MAX_ROOT_DIGITS = 100
+#: Largest |exponent| after folding powers of powers ((x**100)**100 is x**10000).
+MAX_FOLDED_EXPONENT = MAX_EXPONENT**2
+#: Most nodes in the expression tree (a 500-character text makes at most ~800).
+MAX_NODES = 2_000
+#: Most nodes in each gradient component.
+MAX_GRADIENT_NODES = 50_000
+#: Wall-clock seconds for parsing, differentiating and compiling one expression.
+TIME_LIMIT = 1.75
+
+_LOG2_10 = math.log2(10)
+_MAX_BITS = math.ceil(MAX_DIGITS * _LOG2_10)
+_MAX_ROOT_BITS = math.ceil(MAX_ROOT_DIGITS * _LOG2_10)
+_DECIMAL_HINT = "a decimal such as 1e-300 computes in floating point"
 
 X, Y = sympy.symbols("x y", real=True)
 
@@ -66,6 +109,24 @@ X, Y = sympy.symbols("x y", real=True)
 NAMES: dict[str, sympy.Expr] = {"x": X, "y": Y, "pi": sympy.pi, "e": sympy.E}
 
 _ANY = -2  # two or more arguments
+
+
+class Step(sympy.Function):
+    """The Heaviside step H(u) with H(0) = ½, and derivative 0 (almost everywhere).
+
+    SymPy's own Heaviside asks the assumptions system about its argument when it is built
+    (is it negative? zero?), which costs seconds for the long arguments that max() of many
+    planes differentiates to; this one only evaluates numbers.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, a: sympy.Expr) -> sympy.Expr | None:
+        return sympy.Heaviside(a, sympy.S.Half) if a.is_number else None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
 
 
 class Max2(sympy.Function):
@@ -87,7 +148,7 @@ class Max2(sympy.Function):
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         a, b = self.args
-        return sympy.Heaviside(a - b if argindex == 1 else b - a, sympy.S.Half)
+        return Step(a - b if argindex == 1 else b - a)
 
 
 class Min2(sympy.Function):
@@ -105,7 +166,7 @@ class Min2(sympy.Function):
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         a, b = self.args
-        return sympy.Heaviside(b - a if argindex == 1 else a - b, sympy.S.Half)
+        return Step(b - a if argindex == 1 else a - b)
 
 
 class Sign(sympy.Function):
@@ -226,6 +287,52 @@ def _at(position: int | None) -> str:
     return "" if position is None else f" at column {position + 1}"
 
 
+# -- sizes of exact numbers --------------------------------------------------------------------
+
+
+def _bits(q: sympy.Rational) -> int:
+    """Bits of an exact number: numerator plus denominator."""
+    return int(q.p).bit_length() + int(q.q).bit_length()
+
+
+def _digits(bits: float) -> str:
+    """About how many decimal digits ``bits`` bits make, for messages ("9,543")."""
+    return f"{int(bits / _LOG2_10) + 1:,}"
+
+
+def _exposed(expr: sympy.Basic) -> tuple[int, int, float]:
+    """What arithmetic on ``expr`` may fold, as (exact bits, bits under a fractional power, |exponent|).
+
+    SymPy raises every factor of a product to an integer power, multiplies exponents of powers of
+    powers and combines roots of numbers in products; a symbolic sum (``(x + 3)**100``) and
+    function calls (``sin(1/3)``) are left alone, a constant sum is computed. The counts are
+    upper bounds (sums over the tree, not only the parts that actually fold).
+    """
+    if expr.is_Rational:
+        return _bits(expr), 0, 0.0
+    if expr.is_Pow:
+        base, exp = expr.args
+        bits, roots, _ = _exposed(base)
+        if exp.is_Rational:
+            if not exp.is_Integer:
+                roots = bits
+            bits += _bits(exp)
+        magnitude = float(abs(exp)) if exp.is_number and exp.is_comparable else 0.0
+        return bits, roots, magnitude
+    if expr.is_Mul or (expr.is_Add and expr.is_number):
+        bits = roots = 0
+        magnitude = 0.0
+        for arg in expr.args:
+            b, r, m = _exposed(arg)
+            bits, roots, magnitude = bits + b, roots + r, max(magnitude, m)
+        return bits, roots, magnitude
+    return 0, 0, 0.0
+
+
+def _count_nodes(expr: sympy.Basic) -> int:
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
 class _Parser:
     """Parses one text; maps positions in the parsed source back to the original text."""
 
@@ -270,6 +377,15 @@ class _Parser:
 
     def node_pos(self, node: ast.AST) -> int | None:
         return self.pos(getattr(node, "lineno", None), getattr(node, "col_offset", None))
+
+    def segment(self, node: ast.AST, limit: int = 40) -> str:
+        """The text of ``node`` (one line, at most ``limit`` characters) for messages."""
+        start = self.node_pos(node)
+        end = self.pos(getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
+        if start is None or end is None or end <= start:
+            return ""
+        text = " ".join(self.text[start:end].split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
 
     def op_pos(self, node: ast.BinOp, symbol: str) -> int | None:
         """Where the operator of ``node`` is in the text (between its operands)."""
@@ -334,7 +450,7 @@ class _Parser:
             return self.name(node.id, position)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return self.checked(-self.build(node.operand, depth + 1), position)
+                return self.checked(-self.build(node.operand, depth + 1), position, node)
             if isinstance(node.op, ast.UAdd):
                 return self.build(node.operand, depth + 1)
             word = "not" if isinstance(node.op, ast.Not) else "~"
@@ -397,7 +513,7 @@ class _Parser:
         for link in reversed(chain):
             right = self.build(link.right, depth + 1)
             position = self.op_pos(link, _BINOPS[type(link.op)])
-            result = self.arith(type(link.op), result, right, position)
+            result = self.arith(type(link.op), result, right, position, link)
         return result
 
     def power(self, node: ast.BinOp, depth: int) -> sympy.Expr:
@@ -413,11 +529,16 @@ class _Parser:
         if exponent.is_number and bool(abs(exponent) > MAX_EXPONENT):
             where = self.node_pos(node.right)
             raise self.fail(f"Exponent too large (|exponent| ≤ {MAX_EXPONENT})", where)
-        return self.arith(ast.Pow, base, exponent, self.op_pos(node, "**"))
+        return self.arith(ast.Pow, base, exponent, self.op_pos(node, "**"), node)
 
     def arith(
-        self, op: type[ast.operator], a: sympy.Expr, b: sympy.Expr, position: int | None
+        self, op: type[ast.operator], a: sympy.Expr, b: sympy.Expr, position: int | None,
+        node: ast.AST | None = None,
     ) -> sympy.Expr:
+        if op is ast.Pow:
+            self.check_power(a, b, position, node)
+        elif op in (ast.Mult, ast.Div):
+            self.check_roots(_exposed(a)[1] + _exposed(b)[1], position, node)
         try:
             if op is ast.Add:
                 result = a + b
@@ -431,7 +552,7 @@ class _Parser:
                 result = a**b
         except ZeroDivisionError:  # e.g. SymPy's Float(1) / Float(0)
             raise self.fail("Undefined value (division by zero)", position) from None
-        return self.checked(result, position)
+        return self.checked(result, position, node)
 
     def call(self, node: ast.Call, depth: int, position: int | None) -> sympy.Expr:
         allowed = ", ".join(FUNCTIONS)
@@ -459,10 +580,61 @@ class _Parser:
             need = "one argument" if arity == 1 else f"{arity} arguments"
             raise self.fail(f"{name}() takes {need} ({n} given)", position)
         args = [self.build(arg, depth + 1) for arg in node.args]
-        return self.checked(fn(*args), position)
+        if name == "sqrt":
+            self.check_power(args[0], sympy.S.Half, position, node)
+        return self.checked(fn(*args), position, node)
 
-    def checked(self, value: sympy.Expr, position: int | None) -> sympy.Expr:
-        """Refuse undefined, infinite, non-real or out-of-range constants."""
+    # -- the budget -----------------------------------------------------------------------------
+
+    def _part(self, node: ast.AST | None) -> str:
+        text = "" if node is None else self.segment(node)
+        return f" in {text}" if text else ""
+
+    def check_power(
+        self, base: sympy.Expr, exponent: sympy.Expr, position: int | None, node: ast.AST | None
+    ) -> None:
+        """Refuse base**exponent before SymPy computes it if it would fold to numbers over budget."""
+        bits, _, magnitude = _exposed(base)
+        if not exponent.is_number or not exponent.is_comparable:
+            return  # a symbolic exponent (2**x) folds nothing
+        n = abs(float(exponent))
+        if magnitude * n > MAX_FOLDED_EXPONENT:
+            raise self.fail(f"Exponent too large after folding{self._part(node)}", position,
+                            f": |exponent| {magnitude * n:,.6g} (at most {MAX_FOLDED_EXPONENT:,})")
+        if not exponent.is_Rational:
+            return  # a decimal exponent gives floating point
+        if not exponent.is_Integer:
+            self.check_roots(bits, position, node)
+        grown = bits * max(1, math.ceil(n))
+        if grown > _MAX_BITS:
+            raise self.fail(f"Number too large{self._part(node)}", position,
+                            f": its exact value would have ~{_digits(grown)} digits (at most {MAX_DIGITS:,}; "
+                            f"{_DECIMAL_HINT})")
+
+    def check_roots(self, bits: int, position: int | None, node: ast.AST | None) -> None:
+        if bits > _MAX_ROOT_BITS:
+            raise self.fail(f"Exact number too large under a fractional power{self._part(node)}", position,
+                            f": ~{_digits(bits)} digits (at most {MAX_ROOT_DIGITS}; {_DECIMAL_HINT})")
+
+    def check_size(self, value: sympy.Expr, position: int | None, node: ast.AST | None) -> None:
+        """Refuse a built value with too many nodes, too long exact numbers or too large exponents."""
+        nodes = _count_nodes(value)
+        if nodes > MAX_NODES:
+            raise self.fail(f"Expression too large{self._part(node)}", position,
+                            f": {nodes:,} nodes after simplification (at most {MAX_NODES:,})")
+        for q in value.atoms(sympy.Rational):
+            bits = max(int(q.p).bit_length(), int(q.q).bit_length())
+            if bits > _MAX_BITS:
+                raise self.fail(f"Number too large{self._part(node)}", position,
+                                f": ~{_digits(bits)} digits (at most {MAX_DIGITS:,}; {_DECIMAL_HINT})")
+        for power in value.atoms(sympy.Pow):
+            exp = power.exp
+            if exp.is_number and exp.is_comparable and abs(float(exp)) > MAX_FOLDED_EXPONENT:
+                raise self.fail(f"Exponent too large after folding{self._part(node)}", position,
+                                f": |exponent| {abs(float(exp)):,.6g} (at most {MAX_FOLDED_EXPONENT:,})")
+
+    def checked(self, value: sympy.Expr, position: int | None, node: ast.AST | None = None) -> sympy.Expr:
+        """Refuse undefined, infinite, non-real, out-of-range or over-budget constants."""
         if value.has(sympy.zoo, sympy.nan):
             raise self.fail("Undefined value (e.g. division by zero or log(0))", position)
         if value.has(sympy.oo, -sympy.oo):
@@ -473,6 +645,7 @@ class _Parser:
         if value.is_number and value.is_extended_real is False:
             raise self.fail("Not a real number (e.g. sqrt(-1), log(-1) or asin(2))",
                             position)
+        self.check_size(value, position, node)
         return value
 
 
@@ -507,7 +680,10 @@ def _floatify(expr: sympy.Expr) -> sympy.Expr:
     return expr.xreplace(big) if big else expr
 
 
-_NUMPY_EXTRA = {"Max2": np.maximum, "Min2": np.minimum, "Sign": np.sign, "AbsVal": np.abs}
+_NUMPY_EXTRA = {
+    "Max2": np.maximum, "Min2": np.minimum, "Sign": np.sign, "AbsVal": np.abs,
+    "Step": lambda u: np.heaviside(u, 0.5),
+}
 
 
 def compile_expression(expr: sympy.Expr) -> Fn:
@@ -540,6 +716,69 @@ def _derivative(expr: sympy.Expr, var: sympy.Symbol) -> sympy.Expr:
     if d.has(sympy.DiracDelta):
         d = d.replace(sympy.DiracDelta, lambda *args: sympy.S.Zero)
     return d
+
+
+@dataclass(frozen=True)
+class CompiledExpression:
+    """A typed function ready to evaluate: f, its exact gradient, and their NumPy functions."""
+
+    text: str
+    expr: sympy.Expr
+    grad_exprs: tuple[sympy.Expr, sympy.Expr]
+    f: Fn
+    gx: Fn
+    gy: Fn
+
+
+_CACHE: OrderedDict[str, CompiledExpression] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def _compile_text(text: str, stage: list[str]) -> CompiledExpression:
+    """Parse, differentiate and compile, recording the current stage in ``stage[0]`` for messages."""
+    expr = parse_expression(text)
+    stage[0] = "differentiating it"
+    grads = (_derivative(expr, X), _derivative(expr, Y))
+    for var, g in zip("xy", grads, strict=True):
+        nodes = _count_nodes(g)
+        if nodes > MAX_GRADIENT_NODES:
+            raise ExpressionError(f"Gradient too large: ∂f/∂{var} has {nodes:,} nodes "
+                                  f"(at most {MAX_GRADIENT_NODES:,})")
+    stage[0] = "compiling it"
+    try:
+        fns = [compile_expression(e) for e in (expr, *grads)]
+    except Exception as exc:  # a SymPy construct NumPy cannot print
+        raise ExpressionError(f"Cannot evaluate the expression numerically: {exc}") from None
+    return CompiledExpression(text, expr, grads, *fns)
+
+
+def prepare_expression(text: str) -> CompiledExpression:
+    """``text`` parsed, differentiated and compiled within the budget (see the module docstring).
+
+    Thread-safe, and cached by text (the last 64 accepted texts), so calling it off the UI thread
+    first makes :class:`ExpressionProblem` of the same text instant. Raises
+    :class:`ExpressionError`, also when the work takes longer than :data:`TIME_LIMIT` seconds
+    (naming the stage: parsing, differentiating or compiling).
+    """
+    with _CACHE_LOCK:
+        if isinstance(text, str) and text in _CACHE:
+            _CACHE.move_to_end(text)
+            return _CACHE[text]
+    stage = ["parsing it"]
+    try:
+        compiled = run_with_deadline(lambda: _compile_text(text, stage), TIME_LIMIT, "gdstudio-expression")
+    except DeadlineExceeded:
+        raise ExpressionError(
+            f"Expression too complex: {stage[0]} took more than {TIME_LIMIT:g} s (simplify it)"
+        ) from None
+    except RecursionError:
+        raise ExpressionError(f"Expression too complex: {stage[0]} recursed too deeply (simplify it)") from None
+    with _CACHE_LOCK:
+        _CACHE[text] = compiled
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return compiled
 
 
 def _check_bounds(bounds: Sequence[Sequence[float]]) -> Bounds:
@@ -577,16 +816,12 @@ class ExpressionProblem(Problem):
         start: Sequence[float] | None = None,
     ) -> None:
         self.text = text
-        self.expr = parse_expression(text)
+        compiled = prepare_expression(text)
+        self.expr = compiled.expr
         self.formula = " ".join(text.split())
         self.bounds = _check_bounds(bounds) if bounds is not None else ((-5.0, 5.0), (-5.0, 5.0))
-        self.grad_exprs = (_derivative(self.expr, X), _derivative(self.expr, Y))
-        try:
-            self._f = compile_expression(self.expr)
-            self._gx = compile_expression(self.grad_exprs[0])
-            self._gy = compile_expression(self.grad_exprs[1])
-        except Exception as exc:  # a SymPy construct NumPy cannot print
-            raise ExpressionError(f"Cannot evaluate the expression numerically: {exc}") from None
+        self.grad_exprs = compiled.grad_exprs
+        self._f, self._gx, self._gy = compiled.f, compiled.gx, compiled.gy
         if start is not None:
             s = tuple(float(v) for v in start)
             if len(s) != 2 or not all(math.isfinite(v) for v in s):

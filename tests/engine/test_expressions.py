@@ -466,8 +466,9 @@ def _extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 VALID = st.recursive(_LEAF, _extend, max_leaves=12)
-# Constant sub-expressions may fold to 1/0, log(0), sqrt(-1) or overflow: those are refused.
-CONSTANT_REFUSALS = ("Undefined value", "Not a real number", "too large", "Infinite value")
+# Constant sub-expressions may fold to 1/0, log(0), sqrt(-1) or overflow: those are refused, and so
+# is whatever is over the budget (see test_expression_budget.py).
+CONSTANT_REFUSALS = ("Undefined value", "Not a real number", "too large", "Infinite value", "too complex")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
