@@ -59,8 +59,11 @@ def output_kind(target: str | os.PathLike[str]) -> str:
 
 
 def check_folder(target: str | os.PathLike[str]) -> Path:
-    """The folder ``target`` would be written in, or ExportError if it is missing or read-only."""
+    """The folder ``target`` would be written in, or ExportError if it is missing or read-only, or
+    if ``target`` (a file name, with an extension) is an existing folder."""
     target = Path(target)
+    if target.suffix and target.is_dir():
+        raise ExportError(f"{target} is a folder, give a file name")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(f"Folder does not exist: {folder}")

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gdstudio.export.writers import ExportError, GifWriter, Mp4Writer, PngFolderWriter, output_kind, writer_for
+from gdstudio.export.writers import (
+    ExportError,
+    GifWriter,
+    Mp4Writer,
+    PngFolderWriter,
+    check_folder,
+    output_kind,
+    writer_for,
+)
 
 
 def frames(n: int, w: int = 161, h: int = 91, *, vary_colours: bool = True) -> list[np.ndarray]:
@@ -156,3 +164,11 @@ def test_outputs_get_ordinary_permissions(tmp_path: Path, name: str, mode: int) 
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode
+
+
+def test_check_folder_refuses_a_folder_given_for_a_file(tmp_path: Path) -> None:
+    (tmp_path / "movie.mp4").mkdir()
+    with pytest.raises(ExportError, match=r"movie\.mp4 is a folder, give a file name"):
+        check_folder(tmp_path / "movie.mp4")
+    assert check_folder(tmp_path / "frames") == tmp_path  # a PNG-frames folder may be new
+    assert check_folder(tmp_path / "new.gif") == tmp_path
