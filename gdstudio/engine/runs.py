@@ -71,7 +71,11 @@ def lazy_buffer(rows: int, shape: tuple[int, ...] = (), dtype: DTypeLike = np.fl
     nbytes = rows * math.prod(shape) * dtype.itemsize
     if nbytes < MMAP_BYTES:
         return np.empty((rows, *shape), dtype)
-    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(rows, *shape)
+    try:
+        buffer = mmap.mmap(-1, nbytes)
+    except (OSError, OverflowError):  # ENOMEM, or beyond ssize_t: NumPy's exception type for these
+        raise MemoryError(f"Unable to allocate {nbytes} bytes for an array of {rows} rows") from None
+    return np.frombuffer(buffer, dtype=dtype).reshape(rows, *shape)
 
 
 class _Grow:

@@ -15,6 +15,7 @@ import os
 import weakref
 
 import numpy as np
+import pytest
 
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import MMAP_BYTES, Run, RunConfig, lazy_buffer
@@ -103,3 +104,9 @@ def test_lazy_buffer_small_and_large_and_dtype():
     large[:] = 1.5
     f32[-1] = (1, 2, 3)
     assert large.sum() == 1.5 * large.size and f32[-1].tolist() == [1, 2, 3]
+
+
+def test_an_impossible_buffer_is_a_memory_error_like_numpys():
+    for rows in (1 << 45, 1 << 62):  # 512 TiB: beyond the address space; 2⁶⁶ B: beyond ssize_t
+        with pytest.raises(MemoryError, match="Unable to allocate"):
+            lazy_buffer(rows, (2,))
