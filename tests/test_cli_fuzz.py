@@ -248,7 +248,8 @@ def test_fuzz_train(data: st.DataObject) -> None:
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats(allow_nan=False) | TEXT
-    | st.sampled_from([1e308, -1e308, 10**400, 0, -1, 2**31, "", "adam", "#ff0000"]),
+    | st.sampled_from([1e308, -1e308, 10**400, 0, -1, 2**31, "", "adam", "#ff0000", [[-1e308, 1e308], [-1e308, 1e308]],
+                       [[0, 1e-300], [0, 1]], [1e308, -1e308], [[1, 2]] * 3]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=3),
     max_leaves=8)
 SESSION_PATHS = [("problem", "name"), ("problem", "bounds"), ("problem", "data_x"), ("problem", "data_y"),

@@ -131,6 +131,15 @@ def test_render_frames_beyond_the_limit_are_refused_at_once(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_render_frame_size_beyond_memory_is_refused(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(limits, "available_memory", lambda: 2**30)
+    _no_compute(monkeypatch)
+    code, _, err = cli(capsys, "render", "--preset", "himmelblau", "--size", "7680x7680", "--out",
+                       str(tmp_path / "a.mp4"))
+    assert code == 2
+    one_error_line(err, "--size 7680x7680 needs ~3.5 GiB of frame buffers; the memory available holds ~768 MiB")
+
+
 def test_check_count_names_the_largest_value() -> None:
     # the example: 16 bytes per step; 2.5 GiB available, 3/4 of it usable: 1.875 GiB / 16
     with pytest.raises(limits.CountError, match=r"^--steps 1000000000 needs ~15 GiB of history; at most "

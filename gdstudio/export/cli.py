@@ -302,6 +302,22 @@ def render(session: Any, writer: Any, *, view: str = "contour", size: tuple[int,
     return Path(writer.target)
 
 
+#: Bytes per pixel a render holds: the frame ring and queue (9 RGB buffers), Qt's ARGB images of
+#: each view and the OpenGL framebuffer (~6 more at 4 bytes): ~64 bytes, rounded up.
+_BYTES_PER_PIXEL = 64
+
+
+def _check_frame_memory(size: tuple[int, int]) -> None:
+    """ValueError when frames of ``size`` need more than the memory available (with its margin)."""
+    from gdstudio.limits import MEMORY_MARGIN, available_memory, format_bytes
+
+    need = size[0] * size[1] * _BYTES_PER_PIXEL
+    budget = MEMORY_MARGIN * available_memory()
+    if need > budget:
+        raise ValueError(f"--size {size[0]}x{size[1]} needs ~{format_bytes(need)} of frame buffers; the memory "
+                         f"available holds ~{format_bytes(budget)}")
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from gdstudio.cli import output_target, say
     from gdstudio.export.writers import ExportError, output_kind, writer_for
@@ -317,6 +333,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         if args.frames is not None and not 1 <= args.frames <= MAX_FRAMES:
             raise ValueError(f"Invalid --frames: {args.frames} (must be in [1, {MAX_FRAMES:,}]; at most "
                              f"{MAX_FRAMES / 30 / 3600:.1f} hours of video at 30 fps)")
+        _check_frame_memory(size)
     except (ValueError, ExportError) as exc:
         raise _cli_error(str(exc)) from None
     target = output_target(args.out, folder=kind == "png")  # before any work: a folder, a read-only folder …
