@@ -447,6 +447,18 @@ def _sane_extent(y: np.ndarray, log: bool) -> tuple[float, float] | None:
     return float(part.min()), float(part.max())
 
 
+def _decade_ticks(low: float, high: float, _size: float, std_ticks: list) -> list:
+    """Tick levels of a log axis (values are log10): whole decades first, then 1 … 9 × 10^k
+    unlabelled when there are few decades."""
+    levels = [(spacing, t) for spacing, t in std_ticks if spacing >= 1.0]
+    if not levels:
+        levels = [(1.0, [float(v) for v in range(math.ceil(low), math.floor(high) + 1)])]
+    if len(levels) < 3:
+        minor = [v + math.log10(m) for v in range(math.floor(low), math.ceil(high)) for m in range(2, 10)]
+        levels.append((None, [v for v in minor if low < v < high]))
+    return levels
+
+
 def _free_width(label: pg.LabelItem) -> None:
     """Let a title be narrower than its text: a long title must not push the plots of a
     narrow dock out of view (it is clipped at the plot's edges instead)."""
@@ -533,7 +545,7 @@ class HistoryView(QWidget):
             self.escape_markers[name] = cross
         self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True}
         for name, on in self._log.items():
-            self.plots[name].setLogMode(False, on)
+            self._set_log_axis(name, on)
         #: The grid shape (rows, columns) and the plots shown (all but in paged mode).
         self.arrangement: tuple[int, int] = (0, 0)
         self.shown_plots: tuple[str, ...] = ()
@@ -551,6 +563,7 @@ class HistoryView(QWidget):
         self._position_pending = False
         self._bodies_dirty = True
         self._bodies_changed: set[str] = set()
+        self._crosses_shown: dict[str, list] = {}
         self._curve_timer = QTimer(self)
         self._curve_timer.setSingleShot(True)
         self._curve_timer.timeout.connect(self.flush)
@@ -630,8 +643,17 @@ class HistoryView(QWidget):
         if self._log["loss"] != bool(on):
             self._refit = True
         self._log["loss"] = bool(on)
-        self.plots["loss"].setLogMode(False, bool(on))
+        self._set_log_axis("loss", bool(on))
         self._update_curves()
+
+    def _set_log_axis(self, name: str, on: bool) -> None:
+        """Log mode labels only the decades (level 0): the labels of the minor ticks (2 … 9 per
+        decade), which pyqtgraph makes the only labelled level on a short range, overlap."""
+        self.plots[name].setLogMode(False, on)
+        axis = self.plots[name].getAxis("left")
+        axis.setStyle(maxTextLevel=0 if on else 2)
+        if on and "logTickValues" not in vars(axis):
+            axis.logTickValues = _decade_ticks
 
     def set_param_names(self, names: Sequence[str]) -> None:
         self._param_names = tuple(str(n) for n in names)
@@ -867,8 +889,8 @@ class HistoryView(QWidget):
                 inside = cy0 <= lo and hi <= cy1
                 if refit or not inside or (new[1] - new[0]) < 0.4 * (cy1 - cy0):
                     y_range = new
-            elif refit:
-                y_range = (-1.0, 1.0) if self._log[name] else (0.0, 1.0)
+            elif refit:  # no data yet: 0.1 … 10 (log) or 0 … 1
+                y_range = _nice_range(-1.0, 1.0, True) if self._log[name] else _nice_range(0.0, 1.0, False)
             if x_range or y_range:
                 plot.vb.setRange(xRange=x_range, yRange=y_range, padding=0.0)
 
@@ -909,6 +931,9 @@ class HistoryView(QWidget):
         """The ✕ markers, in each run's colour."""
         for name, cross in self.escape_markers.items():
             points = crosses.get(name, [])
+            if points == self._crosses_shown.get(name):
+                continue  # a ScatterPlotItem update costs ~1 ms even when empty
+            self._crosses_shown[name] = points
             cross.setData([p[0] for p in points], [p[1] for p in points],
                           pen=[self._cross_pen(p[2]) for p in points], brush=None)
 
