@@ -404,9 +404,9 @@ class Session:
         """Replace the runs by one run per optimizer from the same start; returns their ids.
 
         ``race_all(...)`` is ``replace_runs(plan_race(...))``: see those two. With ``tune`` this
-        takes ~0.05 s (11 optimizers × 11 learning rates × ``steps``, each optimizer's rates as rows of one
-        state); a window can call
-        :meth:`plan_race` in a worker thread and :meth:`replace_runs` when it is done.
+        takes ~0.05 s (11 optimizers × 11 learning rates × ``steps``, each optimizer's rates as rows
+        of one state); a window can call :meth:`plan_race` in a worker thread and
+        :meth:`replace_runs` when it is done.
         """
         return self.replace_runs(self.plan_race(start, tune=tune, steps=steps, optimizers=optimizers))
 
