@@ -215,3 +215,18 @@ def test_growing_runs_rarely_move_the_axes(history_view, race):
         history_view.flush()
     assert moves["n"] <= 8  # 80 frames: x grows in round steps, y only when the data leave it
     _assert_range_fits(history_view, [_prefix(t, min(99, len(t.loss))) for t in normal])
+
+
+def test_a_run_replaced_under_the_same_key_is_drawn_afresh(history_view, run_trajectory):
+    """A loaded session reuses run ids: what was drawn of the old run must not survive."""
+    p = make_problem("himmelblau")
+    old = run_trajectory(p, "sgd", (-0.5, -0.5), 300, key=1, lr=0.001)
+    history_view.set_frame([old], 300)
+    history_view.flush()
+    new = _prefix(run_trajectory(make_problem("booth"), "adam", (-5.0, 5.0), 5, key=1, lr=0.1), 1)
+    history_view.set_frame([new], 0)
+    history_view.flush()
+    for plot in ("loss", "parameters"):
+        for (x, y), v in zip(history_view.curve_data(1, plot), _values(new, plot), strict=True):
+            assert np.array_equal(x, [0.0]) and np.allclose(y, v)
+    assert history_view.plots["loss"].vb.viewRange()[0][1] < 30

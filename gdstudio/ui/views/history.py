@@ -126,6 +126,8 @@ class SeriesSummary:
         self.reset()
 
     def reset(self) -> None:
+        #: Counts fresh starts, so what was drawn from an older series is never reused.
+        self.generation = getattr(self, "generation", -1) + 1
         self.n = 0
         self._ends = (math.nan, math.nan)
         self.levels: list[tuple[_Grow, _Grow]] = []
@@ -369,15 +371,16 @@ class _Curve:
         b = s.block(level)
         key = self._body_key
         changed = False
-        if self.full or key is None or key[:2] != (level, transform_key) or s.n - key[2] > TAIL_BLOCKS * b:
+        if (self.full or key is None or key[:3] != (level, transform_key, s.generation)
+                or not 0 <= s.n - key[3] <= TAIL_BLOCKS * b):
             cut = (s.n // b) * b if level >= 0 else max(0, s.n - 1)
             self._set_body(*s.points(y, level, 0, cut, transform))
-            self._body_key = key = (level, transform_key, cut)
+            self._body_key = key = (level, transform_key, s.generation, cut)
             self._tail_n = -1
             self.full = False
             changed = True
         if s.n != self._tail_n:
-            x, v = s.points(y, level, key[2], None, transform)
+            x, v = s.points(y, level, key[3], None, transform)
             bx, bv = self.body
             if len(bx):  # join the body's last point
                 x, v = np.concatenate([bx[-1:], x]), np.concatenate([bv[-1:], v])
