@@ -85,8 +85,9 @@ def add_render_parser(subparsers: Any) -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--out", required=True, help="FILE.mp4, FILE.gif, or a FOLDER (new or empty) for PNG frames; "
                                                   "'-': an MP4 stream on stdout")
-    out.add_argument("--view", choices=("contour", "surface", "both"), default="contour",
-                     help="the contour view, the 3-D surface, or both side by side (default contour)")
+    out.add_argument("--view", choices=("contour", "surface", "both", "multiples"), default="contour",
+                     help="the contour view, the 3-D surface, both side by side, or one contour per run "
+                          "(multiples) (default contour)")
     out.add_argument("--size", default=None, help="frame size WIDTHxHEIGHT (default 1280x720; GIF 800x450)")
     out.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
     out.add_argument("--frames", type=int, default=None,
@@ -184,7 +185,7 @@ def _platform_for(view: str) -> str | None:
         return None
     from gdstudio.ui.app import _display_problem  # no Qt import: it only checks the X connection
 
-    if view != "contour":
+    if view not in ("contour", "multiples"):
         if platform.startswith(("offscreen", "minimal")):
             raise _cli_error(f"the 3-D view needs an X display: QT_QPA_PLATFORM={platform} cannot draw OpenGL "
                              "(unset it; --view contour works offscreen)")
