@@ -230,3 +230,22 @@ def test_a_run_replaced_under_the_same_key_is_drawn_afresh(history_view, run_tra
         for (x, y), v in zip(history_view.curve_data(1, plot), _values(new, plot), strict=True):
             assert np.array_equal(x, [0.0]) and np.allclose(y, v)
     assert history_view.plots["loss"].vb.viewRange()[0][1] < 30
+
+
+def test_a_flat_curve_alone_is_drawn(history_view, run_trajectory, image_array, qtbot):
+    """Plain GD's effective learning rate is one flat line: a zero-height extent must still paint."""
+    p = make_problem("himmelblau")
+    t = run_trajectory(p, "sgd", (-0.5, -0.5), 200, key="gd", lr=0.01, color="#E69F00")
+    history_view.set_frame([t], 200)
+    history_view.flush()
+    qtbot.wait(30)
+    plot = history_view.plots["effective_lr"]
+    gv = history_view.layout_widget
+    rect = gv.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
+    img = image_array(gv.grab(rect).toImage())
+    r, g, b = (img[..., i].astype(int) for i in range(3))
+    orange = (r > 90) & (r > b + 60) & (g > 0.4 * r) & (g < 0.9 * r)  # the run's hue, antialiased or not
+    columns = np.flatnonzero(orange.any(axis=0))
+    assert columns.size > 0.5 * rect.width() * t.last_index / np.ptp(plot.vb.viewRange()[0])  # its length
+    rows = np.flatnonzero(orange.any(axis=1))
+    assert rows.max() - rows.min() <= 10  # one flat line (and the dot at its end)

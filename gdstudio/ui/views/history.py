@@ -16,10 +16,12 @@ last finite point). Only when every run escapes do they set the range, from the 
 that stays within 10³× (3 decades) of its start.
 
 Speed: every curve keeps an incremental min/max pyramid of its history (:class:`SeriesSummary`),
-so a redraw costs O(plot width), not O(history). While runs only grow (same keys, colours,
-visibility), curves are redrawn at most every :data:`CURVE_INTERVAL` (a timer catches up;
-:meth:`HistoryView.flush` forces it), axis ranges move only when the data leave them, and
-unchanged curves and axes repaint from pixmap caches.
+so thinning costs O(plot width), not O(history). Each curve is a frozen *body* plus a live
+*tail*; one item per plot strokes all bodies (redrawn only when one is re-cut, every
+:data:`TAIL_BLOCKS` blocks) and one all tails, with 1 px cosmetic pens, so a redraw strokes
+O(new pixels). While runs only grow (same keys, colours, visibility), the view follows at most
+every :data:`CURVE_INTERVAL` (a timer catches up; :meth:`HistoryView.flush` forces it), axis
+ranges move only when the data leave them, and what did not change repaints from pixmap caches.
 
 Layout: 2 × 2 when each plot gets at least :data:`MIN_PLOT_SIZE`, else one row of four, one
 column of four, or pages of one or two plots chosen with a tab bar (a 1280×720 projector).
@@ -49,7 +51,8 @@ _TITLES = {"loss": "loss", "parameters": "parameters", "effective_lr": "effectiv
            "grad_norm": "gradient norm ‖∇f‖"}
 _SHORT = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective lr", "grad_norm": "‖∇f‖"}
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
-#: Growing curves are redrawn at most this often (s); the position line and dots every call.
+#: While playing (set_frame with growing runs) curves, line and dots are redrawn at most this often
+#: (s); a timer catches up. A seek (set_position) redraws the line and dots at once.
 CURVE_INTERVAL = 1 / 15
 #: Curve pen width (px). 1 px cosmetic pens take Qt's fast cosmetic stroker: a 1.6 px antialiased
 #: pen costs ~100× more on a noisy thinned curve (~170 ms vs 0.4 ms for 1,600 points on llvmpipe).
@@ -267,20 +270,30 @@ class _Paths(pg.GraphicsObject):
     def __init__(self) -> None:
         super().__init__()
         self._paths: list[tuple[object, QPainterPath]] = []
-        self._rect = QRectF()
+        self._data_rect = QRectF()
+        self._rect: QRectF | None = QRectF()
 
     def set_paths(self, paths: list[tuple[object, QPainterPath]]) -> None:
-        """(pen, path in data coordinates) per tail."""
+        """(pen, path in data coordinates) per curve."""
         self.prepareGeometryChange()
         self._paths = paths
         rect = QRectF()
         for _pen, path in paths:
             rect = rect.united(path.boundingRect())
-        pad_x, pad_y = max(rect.width(), 1e-300) * 0.02, max(rect.height(), 1e-300) * 0.02
-        self._rect = rect.adjusted(-pad_x, -pad_y, pad_x, pad_y) if paths else QRectF()
+        self._data_rect = rect
+        self._rect = None
         self.update()
 
+    def viewTransformChanged(self) -> None:  # pyqtgraph hook: the padding is in pixels
+        self.prepareGeometryChange()
+        self._rect = None
+
     def boundingRect(self) -> QRectF:
+        """The paths' extent padded by 3 px (a flat curve has a zero-height extent)."""
+        if self._rect is None:
+            px, py = self.pixelSize() if self._paths else (0.0, 0.0)
+            pad_x, pad_y = 3 * (px or 0.0), 3 * (py or 0.0)
+            self._rect = self._data_rect.adjusted(-pad_x, -pad_y, pad_x, pad_y) if self._paths else QRectF()
         return self._rect
 
     def paint(self, painter, *_args) -> None:
