@@ -260,20 +260,27 @@ def test_choosing_a_problem_moves_runs_to_its_start(qtbot):
     assert [sp.value() for sp in panel.bound_spins] == [v for b in make_problem("rosenbrock").bounds for v in b]
 
 
+def _apply_expression(qtbot, panel) -> bool:
+    """apply_expression parses off the UI thread: wait for its outcome."""
+    with qtbot.waitSignal(panel.parse_finished, timeout=10_000) as blocker:
+        panel.apply_expression()
+    return blocker.args[0]
+
+
 def test_typed_function_error_points_at_the_column(qtbot):
     s = session_with("adam", lr=0.1)
     panel = ProblemPanel(s)
     qtbot.addWidget(panel)
     panel.show()
     panel.expr.setText("sin(x) + y**")
-    assert not panel.apply_expression()
+    assert not _apply_expression(qtbot, panel)
     assert panel.expr_error.isVisible() and "column" in panel.expr_error.text()
     assert panel.expr.cursorPosition() == len("sin(x) + y**")
     assert s.problem.name == "himmelblau"
     panel.expr.setText("import os")
-    assert not panel.apply_expression() and s.problem.name == "himmelblau"
+    assert not _apply_expression(qtbot, panel) and s.problem.name == "himmelblau"
     panel.expr.setText("x**2 + 3*y**2")
-    assert panel.apply_expression()
+    assert _apply_expression(qtbot, panel)
     assert s.problem.loss(np.array([1.0, 2.0])) == pytest.approx(13.0)
     assert not panel.expr_error.isVisible()
 

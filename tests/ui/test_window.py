@@ -297,12 +297,14 @@ def test_typed_function_errors_show_inline(shared_studio, qtbot):
     panel = w.panels["problem"]
     before = w.session.to_dict()
     panel.expr.setText("sin(x) + y**")
-    qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.parse_finished, timeout=10_000):  # parsed off the UI thread
+        qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
     assert panel.expr_error.isVisible()
     assert panel.expr_error.text()
     assert w.session.to_dict() == before
     panel.expr.setText("sin(x)*cos(y) + 0.1*(x**2 + y**2)")
-    qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
+    with qtbot.waitSignal(panel.parse_finished, timeout=10_000):
+        qtbot.keyClick(panel.expr, Qt.Key.Key_Return)
     settle(qtbot, w)
     assert not panel.expr_error.isVisible()
     assert w.session.problem_settings.name == "custom"

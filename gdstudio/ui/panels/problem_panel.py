@@ -2,7 +2,12 @@
 
 * a combo of every registered problem showing its formula;
 * a typed function f(x, y) (applied on Enter; a parse error is shown in red under the field,
-  with the position, and changes nothing);
+  with the position, and changes nothing). Parsing, differentiating and compiling run on a pool
+  thread (bounded by the engine's budget, ≤ ~2 s), so the window never freezes: each request has
+  a generation number and a result whose generation is no longer current (the text was edited,
+  another problem was picked) is dropped. A successful Enter emits ``committed`` and gives the
+  keyboard back to the views, so Space plays;
+* picking a built-in surface clears the typed-function field;
 * for data-driven problems, the data as an editable table of (x, y) rows with add / remove,
   a combo of the named datasets, and Apply (validated by the engine);
 * the view: bounds (Apply / Default), grid resolution and a log / linear colour scale.
@@ -14,7 +19,7 @@ import contextlib
 import math
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QObject, QRunnable, QSignalBlocker, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gdstudio.engine.expressions import ExpressionError, prepare_expression
 from gdstudio.engine.problems import PROBLEMS
 from gdstudio.engine.problems.data import DATASETS
 from gdstudio.model.session import Session
@@ -45,6 +51,29 @@ __all__ = ["DEFAULT_EXPRESSION", "ProblemPanel"]
 DEFAULT_EXPRESSION = "sin(x)*cos(y) + 0.1*(x**2 + y**2)"
 ERROR_STYLE = "color: #E0301E;"
 _CUSTOM_DATA = "(edited)"
+
+
+class _ParseSignals(QObject):
+    done = Signal(int, object)  # generation, CompiledExpression or ExpressionError
+
+
+class _ParseJob(QRunnable):
+    """``prepare_expression(text)`` on a pool thread; it warms the engine's cache, so building the
+    problem on the UI thread afterwards is instant."""
+
+    def __init__(self, generation: int, text: str, signals: _ParseSignals) -> None:
+        super().__init__()
+        self.generation, self.text, self.signals = generation, text, signals
+
+    def run(self) -> None:
+        try:
+            result: object = prepare_expression(self.text)
+        except ExpressionError as exc:
+            result = exc
+        except Exception as exc:  # never let an exception escape a pool thread
+            result = ExpressionError(f"Cannot use the expression: {exc}")
+        with contextlib.suppress(RuntimeError):  # the panel is gone
+            self.signals.done.emit(self.generation, result)
 
 
 def _error_label(name: str) -> QLabel:
@@ -60,12 +89,27 @@ def _error_label(name: str) -> QLabel:
 class ProblemPanel(QWidget):
     """Chooses and configures the session's problem."""
 
+    #: A typed function was committed with Enter and is now the session's problem.
+    committed = Signal()
+    #: A typed-function request ended (True: applied; False: refused, with the message shown).
+    parse_finished = Signal(bool)
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setObjectName("problem_panel")
         self._data_key: tuple | None = None
         self._last_expr = ""
+        # Typed functions are parsed off the UI thread; only the newest request counts.
+        self._parse_generation = 0
+        self._pending: tuple[int, str, bool, tuple] | None = None  # generation, text, from Enter, problem key
+        # Both are Qt children, destroyed with the panel by Qt (not by Python's garbage collector,
+        # which must not run a C++ destructor that waits for threads): the pool first (children go
+        # in creation order), so no job is left to emit on the deleted signals object.
+        self.parse_pool = QThreadPool(self)
+        self.parse_pool.setMaxThreadCount(2)  # a new request need not queue behind a slow one
+        self._parse_signals = _ParseSignals(self)
+        self._parse_signals.done.connect(self._on_parsed)
 
         # --- problem choice
         self.combo = QComboBox()
@@ -92,10 +136,16 @@ class ProblemPanel(QWidget):
         self.expr.setClearButtonEnabled(True)
         self.expr.setToolTip("Type f(x, y) and press Enter: + − * / ** (or ^), sin cos tan exp log sqrt abs "
                              "tanh atan2 min max, pi, e. The gradient is exact (symbolic).")
-        self.expr.returnPressed.connect(self.apply_expression)
+        self.expr.returnPressed.connect(lambda: self.apply_expression(commit=True))
+        self.expr.textEdited.connect(self._drop_pending_parse)
         self.expr_error = _error_label("expression_error")
+        self.expr_status = QLabel("Checking the expression…")
+        self.expr_status.setObjectName("expression_status")
+        self.expr_status.setEnabled(False)  # drawn in the palette's disabled (grey) text colour
+        self.expr_status.hide()
         ev = QVBoxLayout(self.expr_box)
         ev.addWidget(self.expr)
+        ev.addWidget(self.expr_status)
         ev.addWidget(self.expr_error)
 
         # --- data
@@ -264,11 +314,16 @@ class ProblemPanel(QWidget):
     def _on_problem_chosen(self, index: int) -> None:
         name = self.combo.itemData(index)
         ps = self.session.problem_settings
-        if name == ps.name:
-            return
         if name == "custom":
-            self.expr.setText(self.expr.text().strip() or self._last_expr or DEFAULT_EXPRESSION)
-            self.apply_expression()
+            if name != ps.name:
+                self.expr.setText(self.expr.text().strip() or self._last_expr or DEFAULT_EXPRESSION)
+                self.apply_expression()
+            return
+        # A built-in surface: the typed-function field is for typing a new one.
+        self._drop_pending_parse()
+        self.expr.clear()
+        self.expr_error.hide()
+        if name == ps.name:
             return
         if self._set_problem(name=name, dataset=None, data_x=None, data_y=None, expr=None, bounds=None):
             self._move_starts_to_default()
@@ -282,30 +337,77 @@ class ProblemPanel(QWidget):
                 with contextlib.suppress(ValueError):  # e.g. a batch size the new data cannot have
                     s.update_run(e.id, start=start)
 
-    def apply_expression(self) -> bool:
-        """Use the typed function (errors shown under the field, nothing changed)."""
+    @property
+    def parse_pending(self) -> bool:
+        """A typed function is being parsed (its result will be applied when it arrives)."""
+        return self._pending is not None
+
+    def apply_expression(self, commit: bool = False) -> None:
+        """Use the typed function: parsed on a pool thread, applied when the result arrives.
+
+        Errors are shown under the field and change nothing. ``parse_finished(ok)`` is emitted
+        when the request ends (not for a request superseded by an edit or another problem);
+        with ``commit`` (Enter), a success also emits ``committed`` and focuses the views.
+        """
         text = self.expr.text().strip()
+        self._drop_pending_parse()
         if not text:
-            self.expr_error.setText("Type a function of x and y, e.g. " + DEFAULT_EXPRESSION)
-            self.expr_error.show()
-            return False
+            self._show_expression_error("Type a function of x and y, e.g. " + DEFAULT_EXPRESSION, None)
+            self.parse_finished.emit(False)
+            return
+        generation = self._parse_generation
+        self._pending = (generation, text, commit, self._problem_key())
+        self.expr_status.show()
+        self.parse_pool.start(_ParseJob(generation, text, self._parse_signals))
+
+    def _drop_pending_parse(self, *_: object) -> None:
+        """Forget the request in flight (its result will be dropped) and any queued ones."""
+        self._parse_generation += 1
+        self._pending = None
+        self.parse_pool.clear()
+        self.expr_status.hide()
+
+    def _problem_key(self) -> tuple:
+        ps = self.session.problem_settings
+        return (ps.name, ps.expr, ps.dataset, ps.data_x, ps.data_y)
+
+    def _on_parsed(self, generation: int, result: object) -> None:
+        if self._pending is None or generation != self._pending[0]:
+            return  # stale: the text was edited or another problem was picked meanwhile
+        _, text, commit, key = self._pending
+        self._pending = None
+        self.expr_status.hide()
+        if key != self._problem_key():
+            return  # the problem changed meanwhile (a preset, a session): that choice stands
+        if isinstance(result, ExpressionError):
+            self._show_expression_error(str(result), result.position)
+            self.parse_finished.emit(False)
+            return
         was_custom = self.session.problem_settings.name == "custom"
-        try:
+        try:  # the expression is compiled and cached: building the problem here is instant
             self.session.set_problem(name="custom", expr=text, dataset=None, data_x=None, data_y=None, bounds=None)
         except ValueError as exc:
-            self.expr_error.setText(str(exc))
-            self.expr_error.show()
-            position = getattr(exc, "position", None)
-            if isinstance(position, int):  # put the cursor where the parser stopped
-                self.expr.setFocus()
-                raw = self.expr.text()
-                lead = len(raw) - len(raw.lstrip())
-                self.expr.setCursorPosition(min(position + lead, len(raw)))
-            return False
+            self._show_expression_error(str(exc), getattr(exc, "position", None))
+            self.parse_finished.emit(False)
+            return
         self.expr_error.hide()
         if not was_custom:
             self._move_starts_to_default()
-        return True
+        self.parse_finished.emit(True)
+        if commit:
+            self.committed.emit()
+            views = getattr(self.window(), "contour", None)
+            if isinstance(views, QWidget):
+                views.setFocus()  # Space plays again
+
+    def _show_expression_error(self, message: str, position: int | None) -> None:
+        self.expr_error.setText(message)
+        self.expr_error.show()
+        if isinstance(position, int):  # put the cursor where the parser stopped
+            self.expr.setFocus()
+            raw = self.expr.text()
+            lead = len(raw) - len(raw.lstrip())
+            self.expr.setCursorPosition(min(position + lead, len(raw)))
 
     def _on_dataset_chosen(self, index: int) -> None:
         ds = self.dataset.itemData(index)
@@ -365,6 +467,8 @@ class ProblemPanel(QWidget):
         return self._set_problem(self.bounds_error, bounds=bounds)
 
     def close_session(self) -> None:
+        self._drop_pending_parse()
+        self.parse_pool.waitForDone(5000)  # a parse ends within the engine's time limit
         self._subs.disconnect_all()
 
 
