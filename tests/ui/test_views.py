@@ -417,6 +417,7 @@ def test_surface_heads_follow_the_position(surface_view, himmelblau, run_traject
     scale = HeightScale.fit(surface.z, True, delta_rel=1e-2)
     for step in (0, 12, 30, 99):
         surface_view.set_position(step)
+        surface_view.flush()  # the 3-D view redraws coalesced; flush applies the frame now
         k = min(step, t.last_index)
         head = surface_view.head_positions()["a"]
         x, y = t.points[k]
@@ -646,6 +647,7 @@ def test_long_runs_still_end_exactly_at_their_heads(contour_view, surface_view, 
     surface_view.set_surface(himmelblau.grid(64), himmelblau.bounds, himmelblau.minima, False)
     for view in (contour_view, surface_view):
         view.set_frame([t], 4000)
+    surface_view.flush()
     assert contour_view.drawn_run("long").xy[-1] == pytest.approx(xy[4000])
     seg = surface_view.paths.pos
     assert len(seg) < 2 * 4000  # thinned

@@ -264,6 +264,8 @@ class RunsLayer(pg.GraphicsObject):
 
 
 def _qpolygon(xy: np.ndarray) -> QPolygonF:
+    if len(xy) == 0:
+        return QPolygonF()
     poly = pg.functions.create_qpolygonf(len(xy))
     pg.functions.ndarray_from_qpolygonf(poly)[:] = xy
     return poly

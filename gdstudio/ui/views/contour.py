@@ -62,6 +62,8 @@ class _StartViewBox(pg.ViewBox):
     def childrenBounds(self, frac=None, orthoRange=(None, None), items=None):
         """Auto-range (menu "View all", the axes' auto mode) shows the problem's range, never the
         runs' extent: a diverged run cannot stretch the axes."""
+        if self._owner._surface is None:
+            return super().childrenBounds(frac, orthoRange, items)
         (x0, x1), (y0, y1) = self._owner.home_range()
         return [[x0, x1], [y0, y1]]
 
