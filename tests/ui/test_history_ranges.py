@@ -249,3 +249,18 @@ def test_a_flat_curve_alone_is_drawn(history_view, run_trajectory, image_array, 
     assert columns.size > 0.5 * rect.width() * t.last_index / np.ptp(plot.vb.viewRange()[0])  # its length
     rows = np.flatnonzero(orange.any(axis=1))
     assert rows.max() - rows.min() <= 10  # one flat line (and the dot at its end)
+
+
+def test_hidden_runs_are_not_drawn_and_do_not_set_ranges(history_view, race):
+    normal, _bad = race
+    big = TrajectoryView("big", normal[0].points * 50, normal[0].loss * 1e3, color="#CC79A7", status="running",
+                         grad=normal[0].grad, effective_lr=normal[0].effective_lr, grad_norm=normal[0].grad_norm)
+    history_view.set_frame([*normal, big], 120)
+    history_view.flush()
+    shown = len(history_view.bodies["loss"]._paths)
+    big.visible = False
+    history_view.set_frame([*normal, big], 120)
+    history_view.flush()
+    assert len(history_view.bodies["loss"]._paths) == shown - 1
+    assert len(history_view.markers["loss"].getData()[0]) == len(normal)
+    _assert_range_fits(history_view, normal)
