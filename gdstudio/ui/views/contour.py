@@ -560,8 +560,15 @@ class ContourView(QWidget):
         gy = y0 + cy * (np.arange(_FIELD_N) + 0.5)
         xx, yy = np.meshgrid(gx, gy)
         pts = np.column_stack([xx.ravel(), yy.ravel()])
-        with np.errstate(all="ignore"):
-            g = np.asarray(self._gradient_fn(pts), dtype=np.float64).reshape(-1, 2)
+        try:  # a gradient of another problem (the bridge sets it first during a load) fails here
+            with np.errstate(all="ignore"):
+                g = np.asarray(self._gradient_fn(pts), dtype=np.float64).reshape(-1, 2)
+        except (ValueError, TypeError, IndexError):
+            self.field.hide()
+            return
+        if g.shape != pts.shape:
+            self.field.hide()
+            return
         cell_px = min(cx / pixel[0], cy / pixel[1])
         length = np.full(len(pts), 0.7 * cell_px)
         # Centre each arrow on its grid point.
