@@ -132,10 +132,6 @@ class _GLView(gl.GLViewWidget):
 
     paint_ms = 0.0
 
-    def __init__(self, owner: SurfaceView) -> None:
-        super().__init__()
-        self._owner = owner
-
     def paintGL(self) -> None:
         t = time.perf_counter()
         super().paintGL()
@@ -227,7 +223,7 @@ class SurfaceView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.gl_view = _GLView(self)
+        self.gl_view = _GLView()  # no reference back to self: a cycle would leave the GL widget to the GC
         self.gl_view.setBackgroundColor(BACKGROUND)
         self.message = QLabel(ONE_D_MESSAGE)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
