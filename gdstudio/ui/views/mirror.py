@@ -9,9 +9,13 @@ window played 2 runs at 5.6 steps/s with the 3-D view and at 55.6 without it.
 :class:`MirrorPane` keeps the GL view out of the window: the view is a top-level widget that is
 "shown" but never mapped (``WA_DontShowOnScreen``, as the offscreen export renderer does), sized
 like the pane. When the view asks to be repainted (an ``UpdateRequest`` reaches it), the pane
-grabs it (``QWidget.grab``: render to its framebuffer + read back, ~10 ms at 930×560 here) at
-most ``max_fps`` times a second while changes keep coming, and always once more after the last
-change — so a paused or scrubbed view shows exactly the step shown. Mouse and wheel events on
+grabs it (``QWidget.grab``: render to its framebuffer + read back, 10–25 ms at 700×550 on
+llvmpipe here, a few ms on a GPU). While changes keep coming it grabs at most ``max_fps`` times
+a second and, whatever the renderer, so that grabbing takes at most ``share`` of the UI thread
+(the wait after a grab is at least its measured duration / ``share``: 20 ms grabs at the default
+20 % share give 10 redraws a second and leave the contour, curves and table their full rate).
+It always grabs once more after the last change, so a paused or scrubbed view shows exactly the
+step shown. Mouse and wheel events on
 the pane are forwarded to the view (orbit, zoom). While the pane is hidden nothing is grabbed.
 """
 
@@ -29,12 +33,14 @@ __all__ = ["MirrorPane"]
 class MirrorPane(QWidget):
     """Shows ``view`` (kept offscreen) in the window; forwards the mouse to ``input_widget``."""
 
-    def __init__(self, view: QWidget, input_widget: QWidget | None = None, *, max_fps: float = 20.0,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, view: QWidget, input_widget: QWidget | None = None, *, max_fps: float = 30.0,
+                 share: float = 0.2, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = view
         self.input_widget = input_widget if input_widget is not None else view
         self.max_fps = float(max_fps)
+        self.share = float(share)
+        self.grab_s = 0.0  # running average of a grab's duration
         self.grabs = 0  # how many times the view was grabbed (tests, diagnostics)
         self._pixmap: QPixmap | None = None
         self._last = 0.0
@@ -62,7 +68,8 @@ class MirrorPane(QWidget):
         """The view changed: grab it soon (now, if the last grab is older than 1 / max_fps)."""
         if not self.isVisible() or self._timer.isActive():
             return
-        wait = self._last + 1.0 / self.max_fps - time.perf_counter()
+        interval = max(1.0 / self.max_fps, self.grab_s / self.share)
+        wait = self._last + interval - time.perf_counter()
         self._timer.start(max(0, int(wait * 1000)))
 
     def refresh(self) -> None:
@@ -73,8 +80,11 @@ class MirrorPane(QWidget):
         flush = getattr(self.view, "flush", None)
         if callable(flush):
             flush()
-        self._last = time.perf_counter()
+        start = time.perf_counter()
         self._pixmap = self.view.grab()
+        self._last = time.perf_counter()
+        took = self._last - start
+        self.grab_s = took if not self.grabs else 0.8 * self.grab_s + 0.2 * took
         self.grabs += 1
         self.update()
 
