@@ -25,8 +25,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ["window.py", "--quick"],  # the whole MainWindow, on the display pytest-xvfb provides
         ["multiples.py", "--frames", "5", "--warmup", "1", "--size", "960x540"],
         ["tuning.py", "--rounds", "1", "--steps", "20"],
+        ["history.py", "--quick"],
     ],
-    ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning"],
+    ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning", "history"],
 )
 def test_bench_script_runs(args: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], capture_output=True, text=True,
