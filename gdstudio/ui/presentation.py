@@ -53,7 +53,15 @@ def _scale_item(item: object, factor: float) -> None:
         if label_font is None:
             label_font = QFont(item.label.font())
             item._gdstudio_label_font = label_font  # type: ignore[attr-defined]
+            item._gdstudio_label_size = item.labelStyle.get("font-size")  # type: ignore[attr-defined]
         item.label.setFont(_scaled_font(label_font, factor))
+        size = item._gdstudio_label_size  # type: ignore[attr-defined]
+        points = label_font.pointSizeF() if label_font.pointSizeF() > 0 else 9.0
+        if isinstance(size, str) and size.endswith("pt"):
+            points = float(size[:-2])
+        # The label is HTML whose font-size overrides the item's font: scale the style.
+        item.labelStyle["font-size"] = f"{points * factor:.1f}pt"
+        item._updateLabel()
         item.setPen(_scaled_pen(_remember_pen(item, item.pen()), factor))
     elif isinstance(item, pg.TextItem):
         font = _remember(item, QFont(item.textItem.font()))
@@ -80,8 +88,11 @@ def _remember_pen(item: object, pen: QPen) -> QPen:
 
 def scale_fonts(widget: QWidget, factor: float) -> None:
     """Scale ``widget``'s tree to ``factor`` × its original fonts, lines and markers."""
-    for w in (widget, *widget.findChildren(QWidget)):
-        font = _remember(w, QFont(w.font()))
+    widgets = [widget, *widget.findChildren(QWidget)]
+    # Remember every original first: a child inherits its parent's font, so scaling the parent
+    # before reading the child would make the child's scaled font its "original" (compounding).
+    originals = [_remember(w, QFont(w.font())) for w in widgets]
+    for w, font in zip(widgets, originals, strict=True):
         w.setFont(_scaled_font(font, factor))  # type: ignore[arg-type]
         if isinstance(w, pg.GraphicsView):
             for item in w.scene().items():

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gdstudio_window_fixtures as wf  # registered by conftest.py
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QStyle
+from PySide6.QtWidgets import QStyle, QWidget
 
 from gdstudio.engine.runs import RunConfig
+from gdstudio.ui.main_window import PRESENTATION_SCALE
 from gdstudio.ui.views.surface import LIFT
 
 
@@ -94,6 +96,7 @@ def test_presentation_mode_full_screen_large_type_and_back(shared_studio, qtbot)
     w = shared_studio
     normal_font = w.contour.font().pointSizeF()
     docks_before = {k: d.isVisible() for k, d in w.docks.items()}
+    bar = [(c, c.font().pointSizeF()) for c in w.playback.findChildren(QWidget) if c.font().pointSizeF() > 0]
     qtbot.keyClick(w, Qt.Key.Key_F11)
     qtbot.waitUntil(lambda: w.isFullScreen())
     assert w.actions["presentation"].isChecked()
@@ -102,6 +105,8 @@ def test_presentation_mode_full_screen_large_type_and_back(shared_studio, qtbot)
     assert w.contour.isVisible() and w.playback.isVisible()
     assert w.contour.font().pointSizeF() >= 1.5 * normal_font
     assert _tick_point_size(w.contour) >= 1.5 * normal_font
+    for child, size in bar:  # every widget scaled once: inherited fonts do not compound
+        assert child.font().pointSizeF() == pytest.approx(PRESENTATION_SCALE * size, rel=0.02)
     qtbot.keyClick(w, Qt.Key.Key_Space)  # playback keys still work
     assert w.session.playing
     w.session.set_playing(False)
@@ -111,6 +116,7 @@ def test_presentation_mode_full_screen_large_type_and_back(shared_studio, qtbot)
     assert {k: d.isVisible() for k, d in w.docks.items()} == docks_before
     assert w.toolbar.isVisible() and w.menuBar().isVisible()
     assert w.contour.font().pointSizeF() == normal_font
+    assert all(child.font().pointSizeF() == size for child, size in bar)
 
 
 def test_arrows_are_drawn_at_the_newest_step_while_playing_and_at_the_end(shared_studio, qtbot):
