@@ -22,6 +22,11 @@ Xvfb excluded), steadier than wall time on a shared machine. Scenarios, in a 128
 * problem switch: ``set_surface`` of a new 256² surface (colour image, contour lines, GL
   mesh + floor) and the first repaint (target < 300 ms); the grid itself is the engine's
   cost and is reported apart.
+* history length (``--only length``): contour + 3-D with 8 and 12 runs whose histories already
+  hold 1,000 and 100,000 steps, one step per frame; each row prints its ratio to the 1,000-step
+  row of the same run count (target ≤ 1.2: frame time independent of history length), and a
+  seek (``set_frame`` at a random earlier step + repaint; target ≤ 30 ms). The 3-D view redraws
+  at most every REDRAW_MS (coalesced), as in the window.
 
 Prints times and ratios to target (ratio ≥ 1 meets the target). Not a test: never asserts.
 """
@@ -40,6 +45,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+EXTRA_RUNS = (
+    ("sgd", {"lr": 0.005}, (2.0, 2.0)),
+    ("momentum", {"lr": 0.002}, (-3.0, -3.0)),
+    ("adam", {"lr": 0.05}, (3.5, -3.5)),
+    ("rmsprop", {"lr": 0.01}, (-2.5, 2.5)),
+)
 RUNS = (
     ("sgd", {"lr": 0.01}, (-0.5, -0.5)),
     ("momentum", {"lr": 0.005}, (0.5, -4.0)),
@@ -86,7 +97,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--mesh", type=int, default=None, help="override SurfaceView's MESH_MAX (default 128)")
-    parser.add_argument("--only", choices=["both", "contour", "history", "switch"], default=None)
+    parser.add_argument("--only", choices=["both", "contour", "history", "switch", "length"], default=None)
+    parser.add_argument("--lengths", default="1000,100000", help="history lengths for the length rows")
+    parser.add_argument("--runs", default="8,12", help="run counts for the length rows")
     parser.add_argument("--separate", action="store_true",
                         help="call set_trajectories then set_position (two updates) instead of set_frame")
     args = parser.parse_args()
@@ -183,6 +196,9 @@ def main() -> None:
     print(f"GL renderer: {gl_renderer() or 'none'}; surface {args.resolution}² (grid {grid_ms:.1f} ms); "
           f"{len(RUNS)} runs; {args.frames} frames at 1280x720; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores")
+    if args.only == "length":
+        history_length(args, app, problem, make_window, Run, RunConfig, TrajectoryView, run_color)
+        return
     if args.only in (None, "both"):
         report("contour + 3-D", race(True), 30)
     if args.only in (None, "contour"):
@@ -213,6 +229,63 @@ def main() -> None:
           f"  ratio to 300 ms: {0.3 / mean:5.2f}  (set_surface on both views + paint; "
           f"the grid itself: {statistics.fmean(grids) * 1e3:.1f} ms)")
     window.close()
+
+
+def history_length(args, app, problem, make_window, Run, RunConfig, TrajectoryView, run_color) -> None:
+    """Frame and seek times of contour + 3-D against history length (see the module docstring)."""
+    import numpy as np
+
+    lengths = [int(v) for v in args.lengths.split(",")]
+    rng = np.random.default_rng(0)
+    frames = min(args.frames, 200)
+    for n_runs in [int(v) for v in args.runs.split(",")]:
+        base = None
+        configs = (RUNS + EXTRA_RUNS)[:n_runs]
+        for length in lengths:
+            t0 = time.perf_counter()
+            runs = [Run(problem, RunConfig(opt, start, hp, tol=0.0)).run(length) for opt, hp, start in configs]
+            prep = time.perf_counter() - t0
+            window, views = make_window(True, False)
+
+            def trajs(runs=runs):
+                return [TrajectoryView.from_history(i, r.history, status=str(r.status), color=run_color(i))
+                        for i, r in enumerate(runs)]
+
+            times, seeks = [], []
+            for frame in range(args.warmup + frames):
+                t = time.perf_counter()
+                for r in runs:
+                    r.advance(1)
+                tv = trajs()
+                step = max(r.steps for r in runs)
+                for v in views:
+                    v.set_frame(tv, step)
+                window.repaint()
+                app.processEvents()
+                if frame >= args.warmup:
+                    times.append(time.perf_counter() - t)
+            tv = trajs()
+            for _ in range(40):  # seeks: any earlier step, then the paint of both views
+                step = int(rng.integers(0, length))
+                t = time.perf_counter()
+                for v in views:
+                    v.set_frame(tv, step)
+                    if hasattr(v, "flush"):
+                        v.flush()
+                window.repaint()
+                app.processEvents()
+                seeks.append(time.perf_counter() - t)
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+            med = statistics.median(times)
+            p95 = sorted(times)[int(0.95 * (len(times) - 1))]
+            seek = statistics.median(seeks)
+            base = base or med
+            print(f"{n_runs:2d} runs × {length:>7,d} steps   frame median {med * 1e3:6.2f} ms  p95 {p95 * 1e3:6.2f}"
+                  f"  ratio to the {lengths[0]:,}-step row {med / base:5.2f} (target ≤ 1.2)"
+                  f"   seek median {seek * 1e3:6.2f} ms  ratio to 30 ms {0.03 / seek:5.2f}"
+                  f"   (runs prepared in {prep:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 from gdstudio.engine.problems import make_problem
 from gdstudio.ui.colormaps import COLORMAPS, colormap_rgb, lookup_table
 from gdstudio.ui.views import ContourView, TrajectoryView
-from gdstudio.ui.views._paths import ClippedPath, Thinning, clip_segments
+from gdstudio.ui.views._paths import ClippedPath, SegmentSet, Thinning, clip_segments
 from gdstudio.ui.views.contour import CLIP_MARGIN
 
 
@@ -265,13 +265,17 @@ def test_growing_a_path_point_by_point_equals_building_it_at_once():
     whole, grown = ClippedPath(lo, hi), ClippedPath(lo, hi)
     whole.extend(pts)
     thin_whole, thin_grown = Thinning(np.array([0.05, 0.05])), Thinning(np.array([0.05, 0.05]))
+    seg_whole, seg_grown = SegmentSet(np.array([0.05, 0.05])), SegmentSet(np.array([0.05, 0.05]))
     thin_whole.extend(whole.verts)
+    seg_whole.extend(whole.verts)
     i = 0
     while i < len(pts):
         n = int(rng.integers(1, 40))
         grown.extend(pts[i : i + n])
         thin_grown.extend(grown.verts)
+        seg_grown.extend(grown.verts)
         i += n
+    assert np.array_equal(seg_whole.first, seg_grown.first)
     assert np.array_equal(whole.verts, grown.verts, equal_nan=True)
     assert np.array_equal(whole.count, grown.count)
     assert np.array_equal(thin_whole.keep, thin_grown.keep)
@@ -284,21 +288,45 @@ def test_contour_frames_grow_incrementally_and_restart_for_a_new_run(contour_vie
     for n in (1, 2, 50, 51, 401):
         part = TrajectoryView(0, full.points[:n], full.loss[:n], color=full.color)
         contour_view.set_frame([part], n - 1)
-    grown = contour_view.drawn_run(0).line.copy()
-    # From scratch at the same cell size: the same vertices.
+    drawn = contour_view.drawn_run(0)
+    # From scratch at the same cell size: the same clipped path and the same segments.
     cell = np.array(contour_view._geoms[0].pixel)
     lo, hi = contour_view.clip_box()
     path = ClippedPath(lo, hi)
     path.extend(full.points)
-    thin = Thinning(cell)
-    thin.extend(path.verts)
-    assert np.array_equal(grown, path.verts[thin.prefix(path.prefix_len(400))], equal_nan=True)
-    assert len(grown) < 401  # thinned to screen pixels
+    segs = SegmentSet(cell)
+    segs.extend(path.verts)
+    m = path.prefix_len(400)
+    assert np.array_equal(drawn.line, path.verts[:m], equal_nan=True)
+    j = segs.prefix(m)
+    assert np.array_equal(drawn.segments[0::2], path.verts[j])
+    assert np.array_equal(drawn.segments[1::2], path.verts[j + 1])
+    assert drawn.segments[-1] == pytest.approx(full.points[400])  # ends exactly at the head
+    assert len(drawn.segments) < 2 * 400  # thinned to screen pixels
     # Same key, another run (a restart): the cache notices and rebuilds.
     other = run_trajectory(himmelblau, "sgd", (4.0, -4.0), 30, key=0, lr=0.01)
     contour_view.set_frame([other], 30)
     assert contour_view.drawn_run(0).line[0] == pytest.approx(other.points[0])
     assert contour_view.drawn_run(0).line[-1] == pytest.approx(other.points[30])
+
+
+def test_segments_of_a_run_circling_a_minimum_stay_bounded():
+    """100,000 steps bouncing around a point: the drawn segments do not grow with the steps, and
+    every distinct pixel-to-pixel segment of the path is among them (checked by brute force)."""
+    t = np.arange(100_000)
+    pts = 0.01 * np.column_stack([np.cos(2.1 * t), np.sin(2.1 * t)]) * (1 + 0.2 * np.sin(0.001 * t))[:, None]
+    path = ClippedPath(np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    path.extend(pts)
+    cell = np.array([0.002, 0.002])
+    segs = SegmentSet(cell)
+    segs.extend(path.verts)
+    j = segs.prefix(len(path.verts))
+    assert len(j) < 2_000
+    cells = np.floor(path.verts / cell).astype(int)
+    pairs = [tuple(sorted((tuple(a), tuple(b)))) for a, b in itertools.pairwise(cells.tolist())]
+    every = {p for p in pairs if p[0] != p[1]}
+    drawn = {pairs[i] for i in j if pairs[i][0] != pairs[i][1]}
+    assert drawn == every
 
 
 # -- 5. colour maps ---------------------------------------------------------------------------

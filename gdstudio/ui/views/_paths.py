@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ClippedPath", "FirstInCell", "Grow", "Thinning", "clip_segments", "inside_box"]
+__all__ = ["ClippedPath", "FirstInCell", "Grow", "SegmentSet", "Thinning", "clip_segments", "inside_box"]
 
 class Grow:
     """A growable array along axis 0."""
@@ -260,3 +260,76 @@ class FirstInCell:
         """Indices of the dots among points 0..k."""
         idx = self.indices
         return idx[: int(np.searchsorted(idx, k, side="right"))]
+
+
+class SegmentSet:
+    """The segments of a :class:`ClippedPath` worth drawing at cell size ``cell``: segment j
+    (vertex j → j+1) is kept when it joins two different cells and no earlier segment joined
+    the same two cells (in either direction). A run that keeps circling a minimum therefore
+    draws a bounded set of segments: the count grows with the cells covered (screen pixels),
+    not with the steps. Incremental; :meth:`prefix` gives the segments of the path up to a
+    vertex, always ending with the segment into that vertex (the head is exact).
+    """
+
+    #: Above this many new segments, duplicates are found with np.unique rather than a loop.
+    BATCH = 2048
+
+    def __init__(self, cell: np.ndarray) -> None:
+        self.cell = np.asarray(cell, dtype=np.float64)
+        self._seen: set[tuple[int, ...]] = set()
+        self._first = Grow((), np.int64)
+        self.m = 0  # vertices processed
+
+    @property
+    def first(self) -> np.ndarray:
+        """Sorted indices j of the kept segments (vertex j → j+1)."""
+        return self._first.view()
+
+    def extend(self, verts: np.ndarray) -> None:
+        m_new = len(verts)
+        if m_new <= self.m:
+            return
+        a = max(0, self.m - 1)
+        v = verts[a:m_new]
+        self.m = m_new
+        if len(v) < 2:
+            return
+        ok = ~(np.isnan(v[:-1, 0]) | np.isnan(v[1:, 0]))
+        with np.errstate(invalid="ignore"):
+            cells = np.floor(v / self.cell)
+        ca, cb = cells[:-1], cells[1:]
+        ok &= np.any(ca != cb, axis=1)
+        j = np.flatnonzero(ok)
+        if not len(j):
+            return
+        ca, cb = ca[j].astype(np.int64), cb[j].astype(np.int64)
+        less = _lex_less(ca, cb)[:, None]  # unordered pair: the smaller cell first
+        lo, hi = np.where(less, ca, cb), np.where(less, cb, ca)
+        keys = np.column_stack([lo, hi])
+        seen, out = self._seen, []
+        if len(j) > self.BATCH:
+            _, first = np.unique(keys, axis=0, return_index=True)
+            first.sort()
+            j, keys = j[first], keys[first]
+        for jj, key in zip(j.tolist(), map(tuple, keys.tolist()), strict=True):
+            if key not in seen:
+                seen.add(key)
+                out.append(jj + a)
+        if out:
+            self._first.extend(np.array(out, np.int64))
+
+    def prefix(self, m: int) -> np.ndarray:
+        """Start vertices of the segments to draw for the first ``m`` vertices."""
+        first = self.first
+        idx = first[: int(np.searchsorted(first, m - 2, side="left"))]
+        if m >= 2:
+            idx = np.append(idx, m - 2)
+        return idx
+
+
+def _lex_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise lexicographic a < b for integer rows."""
+    diff = a != b
+    first = np.argmax(diff, axis=1)
+    rows = np.arange(len(a))
+    return diff.any(axis=1) & (a[rows, first] < b[rows, first])

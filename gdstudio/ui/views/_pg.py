@@ -85,8 +85,9 @@ def arrow_segments(
 class DrawnRun:
     """One run as the runs layer paints it, in plot coordinates.
 
-    ``xy`` are the shown points (points 0..k, unclipped, for tests and hit-testing); what is
-    painted is ``line`` (the path clipped to the view's box, thinned, NaN rows between pieces),
+    ``xy`` are the shown points (points 0..k, unclipped, for tests and hit-testing); ``line`` is
+    the path clipped to the view's box (NaN rows between pieces); what is painted is ``line``, or
+    for long paths ``segments`` (pairs of rows: the distinct pixel-to-pixel segments of it),
     ``dots`` (step dots inside the box), ``start`` / ``head`` (None when outside the box) and
     ``cross`` (a diverged run's ✕: its last point, or where the path last left the box),
     ``cross_from`` the vertex before it (the ✕ slides back along that segment into the visible
@@ -98,6 +99,7 @@ class DrawnRun:
     points: np.ndarray
     n: int
     line: np.ndarray | None = None
+    segments: np.ndarray | None = None
     dots: np.ndarray | None = None
     start: tuple[float, float] | None = None
     head: tuple[float, float] | None = None
@@ -152,6 +154,7 @@ class RunsLayer(pg.GraphicsObject):
         super().__init__()
         self._runs: list[DrawnRun] = []
         self._polys: list[list[QPolygonF]] = []
+        self._pairs: list[QPolygonF | None] = []
         self._dots: list[QPolygonF] = []
         self._colors: dict[str, QColor] = {}
         self._rect = QRectF()
@@ -170,7 +173,8 @@ class RunsLayer(pg.GraphicsObject):
     def set_runs(self, runs: list[DrawnRun]) -> None:
         """The runs to paint (already clipped and thinned by the view)."""
         self._runs = runs
-        self._polys = [[_qpolygon(piece) for piece in r.pieces()] for r in runs]
+        self._polys = [[_qpolygon(piece) for piece in r.pieces()] if r.segments is None else [] for r in runs]
+        self._pairs = [_qpolygon(r.segments) if r.segments is not None else None for r in runs]
         self._dots = [_qpolygon(r.dots if r.dots is not None else r.xy) for r in runs]
         self.update()
 
@@ -217,11 +221,13 @@ class RunsLayer(pg.GraphicsObject):
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for r, polys in zip(self._runs, self._polys, strict=True):
-            if polys:
+        for r, polys, pairs in zip(self._runs, self._polys, self._pairs, strict=True):
+            if polys or pairs is not None:
                 painter.setPen(_cosmetic(self._color(r.color), 2.0))
                 for poly in polys:
                     painter.drawPolyline(poly)
+                if pairs is not None and pairs.size():
+                    painter.drawLines(pairs)
         if self.show_dots:
             for r, poly in zip(self._runs, self._dots, strict=True):
                 if r.n > 1 and poly.size():

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
-from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, Thinning
+from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, SegmentSet
 from gdstudio.ui.views._pg import EXACT_POINTS, DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
@@ -622,7 +622,8 @@ class _RunGeometry:
     """One run's path as the contour draws it, kept between frames.
 
     Clipping (:class:`ClippedPath`) is independent of the zoom and grows with the run; the
-    thinning to screen pixels and the step dots (one per 4-px cell) are redone only when the
+    segments worth drawing (:class:`SegmentSet`: one per pair of screen pixels joined) and the
+    step dots (one per 4-px cell) are redone only when the
     pixel size changes by more than :data:`_REFIT_FACTOR`. A frame costs O(new points + drawn
     vertices), never O(history).
     """
@@ -630,7 +631,7 @@ class _RunGeometry:
     def __init__(self, lo: np.ndarray, hi: np.ndarray) -> None:
         self.lo, self.hi = lo, hi
         self.clip = ClippedPath(lo, hi)
-        self.thin: Thinning | None = None
+        self.thin: SegmentSet | None = None
         self.dots: FirstInCell | None = None
         self.pixel: tuple[float, float] | None = None
         self._xy = Grow((2,))  # plot coordinates of the points seen
@@ -675,7 +676,7 @@ class _RunGeometry:
             return
         if self.thin is None or self.needs_refit(self.pixel, pixel):
             self.pixel = pixel
-            self.thin = Thinning(np.array(pixel))
+            self.thin = SegmentSet(np.array(pixel))
             self.thin.extend(self.clip.verts)
             self.dots = FirstInCell(4.0 * np.array(pixel), self.lo, self.hi)
             self.dots.extend(self.xy)
@@ -685,7 +686,13 @@ class _RunGeometry:
         clip, xy = self.clip, self.xy
         m = clip.prefix_len(k)
         verts = clip.verts
-        line = verts[:m] if self.thin is None or m <= EXACT_POINTS else verts[self.thin.prefix(m)]
+        line = verts[:m]  # the clipped path at full resolution (a view)
+        segments = None
+        if self.thin is not None and m > EXACT_POINTS:  # long paths: distinct pixel-to-pixel segments only
+            j = self.thin.prefix(m)
+            segments = np.empty((2 * len(j), 2))
+            segments[0::2] = verts[j]
+            segments[1::2] = verts[j + 1]
         n_shown = min(k, clip.n - 1) + 1 if clip.n else 0
         if self.dots is None or n_shown <= EXACT_POINTS:
             pts = xy[:n_shown]
@@ -709,5 +716,5 @@ class _RunGeometry:
                 cross = (float(verts[m - 1, 0]), float(verts[m - 1, 1]))
                 if m >= 2 and np.isfinite(verts[m - 2]).all():
                     cross_from = (float(verts[m - 2, 0]), float(verts[m - 2, 1]))
-        return DrawnRun(t.key, t.color, xy, k + 1, line=line, dots=dots, start=inside(0), head=head,
+        return DrawnRun(t.key, t.color, xy, k + 1, line=line, segments=segments, dots=dots, start=inside(0), head=head,
                         cross=cross, cross_from=cross_from)

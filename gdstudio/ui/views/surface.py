@@ -35,7 +35,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, 
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR, SURFACE_MAP, check_colormap, hex_to_rgba, lookup_table
-from gdstudio.ui.views._paths import ClippedPath, Thinning
+from gdstudio.ui.views._paths import ClippedPath, SegmentSet
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
 __all__ = ["BOX", "HEIGHT", "MESH_MAX", "ONE_D_MESSAGE", "SurfaceView", "shade"]
@@ -186,7 +186,7 @@ class _Geometry3D:
         (x0, x1), (y0, y1) = view._bounds
         self.clip = ClippedPath(np.array([x0, y0, -LIFT]), np.array([x1, y1, HEIGHT + 2 * LIFT]))
         _, sx, _, sy = view._map
-        self.thin = Thinning(np.array([PATH_CELL / sx, PATH_CELL / sy, PATH_CELL]))
+        self.thin = SegmentSet(np.array([PATH_CELL / sx, PATH_CELL / sy, PATH_CELL]))
         self.n = 0
         self._checks: list[tuple[int, np.ndarray]] = []
 
@@ -206,10 +206,16 @@ class _Geometry3D:
         self.n = n
         self._checks = [(i, t.points[i].copy()) for i in sorted({0, n // 2, n - 1})]
 
-    def vertices(self, k: int) -> np.ndarray:
-        """Clipped, thinned vertices (x, y, height) of the path up to point k (NaN rows: breaks)."""
+    def segments(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of rows (x, y, height) of the segments to draw for the path up to point k (the
+        distinct cell-to-cell ones, the last one always), and the last vertex (empty if none)."""
         m = self.clip.prefix_len(k)
-        return self.clip.verts[self.thin.prefix(m)]
+        verts = self.clip.verts
+        j = self.thin.prefix(m)
+        pairs = np.empty((2 * len(j), 3))
+        pairs[0::2] = verts[j]
+        pairs[1::2] = verts[j + 1]
+        return pairs, verts[m - 1 : m]
 
 
 
@@ -595,21 +601,17 @@ class SurfaceView(QWidget):
             k = shown_index(t, self._step)
             g = self._geometry(t)
             rgba = self._color(t.color)
-            v = g.vertices(k)
-            if len(v) > 1:
-                a, b = v[:-1], v[1:]
-                ok = ~(np.isnan(a[:, 0]) | np.isnan(b[:, 0]))
-                m = int(ok.sum())
-                if m:
-                    pair = np.empty((2 * m, 3))
-                    pair[0::2] = a[ok]
-                    pair[1::2] = b[ok]
-                    on = self._scene(pair)
-                    floor = on.copy()
-                    floor[:, 2] = FLOOR + 0.02
-                    segs.append(on)
-                    shadow_segs.append(floor)
-                    seg_colors.append(np.broadcast_to(np.array(rgba, np.float32), (2 * m, 4)))
+            pair, last = g.segments(k)
+            ok = ~np.isnan(pair[:, 0]).reshape(-1, 2).any(axis=1)
+            pair = pair.reshape(-1, 2, 3)[ok].reshape(-1, 3)
+            m = len(pair) // 2
+            if m:
+                on = self._scene(pair)
+                floor = on.copy()
+                floor[:, 2] = FLOOR + 0.02
+                segs.append(on)
+                shadow_segs.append(floor)
+                seg_colors.append(np.broadcast_to(np.array(rgba, np.float32), (2 * m, 4)))
             clip = g.clip
             inside_k = k < clip.n and clip.point_inside(np.array([*t.points[k], self._heights(t.loss[k : k + 1])[0]]))
             if inside_k:
@@ -621,8 +623,8 @@ class SurfaceView(QWidget):
             if t.status == "diverged" and k == t.last_index:
                 if inside_k:
                     crosses.append(heads[-1])
-                elif len(v) and np.isfinite(v[-1]).all():  # where the path left the box
-                    crosses.append(self._scene(v[-1:])[0])
+                elif len(last) and np.isfinite(last).all():  # where the path left the box
+                    crosses.append(self._scene(last)[0])
         for key in [key for key in self._geoms if key not in seen]:
             del self._geoms[key]
         if segs:
