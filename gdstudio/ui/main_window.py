@@ -965,6 +965,7 @@ class MainWindow(QMainWindow):
 
         if self.training_lab is None:
             self.training_lab = TrainingLab()
+            self.training_lab.place_beside(self)  # beside the studio, in its colours (first opening only)
         self.training_lab.show()
         self.training_lab.raise_()
         self.training_lab.activateWindow()

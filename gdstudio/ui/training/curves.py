@@ -12,7 +12,9 @@ a linear or log loss axis; below it, test accuracy (%) against iterations and a 
 optimizer's numbers. A diverged optimizer's curve ends in a red ✕ and its legend entry and table
 row say where it diverged. The loss axis is fitted to the 98th percentile of the curves (as the
 CLI's PNG), so RMSProp's first-step spike does not flatten every curve; once the user pans or
-zooms, the view is left alone until the next run or "Fit".
+zooms, the view is left alone until the next run or "Fit". The accuracy axis shows 0–100 %
+before any evaluation, then from the tens below the lowest accuracy up to 100 %. Both plots keep
+a margin on the right, and their ranges a little padding, so the end tick labels are drawn.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGraphicsItem,
@@ -42,7 +44,7 @@ from gdstudio.ui.colormaps import DIVERGED_COLOR
 from gdstudio.ui.training.worker import Chunk
 from gdstudio.ui.views._pg import mk_pen
 
-__all__ = ["MARKERS", "SMOOTHING", "CurvesView", "LiveCurves", "fit_range"]
+__all__ = ["EDGE_MARGIN", "MARKERS", "SMOOTHING", "CurvesView", "LiveCurves", "accuracy_range", "fit_range"]
 
 #: Marker shapes, in row order (the book: o, x, s, D for SGD, Momentum, AdaGrad, Adam).
 MARKERS = ("o", "x", "s", "d", "t", "+", "star", "p", "h", "t1")
@@ -50,6 +52,22 @@ MARKERS = ("o", "x", "s", "d", "t", "+", "star", "p", "h", "t1")
 SMOOTHING = (("kaiser", "Book's smoothing (11-tap Kaiser window)"), ("ema", "Exponential moving average"),
              ("none", "Raw mini-batch loss"))
 _COLUMNS = ("Optimizer", "Hyperparameters", "Loss", "Test accuracy", "Status")
+#: Pixels kept free right of the plots (and above the accuracy plot) for the last tick labels.
+EDGE_MARGIN = 20
+#: Fraction of the ranges added at their ends so the first and last tick labels (0 and 100 %, the
+#: last iteration) are drawn: with a grid, pyqtgraph hides any label reaching past the plot's edge.
+ACC_PADDING = 0.06
+X_PADDING = 0.04
+
+
+def accuracy_range(accuracies: np.ndarray) -> tuple[float, float]:
+    """The accuracy axis (%): 0–100 without data, else from the tens at least 5 points below the
+    lowest finite accuracy up to 100."""
+    finite = accuracies[np.isfinite(accuracies)]
+    if finite.size == 0:
+        return 0.0, 100.0
+    lo = max(0.0, 10.0 * math.floor((float(finite.min()) - 5.0) / 10.0))
+    return min(lo, 90.0), 100.0
 
 
 @dataclass
@@ -177,6 +195,21 @@ def _cache_axes(plot: pg.PlotItem) -> None:
         plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
+def _let_shrink(label: pg.LabelItem) -> None:
+    """A LabelItem whose minimum width is 0: pyqtgraph sets it to the text's width at every resize,
+    and a plot cannot be narrower than its title, so a long title pushed the plot past its view."""
+    update_min = label.updateMin
+
+    def updated() -> None:
+        update_min()
+        label.setMinimumWidth(0)
+        height = label._sizeHint[Qt.SizeHint.MinimumSize][1]
+        label._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+
+    label.updateMin = updated
+    label.updateMin()
+
+
 class _TimedPlot(pg.PlotWidget):
     """A PlotWidget that remembers how long its last paint took (the redraw budget needs it)."""
 
@@ -208,7 +241,9 @@ class CurvesView(QWidget):
         self.data: LiveCurves | None = None
         self._series: list[_Series] = []
         self._user_range = False
+        self._user_acc_range = False
         self._fitting = False
+        self._foreground: str | None = None  # set_colors(); None: pyqtgraph's configured foreground
         self._last_refresh = -math.inf
         self._refresh_cost = 0.0
         self._timer = QTimer(self)
@@ -222,10 +257,13 @@ class CurvesView(QWidget):
         p.showGrid(x=True, y=True, alpha=0.18)
         p.setLabel("bottom", "iterations")
         p.setLabel("left", "training loss (smoothed)")
-        p.setTitle("Training loss")
+        self._title = "Training loss"
+        p.setTitle(self._title)
+        _let_shrink(p.titleLabel)
         p.setMenuEnabled(False)
         p.hideButtons()
         _cache_axes(p)
+        p.layout.setContentsMargins(2, 2, EDGE_MARGIN, 2)
         self.legend = p.addLegend(offset=(-12, 12), labelTextSize="10pt", verSpacing=-4)
         self.legend.setZValue(10)
         bg = pg.mkColor(pg.getConfigOption("background"))
@@ -244,8 +282,11 @@ class CurvesView(QWidget):
         a.setMenuEnabled(False)
         a.hideButtons()
         _cache_axes(a)
-        a.getViewBox().setLimits(yMin=-2, yMax=102)
-        a.enableAutoRange(y=True)
+        a.layout.setContentsMargins(2, EDGE_MARGIN // 2, EDGE_MARGIN, 2)
+        a.getViewBox().setLimits(yMin=-10, yMax=110)
+        a.enableAutoRange(y=False)
+        a.setYRange(0, 100, padding=ACC_PADDING)
+        a.getViewBox().sigRangeChangedManually.connect(self._on_user_acc_range)
 
         self.table = QTableWidget(0, len(_COLUMNS))
         self.table.setObjectName("results_table")
@@ -277,13 +318,14 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
-        self.loss_plot.getPlotItem().setXRange(0, 2000, padding=0.01)
+        for plot in (p, a):
+            plot.setXRange(0, 2000, padding=X_PADDING)  # the default budget until a run begins
 
     # ---------------------------------------------------------------- setup
     def begin(self, data: LiveCurves, title: str = "Training loss") -> None:
         """Start drawing ``data`` (a new run): new items, x axis over the whole budget."""
         p, a = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
-        p.setTitle(title)
+        self._set_title(title)
         for s in self._series:
             s.remove(p, a)
         self.legend.clear()
@@ -305,9 +347,66 @@ class CurvesView(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(k, c, item)
         self._user_range = False
-        p.setXRange(0, max(data.total, 2), padding=0.01)
-        a.setXRange(0, max(data.total, 2), padding=0.01)
+        self._user_acc_range = False
+        p.setXRange(0, max(data.total, 2), padding=X_PADDING)
+        a.setXRange(0, max(data.total, 2), padding=X_PADDING)
         self.refresh()
+
+    @property
+    def title(self) -> str:
+        """The loss plot's whole title (what is drawn may be elided to fit)."""
+        return self._title
+
+    def _set_title(self, title: str) -> None:
+        self._title = title
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        """Draw the title elided to the plot's width: a long title never widens the plot past its
+        window (pyqtgraph's label would set its minimum width to the whole text)."""
+        p = self.loss_plot.getPlotItem()
+        label = p.titleLabel
+        font = QFont(label.item.font())
+        size = str(label.opts.get("size") or "")
+        if size.endswith("pt"):
+            font.setPointSizeF(float(size[:-2]))
+        room = max(40, self.loss_plot.width() - 2 * EDGE_MARGIN)
+        text = QFontMetrics(font).elidedText(self._title, Qt.TextElideMode.ElideRight, room)
+        if self._foreground is None:
+            p.setTitle(text)
+        else:
+            p.setTitle(text, color=self._foreground)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # Qt override
+        super().resizeEvent(event)
+        self._fit_title()
+
+    def set_colors(self, background: QColor | str, foreground: QColor | str) -> None:
+        """Draw both plots on ``background`` with axes, labels, title and legend in ``foreground``
+        (the studio's plot colours, whatever pyqtgraph's configuration says now)."""
+        bg, fg = QColor(background), QColor(foreground)
+        self._foreground = fg.name()
+        for widget in (self.loss_plot, self.acc_plot):
+            widget.setBackground(bg)
+            plot = widget.getPlotItem()
+            for name in ("left", "bottom"):
+                axis = plot.getAxis(name)
+                axis.setPen(fg)
+                axis.setTextPen(fg)
+        self._fit_title()
+        legend_bg = QColor(bg)
+        legend_bg.setAlpha(215)
+        self.legend.setBrush(pg.mkBrush(legend_bg))
+        self.legend.setPen(mk_pen(fg.name(), 1.0, alpha=70))
+        self.legend.setLabelTextColor(fg)
+        for _sample, label_item in self.legend.items:
+            label_item.setText(label_item.text, color=fg)
+        self._invalidate()
+
+    @property
+    def background(self) -> QColor:
+        """The plots' background colour."""
+        return self.loss_plot.backgroundBrush().color()
 
     def set_smoothing(self, how: str) -> None:
         smoothed(np.zeros(1), how)  # validates
@@ -330,15 +429,20 @@ class CurvesView(QWidget):
     def fit(self) -> None:
         """Back to the automatic ranges (whole budget on x, the curves' bulk on y)."""
         self._user_range = False
+        self._user_acc_range = False
         if self.data is not None:
             hi = max(self.data.total, self.data.completed, 2)
-            self.loss_plot.getPlotItem().setXRange(0, hi, padding=0.01)
-            self.acc_plot.getPlotItem().setXRange(0, hi, padding=0.01)
+            self.loss_plot.getPlotItem().setXRange(0, hi, padding=X_PADDING)
+            self.acc_plot.getPlotItem().setXRange(0, hi, padding=X_PADDING)
         self.refresh()
 
     def _on_user_range(self, *_args: object) -> None:
         if not self._fitting:
             self._user_range = True
+
+    def _on_user_acc_range(self, *_args: object) -> None:
+        if not self._fitting:
+            self._user_acc_range = True
 
     # ---------------------------------------------------------------- drawing
     def curve(self, label: str) -> np.ndarray:
@@ -412,6 +516,13 @@ class CurvesView(QWidget):
         self._update_legend()
         if not self._user_range:
             self._fit_y(curves)
+        if not self._user_acc_range:
+            lo, hi = accuracy_range(np.asarray(d.accuracies, dtype=np.float64).ravel() * 100.0)
+            self._fitting = True
+            try:
+                self.acc_plot.getPlotItem().setYRange(lo, hi, padding=ACC_PADDING)
+            finally:
+                self._fitting = False
 
     def _cross_height(self, curves: list[np.ndarray]) -> float:
         r = fit_range(curves, self.log_y)
@@ -422,6 +533,8 @@ class CurvesView(QWidget):
         if r is None:
             return
         lo, hi = (math.log10(r[0]), math.log10(r[1])) if self.log_y else r
+        if not self.log_y:  # curves that reach 0 are drawn above the axis line, not on it
+            lo -= 0.015 * (hi - lo)
         self._fitting = True
         try:
             self.loss_plot.getPlotItem().setYRange(lo, hi, padding=0.0)
@@ -467,7 +580,7 @@ class CurvesView(QWidget):
         for k, (_sample, label_item) in enumerate(self.legend.items):
             text = self.legend_text(k)
             if label_item.text != text:
-                color = DIVERGED_COLOR if d.diverged.get(d.labels[k]) is not None else None
+                color = DIVERGED_COLOR if d.diverged.get(d.labels[k]) is not None else self._foreground
                 label_item.setText(text, color=color) if color else label_item.setText(text)
 
     def legend_texts(self) -> list[str]:

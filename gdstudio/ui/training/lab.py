@@ -3,7 +3,9 @@
 A top-level window of its own (opened from the studio's Tools menu, Ctrl+T): training takes
 seconds to minutes and its plots want room, so it sits beside the surface studio instead of
 crowding it into a dock, and it never touches the studio's session, clock or views. Closing it
-stops a run; reopening shows the last run again.
+stops a run; reopening shows the last run again. :meth:`TrainingLab.place_beside` puts it beside
+the studio on the studio's screen (see :mod:`gdstudio.ui.training.placement`) in the studio's
+palette and plot colours.
 
 Left: the setup — data (bundled digits, MNIST from a folder, MNIST downloaded into the cache),
 the hidden layer sizes (validated as you type), the budget (iterations, batch size, seed,
@@ -25,8 +27,9 @@ import math
 import re
 from pathlib import Path
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -60,6 +63,7 @@ from gdstudio.train.datasets import (
 )
 from gdstudio.ui.training.curves import SMOOTHING, CurvesView, LiveCurves
 from gdstudio.ui.training.entries import BOOK_OPTIMIZERS, OptimizerList, hp_summary
+from gdstudio.ui.training.placement import LAB_SIZE, beside
 from gdstudio.ui.training.worker import DOWNLOAD_TIMEOUT, UPDATE_INTERVAL, Chunk, TrainingWorker, TrainRequest
 
 __all__ = ["DATASETS", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "TrainingLab", "network_text", "parse_hidden_sizes"]
@@ -167,7 +171,49 @@ class TrainingLab(QMainWindow):
         self._on_dataset_changed()
         self._on_hidden_changed()
         self._set_running(False)
-        self.resize(1440, 900)
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        self.resize(min(LAB_SIZE.width(), avail.width()) if avail else LAB_SIZE.width(),
+                    min(LAB_SIZE.height(), avail.height()) if avail else LAB_SIZE.height())
+
+    # ================================================================== placement
+    def place_beside(self, window: QWidget) -> None:
+        """Open beside ``window`` (the studio) on its screen, in its palette and plot colours.
+
+        Beside it if there is room, else the studio moves left and narrows as little as it can,
+        else (a small screen) against the screen's edge covering as little of it as possible;
+        never larger than the screen (see :func:`~gdstudio.ui.training.placement.beside`).
+        """
+        self.match_colors(window)
+        screen = window.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        studio = window.frameGeometry()
+        # Decorations: the studio's (the lab's own are unknown until a window manager shows it).
+        dw, dh = studio.width() - window.width(), studio.height() - window.height()
+        resizable = not (window.isMaximized() or window.isFullScreen())
+        studio_min = max(window.minimumSizeHint().width(), window.minimumWidth()) + dw
+        lab, moved = beside(avail, studio, studio_min, resizable)
+        if moved is not None:
+            window.move(moved.topLeft())
+            window.resize(moved.width() - dw, moved.height() - dh)
+        self.move(lab.topLeft())
+        self.resize(lab.width() - dw, lab.height() - dh)
+
+    def match_colors(self, window: QWidget) -> None:
+        """Take ``window``'s palette, and its plots' background and foreground for the lab's plots
+        (pyqtgraph's configuration may have changed since the studio drew its own)."""
+        self.setPalette(window.palette())
+        background = QColor(pg.mkColor(pg.getConfigOption("background")))
+        foreground = QColor(pg.mkColor(pg.getConfigOption("foreground")))
+        for view in window.findChildren(pg.PlotWidget):
+            brush = view.backgroundBrush()
+            if brush.style() != Qt.BrushStyle.NoBrush:
+                background = brush.color()
+                foreground = view.getPlotItem().getAxis("bottom").textPen().color()
+                break
+        self.curves.set_colors(background, foreground)
 
     # ================================================================== construction
     def _action(self, key: str, text: str, tip: str, slot, shortcut: str = "", icon: str = "") -> QAction:
