@@ -28,17 +28,18 @@ def _inside(inner: QRect, outer: QRect) -> bool:
     return outer.contains(inner)
 
 
-@pytest.mark.parametrize(("screen", "studio", "studio_min", "case"), [
-    (QRect(0, 0, 2560, 1440), QRect(0, 0, 1600, 1000), 1122, "right"),
-    (QRect(0, 0, 2560, 1440), QRect(960, 100, 1600, 1000), 1122, "left"),
-    (QRect(0, 0, 1920, 1080), QRect(0, 0, 1600, 1000), 1122, "moved"),
-    (QRect(0, 0, 1920, 1080), QRect(200, 30, 1300, 900), 1000, "moved"),
-    (QRect(0, 0, 1280, 720), QRect(0, 0, 1278, 694), 1122, "covered"),
-    (QRect(0, 0, 1280, 720), QRect(0, 0, 1600, 1000), 1122, "covered"),  # a studio larger than the screen
-    (QRect(1920, 0, 1280, 720), QRect(1920, 0, 1280, 720), 1122, "covered"),  # a second monitor
+@pytest.mark.parametrize(("screen", "studio", "studio_min", "make_room", "case"), [
+    (QRect(0, 0, 2560, 1440), QRect(0, 0, 1600, 1000), 1122, False, "right"),
+    (QRect(0, 0, 2560, 1440), QRect(960, 100, 1600, 1000), 1122, False, "left"),
+    (QRect(0, 0, 1920, 1080), QRect(0, 0, 1600, 1000), 1122, False, "covered"),
+    (QRect(0, 0, 1920, 1080), QRect(0, 0, 1600, 1000), 1122, True, "moved"),
+    (QRect(0, 0, 1920, 1080), QRect(200, 30, 1300, 900), 1000, True, "moved"),
+    (QRect(0, 0, 1280, 720), QRect(0, 0, 1278, 694), 1122, True, "covered"),  # no room to make
+    (QRect(0, 0, 1280, 720), QRect(0, 0, 1600, 1000), 1122, False, "covered"),  # larger than the screen
+    (QRect(1920, 0, 1280, 720), QRect(1920, 0, 1280, 720), 1122, False, "covered"),  # a second monitor
 ])
-def test_the_lab_goes_beside_the_studio_and_inside_the_screen(screen, studio, studio_min, case):
-    lab, moved = beside(screen, studio, studio_min)
+def test_the_lab_goes_beside_the_studio_and_inside_the_screen(screen, studio, studio_min, make_room, case):
+    lab, moved = beside(screen, studio, studio_min, make_room)
     assert _inside(lab, screen)  # never cut off by the screen's edges
     assert lab.height() == min(LAB_SIZE.height(), screen.height())
     assert lab.width() <= LAB_SIZE.width()
@@ -62,7 +63,7 @@ def test_the_lab_goes_beside_the_studio_and_inside_the_screen(screen, studio, st
 
 
 def test_a_maximized_studio_is_never_resized():
-    lab, moved = beside(QRect(0, 0, 1920, 1080), QRect(0, 0, 1920, 1080), 1122, studio_resizable=False)
+    lab, moved = beside(QRect(0, 0, 1920, 1080), QRect(0, 0, 1920, 1080), 1122, make_room=False)
     assert moved is None
     assert lab == QRect(1920 - LAB_COMFORT_WIDTH, 0, LAB_COMFORT_WIDTH, LAB_SIZE.height())
 
@@ -160,16 +161,19 @@ def test_opens_beside_the_studio_on_the_screen(shared_studio, qtbot):
     avail = w.screen().availableGeometry()
     before = w.geometry()
     try:
+        w.move(avail.topLeft())
+        studio = w.frameGeometry()
         w.open_training_lab()
         lab = w.training_lab
         qtbot.waitExposed(lab)
         qtbot.wait(50)
-        studio, placed = w.frameGeometry(), lab.frameGeometry()
-        assert avail.contains(placed) and avail.contains(studio)
+        placed = lab.frameGeometry()
+        assert w.frameGeometry() == studio  # the studio is left as the user arranged it
+        assert avail.contains(placed)
         assert placed.width() >= LAB_MIN_WIDTH
-        if avail.width() - LAB_MIN_WIDTH >= w.minimumSizeHint().width():
+        if avail.right() - studio.right() >= LAB_MIN_WIDTH:
             assert not placed.intersects(studio)  # beside: nothing of the studio covered
-        else:  # a screen too small for both: against the edge, covering as little as it can
+        else:  # no room beside it: against the edge, covering as little as it can
             assert placed.right() == avail.right() and placed.width() == LAB_COMFORT_WIDTH
         # Opening it again only raises it (a lab the user moved stays where it is).
         lab.move(lab.x() - 10, lab.y())
@@ -180,6 +184,25 @@ def test_opens_beside_the_studio_on_the_screen(shared_studio, qtbot):
         if w.training_lab is not None:
             w.training_lab.close()
             w.training_lab = None
+        w.setGeometry(before)
+        settle(qtbot, w)
+
+
+def test_make_room_puts_both_windows_side_by_side(shared_studio, qtbot, lab):
+    w = shared_studio
+    avail = w.screen().availableGeometry()
+    before = w.geometry()
+    try:
+        w.move(avail.topLeft())
+        lab.place_beside(w, make_room=True)
+        lab.show()
+        qtbot.waitExposed(lab)
+        qtbot.wait(50)
+        studio, placed = w.frameGeometry(), lab.frameGeometry()
+        assert avail.contains(placed) and avail.contains(studio)
+        assert not placed.intersects(studio)
+        assert placed.width() >= LAB_MIN_WIDTH and studio.width() >= w.minimumSizeHint().width()
+    finally:
         w.setGeometry(before)
         settle(qtbot, w)
 

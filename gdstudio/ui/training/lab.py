@@ -177,11 +177,11 @@ class TrainingLab(QMainWindow):
                     min(LAB_SIZE.height(), avail.height()) if avail else LAB_SIZE.height())
 
     # ================================================================== placement
-    def place_beside(self, window: QWidget) -> None:
+    def place_beside(self, window: QWidget, make_room: bool = False) -> None:
         """Open beside ``window`` (the studio) on its screen, in its palette and plot colours.
 
-        Beside it if there is room, else the studio moves left and narrows as little as it can,
-        else (a small screen) against the screen's edge covering as little of it as possible;
+        Beside it if there is room; else, with ``make_room``, the studio moves left and narrows as
+        little as it can; else against the screen's edge covering as little of it as possible;
         never larger than the screen (see :func:`~gdstudio.ui.training.placement.beside`).
         """
         self.match_colors(window)
@@ -192,9 +192,9 @@ class TrainingLab(QMainWindow):
         studio = window.frameGeometry()
         # Decorations: the studio's (the lab's own are unknown until a window manager shows it).
         dw, dh = studio.width() - window.width(), studio.height() - window.height()
-        resizable = not (window.isMaximized() or window.isFullScreen())
+        make_room = make_room and not (window.isMaximized() or window.isFullScreen())
         studio_min = max(window.minimumSizeHint().width(), window.minimumWidth()) + dw
-        lab, moved = beside(avail, studio, studio_min, resizable)
+        lab, moved = beside(avail, studio, studio_min, make_room)
         if moved is not None:
             window.move(moved.topLeft())
             window.resize(moved.width() - dw, moved.height() - dh)
