@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["ClippedPath", "FirstInCell", "Grow", "SegmentSet", "Thinning", "clip_segments", "inside_box"]
@@ -132,6 +134,9 @@ class ClippedPath:
             if len(p) == 0:
                 return
             before = verts.n
+        if len(p) == 1:  # the common case (one step per frame): plain floats, no array overhead
+            self._extend_one(p[0])
+            return
         a = np.concatenate([self._prev[None, :], p[:-1]])
         start, end, visible = clip_segments(a, p, self.lo, self.hi)
         b_in = inside_box(p, self.lo, self.hi)
@@ -150,6 +155,39 @@ class ClippedPath:
         self._count.extend(before + np.cumsum(mask.sum(axis=1)))
         self._prev, self._prev_in = p[-1].copy(), bool(b_in[-1])
         self.n += len(p)
+
+    def _extend_one(self, b: np.ndarray) -> None:
+        """Append one point (finite) after at least one point: Liang–Barsky on Python floats."""
+        a = self._prev
+        lo, hi = self.lo.tolist(), self.hi.tolist()
+        av, bv = a.tolist(), b.tolist()
+        b_in = all(l <= x <= h for x, l, h in zip(bv, lo, hi, strict=True))
+        t0, t1, visible = 0.0, 1.0, True
+        for x0, x1, l, h in zip(av, bv, lo, hi, strict=True):
+            d2 = x1 / 2 - x0 / 2
+            if d2 == 0:
+                if x0 < l or x0 > h:
+                    visible = False
+                continue
+            ta, tb = (l / 2 - x0 / 2) / d2, (h / 2 - x0 / 2) / d2
+            if d2 < 0:
+                ta, tb = tb, ta
+            t0, t1 = max(t0, ta), min(t1, tb)
+        visible = visible and t0 <= t1
+        verts, before = self._verts, self._verts.n
+        if visible:
+            rows = []
+            if not self._prev_in:
+                if before:
+                    rows.append([math.nan] * len(av))
+                rows.append([min(max(x0 + 2 * t0 * (x1 / 2 - x0 / 2), l), h) if t0 > 0 else x0
+                             for x0, x1, l, h in zip(av, bv, lo, hi, strict=True)])
+            rows.append(bv if t1 >= 1 else [min(max(x0 + 2 * t1 * (x1 / 2 - x0 / 2), l), h)
+                                            for x0, x1, l, h in zip(av, bv, lo, hi, strict=True)])
+            verts.extend(np.array(rows))
+        self._count.extend(np.array([verts.n]))
+        self._prev, self._prev_in = b.copy(), b_in
+        self.n += 1
 
     def prefix_len(self, k: int) -> int:
         """Vertices of the path up to point k (all processed ones when k is beyond them)."""
