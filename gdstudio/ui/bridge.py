@@ -125,7 +125,7 @@ class ViewBridge(QObject):
         self._subs = Subscriptions()
         self._generation = 0
         self._pending = 0  # generation of the surface task in flight (0: none)
-        self._signals = _SurfaceSignals()
+        self._signals = _SurfaceSignals(self)  # a Qt child: never collected while a worker emits
         self._signals.done.connect(self._on_surface_done)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)

@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.leave_presentation)
         self._loading: _LoadJob | None = None  # a session being prepared off the UI thread
         self._load_generation = 0
-        self._load_signals = _LoadSignals()
+        self._load_signals = _LoadSignals(self)
         self._load_signals.progress.connect(self._on_load_progress)
         self._load_signals.done.connect(self._on_load_done)
         self.load_pool = QThreadPool(self)
@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
         self.clock = Clock(self.session, self)
 
         self._race_generation = 0
-        self._race_signals = _RaceSignals()
+        self._race_signals = _RaceSignals(self)  # a Qt child: never collected while a worker emits
         self._race_signals.done.connect(self._on_race_tuned)
         self.race_pool = QThreadPool(self)
         self.race_pool.setMaxThreadCount(1)

@@ -26,8 +26,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ["multiples.py", "--frames", "5", "--warmup", "1", "--size", "960x540"],
         ["tuning.py", "--rounds", "1", "--steps", "20"],
         ["history.py", "--quick"],
+        ["expressions.py", "--quick"],
     ],
-    ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning", "history"],
+    ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning", "history",
+         "expressions"],
 )
 def test_bench_script_runs(args: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], capture_output=True, text=True,
