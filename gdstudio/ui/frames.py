@@ -320,6 +320,9 @@ class FrameRenderer:
         bridge = getattr(w, "bridge", None)
         if bridge is not None and hasattr(bridge, "flush"):
             bridge.flush()
+        surface_view = getattr(w, "surface_view", None)
+        if surface_view is not None and hasattr(surface_view, "flush"):
+            surface_view.flush()  # the 3-D view coalesces its redraws: apply the step now
         QApplication.sendPostedEvents()
         pixmap = w.grab()
         a = self.area
