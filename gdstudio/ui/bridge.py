@@ -69,12 +69,11 @@ def trajectories(session: Session, *, preview: bool = False) -> list[TrajectoryV
     for e in session.runs:
         if e.run is None:
             continue
-        t = TrajectoryView.from_history(
+        ahead = e.run.preview() if preview and e.visible and e.run.running else None
+        out.append(TrajectoryView.from_history(
             e.id, e.run.history, status=str(e.run.status), color=e.color, label=e.label, visible=e.visible,
-        )
-        if preview and e.visible and e.run.running and hasattr(t, "preview"):
-            t.preview = e.run.preview()
-        out.append(t)
+            preview=ahead,
+        ))
     return out
 
 
