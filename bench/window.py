@@ -106,7 +106,7 @@ class Bench:
         w.showNormal()
         w.resize(*size)
         w.default_layout()
-        w.surface_view.setVisible(surface)
+        w.session.set_options(show_surface=surface)  # View → 3-D view, as a user hides it
         self.settle()
 
     def race(self, n: int, position: int = 0) -> None:

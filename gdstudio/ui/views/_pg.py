@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR
 
@@ -160,6 +160,9 @@ class RunsLayer(pg.GraphicsObject):
         self._rect = QRectF()
         self._start_override: dict[Hashable, tuple[float, float]] = {}
         self.show_dots = True
+        #: Paint paths and dots through an image extended step by step (see _cached_trails).
+        self.cache_trails = True
+        self._trail_cache: tuple[tuple, QImage, dict[Hashable, tuple[int, np.ndarray]]] | None = None
 
     # -- data ----------------------------------------------------------------------------
     def set_box(self, lo: tuple[float, float], hi: tuple[float, float]) -> None:
@@ -216,9 +219,8 @@ class RunsLayer(pg.GraphicsObject):
             c = self._colors[name] = QColor(name)
         return c
 
-    def paint(self, painter: QPainter, *_args) -> None:
-        if not self._runs:
-            return
+    def _paint_trails(self, painter: QPainter) -> None:
+        """Every run's path and step dots (the clipped, thinned geometry of :meth:`set_runs`)."""
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for r, polys, pairs in zip(self._runs, self._polys, self._pairs, strict=True):
@@ -233,6 +235,85 @@ class RunsLayer(pg.GraphicsObject):
                 if r.n > 1 and poly.size():
                     painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
                     painter.drawPoints(poly)
+
+    def _extend_trails(self, painter: QPainter, drawn: dict[Hashable, tuple[int, np.ndarray]]) -> bool:
+        """Draw only what each run added since the cached image was painted; False when that is
+        not possible (a run restarted, went back, or left the box: the caller repaints all)."""
+        lo = np.array([self._rect.left(), self._rect.top()])
+        hi = np.array([self._rect.right(), self._rect.bottom()])
+        new: list[tuple[DrawnRun, np.ndarray]] = []
+        for r in self._runs:
+            before = drawn.get(r.key)
+            if before is None or r.n < before[0]:
+                return False
+            n0, last = before
+            if r.n == n0:
+                continue
+            if not np.array_equal(r.points[n0 - 1], last):
+                return False  # restarted or replaced under the same key
+            pts = r.points[n0 - 1 : r.n]
+            if not (np.isfinite(pts).all() and (pts >= lo).all() and (pts <= hi).all()):
+                return False  # it leaves the box: the clipped geometry draws it (✕ and all)
+            new.append((r, pts))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for r, pts in new:
+            painter.setPen(_cosmetic(self._color(r.color), 2.0))
+            painter.drawPolyline(_qpolygon(pts))
+        if self.show_dots:
+            for r, pts in new:
+                painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
+                painter.drawPoints(_qpolygon(pts[1:]))
+        return True
+
+    def _cached_trails(self, painter: QPainter) -> QImage | None:
+        """The paths and dots as an image of the painted device, extended step by step while
+        the runs grow (painting every path in full each frame cost ~7 ms for 8 runs at
+        1920×1080 on a software rasterizer; appending the new segments costs a few µs, and
+        drawing the image ~1 ms). None when there is no device to cache for."""
+        device = painter.device()
+        if device is None or device.width() <= 0 or device.height() <= 0:
+            return None
+        dpr = float(device.devicePixelRatioF()) if hasattr(device, "devicePixelRatioF") else 1.0
+        tr = painter.transform()
+        key = (device.width(), device.height(), dpr, tuple(tr.map(QPointF(0, 0)).toTuple()),
+               tuple(tr.map(QPointF(1, 1)).toTuple()), self.show_dots, self._rect.getCoords(),
+               tuple((r.key, r.color) for r in self._runs))
+        cache = self._trail_cache
+        if cache is not None and cache[0] == key:
+            image, drawn = cache[1], cache[2]
+            p = QPainter(image)
+            p.setTransform(tr)
+            ok = self._extend_trails(p, drawn)
+            p.end()
+            if ok:
+                self._trail_cache = (key, image, self._trail_state())
+                return image
+        image = QImage(round(device.width() * dpr), round(device.height() * dpr),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(dpr)
+        image.fill(Qt.GlobalColor.transparent)
+        p = QPainter(image)
+        p.setTransform(tr)
+        self._paint_trails(p)
+        p.end()
+        self._trail_cache = (key, image, self._trail_state())
+        return image
+
+    def _trail_state(self) -> dict[Hashable, tuple[int, np.ndarray]]:
+        return {r.key: (r.n, np.array(r.points[r.n - 1], copy=True)) for r in self._runs if r.n >= 1}
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        if not self._runs:
+            return
+        image = self._cached_trails(painter) if self.cache_trails else None
+        if image is None:
+            self._paint_trails(painter)
+        else:
+            tr = painter.transform()
+            painter.resetTransform()
+            painter.drawImage(0, 0, image)
+            painter.setTransform(tr)
         view = self.getViewBox()
         visible = view.viewRect() if view is not None else None
         tr = painter.transform()
