@@ -12,7 +12,8 @@ shown at 1920×1080 or 1280×720 under X (Xvfb + Mesa llvmpipe here), and played
 clock (a QTimer asking for 60 ticks/s, one step per tick), as Space does. Measured from the
 session's ``position_changed`` signal:
 
-* achieved steps per second (Δposition / Δt over ``--seconds``) and its ratio to the target
+* achieved steps per second (steps shown between the first and the last step of ``--seconds`` of
+  play, over the time between them) and its ratio to the target
   (≥ 30 at 8 runs with every dock, ≥ 60 with the 3-D view hidden);
 * frame interval (time between two consecutive steps shown) median and p95;
 * process CPU per frame (user + system, all threads; Xvfb excluded);
@@ -160,8 +161,11 @@ class Bench:
         steps = s.position - p0
         intervals = [b - a for a, b in itertools.pairwise(stamps)][3:]
         self.settle(0.1)
+        # Steady rate between the first and the last step shown (the first tick is one period
+        # after Space; counting from Space would charge that period to the rate).
+        rate = (steps - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 2 and steps > 1 else steps / elapsed
         return {
-            "steps_per_s": steps / elapsed,
+            "steps_per_s": rate,
             "median_ms": statistics.median(intervals) * 1e3 if intervals else float("nan"),
             "p95_ms": percentile(intervals, 0.95) * 1e3,
             "cpu_ms": cpu_used / max(1, len(stamps)) * 1e3,
