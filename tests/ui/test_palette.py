@@ -98,3 +98,11 @@ def test_session_gives_runs_the_palette_in_order():
     s = Session()
     s.replace_runs([RunConfig("gd", (0.0, 0.0)) for _ in range(len(pal.PALETTE))])
     assert [e.color for e in s.runs] == list(pal.PALETTE)
+
+
+def test_presets_colour_their_runs_from_the_palette():
+    from gdstudio.model.presets import list_presets, preset_document
+
+    for info in list_presets():
+        colors = [r.get("color") for r in preset_document(info.id)["runs"]]
+        assert colors == [pal.PALETTE[i % len(pal.PALETTE)] for i in range(len(colors))], info.id
