@@ -46,7 +46,9 @@ def _scaled_pen(pen: QPen, factor: float) -> QPen:
 
 
 def _scale_item(item: object, factor: float) -> None:
-    if isinstance(item, pg.AxisItem):
+    if hasattr(item, "presentation_scale"):  # items that scale their own lines and markers
+        item.presentation_scale = factor  # type: ignore[attr-defined]
+    elif isinstance(item, pg.AxisItem):
         font = _remember(item, QFont(item.style.get("tickFont") or item.font()))
         item.setStyle(tickFont=_scaled_font(font, factor))  # type: ignore[arg-type]
         label_font = getattr(item, "_gdstudio_label_font", None)

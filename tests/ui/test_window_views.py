@@ -105,6 +105,7 @@ def test_presentation_mode_full_screen_large_type_and_back(shared_studio, qtbot)
     assert w.contour.isVisible() and w.playback.isVisible()
     assert w.contour.font().pointSizeF() >= 1.5 * normal_font
     assert _tick_point_size(w.contour) >= 1.5 * normal_font
+    assert w.contour.runs_layer.presentation_scale == PRESENTATION_SCALE  # thicker paths, larger markers
     for child, size in bar:  # every widget scaled once: inherited fonts do not compound
         assert child.font().pointSizeF() == pytest.approx(PRESENTATION_SCALE * size, rel=0.02)
     qtbot.keyClick(w, Qt.Key.Key_Space)  # playback keys still work
@@ -117,6 +118,7 @@ def test_presentation_mode_full_screen_large_type_and_back(shared_studio, qtbot)
     assert w.toolbar.isVisible() and w.menuBar().isVisible()
     assert w.contour.font().pointSizeF() == normal_font
     assert all(child.font().pointSizeF() == size for child, size in bar)
+    assert w.contour.runs_layer.presentation_scale == 1.0
 
 
 def test_arrows_are_drawn_at_the_newest_step_while_playing_and_at_the_end(shared_studio, qtbot):

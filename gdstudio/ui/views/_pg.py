@@ -162,6 +162,8 @@ class RunsLayer(pg.GraphicsObject):
         self.show_dots = True
         #: Paint paths and dots through an image extended step by step (see _cached_trails).
         self.cache_trails = True
+        #: Line widths and marker sizes × this (presentation mode: gdstudio.ui.presentation).
+        self._scale = 1.0
         self._trail_cache: tuple[tuple, QImage, dict[Hashable, tuple[int, np.ndarray]]] | None = None
 
     # -- data ----------------------------------------------------------------------------
@@ -172,6 +174,15 @@ class RunsLayer(pg.GraphicsObject):
             self.prepareGeometryChange()
             self._rect = rect
             self.update()
+
+    @property
+    def presentation_scale(self) -> float:
+        return self._scale
+
+    @presentation_scale.setter
+    def presentation_scale(self, factor: float) -> None:
+        self._scale = float(factor)
+        self.update()
 
     def set_runs(self, runs: list[DrawnRun]) -> None:
         """The runs to paint (already clipped and thinned by the view)."""
@@ -210,7 +221,7 @@ class RunsLayer(pg.GraphicsObject):
             return rect
         dx = abs(px.x()) + abs(py.x())
         dy = abs(px.y()) + abs(py.y())
-        pad_x, pad_y = dx * self.PAD_PX, dy * self.PAD_PX
+        pad_x, pad_y = dx * self.PAD_PX * self._scale, dy * self.PAD_PX * self._scale
         return rect.adjusted(-pad_x, -pad_y, pad_x, pad_y)
 
     def _color(self, name: str) -> QColor:
@@ -221,11 +232,12 @@ class RunsLayer(pg.GraphicsObject):
 
     def _paint_trails(self, painter: QPainter) -> None:
         """Every run's path and step dots (the clipped, thinned geometry of :meth:`set_runs`)."""
+        k = self._scale
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for r, polys, pairs in zip(self._runs, self._polys, self._pairs, strict=True):
             if polys or pairs is not None:
-                painter.setPen(_cosmetic(self._color(r.color), 2.0))
+                painter.setPen(_cosmetic(self._color(r.color), 2.0 * k))
                 for poly in polys:
                     painter.drawPolyline(poly)
                 if pairs is not None and pairs.size():
@@ -233,7 +245,7 @@ class RunsLayer(pg.GraphicsObject):
         if self.show_dots:
             for r, poly in zip(self._runs, self._dots, strict=True):
                 if r.n > 1 and poly.size():
-                    painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
+                    painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
                     painter.drawPoints(poly)
 
     def _extend_trails(self, painter: QPainter, drawn: dict[Hashable, tuple[int, np.ndarray]]) -> bool:
@@ -255,14 +267,15 @@ class RunsLayer(pg.GraphicsObject):
             if not (np.isfinite(pts).all() and (pts >= lo).all() and (pts <= hi).all()):
                 return False  # it leaves the box: the clipped geometry draws it (✕ and all)
             new.append((r, pts))
+        k = self._scale
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for r, pts in new:
-            painter.setPen(_cosmetic(self._color(r.color), 2.0))
+            painter.setPen(_cosmetic(self._color(r.color), 2.0 * k))
             painter.drawPolyline(_qpolygon(pts))
         if self.show_dots:
             for r, pts in new:
-                painter.setPen(_cosmetic(self._color(r.color), 5.0, Qt.PenCapStyle.RoundCap))
+                painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
                 painter.drawPoints(_qpolygon(pts[1:]))
         return True
 
@@ -277,7 +290,7 @@ class RunsLayer(pg.GraphicsObject):
         dpr = float(device.devicePixelRatioF()) if hasattr(device, "devicePixelRatioF") else 1.0
         tr = painter.transform()
         key = (device.width(), device.height(), dpr, tuple(tr.map(QPointF(0, 0)).toTuple()),
-               tuple(tr.map(QPointF(1, 1)).toTuple()), self.show_dots, self._rect.getCoords(),
+               tuple(tr.map(QPointF(1, 1)).toTuple()), self.show_dots, self._scale, self._rect.getCoords(),
                tuple((r.key, r.color) for r in self._runs))
         cache = self._trail_cache
         if cache is not None and cache[0] == key:
@@ -314,6 +327,7 @@ class RunsLayer(pg.GraphicsObject):
             painter.resetTransform()
             painter.drawImage(0, 0, image)
             painter.setTransform(tr)
+        k = self._scale
         view = self.getViewBox()
         visible = view.viewRect() if view is not None else None
         tr = painter.transform()
@@ -323,18 +337,18 @@ class RunsLayer(pg.GraphicsObject):
             if start is None:
                 continue
             p = tr.map(QPointF(*start))
-            painter.setPen(_cosmetic(QColor(0, 0, 0, 150), 5.0))
-            painter.drawEllipse(p, 7.0, 7.0)
-            painter.setPen(_cosmetic(self._color(r.color), 3.0))
-            painter.drawEllipse(p, 7.0, 7.0)
-        rim = _cosmetic(QColor("#101010"), 1.5)
+            painter.setPen(_cosmetic(QColor(0, 0, 0, 150), 5.0 * k))
+            painter.drawEllipse(p, 7.0 * k, 7.0 * k)
+            painter.setPen(_cosmetic(self._color(r.color), 3.0 * k))
+            painter.drawEllipse(p, 7.0 * k, 7.0 * k)
+        rim = _cosmetic(QColor("#101010"), 1.5 * k)
         for r in self._runs:  # heads
             if r.head is None:
                 continue
             p = tr.map(QPointF(*r.head))
             painter.setPen(rim)
             painter.setBrush(self._color(r.color))
-            painter.drawEllipse(p, 6.5, 6.5)
+            painter.drawEllipse(p, 6.5 * k, 6.5 * k)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for r in self._runs:  # divergence crosses
             if r.cross is None:
@@ -343,10 +357,10 @@ class RunsLayer(pg.GraphicsObject):
             if visible is not None and r.cross_from is not None and not visible.contains(QPointF(*at)):
                 at = clip_point_to_rect(r.cross_from, at, visible)
             p = tr.map(QPointF(*at))
-            for pen in (_cosmetic(QColor(0, 0, 0, 200), 6.5), _cosmetic(QColor(DIVERGED_COLOR), 4.0)):
+            for pen in (_cosmetic(QColor(0, 0, 0, 200), 6.5 * k), _cosmetic(QColor(DIVERGED_COLOR), 4.0 * k)):
                 painter.setPen(pen)
-                painter.drawLine(p + QPointF(-8, -8), p + QPointF(8, 8))
-                painter.drawLine(p + QPointF(-8, 8), p + QPointF(8, -8))
+                painter.drawLine(p + QPointF(-8 * k, -8 * k), p + QPointF(8 * k, 8 * k))
+                painter.drawLine(p + QPointF(-8 * k, 8 * k), p + QPointF(8 * k, -8 * k))
         painter.setTransform(tr)
 
 
