@@ -143,10 +143,8 @@ def test_render_to_a_device_twin_keeps_the_device(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["movie.gif", "movie.mp4"]
 
 
-# -- FIFOs ------------------------------------------------------------------------------------
-def test_trace_into_a_fifo_is_read_by_the_reader(capsys, tmp_path: Path) -> None:
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
+def _read_in_background(fifo: Path) -> tuple[list[bytes], threading.Thread]:
+    """A reader thread that reads ``fifo`` to its end into the returned list."""
     got: list[bytes] = []
 
     def reader() -> None:
@@ -155,6 +153,14 @@ def test_trace_into_a_fifo_is_read_by_the_reader(capsys, tmp_path: Path) -> None
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
+    return got, t
+
+
+# -- FIFOs ------------------------------------------------------------------------------------
+def test_trace_into_a_fifo_is_read_by_the_reader(capsys, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got, t = _read_in_background(fifo)
     code, _out, err = cli(capsys, *TRACE, "--out", str(fifo))
     t.join(10)
     assert code == 0, err
@@ -309,14 +315,7 @@ def test_render_to_standard_output_and_into_a_fifo(tmp_path: Path) -> None:
     movie.unlink()
     fifo = tmp_path / "movie.gif"
     os.mkfifo(fifo)
-    got: list[bytes] = []
-
-    def reader() -> None:
-        with open(fifo, "rb") as fh:
-            got.append(fh.read())
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
+    got, t = _read_in_background(fifo)
     proc = subprocess.run([*args, "--out", str(fifo)], capture_output=True, cwd=ROOT, env=env, timeout=120)
     t.join(30)
     assert proc.returncode == 0, proc.stderr.decode()
