@@ -126,7 +126,7 @@ class Bench:
 
     def play(self, seconds: float) -> dict[str, float]:
         """Play with the window's own clock for ``seconds``; what a user would see."""
-        from PySide6.QtCore import QTimer
+        from PySide6.QtCore import QEventLoop, QTimer
 
         s = self.window.session
         stamps: list[float] = []
@@ -151,8 +151,13 @@ class Bench:
         t0 = time.perf_counter()
         s.set_playing(True)
         probe.start()
-        while time.perf_counter() - t0 < seconds and s.playing:
-            self.app.processEvents()
+        # The event loop as the application runs it (blocking between events, so the CPU time
+        # per frame is the window's work, not a polling loop's).
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        stopped = s.playing_changed.connect(lambda playing: None if playing else loop.quit())
+        loop.exec()
+        s.playing_changed.disconnect(stopped)
         s.set_playing(False)
         probe.stop()
         elapsed = time.perf_counter() - t0

@@ -283,8 +283,11 @@ class FirstInCell:
         idx = np.flatnonzero(ok)
         if len(idx):
             cells = np.floor((p[idx] - self.lo) / self.cell).astype(np.int64)
-            _, first = np.unique(cells, axis=0, return_index=True)  # first of each cell in this batch
-            first.sort()
+            if len(idx) == 1:  # one new point a frame while playing: no batch to deduplicate
+                first = np.zeros(1, dtype=np.intp)
+            else:
+                _, first = np.unique(cells, axis=0, return_index=True)  # first of each cell in this batch
+                first.sort()
             seen, out = self._seen, []
             for i, c in zip(idx[first].tolist(), map(tuple, cells[first].tolist()), strict=True):
                 if c not in seen:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
@@ -140,6 +140,9 @@ class ContourView(QWidget):
 
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(_Z_IMAGE)
+        # The heat map changes only with the surface or the zoom: blit a device-resolution pixmap
+        # instead of rescaling the image every frame (~1 ms a frame at 1080p on a raster engine).
+        self.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.contours = pg.PlotCurveItem(connect="finite", pen=mk_pen("#FFFFFF", 1.0, alpha=70), antialias=True)
         self.contours.setZValue(_Z_CONTOUR)
         # Static between surfaces: paint it once into a pixmap (redrawn only on zoom / resize).
