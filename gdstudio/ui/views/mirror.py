@@ -15,7 +15,8 @@ a second and, whatever the renderer, so that grabbing takes at most ``share`` of
 (the wait after a grab is at least its measured duration / ``share``: 20 ms grabs at the default
 20 % share give 10 redraws a second and leave the contour, curves and table their full rate).
 It always grabs once more after the last change, so a paused or scrubbed view shows exactly the
-step shown. Mouse and wheel events on
+step shown. The offscreen view's own repaints are dropped (nobody sees them; for the 3-D view
+each is an OpenGL render as costly as a grab): only grabs paint it. Mouse and wheel events on
 the pane are forwarded to the view (orbit, zoom). While the pane is hidden nothing is grabbed.
 """
 
@@ -41,6 +42,7 @@ class MirrorPane(QWidget):
         self.max_fps = float(max_fps)
         self.share = float(share)
         self.grab_s = 0.0  # running average of a grab's duration
+        self._grabbing = False
         self.grabs = 0  # how many times the view was grabbed (tests, diagnostics)
         self._pixmap: QPixmap | None = None
         self._last = 0.0
@@ -81,7 +83,11 @@ class MirrorPane(QWidget):
         if callable(flush):
             flush()
         start = time.perf_counter()
-        self._pixmap = self.view.grab()
+        self._grabbing = True
+        try:
+            self._pixmap = self.view.grab()
+        finally:
+            self._grabbing = False
         self._last = time.perf_counter()
         took = self._last - start
         self.grab_s = took if not self.grabs else 0.8 * self.grab_s + 0.2 * took
@@ -89,7 +95,13 @@ class MirrorPane(QWidget):
         self.update()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.UpdateRequest, QEvent.Type.UpdateLater, QEvent.Type.LayoutRequest):
+        kind = event.type()
+        if kind == QEvent.Type.Paint and not self._grabbing:
+            # The offscreen window is never seen: its own repaints (an OpenGL render each, as
+            # costly as a grab) would be wasted. Only grabs paint it.
+            self.request()
+            return True
+        if kind in (QEvent.Type.UpdateRequest, QEvent.Type.UpdateLater, QEvent.Type.LayoutRequest):
             self.request()
         elif event.type() == QEvent.Type.ChildAdded:
             child = event.child()  # type: ignore[attr-defined]

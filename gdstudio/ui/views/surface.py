@@ -131,11 +131,13 @@ class _GLView(gl.GLViewWidget):
     inside ``paintGL`` (changing the items there crashed Qt later, in a QOpenGLWidget paint)."""
 
     paint_ms = 0.0
+    renders = 0  # paintGL calls (diagnostics, tests)
 
     def paintGL(self) -> None:
         t = time.perf_counter()
         super().paintGL()
         self.paint_ms = (time.perf_counter() - t) * 1e3
+        self.renders += 1
 
 
 #: Texture pixels per scene unit of the axis-label panes.
