@@ -123,9 +123,11 @@ def test_dragging_on_the_window_orbits_the_3d_view(shared_studio, qtbot):
     w.reset_camera()
 
 
-def test_the_offscreen_3d_view_renders_only_when_grabbed(shared_studio, qtbot):
-    """Its own repaints would be an OpenGL render each that nobody sees (they once were ~4× the
-    grabs, 14 % of the UI thread while playing)."""
+def test_the_offscreen_3d_view_renders_little_more_than_it_is_grabbed(shared_studio, qtbot):
+    """Its own repaints are an OpenGL render each that nobody sees: with its redraw timer they
+    were ~4× the grabs (14 % of the UI thread while playing). Now it applies frames only when
+    the pane grabs (``on_pending``); the update that applying requests costs one stray render
+    per grab at most. (Dropping those paint events left the pane blank now and then.)"""
     w = shared_studio
     gl = w.surface_view.gl_view
     qtbot.waitUntil(lambda: not w.surface_pane.pending)
@@ -136,4 +138,4 @@ def test_the_offscreen_3d_view_renders_only_when_grabbed(shared_studio, qtbot):
     w.session.set_playing(False)
     qtbot.waitUntil(lambda: not w.surface_pane.pending)
     assert w.surface_pane.grabs - grabs >= 3
-    assert gl.renders - renders == w.surface_pane.grabs - grabs
+    assert gl.renders - renders <= 2 * (w.surface_pane.grabs - grabs) + 2

@@ -15,8 +15,9 @@ a second and, whatever the renderer, so that grabbing takes at most ``share`` of
 (the wait after a grab is at least its measured duration / ``share``: 20 ms grabs at the default
 20 % share give 10 redraws a second and leave the contour, curves and table their full rate).
 It always grabs once more after the last change, so a paused or scrubbed view shows exactly the
-step shown. The offscreen view's own repaints are dropped (nobody sees them; for the 3-D view
-each is an OpenGL render as costly as a grab): only grabs paint it. Mouse and wheel events on
+step shown. A view that coalesces its frames (``on_pending``, the 3-D view) applies them only
+when the pane grabs, so it does not render frames nobody sees (each an OpenGL render as costly
+as a grab; with its own redraw timer it rendered ~4 frames per grab). Mouse and wheel events on
 the pane are forwarded to the view (orbit, zoom). While the pane is hidden nothing is grabbed.
 """
 
@@ -42,7 +43,6 @@ class MirrorPane(QWidget):
         self.max_fps = float(max_fps)
         self.share = float(share)
         self.grab_s = 0.0  # running average of a grab's duration
-        self._grabbing = False
         self.grabs = 0  # how many times the view was grabbed (tests, diagnostics)
         self._pixmap: QPixmap | None = None
         self._last = 0.0
@@ -56,6 +56,8 @@ class MirrorPane(QWidget):
         view.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
         view.resize(max(1, self.width()), max(1, self.height()))
         view.show()
+        if hasattr(view, "on_pending"):  # a view that coalesces its frames: we apply them when grabbing
+            view.on_pending = self.request
         self._watched: list[QObject] = [view, *view.findChildren(QWidget)]
         for w in self._watched:
             w.installEventFilter(self)
@@ -83,11 +85,7 @@ class MirrorPane(QWidget):
         if callable(flush):
             flush()
         start = time.perf_counter()
-        self._grabbing = True
-        try:
-            self._pixmap = self.view.grab()
-        finally:
-            self._grabbing = False
+        self._pixmap = self.view.grab()
         self._last = time.perf_counter()
         took = self._last - start
         self.grab_s = took if not self.grabs else 0.8 * self.grab_s + 0.2 * took
@@ -96,11 +94,6 @@ class MirrorPane(QWidget):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
-        if kind == QEvent.Type.Paint and not self._grabbing:
-            # The offscreen window is never seen: its own repaints (an OpenGL render each, as
-            # costly as a grab) would be wasted. Only grabs paint it.
-            self.request()
-            return True
         if kind in (QEvent.Type.UpdateRequest, QEvent.Type.UpdateLater, QEvent.Type.LayoutRequest):
             self.request()
         elif event.type() == QEvent.Type.ChildAdded:
@@ -172,4 +165,6 @@ class MirrorPane(QWidget):
         for w in self._watched:
             w.removeEventFilter(self)
         self._watched.clear()
+        if hasattr(self.view, "on_pending"):
+            self.view.on_pending = None
         self.view.close()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -289,6 +289,10 @@ class SurfaceView(QWidget):
         self._minima_pos = np.zeros((0, 3), np.float32)
         self.reset_camera()
 
+    #: Called instead of the redraw timer when a frame is pending, by a view shown through a
+    #: :class:`~gdstudio.ui.views.mirror.MirrorPane` (which applies the frame when it grabs).
+    on_pending: Callable[[], None] | None = None
+
     def render(self, *args, **kwargs) -> None:
         """QWidget.render with the pending frame applied first (exports call it after set_frame)."""
         self.flush()
@@ -527,6 +531,9 @@ class SurfaceView(QWidget):
 
     def _schedule(self) -> None:
         self._pending = True
+        if self.on_pending is not None:  # shown through a mirror: it applies the frame when it grabs
+            self.on_pending()
+            return
         if self._timer.isActive():
             return
         since = (time.perf_counter() - self._last_apply) * 1e3
