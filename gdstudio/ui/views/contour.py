@@ -389,8 +389,12 @@ class ContourView(QWidget):
 
     def set_colormap(self, name: str) -> None:
         """Colour the heat map with the colour map ``name`` (see ``gdstudio.ui.colormaps.COLORMAPS``:
-        "viridis", the default, or "grey" for races); ValueError for an unknown name."""
-        self._cmap = check_colormap(name)
+        "viridis", the default, or "grey" for races); ValueError for an unknown name. The same map
+        again changes nothing (the window re-applies its option on every layout change)."""
+        name = check_colormap(name)
+        if name == self._cmap:
+            return
+        self._cmap = name
         if self._surface is not None and self._dim == 2:
             self._set_surface_2d(self._surface, np.asarray(self._surface.z, dtype=np.float64))
 

@@ -135,7 +135,10 @@ class SmallMultiplesView(QWidget):
 
     def set_colormap(self, name: str) -> None:
         """As :meth:`ContourView.set_colormap` (ValueError for an unknown name), on every pane."""
-        self._colormap = check_colormap(name)
+        name = check_colormap(name)
+        if name == self._colormap:
+            return
+        self._colormap = name
         for pane in self.panes.values():
             pane.set_colormap(self._colormap)
 
