@@ -585,7 +585,9 @@ class MainWindow(QMainWindow):
                     self.load_preset(DEFAULT_PRESET)
                     self.show_status(f"Cannot restore the last session ({exc}); showing the default")
                     return
-                self.load_preset(DEFAULT_PRESET)  # at once, while a long last session is prepared
+                long = prepare_cost(data) > SYNC_LOAD_COST
+                if long:
+                    self.load_preset(DEFAULT_PRESET)  # shown at once while the last session is prepared
 
                 def restored() -> None:
                     self.current_path = None
@@ -594,6 +596,8 @@ class MainWindow(QMainWindow):
                     self.show_status("Restored the last session (File → New for the default)")
 
                 def refused(reason: str) -> None:
+                    if not long:
+                        self.load_preset(DEFAULT_PRESET)
                     self.show_status(f"Cannot restore the last session ({reason}); showing the default")
 
                 self.load_document(data, "the last session", restored, on_failed=refused)
