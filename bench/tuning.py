@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from problem_grids import best_of  # bench/problem_grids.py: the fastest of K rounds
 
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import RunConfig
@@ -39,15 +42,6 @@ CASES = [
     ("sigmoid-neuron", "sigmoid-neuron", {}, None, None, 0.0),
     ("linreg B=10 σ=0.2", "linear-regression", {}, None, 10, 0.2),
 ]
-
-
-def best_of(fn, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def tune_table(rounds: int, steps: int) -> None:
