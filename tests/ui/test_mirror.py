@@ -58,14 +58,19 @@ def test_the_pane_shows_the_views_newest_state_once_changes_stop(pane, qtbot):
     assert pane._pixmap.size() == pane.size()
 
 
-def test_grabs_are_rate_limited_while_changes_keep_coming_and_the_last_is_shown(pane, qtbot):
-    start, grabs0 = time.perf_counter(), pane.grabs
-    value = 0
-    while time.perf_counter() - start < 1.0:
+def _keep_changing(pane, qtbot, seconds: float, pause_ms: int) -> tuple[int, float]:
+    """Change the view every ``pause_ms`` for ``seconds``; (the last value, the time it took)."""
+    start, value = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
         value += 1
         pane.view.set_value(value)
-        qtbot.wait(2)
-    elapsed = time.perf_counter() - start
+        qtbot.wait(pause_ms)
+    return value, time.perf_counter() - start
+
+
+def test_grabs_are_rate_limited_while_changes_keep_coming_and_the_last_is_shown(pane, qtbot):
+    grabs0 = pane.grabs
+    value, elapsed = _keep_changing(pane, qtbot, 1.0, 2)
     assert value > 100  # far more changes than grabs
     assert pane.grabs - grabs0 <= elapsed * pane.max_fps + 2
     qtbot.waitUntil(lambda: not pane.pending)
@@ -80,12 +85,8 @@ def test_slow_grabs_take_at_most_their_share_of_the_time(pane, qtbot, monkeypatc
         return real()
 
     monkeypatch.setattr(pane.view, "grab", slow_grab)
-    start, grabs0 = time.perf_counter(), pane.grabs
-    value = 0
-    while time.perf_counter() - start < 1.5:
-        value += 1
-        pane.view.set_value(value)
-        qtbot.wait(5)
+    grabs0 = pane.grabs
+    _keep_changing(pane, qtbot, 1.5, 5)
     grabs = pane.grabs - grabs0
     # 50 ms grabs at a 50 % share: one every ≥ 100 ms, far below max_fps (20/s).
     assert 3 <= grabs <= 1.5 / 0.1 + 2
