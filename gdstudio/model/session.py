@@ -776,17 +776,14 @@ def prepare_session(data: Mapping[str, Any], *, progress: Callable[[int, int], N
     runs = [Run(parsed.problem, spec.config) for spec in parsed.runs]
     target = parsed.computed_steps
     total = target * len(runs)
-    done = 0
     for stop in range(min(PREPARE_CHUNK, target), target + PREPARE_CHUNK, PREPARE_CHUNK):
         stop = min(stop, target)
         for run in runs:
             if cancelled is not None and cancelled():
                 raise LoadCancelled("cancelled")
-            before = run.steps
             run.advance(max(0, stop - run.steps))
-            done += stop - before if run.running else target - before
-        if progress is not None:
-            progress(min(done, total), total)
+        if progress is not None:  # a run that stopped early has done all it will
+            progress(sum(run.steps if run.running else target for run in runs), total)
         if stop >= target:
             break
     return PreparedSession(parsed, runs)
