@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gdstudio_window_fixtures as wf  # registered by conftest.py
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QStyle, QWidget
@@ -161,3 +162,22 @@ def test_race_icon_is_not_a_loudspeaker(shared_studio):
     dark = (arr[..., :3].max(axis=-1) < 60) & opaque
     light = (arr[..., :3].min(axis=-1) > 200) & opaque
     assert dark.sum() > 30 and light.sum() > 30  # a chequered flag: black and white squares
+
+
+def test_presentation_scaling_restores_every_original_exactly(shared_studio):
+    """Scaling twice never compounds, and scaling back gives each font, pen and size back."""
+    from gdstudio.ui.presentation import scale_fonts
+
+    w = shared_studio
+    view = w.history_view
+    axes = [item for v in view.findChildren(pg.GraphicsView) for item in v.scene().items()
+            if isinstance(item, pg.AxisItem)]
+    before = [(a.style["tickFont"], a.pen().widthF(), a.labelStyle.get("font-size")) for a in axes]
+    scale_fonts(view, 2.0)
+    scale_fonts(view, 2.0)  # twice: no compounding
+    assert all(a.style["tickFont"].pointSizeF() == pytest.approx(2 * b[0].pointSizeF()) for a, b in
+               zip(axes, before, strict=True) if b[0] is not None and b[0].pointSizeF() > 0)
+    scale_fonts(view, 1.0)
+    after = [(a.style["tickFont"], a.pen().widthF(), a.labelStyle.get("font-size")) for a in axes]
+    assert [(f.pointSizeF() if f else None, wd) for f, wd, _ in after] == \
+        [(f.pointSizeF() if f else None, wd) for f, wd, _ in before]
