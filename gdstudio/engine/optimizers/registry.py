@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from gdstudio.engine.hyperparams import HyperParam, Value
+from gdstudio.engine.hyperparams import HyperParam, Value, parse_value
 from gdstudio.engine.optimizers.adadelta import Adadelta
 from gdstudio.engine.optimizers.adagrad import Adagrad
 from gdstudio.engine.optimizers.adam import Adam, AdamW
@@ -41,6 +41,34 @@ class OptimizerSpec:
             replace(spec, default=self.defaults[spec.name]) if spec.name in self.defaults else spec
             for spec in self.rule.hyperparams
         )
+
+    def validate_overrides(self, overrides: Mapping[str, object] | None, *, from_text: bool = False) -> dict[str, Value]:
+        """The one override boundary: ``overrides`` checked against this optimizer's hyperparameters.
+
+        Returns the validated values of the keys given (not the defaults). ``from_text`` parses
+        command-line text (``0.01``, ``true``, ``0.9,0.999``); otherwise values are converted as
+        :meth:`HyperParam.validate` does (which also parses strings). Raises ``ValueError`` with
+        ``Unknown hyperparameter for adam: foo (known: lr, betas, …)`` or the parameter's own
+        ``Invalid … value`` message. Cross-parameter checks (e.g. Nesterov needs momentum) run on
+        the full set with these defaults.
+        """
+        if overrides is None:
+            return {}
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"Invalid hyperparameters value: {overrides!r} (must be a mapping of names to values)")
+        specs = {h.name: h for h in self.hyperparams}
+        values: dict[str, Value] = {}
+        for key, value in overrides.items():
+            if key not in specs:
+                raise ValueError(f"Unknown hyperparameter for {self.name}: {key} (known: {', '.join(specs)})")
+            if from_text:
+                if not isinstance(value, str):
+                    raise ValueError(f"Invalid {key} value: {value!r} (must be text)")
+                values[key] = parse_value(specs[key], value)
+            else:
+                values[key] = specs[key].validate(value)
+        self.create(values)  # joint checks
+        return values
 
     def resolve(self, overrides: Mapping[str, object] | None = None) -> dict[str, Value]:
         """Every hyperparameter's validated value: these defaults, then ``overrides``."""
