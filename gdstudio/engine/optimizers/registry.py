@@ -42,7 +42,9 @@ class OptimizerSpec:
             for spec in self.rule.hyperparams
         )
 
-    def validate_overrides(self, overrides: Mapping[str, object] | None, *, from_text: bool = False) -> dict[str, Value]:
+    def validate_overrides(
+        self, overrides: Mapping[str, object] | None, *, from_text: bool = False
+    ) -> dict[str, Value]:
         """The one override boundary: ``overrides`` checked against this optimizer's hyperparameters.
 
         Returns the validated values of the keys given (not the defaults). ``from_text`` parses
