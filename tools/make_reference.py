@@ -48,6 +48,8 @@ DATA = ROOT / "tests" / "data"
 CASES_FILE = DATA / "reference_cases.json"
 TRAJ_FILE = DATA / "reference_trajectories.npz"
 DEFAULTS_FILE = DATA / "reference_torch_defaults.json"
+EXTRA_CASES_FILE = DATA / "reference_torch_extra.json"
+EXTRA_TRAJ_FILE = DATA / "reference_torch_extra.npz"
 
 #: A case is compared tightly only if torch's own 1-ulp start nudge stays below this.
 TIGHT_SENSITIVITY = 1e-13
@@ -70,8 +72,20 @@ TORCH_OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "adadelta": ("Adadelta", {}),
 }
 
+#: The torch.optim 2.13 rules issue 10 added (``reference_torch_extra.*``). L-BFGS: one gdstudio step
+#: is one ``step(closure)`` call, so gdstudio's defaults are ``max_iter=1, max_eval=25`` (torch's
+#: own ``max_eval = max_iter * 5 // 4 = 1`` leaves the strong-Wolfe search no evaluation to move
+#: with: see :func:`lbfgs_default_max_eval`). Muon takes each run's parameters as a 1 x D matrix.
+EXTRA_OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "rprop": ("Rprop", {}),
+    "asgd": ("ASGD", {}),
+    "adafactor": ("Adafactor", {}),
+    "lbfgs": ("LBFGS", {"max_iter": 1, "max_eval": 25}),
+    "muon": ("Muon", {}),
+}
+
 #: torch.optim classes whose defaults are dumped (all those the registry maps to).
-TORCH_CLASSES = sorted({cls for cls, _ in TORCH_OPTIMIZERS.values()})
+TORCH_CLASSES = sorted({cls for cls, _ in (*TORCH_OPTIMIZERS.values(), *EXTRA_OPTIMIZERS.values())})
 
 
 @dataclass(frozen=True)
@@ -177,10 +191,11 @@ def build_problem(case: Case) -> Problem:
 
 def torch_kwargs(case: Case) -> dict[str, Any]:
     """The keyword arguments torch gets: the registry name's torch form, then the overrides."""
-    kwargs = dict(TORCH_OPTIMIZERS[case.optimizer][1])
+    kwargs = dict({**TORCH_OPTIMIZERS, **EXTRA_OPTIMIZERS}[case.optimizer][1])
     kwargs.update(case.overrides)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(float(b) for b in kwargs["betas"])
+    for key in ("betas", "etas", "step_sizes", "eps", "ns_coefficients"):
+        if isinstance(kwargs.get(key), (list, tuple)):
+            kwargs[key] = tuple(None if b is None else float(b) for b in kwargs[key])
     return kwargs
 
 
@@ -254,6 +269,199 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# -- the torch.optim rules of issue 10 (reference_torch_extra.*) -----------------------------------
+EXTRA_CASES: tuple[Case, ...] = (
+    # -- rprop: the step sizes grow by η₊ while the gradient keeps its sign, shrink by η₋ when it flips
+    Case("rosenbrock", "rprop", {}, (-1.5, 2.0)),
+    Case("himmelblau", "rprop", {"lr": 0.05, "etas": (0.3, 1.5)}, (-0.5, -0.5)),
+    Case("beale", "rprop", {"lr": 0.001, "step_sizes": (1e-4, 0.05)}, (1.0, 1.4)),
+    Case("booth", "rprop", {"lr": 0.1, "etas": (0.6, 1.1), "step_sizes": (1e-3, 1.0)}, (-8.0, -6.0)),
+    Case(SN, "rprop", {"lr": 0.05}, (-2.0, -2.0), dataset="two-point"),
+    # -- asgd: t0 small enough for the average to start inside the run -----------------------------
+    Case("rosenbrock", "asgd", {"lr": 1e-3, "t0": 100.0}, (-1.5, 2.0)),
+    Case("himmelblau", "asgd", {"lr": 0.01, "lambd": 0.01, "alpha": 0.5, "t0": 20.0}, (-0.5, -0.5)),
+    Case("booth", "asgd", {"lr": 0.02, "weight_decay": 0.1, "t0": 0.0}, (-8.0, -6.0)),
+    Case("bowl", "asgd", {"lr": 0.5, "lambd": 0.1, "alpha": 1.0, "t0": 150.0}, (-7.0, 2.0)),
+    Case(SN, "asgd", {"lr": 2.0, "t0": 50.0}, (-2.0, -2.0), dataset="two-point"),
+    Case("beale", "asgd", {}, (1.0, 1.4), note="torch's defaults: t0 = 1e6, the average is the last iterate"),
+    # -- adafactor (vector parameters: the unfactored second moment) ---------------------------------
+    Case("himmelblau", "adafactor", {"lr": 0.05}, (-0.5, -0.5)),
+    Case("rotated-bowl", "adafactor", {"lr": 0.02, "beta2_decay": -0.5, "d": 2.0}, (-4.0, -2.0)),
+    Case("beale", "adafactor", {"lr": 0.01, "beta2_decay": -0.5, "d": 2.0}, (1.0, 1.4),
+         note="near the minimum the RMS clip d switches on and off: a 1-ulp nudge decides when"),
+    Case("booth", "adafactor", {"lr": 0.1, "weight_decay": 0.05, "eps": (1e-10, 1e-2)}, (-8.0, -6.0)),
+    Case("bowl", "adafactor", {"lr": 0.05, "eps": (1e-30, 0.1)}, (-7.0, 2.0)),
+    Case(SN, "adafactor", {"lr": 0.5}, (-2.0, -2.0), dataset="two-point"),
+    Case("rosenbrock", "adafactor", {"lr": 0.01}, (-1.5, 2.0), note="DESIGN.md: amplifies rounding"),
+    # -- lbfgs (max_iter=1, max_eval=25 unless given) -------------------------------------------------
+    Case("rosenbrock", "lbfgs", {"line_search_fn": "strong_wolfe"}, (-1.5, 2.0), steps=200,
+         note="the preset: a 1-ulp nudge grows to 1.3e-11 by step 26 (curvature pairs), then stays"),
+    Case("himmelblau", "lbfgs", {"line_search_fn": "strong_wolfe", "history_size": 3}, (-0.5, -0.5), steps=200),
+    Case("beale", "lbfgs", {"line_search_fn": "strong_wolfe", "lr": 0.5}, (1.0, 1.4), steps=200),
+    Case("booth", "lbfgs", {"lr": 0.1}, (-8.0, -6.0), steps=200),
+    Case("booth", "lbfgs", {"lr": 0.3, "history_size": 4, "tolerance_change": 1e-6}, (-8.0, -6.0), steps=200),
+    Case("bowl", "lbfgs", {"line_search_fn": "strong_wolfe"}, (-7.0, 2.0), steps=200),
+    Case("rotated-bowl", "lbfgs", {"line_search_fn": "strong_wolfe", "history_size": 1}, (-4.0, -2.0), steps=200),
+    Case(SN, "lbfgs", {"line_search_fn": "strong_wolfe"}, (1.0, -1.0), steps=200, dataset="two-point"),
+    Case("himmelblau", "lbfgs", {"line_search_fn": "strong_wolfe", "max_iter": 3, "max_eval": 10,
+                                 "tolerance_grad": 1e-4}, (-0.5, -0.5), steps=200),
+    Case("beale", "lbfgs", {"lr": 0.05, "max_iter": 3, "history_size": 4}, (1.0, 1.4), steps=200),
+    Case("himmelblau", "lbfgs", {"lr": 0.05, "max_iter": 3}, (-0.5, -0.5), steps=200),
+    Case(SN, "lbfgs", {"line_search_fn": "strong_wolfe"}, (-2.0, -2.0), steps=200, dataset="two-point",
+         note="the line search amplifies a 1-ulp nudge to 1.7e-13 by step 3, then it stays there"),
+    Case("bowl", "lbfgs", {"lr": 0.2, "history_size": 2, "tolerance_change": 1e-12}, (-7.0, 2.0), steps=200,
+         note="converges to 1e-6, where ys ~ 1e-12 and its ratio amplifies rounding"),
+    Case("rosenbrock", "lbfgs", {"lr": 1e-3}, (-1.5, 2.0), steps=200,
+         note="DESIGN.md: L-BFGS without line search on Rosenbrock amplifies rounding"),
+    # -- muon (each run's parameters as a 1 x D matrix) -------------------------------------------------
+    Case("booth", "muon", {"lr": 0.05}, (-8.0, -6.0)),
+    Case("himmelblau", "muon", {"lr": 0.02, "nesterov": False, "weight_decay": 0.0}, (-0.5, -0.5)),
+    Case("bowl", "muon", {"lr": 0.02, "momentum": 0.5, "ns_steps": 3, "eps": 1e-5}, (-7.0, 2.0)),
+    Case("rotated-bowl", "muon", {"lr": 0.02, "momentum": 0.8}, (-4.0, -2.0)),
+    Case("bowl", "muon", {"lr": 0.05, "momentum": 0.5, "ns_steps": 3, "eps": 1e-5}, (-7.0, 2.0),
+         note="bfloat16 Newton-Schulz: a 1-ulp nudge moves an element across a bfloat16 rounding boundary"),
+    Case("rosenbrock", "muon", {"lr": 0.01, "ns_coefficients": (2.0, -1.5, 0.5),
+                                "adjust_lr_fn": "match_rms_adamw"}, (-1.5, 2.0)),
+    Case(SN, "muon", {"lr": 0.05, "weight_decay": 0.01}, (-2.0, -2.0), dataset="two-point"),
+)
+
+
+def extra_run(problem: Problem, cls_name: str, kwargs: dict[str, Any], start: np.ndarray,
+              steps: int) -> dict[str, np.ndarray]:
+    """torch's trajectory (``points``) and the internals the engine records for these rules.
+
+    ``ax`` (ASGD): ``state["ax"]`` after each step, (steps, D). ``evals`` (L-BFGS): the closure
+    calls each ``step(closure)`` made, (steps,). The closure returns the problem's loss and sets
+    ``p.grad`` from its analytic gradient. Muon's parameter is the (1, D) matrix of the point.
+    """
+    shape = (1, start.size) if cls_name == "Muon" else (start.size,)
+    p = torch.nn.Parameter(torch.tensor(start.reshape(shape), dtype=torch.float64))
+    extra = {} if cls_name in ("LBFGS", "Muon") else {"foreach": False}
+    opt = getattr(torch.optim, cls_name)([p], **extra, **kwargs)
+    out = np.empty((steps + 1, start.size))
+    out[0] = start
+    ax = np.empty((steps, start.size))
+    evals = np.zeros(steps, dtype=np.int64)
+    calls = [0]
+
+    def closure() -> torch.Tensor:
+        calls[0] += 1
+        x = p.detach().numpy().reshape(-1).copy()
+        p.grad = torch.from_numpy(np.asarray(problem.gradient(x), dtype=np.float64).reshape(shape).copy())
+        return torch.tensor(float(problem.loss(x)))
+
+    with torch.no_grad():
+        for k in range(1, steps + 1):
+            calls[0] = 0
+            if cls_name == "LBFGS":
+                opt.step(closure)
+            else:
+                g = problem.gradient(p.detach().numpy().reshape(-1).copy())
+                p.grad = torch.from_numpy(np.asarray(g, dtype=np.float64).reshape(shape).copy())
+                opt.step()
+            out[k] = p.detach().numpy().reshape(-1)
+            evals[k - 1] = calls[0]
+            if cls_name == "ASGD":
+                ax[k - 1] = opt.state[p]["ax"].numpy()
+    arrays = {"points": out}
+    if cls_name == "ASGD":
+        arrays["ax"] = ax
+    if cls_name == "LBFGS":
+        arrays["evals"] = evals
+    return arrays
+
+
+def lbfgs_default_max_eval(steps: int = 100) -> dict[str, Any]:
+    """torch's LBFGS(line_search_fn="strong_wolfe", max_iter=1) with its own max_eval default on
+    Rosenbrock from (−1.5, 2): the point after ``steps`` steps (it never moves) and the closure
+    calls per step."""
+    problem = make_problem("rosenbrock")
+    start = np.array([-1.5, 2.0])
+    kwargs = {"line_search_fn": "strong_wolfe", "max_iter": 1}
+    run = extra_run(problem, "LBFGS", kwargs, start, steps)
+    probe = torch.optim.LBFGS([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+    return {
+        "torch_kwargs": kwargs,
+        "torch_max_eval": probe.param_groups[0]["max_eval"],
+        "start": [float(v) for v in start],
+        "steps": steps,
+        "end": [float(v) for v in run["points"][-1]],
+        "moved": bool(np.any(run["points"] != start)),
+        "evals_per_step": sorted({int(v) for v in run["evals"]}),
+    }
+
+
+def write_extra() -> None:
+    """``reference_torch_extra.json`` / ``.npz``: the issue-10 torch.optim rules."""
+    missing = set(EXTRA_OPTIMIZERS) - {c.optimizer for c in EXTRA_CASES}
+    if missing:
+        raise SystemExit(f"no reference case for: {', '.join(sorted(missing))}")
+    entries: list[dict[str, Any]] = []
+    arrays: dict[str, np.ndarray] = {}
+    for i, case in enumerate(EXTRA_CASES):
+        problem = build_problem(case)
+        start = np.array(case.start if case.start is not None else problem.start, dtype=np.float64)
+        cls_name = EXTRA_OPTIMIZERS[case.optimizer][0]
+        kwargs = torch_kwargs(case)
+        run = extra_run(problem, cls_name, kwargs, start, case.steps)
+        points = run["points"]
+        if not np.isfinite(points).all():
+            raise SystemExit(f"extra case {i} ({case.problem}, {case.optimizer}) diverged: pick another lr")
+        dev = np.zeros(points.shape[0])
+        ulp = np.spacing(np.maximum(1.0, np.abs(start)))
+        for sign in (np.array([1.0, 1.0]), np.array([1.0, -1.0])):
+            other = extra_run(problem, cls_name, kwargs, start + sign[: start.size] * ulp, case.steps)["points"]
+            dev = np.maximum(dev, relative_deviation(other, points))
+        worst = float(dev.max())
+        tight = worst <= TIGHT_SENSITIVITY
+        over = np.nonzero(dev > LOOSE_SENSITIVITY)[0]
+        horizon = case.steps if over.size == 0 else int(over[0]) - 1
+        case_id = f"{i:03d}"
+        for name, array in run.items():
+            arrays[f"case_{case_id}" if name == "points" else f"case_{case_id}_{name}"] = array
+        loss0, loss1 = float(problem.loss(points[0])), float(problem.loss(points[-1]))
+        entries.append({
+            "id": case_id,
+            "problem": case.problem,
+            "dataset": case.dataset,
+            "optimizer": case.optimizer,
+            "overrides": jsonable(case.overrides),
+            "torch_class": cls_name,
+            "torch_kwargs": jsonable(kwargs),
+            "start": [float(v) for v in start],
+            "steps": case.steps,
+            "sensitivity": worst,
+            "tight": tight,
+            "horizon": horizon,
+            "loss_start": loss0,
+            "loss_end": loss1,
+            "internals": sorted(k for k in run if k != "points"),
+            "note": case.note,
+        })
+        flag = "tight" if tight else f"LOOSE (horizon {horizon})"
+        evals = f" evals {int(run['evals'].sum())}" if "evals" in run else ""
+        print(f"x{case_id} {case.optimizer:9s} {case.problem:15s} {json.dumps(jsonable(case.overrides)):70s} "
+              f"loss {loss0:.3g} -> {loss1:.3g}  1-ulp nudge {worst:.1e}  {flag}{evals}")
+    crippled = lbfgs_default_max_eval()
+    print(f"LBFGS with torch's max_eval default ({crippled['torch_max_eval']}) on Rosenbrock: "
+          f"{crippled['start']} -> {crippled['end']} after {crippled['steps']} steps "
+          f"(moved: {crippled['moved']}, evaluations per step {crippled['evals_per_step']})")
+    manifest = {
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "dtype": "float64",
+        "foreach": False,
+        "tight_sensitivity": TIGHT_SENSITIVITY,
+        "loose_sensitivity": LOOSE_SENSITIVITY,
+        "torch_optimizers": {k: {"class": c, "kwargs": kw} for k, (c, kw) in EXTRA_OPTIMIZERS.items()},
+        "lbfgs_torch_max_eval_default": crippled,
+        "cases": entries,
+    }
+    EXTRA_CASES_FILE.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_npz(EXTRA_TRAJ_FILE, arrays)
+    print(f"{len(entries)} extra cases ({sum(e['tight'] for e in entries)} tight)")
+
+
 def main() -> None:
     torch.set_default_dtype(torch.float64)
     DATA.mkdir(parents=True, exist_ok=True)
@@ -314,7 +522,8 @@ def main() -> None:
         json.dumps({"torch_version": torch.__version__, "classes": torch_defaults()}, indent=1) + "\n",
         encoding="utf-8",
     )
-    size = sum(f.stat().st_size for f in (CASES_FILE, TRAJ_FILE, DEFAULTS_FILE))
+    write_extra()
+    size = sum(f.stat().st_size for f in (CASES_FILE, TRAJ_FILE, DEFAULTS_FILE, EXTRA_CASES_FILE, EXTRA_TRAJ_FILE))
     print(f"{len(entries)} cases ({sum(e['tight'] for e in entries)} tight), {size / 1024:.0f} KiB in {DATA}")
 
 
