@@ -75,10 +75,6 @@ class MLP:
             out += [(d_in, d_out), (1, d_out)]
         return out
 
-    @property
-    def n_params(self) -> int:
-        return sum(a * b for a, b in self.shapes)
-
     def init_params(self, seed: int | np.random.Generator = 0) -> Params:
         """He-initialized parameters: ``W_l ~ N(0, 2/d_{l-1})`` (drawn in float64, then cast), ``b_l = 0``."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
