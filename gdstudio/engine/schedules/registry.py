@@ -126,9 +126,10 @@ def _horizon(settings: Settings, key: str) -> int:
 
 
 def _lr_setting(settings: Settings, key: str, group: torch_lr.Group) -> torch_lr.Lr:
-    """A learning-rate keyword: its value, or for ``auto`` the optimizer's η (float or column)."""
+    """A learning-rate keyword: its value, or for ``auto`` the optimizer's η (``group["eta"]``: the lr
+    the optimizer was given, a float or a column; with a warm-up, ``group["lr"]`` has moved already)."""
     value = settings[key]
-    return group["lr"] if value is None else float(value)  # type: ignore[arg-type]
+    return group.get("eta", group["lr"]) if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _build_cyclic(group: torch_lr.Group, s: Settings) -> Built:

@@ -146,7 +146,7 @@ class Schedule:
         self.spec: ScheduleSpec | None = None if name is None else get_schedule_spec(name)
         self.settings = values
         lr = np.array(lr, dtype=np.float64) if isinstance(lr, np.ndarray) else float(lr)
-        self.group: torch_lr.Group = {"lr": lr}
+        self.group: torch_lr.Group = {"lr": lr, "eta": lr}
         self.steps = 0
         n = self.warmup
         scheduler: torch_lr.LRScheduler | torch_lr.ReduceLROnPlateau | torch_lr.SequentialLR | _Constant
