@@ -8,7 +8,7 @@ Usage (from the repository root)::
 Scenario: the Himmelblau preset (Adam vs Momentum), 300 steps -> 301 frames at 1280×720, 30 fps,
 H.264 MP4. Rows:
 
-* ``gdstudio contour`` / ``gdstudio both``: :func:`gdstudio.export.cli.render` in-process — the
+* ``gdstudio contour`` / ``gdstudio both``: :func:`gdstudio.ui.render_command.render` in-process — the
   code path of ``gdstudio render`` (offscreen views, caption, encoder thread), renderer set-up
   included; ``(serial)`` rows encode on the GUI thread instead, to show what the thread buys;
 * ``matplotlib``: the articles' route — ``contourf`` (25 levels) of the same 256² grid, one
@@ -73,8 +73,8 @@ def timed(fn, *args) -> tuple[float, float]:
 
 
 def bench_gdstudio(session, view: str, steps: int, folder: Path, threaded: bool = True) -> None:
-    from gdstudio.export.cli import render
     from gdstudio.export.writers import writer_for
+    from gdstudio.ui.render_command import render
 
     out = folder / f"gdstudio_{view}.mp4"
     frames = list(range(steps + 1))

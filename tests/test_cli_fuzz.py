@@ -176,7 +176,7 @@ def _check(argv: list[str], root: Path, before: dict[str, tuple[str, object]]) -
 @pytest.fixture(autouse=True)
 def _quick_render(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Render without Qt: two black frames into the real writer (the checks before it are real)."""
-    from gdstudio.export import cli as export_cli
+    from gdstudio.ui import render_command
 
     def render(session, writer, *, steps, progress=None, **_kw):
         frame = np.zeros((64, 64, 3), np.uint8)
@@ -190,9 +190,9 @@ def _quick_render(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             writer.abort()
             raise
 
-    monkeypatch.setattr(export_cli, "render", render)
-    monkeypatch.setattr(export_cli, "_application", lambda platform=None: None)
-    monkeypatch.setattr(export_cli, "_platform_for", lambda view: None)
+    monkeypatch.setattr(render_command, "render", render)
+    monkeypatch.setattr(render_command, "_application", lambda platform=None: None)
+    monkeypatch.setattr(render_command, "platform_for", lambda view: None)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # never the user's MNIST cache
 
 

@@ -86,7 +86,7 @@ def _no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_a, **_k):
         raise AssertionError("the work started")
 
-    monkeypatch.setattr("gdstudio.export.cli._compute", boom)
+    monkeypatch.setattr("gdstudio.export.render_options.compute", boom)
 
 
 # -- 3. counts checked before allocation ------------------------------------------------------

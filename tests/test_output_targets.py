@@ -86,7 +86,7 @@ def _no_work(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Run, "run", boom)
     monkeypatch.setattr(train_cli, "compare_optimizers", boom)
-    monkeypatch.setattr("gdstudio.export.cli._compute", boom)
+    monkeypatch.setattr("gdstudio.export.render_options.compute", boom)
 
 
 # -- character devices ------------------------------------------------------------------------

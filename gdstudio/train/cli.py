@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import TextIO
 
 from gdstudio.atomic import Output, OutputPathError, OutputTarget, resolve_output, same_output
-from gdstudio.engine.hyperparams import Value, format_value, parse_value
+from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
+from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
+from gdstudio.interrupts import Interrupted, deferred, handle_signals
 from gdstudio.limits import CountError, available_memory, brief, check_count, format_bytes
 from gdstudio.train.compare import (
     TRAINING_DEFAULTS,
@@ -38,7 +40,16 @@ from gdstudio.train.compare import (
 )
 from gdstudio.train.datasets import load_dataset
 
-__all__ = ["add_train_parser", "main", "parse_entries", "parse_hidden", "run_train", "write_csv"]
+__all__ = [
+    "DESCRIPTION",
+    "HELP",
+    "add_train_arguments",
+    "main",
+    "parse_entries",
+    "parse_hidden",
+    "run_train",
+    "write_csv",
+]
 
 _DEFAULT_OPTIMIZERS = "sgd,momentum,adagrad,adam,rmsprop"
 _LABEL = re.compile(r"^[A-Za-z0-9_\-]+$")
@@ -48,24 +59,17 @@ def _defaults_text() -> str:
     return ", ".join(f"{name} lr={format_value(hp['lr'])}" for name, hp in TRAINING_DEFAULTS.items())
 
 
-def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``train`` command to ``subparsers`` (sets ``handler=run_train``)."""
-    p = subparsers.add_parser(
-        "train",
-        help="train an MLP on handwritten digits with several optimizers and compare their loss curves",
-        description=(
-            "Train the same network (same initial weights, same mini-batches) with each optimizer and "
-            "write the per-iteration training loss and the test accuracy to CSV (and a PNG plot). "
-            f"Training learning rates (the book's): {_defaults_text()}; other optimizers use the registry "
-            "defaults. Override any hyperparameter with --set."
-        ),
-    )
-    add_train_arguments(p)
-    p.set_defaults(handler=run_train)
-    return p
+HELP = "train an MLP on handwritten digits with several optimizers and compare their loss curves"
+DESCRIPTION = (
+    "Train the same network (same initial weights, same mini-batches) with each optimizer and "
+    "write the per-iteration training loss and the test accuracy to CSV (and a PNG plot). "
+    f"Training learning rates (the book's): {_defaults_text()}; other optimizers use the registry "
+    "defaults. Override any hyperparameter with --set."
+)
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``gdstudio train``."""
     p.add_argument("--dataset", default="digits", metavar="NAME",
                    help="digits (bundled 8x8, 1,797 images), mnist (downloaded once into the cache folder) "
                         "or mnist:FOLDER (the four IDX files); default digits")
@@ -119,7 +123,7 @@ def parse_entries(optimizers: str, sets: Sequence[str]) -> list[Entry]:
     items = [s.strip() for s in optimizers.split(",")]
     if not optimizers.strip() or any(not s for s in items):
         raise ValueError(f"Invalid --optimizers value: {optimizers!r} (give comma-separated names)")
-    entries: dict[str, tuple[str, dict[str, Value]]] = {}
+    entries: dict[str, tuple[str, dict[str, str]]] = {}
     for item in items:
         label, sep, name = item.partition("=")
         if not sep:
@@ -144,19 +148,10 @@ def parse_entries(optimizers: str, sets: Sequence[str]) -> list[Entry]:
         if label is None:
             raise ValueError(f"Invalid --set value: {item!r} ({opt.strip()} is not among --optimizers: "
                              f"{', '.join(entries)})")
-        name, overrides = entries[label]
-        specs = {h.name: h for h in get_spec(name).hyperparams}
-        key = key.strip()
-        if key not in specs:
-            raise ValueError(f"Invalid --set value: {item!r} ({name} has no hyperparameter {key}; known: "
-                             f"{', '.join(specs)})")
-        overrides[key] = parse_value(specs[key], value)
-    out = []
-    for label, (name, overrides) in entries.items():
-        entry = Entry(label, name, overrides)
-        entry.create()  # cross-parameter checks (e.g. Nesterov without momentum)
-        out.append(entry)
-    return out
+        entries[label][1][key.strip()] = value
+    # the one override boundary: names, values and cross-parameter checks (e.g. Nesterov needs momentum)
+    return [Entry(label, name, get_spec(name).validate_overrides(texts, from_text=True))
+            for label, (name, texts) in entries.items()]
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -246,16 +241,18 @@ def _duration(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def _download_progress(stream: TextIO) -> Callable[[str, int, int | None], None]:
-    state = {"name": "", "t": 0.0}
+def _download_progress() -> Callable[[str, int, int | None], None]:
+    """Download progress on stderr, at most five lines a second per file."""
+    state: dict[str, float] = {"t": 0.0}
+    names = [""]
 
     def report(name: str, done: int, total: int | None) -> None:
         now = time.monotonic()
-        if name == state["name"] and now - state["t"] < 0.2 and total != done:
+        if name == names[0] and now - state["t"] < 0.2 and total != done:
             return
-        state["name"], state["t"] = name, now
+        names[0], state["t"] = name, now
         size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-        _say(f"downloading {name}: {size}", stream)
+        say(f"downloading {name}: {size}")
 
     return report
 
@@ -272,18 +269,6 @@ def _summary(result: CompareResult) -> str:
             f"loss {final:.4g}, test accuracy {acc:.2%}" if math.isfinite(acc) else f"loss {final:.4g}")
         lines.append(f"{label:<{width}}  {status}  ({hp})")
     return "\n".join(lines)
-
-
-def _say(line: str, stream: TextIO | None = None) -> None:
-    """One line on stderr (or ``stream``); a closed or full stream is ignored."""
-    stream = sys.stderr if stream is None else stream
-    if stream is None:
-        return
-    try:
-        stream.write(line + "\n")
-        stream.flush()
-    except (OSError, ValueError):
-        pass
 
 
 _TEXT_OPTIONS = (("dataset", "--dataset"), ("optimizers", "--optimizers"), ("hidden", "--hidden"),
@@ -347,18 +332,15 @@ def _outputs(args: argparse.Namespace) -> tuple[OutputTarget, OutputTarget | Non
 # -- command ----------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
     """Run ``gdstudio train`` with parsed ``args``; returns the exit status."""
-    from gdstudio.interrupts import Interrupted, handle_signals
-
     with handle_signals():
         try:
             return _run_train(args)
         except Interrupted as exc:
-            _say(f"gdstudio train: interrupted (signal {exc.signum}) before training; nothing was written")
+            say(f"gdstudio train: interrupted (signal {exc.signum}) before training; nothing was written")
             return exc.status
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    err = sys.stderr
     try:
         _check_options(args)
         entries = parse_entries(args.optimizers, args.sets)
@@ -371,24 +353,24 @@ def _run_train(args: argparse.Namespace) -> int:
         out, plot = _outputs(args)
         dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,
                                standardize=args.standardize, dtype=args.dtype, download=not args.no_download,
-                               progress=None if args.quiet else _download_progress(err))
+                               progress=None if args.quiet else _download_progress())
         config.validate(len(dataset.y_train))
         _check_memory(args, entries, hidden, dataset.n_features, dataset.n_classes, len(dataset.y_test))
     except OutputPathError as exc:
-        _say(f"gdstudio train: error: {exc}")
-        return 2
+        say(f"gdstudio train: error: {exc}")
+        return EXIT_USAGE
     except ValueError as exc:
-        _say(f"gdstudio train: error: {exc}")
-        return 2
+        say(f"gdstudio train: error: {exc}")
+        return EXIT_USAGE
     except OSError as exc:
-        _say(f"gdstudio train: error: {exc}")
-        return 1
+        say(f"gdstudio train: error: {exc}")
+        return EXIT_FAILED
 
     if not args.quiet:
-        _say(f"{dataset.name}: {len(dataset.y_train)} training / {len(dataset.y_test)} test images, "
+        say(f"{dataset.name}: {len(dataset.y_train)} training / {len(dataset.y_test)} test images, "
              f"network {'-'.join(map(str, (dataset.n_features, *hidden, dataset.n_classes)))}, "
              f"{len(entries)} optimizers x {config.iterations} iterations")
-    bar = None if args.quiet else _ProgressBar(err, config.iterations)
+    bar = None if args.quiet else _ProgressBar(sys.stderr, config.iterations)
     cancel = threading.Event()
     done = threading.Event()
     box: dict[str, object] = {}
@@ -419,24 +401,22 @@ def _run_train(args: argparse.Namespace) -> int:
     result: CompareResult = box["result"]  # type: ignore[assignment]
     if interrupted and bar:
         bar.close()
-    from gdstudio.interrupts import deferred
-
     with deferred():  # a second Ctrl+C must not leave a half-written CSV or its temporary
         written = _write_outputs(result, out, plot, args)
     if written:
         return written
     summary = _summary(result)
     if out.mode == "stdout":
-        _say(summary)
+        say(summary)
     else:
         # the summary repeats what the CSV holds: a full or closed stdout does not undo the training
         with contextlib.suppress(OSError, ValueError, AttributeError):
             print(summary, flush=True)
     if result.cancelled:
-        _say(f"gdstudio train: interrupted after {result.completed} of {result.total} iterations "
+        say(f"gdstudio train: interrupted after {result.completed} of {result.total} iterations "
              f"(written: {args.out})")
         return 128 + (interrupted or 2)
-    return 0
+    return EXIT_OK
 
 
 def _write_outputs(result: CompareResult, out: OutputTarget, plot: OutputTarget | None,
@@ -460,9 +440,9 @@ def _write_outputs(result: CompareResult, out: OutputTarget, plot: OutputTarget 
                 raise
     except OSError as exc:
         where = "standard output" if path == "-" else path
-        _say(f"gdstudio train: error: cannot write {where}: {exc.strerror or exc}")
-        return 1
-    return 0
+        say(f"gdstudio train: error: cannot write {where}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

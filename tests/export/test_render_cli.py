@@ -22,7 +22,7 @@ av = pytest.importorskip("av")
 from PIL import Image  # noqa: E402
 
 from gdstudio.cli import main  # noqa: E402
-from gdstudio.export.cli import NO_DISPLAY_MESSAGE  # noqa: E402
+from gdstudio.export.render_options import NO_DISPLAY_MESSAGE  # noqa: E402
 from gdstudio.export.schedule import frame_steps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,20 +10,18 @@ import pytest
 from PIL import Image
 
 from gdstudio.resources import resource_path
-from gdstudio.train.cli import add_train_parser, main, parse_entries, parse_hidden, run_train
+from gdstudio.train.cli import add_train_arguments, main, parse_entries, parse_hidden, run_train
 from gdstudio.train.idx import write_idx
 
 FAST = ["--iterations", "30", "--hidden", "16,16", "--batch-size", "32", "--quiet"]
 
 
 def _run(argv):
-    """Through a parent parser, as the main CLI registers the command."""
+    """Through a parent parser, as the main CLI's command table registers the command."""
     parser = argparse.ArgumentParser(prog="gdstudio")
     sub = parser.add_subparsers(dest="command")
-    add_train_parser(sub)
-    args = parser.parse_args(["train", *argv])
-    assert args.handler is run_train
-    return args.handler(args)
+    add_train_arguments(sub.add_parser("train"))
+    return run_train(parser.parse_args(["train", *argv]))
 
 
 def _read(path):
@@ -94,7 +92,7 @@ def test_mnist_folder(tmp_path):
     (["--hidden", "100,-5"], "Invalid --hidden value"),
     (["--set", "adam.lr=0.1"], "adam is not among --optimizers"),
     (["--set", "sgd.lr"], "Invalid --set value: 'sgd.lr'"),
-    (["--set", "sgd.foo=1"], "sgd has no hyperparameter foo"),
+    (["--set", "sgd.foo=1"], "Unknown hyperparameter for sgd: foo (known: lr, momentum"),
     (["--set", "sgd.lr=fast"], "Invalid lr value: 'fast'"),
     (["--set", "sgd.lr=-1"], "Invalid lr value: -1.0"),
     (["--set", "sgd.nesterov=true"], "Invalid nesterov value"),
