@@ -77,6 +77,13 @@ class Problem(ABC):
     def loss(self, points: np.ndarray) -> np.ndarray:
         """The loss at ``points`` (..., D) -> (...). Over all data for data-driven problems."""
 
+    def batch_loss(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        """The loss whose gradient :meth:`gradient` gives for ``indices``: the mean over that
+        mini-batch for data-driven problems (:meth:`loss` when ``indices`` is None or the
+        problem has no data). What a rule that evaluates the objective itself (L-BFGS's line
+        search) sees, as a torch closure computes the batch's loss."""
+        return self.loss(points)
+
     @abstractmethod
     def gradient(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         """The exact gradient at ``points`` (..., D) -> (..., D).

@@ -108,6 +108,9 @@ class DataProblem(Problem):
     def gradient(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         return self._mean_over_data(points, self._sample_grad, indices, self.dim, True)
 
+    def batch_loss(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), indices, 1, False)
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
