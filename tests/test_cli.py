@@ -48,7 +48,7 @@ def test_trace_json_has_the_contract_keys(capsys: pytest.CaptureFixture[str]) ->
                 "diverged_at"):
         assert key in doc
     assert doc["hyperparameters"] == {"lr": 0.05, "betas": [0.8, 0.99], "eps": 1e-8, "weight_decay": 0.0,
-                                      "amsgrad": True}
+                                      "amsgrad": True, "decoupled_weight_decay": False}
     assert doc["params"] == ["x", "y"] and doc["start"] == [-1.5, 2.0] and doc["steps"] == 25
     assert doc["status"] == "ok" and doc["diverged_at"] is None
     pts = np.array(doc["points"])

@@ -4,21 +4,34 @@ A :class:`HyperParam` knows its torch keyword name, its symbol for labels (Î·, Î
 default, its valid range, whether a widget should use a log scale, and one line of help.
 Validation messages are exact and name the parameter and the offending value, in the style of
 torch.optim (``Invalid momentum value: -0.5``).
+
+Per-row values: a number (or a component of a pair) may also be an (N, 1) float column, one value
+per row, so N runs with different values advance in one call (:meth:`HyperParam.validate_rows`).
+Each element is checked as a single value would be; the message adds the row: ``Invalid lr
+value: -1.0 (must be in [0.0, inf)) in row 3``. Switches (``bool``) are one value for all rows.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 Kind = Literal["float", "bool", "pair"]
 Value = float | bool | tuple[float, float]
+#: An (N, 1) float64 column of per-row values (read-only once validated).
+Column = npt.NDArray[np.float64]
+#: A number for every row, or one per row.
+Real = float | Column
+#: A validated value that may hold per-row columns.
+RowValue = Real | bool | tuple[Real, Real]
 
-__all__ = ["HyperParam", "Kind", "Value", "format_value", "parse_value"]
+__all__ = ["Column", "HyperParam", "Kind", "Real", "RowValue", "Value", "format_value", "parse_value"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,57 @@ class HyperParam:
         if not inside:
             raise ValueError(f"Invalid {what} value: {_num(value)} (must be in {self.range_text()})")
 
+    def validate_rows(self, value: object) -> RowValue:
+        """:meth:`validate`, also accepting an (N, 1) column for a number or a pair's component."""
+        if self.kind == "bool":
+            if isinstance(value, np.ndarray) and value.ndim > 0:
+                raise ValueError(
+                    f"Invalid {self.name} value: array of shape {value.shape} "
+                    "(a switch is one value for all rows: per-row values are for numbers only)"
+                )
+            return self.validate(value)
+        if self.kind == "float":
+            if isinstance(value, np.ndarray) and value.ndim > 0:
+                return self._column(value, self.name)
+            return self.validate(value)
+        if isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) and v.ndim > 0 for v in value):
+            if len(value) != 2:
+                raise ValueError(f"Invalid {self.name} value: {len(value)} items (must be two, e.g. 0.9,0.999)")
+            parts: list[Real] = []
+            for i, item in enumerate(value):
+                what = f"{self.name}[{i}]"
+                if isinstance(item, np.ndarray) and item.ndim > 0:
+                    parts.append(self._column(item, what))
+                    continue
+                if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real):
+                    raise ValueError(f"Invalid {what} value: {item!r} (must be a number or an (N, 1) column)")
+                number = float(item)
+                self._check_scalar(number, what)
+                parts.append(number)
+            return (parts[0], parts[1])
+        return self.validate(value)
+
+    def _column(self, value: npt.NDArray[np.generic], what: str) -> Column:
+        """``value`` as a validated read-only (N, 1) float64 column, or ValueError naming the row."""
+        if value.ndim != 2 or value.shape[1] != 1 or value.shape[0] < 1:
+            raise ValueError(
+                f"Invalid {what} value: array of shape {value.shape} (must be a number or an (N, 1) column)"
+            )
+        if value.dtype.kind not in "fiu":
+            raise ValueError(f"Invalid {what} value: array of {value.dtype} (must be numbers)")
+        col: Column = value.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(col)
+            ok &= col > self.low if self.low_open else col >= self.low
+            ok &= col < self.high if self.high_open else col <= self.high
+        if not ok.all():
+            row = int(np.argmin(ok[:, 0]))
+            raise ValueError(
+                f"Invalid {what} value: {_num(float(col[row, 0]))} (must be in {self.range_text()}) in row {row}"
+            )
+        col.flags.writeable = False
+        return col
+
     def validate(self, value: object) -> Value:
         """Return ``value`` converted to this parameter's kind, or raise ``ValueError``."""
         if self.kind == "bool":
@@ -74,7 +138,9 @@ class HyperParam:
             if isinstance(value, str):
                 return parse_value(self, value)
             try:
-                items = tuple(float(v) for v in value)  # type: ignore[union-attr]
+                if not isinstance(value, Iterable):
+                    raise TypeError
+                items = tuple(float(v) for v in value)
             except (TypeError, ValueError):
                 raise ValueError(
                     f"Invalid {self.name} value: {value!r} (must be two numbers, e.g. 0.9,0.999)"

@@ -8,8 +8,8 @@ stopping early: ``tol`` = 0) and score it by the mean full loss over the second 
 rewarding fast, settled descent over a lucky last step; a diverged run scores +inf. The η with
 the lowest score wins, ties going to the smaller η (and, if every η diverges, the smallest).
 
-All candidates of one optimizer run at once, as the rows of one (N, D) parameter array with one
-optimizer state whose per-row learning rates are the candidates (``Optimizer.init_state(lr=…)``):
+All candidates of one optimizer run at once, as the rows of one (N, D) parameter array stepped by
+one optimizer whose ``lr`` is the (N, 1) column of candidates (per-row hyperparameters):
 one gradient call and one update per step instead of N. Each row sees exactly what its own
 :class:`~gdstudio.engine.runs.Run` would (the same mini-batch sequence and gradient noise, which do
 not depend on η; every rule only multiplies or divides by η), so the scores are bit-identical to
@@ -69,7 +69,8 @@ def _block_scores(problem: Problem, config: RunConfig, lrs: list[float], steps: 
     # exactly as every single run would; its rule instance steps all rows with per-row η.
     run = Run(problem, _tuning_config(config, lrs[0]))
     params = np.repeat(run.params, n, axis=0)
-    state = run.optimizer.init_state(params, lr=lrs)  # validates every η
+    run.optimizer.set_hyperparameters(lr=np.array(lrs, dtype=np.float64).reshape(n, 1))  # validates every η
+    state = run.optimizer.init_state(params)
     if run.status is Status.DIVERGED:  # the start's loss is not finite
         return scores
     loss0 = float(run.history.loss[0])

@@ -50,7 +50,10 @@ TORCH_FORM: dict[str, tuple[str, dict[str, Any]]] = {
 #: torch keywords that are not hyperparameters of the update (device paths, sign, autograd).
 TORCH_MACHINERY = {"foreach", "maximize", "capturable", "differentiable", "fused"}
 #: torch hyperparameters deliberately not exposed, with the reason.
-NOT_EXPOSED = {("Adam", "decoupled_weight_decay"): "Adam with it on is AdamW, a registry entry of its own"}
+NOT_EXPOSED: dict[tuple[str, str], str] = {}
+#: Switches an entry shows that its torch class fixes: torch's AdamW is Adam(decoupled_weight_decay=True)
+#: (AdamW(...) takes no such keyword); the ``adamw`` entry is Adam with that default.
+FIXED_BY_TORCH_CLASS = {"adamw": {"decoupled_weight_decay": True}}
 
 
 # -- exact messages -------------------------------------------------------------------------------
@@ -85,7 +88,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
      "Invalid nesterov value: True (Nesterov momentum requires a momentum and zero dampening)"),
     # Unknown names.
     ("adam", {"momentum": 0.9},
-     "Unknown hyperparameter for adam: momentum (known: lr, betas, eps, weight_decay, amsgrad)"),
+     "Unknown hyperparameter for adam: momentum (known: lr, betas, eps, weight_decay, amsgrad, "
+     "decoupled_weight_decay)"),
     ("sgd", {"beta": 0.9, "alpha": 1},
      "Unknown hyperparameter for sgd: alpha (known: lr, momentum, dampening, weight_decay, nesterov)"),
     ("adadelta", {"learning_rate": 1.0},
@@ -152,7 +156,9 @@ def test_edges_of_the_valid_ranges_are_accepted() -> None:
 
 def test_values_are_converted_to_their_kind() -> None:
     opt = make_optimizer("adam", {"lr": 1, "betas": [0.8, "0.99"], "amsgrad": "true", "eps": "1e-6"})
-    assert opt.hp == {"lr": 1.0, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.0, "amsgrad": True}
+    assert dict(opt.hp) == {"lr": 1.0, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.0, "amsgrad": True,
+                            "decoupled_weight_decay": False}
+    assert opt.hp.betas == (0.8, 0.99) and opt.hp.amsgrad is True
     assert type(opt.hp["lr"]) is float
     assert make_optimizer("adam", {"lr": np.float64(0.5)}).hp["lr"] == 0.5
     assert make_optimizer("adam", {"betas": np.array([0.5, 0.6])}).hp["betas"] == (0.5, 0.6)
@@ -191,16 +197,18 @@ def test_defaults_equal_torch(name: str) -> None:
     cls, alias = TORCH_FORM[name]
     torch_defaults = TORCH["classes"][cls]
     spec = get_spec(name)
-    ours = {hp.name: hp.default for hp in spec.hyperparams}
+    fixed = FIXED_BY_TORCH_CLASS.get(name, {})
+    ours = {hp.name: hp.default for hp in spec.hyperparams if hp.name not in fixed}
+    assert {k: v for k, v in spec.resolve().items() if k in fixed} == fixed
     for key in ours:
         assert key in torch_defaults, f"{name}: {key} is not a torch.optim.{cls} keyword"
     expected = {key: _plain(alias.get(key, torch_defaults[key])) for key in ours}
     assert {k: _plain(v) for k, v in ours.items()} == expected
-    assert {k: _plain(v) for k, v in spec.resolve().items()} == expected
+    assert {k: _plain(v) for k, v in spec.resolve().items() if k not in fixed} == expected
     assert dict(spec.create().hp) == spec.resolve()
     missing = set(torch_defaults) - set(ours) - TORCH_MACHINERY - {k for c, k in NOT_EXPOSED if c == cls}
     assert not missing, f"torch.optim.{cls} has hyperparameters the registry lacks: {sorted(missing)}"
-    for key, value in alias.items():
+    for key, value in {**alias, **fixed}.items():
         assert spec.defaults[key] == value
 
 

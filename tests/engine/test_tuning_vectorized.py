@@ -1,4 +1,4 @@
-"""The vectorized tuner (all η of one optimizer as rows of one array, per-row η in one state)
+"""The vectorized tuner (all η of one optimizer as rows of one array, η an (N, 1) column)
 scores every candidate exactly as one full Run per η does (``_lr_score_reference``), so it
 picks the same η: over every optimizer and variant × analytic, typed and data problems, with
 mini-batches and gradient noise, and with data large enough to be summed in chunks."""
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from gdstudio.engine.optimizers import make_optimizer, optimizer_names
-from gdstudio.engine.optimizers.base import LR_ROWS
 from gdstudio.engine.problems import data as data_module
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import Run, RunConfig
@@ -107,8 +106,9 @@ def test_each_row_sees_the_single_runs_batches_and_noise():
     runs = [Run(problem, cfg.with_(hyperparameters={"weight_decay": 0.5, "lr": lr})).run(20) for lr in lrs]
     base = Run(problem, cfg.with_(hyperparameters={"weight_decay": 0.5, "lr": lrs[0]}))
     params = np.repeat(base.params, 3, axis=0)
-    state = base.optimizer.init_state(params, lr=lrs)
-    assert state.buffers[LR_ROWS].shape == (3, 1)
+    base.optimizer.set_hyperparameters(lr=np.array(lrs).reshape(3, 1))
+    state = base.optimizer.init_state(params)
+    assert base.optimizer.hp["lr"].shape == (3, 1)
     with np.errstate(all="ignore"):
         for k in range(1, 21):
             g = problem.gradient(params, base.sampler.next()) + 0.4 * base._noise_rng.standard_normal((1, 2))
@@ -119,10 +119,11 @@ def test_each_row_sees_the_single_runs_batches_and_noise():
 
 def test_per_row_lr_is_validated_like_lr():
     opt = make_optimizer("adam")
-    with pytest.raises(ValueError, match=r"Invalid lr value: -1\.0"):
-        opt.init_state(np.zeros((2, 2)), lr=[0.1, -1.0])
-    with pytest.raises(ValueError, match=r"Invalid lr value: 1 learning rate\(s\) for 2 row\(s\)"):
-        opt.init_state(np.zeros((2, 2)), lr=[0.1])
+    with pytest.raises(ValueError, match=r"^Invalid lr value: -1\.0 \(must be in \[0\.0, inf\)\) in row 1$"):
+        opt.set_hyperparameters(lr=np.array([[0.1], [-1.0]]))
+    opt.set_hyperparameters(lr=np.array([[0.1]]))
+    with pytest.raises(ValueError, match=r"per-row values have 1 rows, the parameters 2"):
+        opt.init_state(np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"Invalid lr value: -1\.0"):
         tune_lr(make_problem("bowl"), RunConfig("adam", (1.0, 1.0)), grid=(0.1, -1.0))
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class Adadelta(Optimizer):
+@dataclass(frozen=True)
+class AdadeltaParams(Params):
+    """``torch.optim.Adadelta``'s keywords and defaults."""
+
+    lr: Real = common.lr(1.0)
+    rho: Real = common.unit("ρ", 0.9, "decay rate of the running averages")
+    eps: Real = common.eps(1e-6)
+    weight_decay: Real = common.weight_decay()
+
+
+class Adadelta(Optimizer[AdadeltaParams]):
     r"""Adadelta as in ``torch.optim.Adadelta``.
 
     .. math::
@@ -24,25 +36,15 @@ class Adadelta(Optimizer):
 
     name = "adadelta"
     title = "Adadelta"
-    hyperparams = (
-        common.lr(1.0),
-        common.unit("rho", "ρ", 0.9, "decay rate of the running averages"),
-        common.eps(1e-6),
-        common.weight_decay(),
-    )
     second_moment_buffer = "square_avg"
 
-    def _buffers(self) -> dict[str, float]:
+    def _buffers(self) -> dict[str, Real]:
         return {"square_avg": 0.0, "acc_delta": 0.0}
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: AdadeltaParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        rho = float(self.hp["rho"])  # type: ignore[arg-type]
-        eps = float(self.hp["eps"])  # type: ignore[arg-type]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        if wd != 0:
-            g = g + wd * p
+        lr, rho, eps = hp.lr, hp.rho, hp.eps
+        g = common.decay(g, p, hp.weight_decay)
         v, u = bufs["square_avg"], bufs["acc_delta"]
         v *= rho
         v += ((1 - rho) * g) * g

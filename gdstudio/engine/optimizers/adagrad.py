@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class Adagrad(Optimizer):
+@dataclass(frozen=True)
+class AdagradParams(Params):
+    """``torch.optim.Adagrad``'s keywords and defaults."""
+
+    lr: Real = common.lr(1e-2)
+    lr_decay: Real = common.nonneg("δ", 0.0, "learning-rate decay: η / (1 + (t−1)·δ)")
+    weight_decay: Real = common.weight_decay()
+    initial_accumulator_value: Real = common.nonneg(
+        "s₀", 0.0, "starting value of the squared-gradient sum", 10.0)
+    eps: Real = common.eps(1e-10)
+
+
+class Adagrad(Optimizer[AdagradParams]):
     r"""AdaGrad as in ``torch.optim.Adagrad``.
 
     .. math::
@@ -23,31 +37,19 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     title = "AdaGrad"
-    hyperparams = (
-        common.lr(1e-2),
-        common.nonneg("lr_decay", "δ", 0.0, "learning-rate decay: η / (1 + (t−1)·δ)"),
-        common.weight_decay(),
-        common.nonneg(
-            "initial_accumulator_value", "s₀", 0.0, "starting value of the squared-gradient sum", 10.0
-        ),
-        common.eps(1e-10),
-    )
     second_moment_buffer = "sum"
 
-    def _buffers(self) -> dict[str, float]:
-        return {"sum": float(self.hp["initial_accumulator_value"])}  # type: ignore[arg-type]
+    def _buffers(self) -> dict[str, Real]:
+        return {"sum": self.hp.initial_accumulator_value}
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: AdagradParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        if wd != 0:
-            g = g + wd * p
-        clr = lr / (1 + (t - 1) * float(self.hp["lr_decay"]))  # type: ignore[arg-type]
+        g = common.decay(g, p, hp.weight_decay)
+        clr = hp.lr / (1 + (t - 1) * hp.lr_decay)
         s = bufs["sum"]
         s += g * g
         std = np.sqrt(s)
-        std += float(self.hp["eps"])  # type: ignore[arg-type]
+        std += hp.eps
         p += (-clr * g) / std
         if eff is not None:
             np.divide(clr, std, out=eff)

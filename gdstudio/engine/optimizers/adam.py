@@ -1,24 +1,43 @@
-"""Adam and AdamW (decoupled weight decay)."""
+"""Adam, with torch's ``decoupled_weight_decay`` switch (AdamW is the registry's ``adamw`` entry)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class Adam(Optimizer):
-    r"""Adam as in ``torch.optim.Adam``.
+@dataclass(frozen=True)
+class AdamParams(Params):
+    """``torch.optim.Adam``'s keywords and defaults (AdamW: decoupled, λ = 0.01)."""
+
+    lr: Real = common.lr(1e-3)
+    betas: tuple[Real, Real] = common.betas()
+    eps: Real = common.eps(1e-8)
+    weight_decay: Real = common.weight_decay()
+    amsgrad: bool = common.flag("AMS", "AMSGrad: divide by the largest second moment seen so far")
+    decoupled_weight_decay: bool = common.decoupled_weight_decay(
+        "decoupled weight decay (AdamW): shrink θ by 1 − ηλ instead of adding λθ to g")
+
+
+class Adam(Optimizer[AdamParams]):
+    r"""Adam as in ``torch.optim.Adam``; with ``decoupled_weight_decay``, ``torch.optim.AdamW``.
 
     .. math::
-        g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1} \\
+        g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}
+              \quad (\text{decoupled: } \theta_{t-1} \leftarrow \theta_{t-1}(1 - \eta\lambda),\ g_t = \nabla f) \\
         m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t \\
         v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2
               \quad (\hat v_t^{\max} \leftarrow \max(\hat v_{t-1}^{\max}, v_t) \text{ with AMSGrad}) \\
         \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
               \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
 
+    Decoupled weight decay (AdamW, Loshchilov & Hutter) shrinks θ itself, so the decay is not
+    rescaled by the adaptive denominator; the registry's ``adamw`` is this rule with it on and
+    λ = 0.01, torch's AdamW defaults.
     Effective learning rate: ``η/(1−β₁ᵗ) / (√vₜ/√(1−β₂ᵗ) + ε)``, the factor applied to mₜ.
     Seed 000 writes ``(η/√v̂ + ε)·m̂``, with ε outside the division (0/0 at a zero gradient);
     seed 001 adds ε to the uncorrected √v; both equal this rule at ε = 0.
@@ -26,94 +45,51 @@ class Adam(Optimizer):
 
     name = "adam"
     title = "Adam"
-    decoupled = False
-    hyperparams = (
-        common.lr(1e-3),
-        common.betas(),
-        common.eps(1e-8),
-        common.weight_decay(),
-        common.flag("amsgrad", "AMS", "AMSGrad: divide by the largest second moment seen so far"),
-    )
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
 
-    def _buffers(self) -> dict[str, float]:
-        names = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
-        if self.hp["amsgrad"]:
+    def _buffers(self) -> dict[str, Real]:
+        names: dict[str, Real] = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+        if self.hp.amsgrad:
             names["max_exp_avg_sq"] = 0.0
         return names
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: AdamParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
-        eps = float(self.hp["eps"])  # type: ignore[arg-type]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        if wd != 0:
-            if self.decoupled:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
+        lr = hp.lr
+        beta1, beta2 = hp.betas
+        wd = hp.weight_decay
+        if hp.decoupled_weight_decay:
+            if common.nonzero(wd):
+                p *= 1 - lr * wd  # exactly 1 in rows with λ = 0
+        else:
+            g = common.decay(g, p, wd)
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         # Two scratch arrays reused in place (fewer passes over memory at large N); the
         # arithmetic and its order are torch's: lerp, v·β₂ + ((1−β₂)·g)·g, √v/√bc₂ + ε.
         d = g - m
-        if 1 - beta1 < 0.5:
+        if isinstance(beta1, float) and 1 - beta1 < 0.5:
             d *= 1 - beta1
             m += d  # lerp, weight < 0.5: m + w·(g − m)
         else:
-            _lerp_(m, g, 1 - beta1)
+            common.lerp_(m, g, 1 - beta1)
         s = g * (1 - beta2)
         s *= g
         v *= beta2
         v += s
-        step_size = lr / (1 - beta1**t)
-        bc2_sqrt = (1 - beta2**t) ** 0.5  # torch's float pow, not math.sqrt: they differ by an ulp at times
-        if self.hp["amsgrad"]:
+        step_size = lr / (1 - common.power(beta1, t))
+        # torch's float pow, not math.sqrt: they differ by an ulp at times
+        bc2_sqrt = common.power(1 - common.power(beta2, t), 0.5)
+        if hp.amsgrad:
             vmax = bufs["max_exp_avg_sq"]
             np.maximum(vmax, v, out=vmax)
             denom = np.sqrt(vmax, out=s)
         else:
             denom = np.sqrt(v, out=s)
         denom /= bc2_sqrt
-        denom += eps
+        denom += hp.eps
         np.multiply(m, -step_size, out=d)
         d /= denom
         p += d
         if eff is not None:
             np.divide(step_size, denom, out=eff)
-
-
-class AdamW(Adam):
-    r"""AdamW as in ``torch.optim.AdamW``: Adam with decoupled weight decay.
-
-    .. math::
-        \theta_{t-1} &\leftarrow \theta_{t-1}(1 - \eta\lambda) \\
-        m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1) g_t,\quad
-        v_t \leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2 \\
-        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
-              \frac{m_t}{\sqrt{v_t}/\sqrt{1-\beta_2^t} + \epsilon}
-
-    The gradient gₜ = ∇f(θ) gets no λθ: the decay shrinks θ itself, so it is not rescaled by
-    the adaptive denominator (Loshchilov & Hutter). λ defaults to 0.01.
-    Effective learning rate: as Adam's, ``η/(1−β₁ᵗ) / (√vₜ/√(1−β₂ᵗ) + ε)``.
-    """
-
-    name = "adamw"
-    title = "AdamW"
-    decoupled = True
-    hyperparams = (
-        common.lr(1e-3),
-        common.betas(),
-        common.eps(1e-8),
-        common.weight_decay(1e-2),
-        common.flag("amsgrad", "AMS", "AMSGrad: divide by the largest second moment seen so far"),
-    )
-
-
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
-    """In-place ``start ← lerp(start, end, weight)`` with torch's two-branch formula."""
-    if abs(weight) < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.adam import _lerp_
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class Adamax(Optimizer):
+@dataclass(frozen=True)
+class AdamaxParams(Params):
+    """``torch.optim.Adamax``'s keywords and defaults."""
+
+    lr: Real = common.lr(2e-3)
+    betas: tuple[Real, Real] = common.betas()
+    eps: Real = common.eps(1e-8)
+    weight_decay: Real = common.weight_decay()
+
+
+class Adamax(Optimizer[AdamaxParams]):
     r"""Adamax as in ``torch.optim.Adamax``.
 
     .. math::
@@ -22,32 +33,23 @@ class Adamax(Optimizer):
 
     name = "adamax"
     title = "Adamax"
-    hyperparams = (
-        common.lr(2e-3),
-        common.betas(),
-        common.eps(1e-8),
-        common.weight_decay(),
-    )
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_inf"
 
-    def _buffers(self) -> dict[str, float]:
+    def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_inf": 0.0}
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: AdamaxParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        if wd != 0:
-            g = g + wd * p
+        beta1, beta2 = hp.betas
+        g = common.decay(g, p, hp.weight_decay)
         m, u = bufs["exp_avg"], bufs["exp_inf"]
-        _lerp_(m, g, 1 - beta1)
+        common.lerp_(m, g, 1 - beta1)
         u *= beta2
         norm = np.abs(g)
-        norm += float(self.hp["eps"])  # type: ignore[arg-type]
+        norm += hp.eps
         np.maximum(u, norm, out=u)
-        clr = lr / (1 - beta1 ** float(t))
+        clr = hp.lr / (1 - common.power(beta1, float(t)))
         p += (-clr * m) / u
         if eff is not None:
             np.divide(clr, u, out=eff)

@@ -1,29 +1,104 @@
 """The optimizer interface: vectorized, in-place update rules over (N, D) parameter arrays.
 
-Every rule follows torch.optim's single-tensor float64 code path operation by operation, so a
-NumPy trajectory matches torch's to rounding. Rows are independent: N start points (or N runs of
-the same optimizer) advance in one call. Large N is processed in row blocks, large enough for
-NumPy's per-call overhead to vanish and small enough for the temporaries to stay in cache
-(see :data:`BLOCK_ROWS`).
+Every rule follows its reference's float64 code path (torch.optim's single-tensor path for the
+classic rules) operation by operation, so a NumPy trajectory matches the reference to rounding.
+Rows are independent: N start points (or N runs of the same optimizer) advance in one call. Large
+N is processed in row blocks, large enough for NumPy's per-call overhead to vanish and small enough
+for the temporaries to stay in cache (see :data:`BLOCK_ROWS`).
+
+How to write a rule
+-------------------
+One module per rule (``sgd.py`` is the model to copy), two classes:
+
+1. **Its hyperparameters**, a frozen dataclass deriving :class:`Params`. Each field is declared
+   with a helper of :mod:`~gdstudio.engine.optimizers.common` that attaches the field's
+   :class:`~gdstudio.engine.hyperparams.HyperParam` (symbol, help, valid range, slider range) to the
+   field: this class is the one description that panels, CLI, presets, docs and tests read. Names
+   and defaults are the reference's keywords::
+
+       @dataclass(frozen=True)
+       class SGDParams(Params):
+           lr: Real = common.lr(1e-3)
+           momentum: Real = common.nonneg("γ", 0.0, "fraction of the previous velocity kept", 0.999)
+           nesterov: bool = common.flag("NAG", "Nesterov momentum: look ahead along the velocity")
+
+           def check(self) -> None:  # cross-parameter checks, row by row (optional)
+               where = common.rows_where(self.nesterov and (self.momentum <= 0))
+               if where is not None:
+                   raise ValueError(f"Invalid nesterov value: True (requires a momentum){where}")
+
+   Numbers are typed :data:`~gdstudio.engine.hyperparams.Real` (a float, or an (N, 1) column:
+   see *Per-row values*), pairs ``tuple[Real, Real]``, switches ``bool``. Construction validates
+   every field (converting ``"0.1"``, ints, lists) and runs :meth:`Params.check`; instances are
+   immutable and read both as attributes (``hp.lr``, typed) and as a name → value mapping.
+
+2. **The rule**, ``class SGD(Optimizer[SGDParams])`` with ``name``, ``title`` and a docstring
+   that states the update in maths, names the reference (``torch.optim.SGD``) and says what its
+   *effective learning rate* is (the per-parameter factor the step multiplied its direction by;
+   tests check every rule's docstring for ``Effective learning rate``). It implements:
+
+   - :meth:`Optimizer._buffers`: the (N, D) state buffers and their initial fill (a float, or an
+     (N, 1) column: Adagrad's per-row ``initial_accumulator_value``), from ``self.hp``;
+   - :meth:`Optimizer._update`: one step on a block of rows, in place. Read the hyperparameters
+     from its ``hp`` argument, never ``self.hp`` (in blocks its columns are the block's rows).
+     Never modify ``g``; fill ``eff`` with the effective learning rate when it is not None;
+   - optionally :meth:`Optimizer._initial_scalars` / :meth:`Optimizer._advance` for values shared
+     by the rows and advanced once per step (NAdam's μ product: per-row when β₁ is a column, then
+     stored with :meth:`OptState.put` as an (N, 1) buffer that the blocks slice);
+   - ``first_moment_buffer`` / ``second_moment_buffer``: buffers the views draw as moments;
+     ``internal_buffers``: further buffers reported in :attr:`StepInternals.internals` (an
+     averaged iterate, an estimate the views can show).
+
+   Then add one entry to ``registry.py`` (see its docstring; a variant such as AdamW is an entry
+   of the same rule with other defaults, not a new class), a row per hyperparameter in
+   docs/optimizers.md, and reference data in tests/data.
+
+Per-row values
+--------------
+Every number (and each component of a pair) may be an (N, 1) column: ``spec.create({"lr": col,
+"betas": (b1_col, 0.999)})`` advances N runs with different values in one call, row i bit-identical
+to a single run with row i's values (``tests/engine/test_per_row_hyperparams.py`` checks every
+registry entry). The rule's arithmetic must therefore be elementwise in the hyperparameters:
+
+- ``+ − × ÷``, ``np.sqrt``, comparisons with arrays broadcast a column exactly as a float;
+- powers and other library functions of hyperparameters alone (``β₁ᵗ``, ``√(1−β₂ᵗ)``) go through
+  :func:`common.power` / :func:`common.rowwise`, which evaluate them row by row in Python floats
+  as a single run does (NumPy's vector ``pow`` may round differently);
+- a branch on a value (``if momentum != 0``, ``if 1 − β₁ < 0.5``) becomes a per-row choice:
+  :func:`common.nonzero` / :func:`common.decay` / :func:`common.lerp_` / :func:`common.choose`;
+- switches (``bool``) are the same for all rows, so plain ``if hp.amsgrad:`` is fine.
+
+Changing hyperparameters while running (schedules)
+--------------------------------------------------
+:meth:`Optimizer.set_hyperparameters` (``opt.set_hyperparameters(lr=0.05)``, or a column, or
+``betas=(0.85, 0.999)``) validates the changes like construction and applies from the next step,
+as a torch ``lr_scheduler`` writing ``param_group["lr"]`` does. Buffers a new value needs (SGD's
+momentum buffer when γ becomes non-zero) are created, zero-filled, at the next step.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast, get_args, get_origin
 
 import numpy as np
+import numpy.typing as npt
 
-from gdstudio.engine.hyperparams import HyperParam, Value
+from gdstudio.engine.hyperparams import Column, HyperParam, Real, RowValue, Value
 
-__all__ = ["BLOCK_ROWS", "LR_ROWS", "PARALLEL_ROWS", "Array", "OptState", "Optimizer", "StepInternals"]
+__all__ = [
+    "BLOCK_ROWS", "PARALLEL_ROWS", "Array", "Column", "OptState", "Optimizer", "Params", "Real",
+    "StepInternals",
+]
 
-Array = np.ndarray
+Array = npt.NDArray[np.float64]
 
 #: Rows per block for large N. Each NumPy call costs ~0.5-1 µs whatever its size and a rule
 #: makes ~10-15 of them per block, so small blocks pay that per row; past the caches every
@@ -36,9 +111,6 @@ BLOCK_ROWS = 32768
 
 #: From this many rows the row ranges run on all available cores (see :meth:`Optimizer.update`).
 PARALLEL_ROWS = 4 * BLOCK_ROWS
-
-#: Name of the optional (N, 1) state buffer of per-row learning rates (see :meth:`Optimizer.init_state`).
-LR_ROWS = "lr_rows"
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -58,17 +130,138 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+# -- hyperparameters ----------------------------------------------------------------------------
+_SPECS: dict[type, tuple[HyperParam, ...]] = {}
+
+
+@dataclass(frozen=True)
+class Params(Mapping[str, Value]):
+    """Base of a rule's hyperparameters: a frozen dataclass whose fields carry their specs.
+
+    Construction validates and converts every field (:meth:`HyperParam.validate_rows`), checks
+    that per-row columns agree on N, then runs :meth:`check`. Also a read-only mapping
+    name → value in field order, for code that is generic over names (panels, persistence, JSON);
+    per-row columns appear there as (N, 1) arrays.
+    """
+
+    @classmethod
+    def specs(cls) -> tuple[HyperParam, ...]:
+        """The fields' :class:`HyperParam` specs, in field order (name and label filled in)."""
+        specs = _SPECS.get(cls)
+        if specs is None:
+            found = []
+            for f in dataclasses.fields(cls):
+                spec = f.metadata.get("hyperparam")
+                if not isinstance(spec, HyperParam):
+                    raise TypeError(f"{cls.__name__}.{f.name} must be declared with a common.* helper")
+                found.append(dataclasses.replace(spec, name=f.name, label=spec.label or f.name.replace("_", " ")))
+            specs = _SPECS[cls] = tuple(found)
+        return specs
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, owner: str) -> Self:
+        """Validated parameters from names → values (defaults for the rest).
+
+        ``Unknown hyperparameter for <owner>: foo (known: …)`` for a name that is not a field.
+        """
+        names = [spec.name for spec in cls.specs()]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown hyperparameter for {owner}: {unknown[0]} (known: {', '.join(names)})")
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        rows: tuple[str, int] | None = None
+        for spec in self.specs():
+            value = spec.validate_rows(getattr(self, spec.name))
+            object.__setattr__(self, spec.name, value)
+            for i, part in enumerate(value if isinstance(value, tuple) else (value,)):
+                if isinstance(part, np.ndarray):
+                    what = spec.name if not isinstance(value, tuple) else f"{spec.name}[{i}]"
+                    if rows is None:
+                        rows = (what, part.shape[0])
+                    elif part.shape[0] != rows[1]:
+                        raise ValueError(
+                            f"Invalid {what} value: {part.shape[0]} rows ({rows[0]} has {rows[1]}: "
+                            "per-row values must all have the same number of rows)"
+                        )
+        self.check()
+
+    def check(self) -> None:
+        """Cross-parameter checks (e.g. Nesterov needs momentum), row by row; raise ValueError."""
+
+    # -- per-row columns --
+    @property
+    def rows(self) -> int | None:
+        """N if any value is an (N, 1) column, else None."""
+        for value in self._row_values():
+            if isinstance(value, np.ndarray):
+                return int(value.shape[0])
+        return None
+
+    def _row_values(self) -> Iterator[RowValue]:
+        for spec in self.specs():
+            value = getattr(self, spec.name)
+            yield from value if isinstance(value, tuple) else (value,)
+
+    def rows_slice(self, start: int, stop: int) -> Self:
+        """These parameters with every column cut to rows ``start:stop`` (no re-validation)."""
+        out = copy.copy(self)
+        for spec in self.specs():
+            value = getattr(self, spec.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(out, spec.name, value[start:stop])
+            elif isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
+                object.__setattr__(out, spec.name, tuple(
+                    v[start:stop] if isinstance(v, np.ndarray) else v for v in value))
+        return out
+
+    # -- mapping view --
+    def as_dict(self) -> dict[str, Value]:
+        """Every value by name, in field order."""
+        return {spec.name: getattr(self, spec.name) for spec in self.specs()}
+
+    def __getitem__(self, name: str) -> Value:
+        if name not in {spec.name for spec in self.specs()}:
+            raise KeyError(name)
+        value: Value = getattr(self, name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (spec.name for spec in self.specs())
+
+    def __len__(self) -> int:
+        return len(self.specs())
+
+
+# -- state and step report ----------------------------------------------------------------------
 @dataclass
 class OptState:
-    """Per-run optimizer state: the step count ``t`` (shared by all rows), named (N, D)
-    buffers, and scalars shared by all rows (e.g. NAdam's running product of μ)."""
+    """Per-run optimizer state: the step count ``t`` (shared by all rows), named buffers (N, D),
+    or (N, 1) for per-row values, that row blocks slice), and floats shared by all rows (e.g.
+    NAdam's running product of μ when β₁ is one value for all rows)."""
 
     t: int = 0
-    buffers: dict[str, np.ndarray] = field(default_factory=dict)
+    buffers: dict[str, Array] = field(default_factory=dict)
     scalars: dict[str, float] = field(default_factory=dict)
+    #: The optimizer's hyperparameter version this state was last synchronised with.
+    hp_version: int = 0
 
     def copy(self) -> OptState:
-        return OptState(self.t, {k: v.copy() for k, v in self.buffers.items()}, dict(self.scalars))
+        return OptState(self.t, {k: v.copy() for k, v in self.buffers.items()}, dict(self.scalars), self.hp_version)
+
+    def put(self, name: str, value: Real) -> None:
+        """Store a value shared by the rows: a float in ``scalars``, a column in ``buffers``."""
+        if isinstance(value, np.ndarray):
+            self.scalars.pop(name, None)
+            self.buffers[name] = value
+        else:
+            self.buffers.pop(name, None)
+            self.scalars[name] = value
+
+    def get(self, name: str) -> Real:
+        """A value stored with :meth:`put` (KeyError if neither a buffer nor a scalar)."""
+        return self.buffers[name] if name in self.buffers else self.scalars[name]
 
 
 @dataclass
@@ -79,90 +272,114 @@ class StepInternals:
     ``second_moment``: the squared-gradient accumulator (or its infinity-norm), or None.
     ``effective_lr``: the per-parameter factor the rule multiplied its direction by this step
     (``lr`` for SGD; ``lr / (sqrt(v̂) + ε)`` for Adam; see each rule's docstring).
+    ``internals``: copies of the rule's ``internal_buffers`` (e.g. an averaged iterate).
     """
 
-    first_moment: np.ndarray | None
-    second_moment: np.ndarray | None
-    effective_lr: np.ndarray
+    first_moment: Array | None
+    second_moment: Array | None
+    effective_lr: Array
+    internals: dict[str, Array] = field(default_factory=dict)
 
 
-class Optimizer(ABC):
-    """Base class of the update rules.
+# -- the rules' base ----------------------------------------------------------------------------
+P = TypeVar("P", bound=Params)
 
-    Subclasses declare ``name``, ``title`` and ``hyperparams`` and implement :meth:`_buffers`
-    (the state buffers to create) and :meth:`_update` (one step on a block of rows, in place).
+
+class Optimizer(ABC, Generic[P]):
+    """Base class of the update rules (see the module docstring for how to write one).
+
+    ``class SGD(Optimizer[SGDParams])`` declares the hyperparameter class; ``hyperparams`` (the
+    specs) and ``params_type`` are derived from it.
     """
 
     name: ClassVar[str]
     title: ClassVar[str]
+    params_type: ClassVar[type[Params]]
     hyperparams: ClassVar[tuple[HyperParam, ...]]
     #: Names of the buffers reported as first and second moment in :class:`StepInternals`.
     first_moment_buffer: ClassVar[str | None] = None
     second_moment_buffer: ClassVar[str | None] = None
+    #: Further buffers reported in :attr:`StepInternals.internals`.
+    internal_buffers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, **values: object) -> None:
-        specs = {spec.name: spec for spec in self.hyperparams}
-        unknown = sorted(set(values) - set(specs))
-        if unknown:
-            known = ", ".join(specs)
-            raise ValueError(f"Unknown hyperparameter for {self.name}: {unknown[0]} (known: {known})")
-        resolved: dict[str, Value] = {}
-        for spec in self.hyperparams:
-            resolved[spec.name] = spec.validate(values[spec.name]) if spec.name in values else spec.default
-        self.hp: Mapping[str, Value] = resolved
-        self._check(resolved)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is Optimizer:
+                (params,) = get_args(base)
+                if isinstance(params, type) and issubclass(params, Params):
+                    cls.params_type = params
+                    cls.hyperparams = params.specs()
 
-    def _check(self, hp: Mapping[str, Value]) -> None:
-        """Cross-parameter checks (e.g. Nesterov needs momentum); raise ValueError."""
+    def __init__(self, hp: P | None = None) -> None:
+        """A rule with validated hyperparameters ``hp`` (its defaults if None)."""
+        self._version = 0
+        if hp is None:
+            hp = cast(P, self.params_type())
+        self.hp = hp
+
+    @property
+    def hp(self) -> P:
+        """The hyperparameters (typed; read ``opt.hp.lr``, or ``dict(opt.hp)``)."""
+        return self._hp
+
+    @hp.setter
+    def hp(self, value: P) -> None:
+        if not isinstance(value, self.params_type):
+            raise TypeError(f"{self.name} takes {self.params_type.__name__}, not {type(value).__name__}")
+        self._hp = value
+        self._rows = value.rows
+        self._version += 1
+
+    def set_hyperparameters(self, **changes: object) -> None:
+        """Change hyperparameters from the next step on (validated as at construction).
+
+        For schedules: ``opt.set_hyperparameters(lr=0.01)``; a value may be an (N, 1) column
+        when the state has N rows. Unknown names and bad values raise ValueError and change
+        nothing.
+        """
+        self.hp = type(self._hp).from_mapping({**self._hp.as_dict(), **changes}, owner=self.name)
 
     # -- state -------------------------------------------------------------------------
-    def init_state(self, params: np.ndarray, *, lr: object = None) -> OptState:
-        """Fresh state for parameters of shape (N, D).
-
-        ``lr``, if given, is one learning rate per row (N values, each validated like η): row i
-        then steps with ``lr[i]`` instead of ``hp["lr"]`` (used to tune η: N candidates in one
-        call). They live in the state as the (N, 1) buffer :data:`LR_ROWS`, the one buffer that
-        is not (N, D), so row blocks slice it with the other buffers. Every rule only multiplies
-        or divides by η, so in float64 row i is bit-identical to a run with ``lr=lr[i]``.
-        """
+    def init_state(self, params: npt.NDArray[np.floating[Any]]) -> OptState:
+        """Fresh state for parameters of shape (N, D) (N must match any per-row column)."""
         params = np.asarray(params)
         if not np.issubdtype(params.dtype, np.floating):
             params = params.astype(np.float64)
+        self._check_rows(params.shape[0])
         buffers = {name: np.full_like(params, fill) for name, fill in self._buffers().items()}
-        if lr is not None:
-            buffers[LR_ROWS] = self._lr_rows(lr, params.shape[0])
-        return OptState(0, buffers, self._initial_scalars())
+        return OptState(0, buffers, self._initial_scalars(), self._version)
 
-    def _lr_rows(self, lr: object, n: int) -> np.ndarray:
-        """``lr`` as a validated (n, 1) float64 column, or ValueError."""
-        spec = next(h for h in self.hyperparams if h.name == "lr")
-        try:
-            values = [spec.validate(v) for v in np.asarray(lr, dtype=object).ravel()]
-        except TypeError:
-            raise ValueError(f"Invalid lr value: {lr!r} (must be one number per row)") from None
-        if len(values) != n:
-            raise ValueError(f"Invalid lr value: {len(values)} learning rate(s) for {n} row(s)")
-        return np.array(values, dtype=np.float64).reshape(n, 1)
+    def _check_rows(self, n: int) -> None:
+        if self._rows is not None and self._rows != n:
+            raise ValueError(
+                f"Invalid hyperparameters for {self.name}: per-row values have {self._rows} rows, "
+                f"the parameters {n}"
+            )
 
-    def _lr(self, bufs: Mapping[str, np.ndarray]) -> float | np.ndarray:
-        """η for a block of rows: the scalar ``hp["lr"]``, or the (rows, 1) :data:`LR_ROWS` column."""
-        rows = bufs.get(LR_ROWS)
-        return float(self.hp["lr"]) if rows is None else rows  # type: ignore[arg-type]
+    def _sync(self, params: npt.NDArray[np.floating[Any]], state: OptState) -> None:
+        """After :meth:`set_hyperparameters`: check the rows and add the buffers now needed."""
+        self._check_rows(params.shape[0])
+        for name, fill in self._buffers().items():
+            if name not in state.buffers:
+                state.buffers[name] = np.full_like(params, fill)
+        state.hp_version = self._version
 
     def _initial_scalars(self) -> dict[str, float]:
-        """Scalars shared by all rows, at t = 0."""
+        """Floats shared by all rows, at t = 0."""
         return {}
 
-    def _advance_scalars(self, t: int, scalars: dict[str, float]) -> None:
-        """Update the shared scalars once per step (before the blocks run)."""
+    def _advance(self, hp: P, t: int, state: OptState) -> None:
+        """Once per step, before the blocks run: advance values shared by the rows (all N rows'
+        ``hp``; store with :meth:`OptState.put`)."""
 
     @abstractmethod
-    def _buffers(self) -> dict[str, float]:
-        """Buffer names and their initial fill value."""
+    def _buffers(self) -> dict[str, Real]:
+        """Buffer names and their initial fill value (a float, or an (N, 1) column)."""
 
     # -- stepping ----------------------------------------------------------------------
     def step(
-        self, params: np.ndarray, grad: np.ndarray, state: OptState, *, record: bool = True
+        self, params: Array, grad: Array, state: OptState, *, record: bool = True
     ) -> StepInternals | None:
         """Advance ``params`` (N, D) one step in place, given ``grad`` at ``params``.
 
@@ -179,9 +396,10 @@ class Optimizer(ABC):
             first_moment=self._moment(state, self.first_moment_buffer),
             second_moment=self._moment(state, self.second_moment_buffer),
             effective_lr=eff,
+            internals={name: state.buffers[name].copy() for name in self.internal_buffers if name in state.buffers},
         )
 
-    def update(self, params: np.ndarray, grad: np.ndarray, state: OptState, eff: np.ndarray | None = None) -> None:
+    def update(self, params: Array, grad: Array, state: OptState, eff: Array | None = None) -> None:
         """The bare in-place step behind :meth:`step`, for hot loops.
 
         Same arithmetic as :meth:`step`, but it neither enters ``np.errstate`` (the caller does,
@@ -190,11 +408,16 @@ class Optimizer(ABC):
         ``second_moment_buffer``). ``eff``, if given, has ``params``' shape and receives the
         effective learning rate.
         """
-        state.t += 1
-        self._advance_scalars(state.t, state.scalars)
+        if state.hp_version != self._version:
+            self._sync(params, state)
         n = params.shape[0]
+        if self._rows is not None and n != self._rows:
+            self._check_rows(n)
+        state.t += 1
+        hp = self._hp
+        self._advance(hp, state.t, state)
         if n <= BLOCK_ROWS:
-            self._update(params, grad, state.buffers, state.t, state.scalars, eff)
+            self._update(hp, params, grad, state.buffers, state.t, state.scalars, eff)
             return
         # Rows are independent: large N runs as contiguous row ranges, one per core, each in
         # cache-sized blocks (NumPy releases the GIL inside ufuncs, so the ranges overlap in time).
@@ -210,32 +433,36 @@ class Optimizer(ABC):
         for future in futures:
             future.result()
 
-    def _update_rows(self, params: np.ndarray, grad: np.ndarray, state: OptState, eff: np.ndarray | None,
+    def _update_rows(self, params: Array, grad: Array, state: OptState, eff: Array | None,
                      start: int, stop: int) -> None:
         """Rows ``start:stop`` in blocks of ``BLOCK_ROWS``."""
-        t, scalars, buffers = state.t, state.scalars, state.buffers
+        t, scalars, buffers, hp = state.t, state.scalars, state.buffers, self._hp
         for lo in range(start, stop, BLOCK_ROWS):
             hi = min(lo + BLOCK_ROWS, stop)
             bufs = {k: v[lo:hi] for k, v in buffers.items()}
-            self._update(params[lo:hi], grad[lo:hi], bufs, t, scalars, None if eff is None else eff[lo:hi])
+            block_hp = hp if self._rows is None else hp.rows_slice(lo, hi)
+            self._update(block_hp, params[lo:hi], grad[lo:hi], bufs, t, scalars, None if eff is None else eff[lo:hi])
 
     @staticmethod
-    def _moment(state: OptState, name: str | None) -> np.ndarray | None:
+    def _moment(state: OptState, name: str | None) -> Array | None:
         buf = None if name is None else state.buffers.get(name)
         return None if buf is None else buf.copy()
 
     @abstractmethod
     def _update(
         self,
-        p: np.ndarray,
-        g: np.ndarray,
-        bufs: dict[str, np.ndarray],
+        hp: P,
+        p: Array,
+        g: Array,
+        bufs: dict[str, Array],
         t: int,
         scalars: dict[str, float],
-        eff: np.ndarray | None,
+        eff: Array | None,
     ) -> None:
         """One step on a block of rows: update ``p`` and ``bufs`` in place; fill ``eff`` if given.
 
-        ``g`` must not be modified. ``t`` is the step number, starting at 1; ``scalars`` were
-        already advanced for this step and must not be changed here.
+        ``hp`` holds this block's rows of any per-row column. ``g`` must not be modified. ``t``
+        is the step number, starting at 1; ``scalars`` and the per-row values :meth:`_advance`
+        stored were already advanced for this step and must not be changed here.
         """
+

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.adam import _lerp_
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
 
 
-class NAdam(Optimizer):
+@dataclass(frozen=True)
+class NAdamParams(Params):
+    """``torch.optim.NAdam``'s keywords and defaults."""
+
+    lr: Real = common.lr(2e-3)
+    betas: tuple[Real, Real] = common.betas()
+    eps: Real = common.eps(1e-8)
+    weight_decay: Real = common.weight_decay()
+    momentum_decay: Real = common.nonneg("ψ", 4e-3, "momentum decay ψ of the μ schedule", 0.1)
+    decoupled_weight_decay: bool = common.decoupled_weight_decay("decoupled weight decay (NAdamW)")
+
+
+class NAdam(Optimizer[NAdamParams]):
     r"""NAdam as in ``torch.optim.NAdam``.
 
     .. math::
@@ -24,54 +37,46 @@ class NAdam(Optimizer):
 
     ψ is ``momentum_decay``. Weight decay adds λθ to g (or decays θ by 1 − ηλ when
     ``decoupled_weight_decay``). Effective learning rate: ``η/rₜ``. Π is kept in float64
-    (torch keeps it in its default dtype: set float64 there to compare).
+    (torch keeps it in its default dtype: set float64 there to compare); μ and Π are one value
+    for all rows, or (N, 1) columns when β₁ or ψ is per row.
     """
 
     name = "nadam"
     title = "NAdam"
-    hyperparams = (
-        common.lr(2e-3),
-        common.betas(),
-        common.eps(1e-8),
-        common.weight_decay(),
-        common.nonneg("momentum_decay", "ψ", 4e-3, "momentum decay ψ of the μ schedule", 0.1),
-        common.flag("decoupled_weight_decay", "W", "decoupled weight decay (NAdamW)"),
-    )
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
 
-    def _buffers(self) -> dict[str, float]:
+    def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
     def _initial_scalars(self) -> dict[str, float]:
         return {"mu_product": 1.0, "mu": 0.0, "mu_next": 0.0}
 
-    def _advance_scalars(self, t: int, scalars: dict[str, float]) -> None:
-        beta1 = self.hp["betas"][0]  # type: ignore[index]
-        psi = float(self.hp["momentum_decay"])  # type: ignore[arg-type]
+    def _advance(self, hp: NAdamParams, t: int, state: OptState) -> None:
+        beta1, psi = hp.betas[0], hp.momentum_decay
         step = float(t)
-        scalars["mu"] = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
-        scalars["mu_next"] = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
-        scalars["mu_product"] *= scalars["mu"]
+        mu = beta1 * (1.0 - 0.5 * common.power(0.96, step * psi))
+        state.put("mu", mu)
+        state.put("mu_next", beta1 * (1.0 - 0.5 * common.power(0.96, (step + 1) * psi)))
+        state.put("mu_product", state.get("mu_product") * mu)
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: NAdamParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        bias_correction2 = 1 - beta2 ** float(t)
-        if wd != 0:
-            if self.hp["decoupled_weight_decay"]:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
-        mu, mu_next, mu_product = scalars["mu"], scalars["mu_next"], scalars["mu_product"]
+        lr, wd = hp.lr, hp.weight_decay
+        beta1, beta2 = hp.betas
+        bias_correction2 = 1 - common.power(beta2, float(t))
+        if hp.decoupled_weight_decay:
+            if common.nonzero(wd):
+                p *= 1 - lr * wd  # exactly 1 in rows with λ = 0
+        else:
+            g = common.decay(g, p, wd)
+        mu, mu_next, mu_product = (common.shared(bufs, scalars, k) for k in ("mu", "mu_next", "mu_product"))
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        _lerp_(m, g, 1 - beta1)
+        common.lerp_(m, g, 1 - beta1)
         v *= beta2
         v += ((1 - beta2) * g) * g
         denom = np.sqrt(v / bias_correction2)
-        denom += float(self.hp["eps"])  # type: ignore[arg-type]
+        denom += hp.eps
         mu_product_next = mu_product * mu_next
         p += ((-lr * (1.0 - mu) / (1.0 - mu_product)) * g) / denom
         p += (((-lr * mu_next) / (1.0 - mu_product_next)) * m) / denom

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.adam import _lerp_
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class RAdam(Optimizer):
+@dataclass(frozen=True)
+class RAdamParams(Params):
+    """``torch.optim.RAdam``'s keywords and defaults."""
+
+    lr: Real = common.lr(1e-3)
+    betas: tuple[Real, Real] = common.betas()
+    eps: Real = common.eps(1e-8)
+    weight_decay: Real = common.weight_decay()
+    decoupled_weight_decay: bool = common.decoupled_weight_decay("decoupled weight decay (RAdamW)")
+
+
+def _rectification(rho_t: float, rho_inf: float) -> float:
+    """rₜ, defined once ρₜ > 5 (NaN before: that branch does not use it)."""
+    if rho_t > 5.0:
+        return float(((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5)
+    return math.nan
+
+
+class RAdam(Optimizer[RAdamParams]):
     r"""RAdam as in ``torch.optim.RAdam``.
 
     .. math::
@@ -24,53 +44,60 @@ class RAdam(Optimizer):
         r_t &= \sqrt{\frac{(\rho_t-4)(\rho_t-2)\rho_\infty}{(\rho_\infty-4)(\rho_\infty-2)\rho_t}}
 
     Weight decay adds λθ to g (or decays θ by 1 − ηλ when ``decoupled_weight_decay``).
-    Effective learning rate: ``η·rₜ·√(1−β₂ᵗ)/(√vₜ+ε)`` once rectified, η before.
+    Effective learning rate: ``η·rₜ·√(1−β₂ᵗ)/(√vₜ+ε)`` once rectified, η before. With a
+    per-row β₂ each row switches branch at its own step.
     """
 
     name = "radam"
     title = "RAdam"
-    hyperparams = (
-        common.lr(1e-3),
-        common.betas(),
-        common.eps(1e-8),
-        common.weight_decay(),
-        common.flag("decoupled_weight_decay", "W", "decoupled weight decay (RAdamW)"),
-    )
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
 
-    def _buffers(self) -> dict[str, float]:
+    def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: RAdamParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        beta1, beta2 = self.hp["betas"]  # type: ignore[misc]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
+        lr, wd = hp.lr, hp.weight_decay
+        beta1, beta2 = hp.betas
         step = float(t)
-        if wd != 0:
-            if self.hp["decoupled_weight_decay"]:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
+        if hp.decoupled_weight_decay:
+            if common.nonzero(wd):
+                p *= 1 - lr * wd  # exactly 1 in rows with λ = 0
+        else:
+            g = common.decay(g, p, wd)
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        _lerp_(m, g, 1 - beta1)
+        common.lerp_(m, g, 1 - beta1)
         v *= beta2
         v += ((1 - beta2) * g) * g
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
+        bias_correction1 = 1 - common.power(beta1, step)
+        bias_correction2 = 1 - common.power(beta2, step)
         m_hat = m / bias_correction1
         rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * (beta2**step) / bias_correction2
-        if rho_t > 5.0:
-            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
-            sqrt_v = np.sqrt(v)
-            sqrt_v += float(self.hp["eps"])  # type: ignore[arg-type]
-            adaptive = (bias_correction2**0.5) / sqrt_v
-            p += -1.0 * (((m_hat * lr) * adaptive) * rect)
-            if eff is not None:
-                np.multiply(lr * rect, adaptive, out=eff)
+        rho_t = rho_inf - 2 * step * common.power(beta2, step) / bias_correction2
+        rectified = rho_t > 5.0
+        if isinstance(rectified, np.ndarray) and not rectified.all():
+            plain = -1.0 * (m_hat * lr)
+            if not rectified.any():
+                p += plain
+                if eff is not None:
+                    eff[...] = lr
+                return
+        elif rectified:
+            plain = None
         else:
             p += -1.0 * (m_hat * lr)
             if eff is not None:
                 eff[...] = lr
+            return
+        # Rectified (in every row, or in some: ``plain`` holds the others' step).
+        rect = common.rowwise(_rectification, rho_t, rho_inf)
+        sqrt_v = np.sqrt(v)
+        sqrt_v += hp.eps
+        adaptive = common.power(bias_correction2, 0.5) / sqrt_v
+        update = -1.0 * (((m_hat * lr) * adaptive) * rect)
+        p += update if plain is None else common.choose(rectified, update, plain)
+        if eff is not None:
+            np.multiply(lr * rect, adaptive, out=eff)
+            if plain is not None:
+                np.copyto(eff, np.broadcast_to(lr, eff.shape), where=~rectified)

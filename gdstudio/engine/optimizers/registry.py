@@ -1,20 +1,29 @@
 """The one registry of optimizers: every panel, CLI command, preset and test reads it.
 
-Adding an optimizer is one entry in :data:`_RULES` (a new rule class) or :data:`_ALIASES` (a
-rule with other defaults, such as the articles' ``momentum`` and ``nag``).
+Adding an optimizer is one entry in :data:`_ENTRIES`: a new rule class, or a rule with other
+defaults (the articles' ``momentum`` and ``nag``; ``adamw``, which is Adam with torch's
+``decoupled_weight_decay`` on and λ = 0.01). An entry is ``_spec(Rule, summary, adaptive=…,
+name=…, title=…, **defaults)``; its hyperparameters are the rule's
+:class:`~gdstudio.engine.optimizers.base.Params` fields with these defaults.
+
+:meth:`OptimizerSpec.validate_overrides` is the one override boundary (CLI, train CLI, panels,
+presets, persistence); :meth:`OptimizerSpec.params` / :meth:`create` / :meth:`resolve` all go
+through the rule's ``Params`` construction, which validates every value, per-row columns
+included, and runs the joint checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from gdstudio.engine.hyperparams import HyperParam, Value, parse_value
 from gdstudio.engine.optimizers.adadelta import Adadelta
 from gdstudio.engine.optimizers.adagrad import Adagrad
-from gdstudio.engine.optimizers.adam import Adam, AdamW
+from gdstudio.engine.optimizers.adam import Adam
 from gdstudio.engine.optimizers.adamax import Adamax
-from gdstudio.engine.optimizers.base import Optimizer
+from gdstudio.engine.optimizers.base import Optimizer, Params
 from gdstudio.engine.optimizers.nadam import NAdam
 from gdstudio.engine.optimizers.radam import RAdam
 from gdstudio.engine.optimizers.rmsprop import RMSprop
@@ -29,7 +38,7 @@ class OptimizerSpec:
 
     name: str
     title: str
-    rule: type[Optimizer]
+    rule: type[Optimizer[Any]]
     defaults: Mapping[str, Value]
     summary: str
     adaptive: bool
@@ -49,36 +58,50 @@ class OptimizerSpec:
 
         Returns the validated values of the keys given (not the defaults). ``from_text`` parses
         command-line text (``0.01``, ``true``, ``0.9,0.999``); otherwise values are converted as
-        :meth:`HyperParam.validate` does (which also parses strings). Raises ``ValueError`` with
-        ``Unknown hyperparameter for adam: foo (known: lr, betas, …)`` or the parameter's own
-        ``Invalid … value`` message. Cross-parameter checks (e.g. Nesterov needs momentum) run on
-        the full set with these defaults.
+        :meth:`HyperParam.validate` does (which also parses strings; a number may also be an
+        (N, 1) column of per-row values). Raises ``ValueError`` with ``Unknown hyperparameter
+        for adam: foo (known: lr, betas, …)`` or the parameter's own ``Invalid … value``
+        message. Cross-parameter checks (e.g. Nesterov needs momentum) run on the full set with
+        these defaults.
         """
         if overrides is None:
             return {}
         if not isinstance(overrides, Mapping):
             raise ValueError(f"Invalid hyperparameters value: {overrides!r} (must be a mapping of names to values)")
-        specs = {h.name: h for h in self.hyperparams}
-        values: dict[str, Value] = {}
-        for key, value in overrides.items():
-            if key not in specs:
-                raise ValueError(f"Unknown hyperparameter for {self.name}: {key} (known: {', '.join(specs)})")
-            if from_text:
+        values: dict[str, object] = dict(overrides)
+        if from_text:
+            specs = {h.name: h for h in self.hyperparams}
+            self._check_names(values)
+            for key, value in overrides.items():
                 if not isinstance(value, str):
                     raise ValueError(f"Invalid {key} value: {value!r} (must be text)")
                 values[key] = parse_value(specs[key], value)
-            else:
-                values[key] = specs[key].validate(value)
-        self.create(values)  # joint checks
-        return values
+        params = self.params(values)
+        return {key: params[key] for key in overrides}
+
+    def _check_names(self, values: Mapping[str, object]) -> None:
+        names = [h.name for h in self.hyperparams]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"Unknown hyperparameter for {self.name}: {unknown[0]} (known: {', '.join(names)})")
+
+    def params(self, overrides: Mapping[str, object] | None = None) -> Params:
+        """The rule's typed hyperparameters: these defaults, then ``overrides`` (validated)."""
+        values = dict(overrides or {})
+        self._check_names(values)
+        return self.rule.params_type.from_mapping({**self.defaults, **values}, owner=self.name)
 
     def resolve(self, overrides: Mapping[str, object] | None = None) -> dict[str, Value]:
-        """Every hyperparameter's validated value: these defaults, then ``overrides``."""
-        return dict(self.create(overrides).hp)
+        """Every hyperparameter's validated value by name: these defaults, then ``overrides``."""
+        return self.params(overrides).as_dict()
 
-    def create(self, overrides: Mapping[str, object] | None = None) -> Optimizer:
-        """A rule instance with this optimizer's defaults and ``overrides`` (validated)."""
-        return self.rule(**{**self.defaults, **(overrides or {})})
+    def create(self, overrides: Mapping[str, object] | None = None) -> Optimizer[Any]:
+        """A rule instance with this optimizer's defaults and ``overrides`` (validated).
+
+        A number may be an (N, 1) column (one value per row: the state must then have N rows),
+        e.g. ``get_spec("adam").create({"lr": lrs[:, None], "betas": (b1[:, None], 0.999)})``.
+        """
+        return self.rule(self.params(overrides))
 
     @property
     def docstring(self) -> str:
@@ -86,36 +109,31 @@ class OptimizerSpec:
         return self.rule.__doc__ or ""
 
 
-def _spec(rule: type[Optimizer], summary: str, *, adaptive: bool, name: str = "", title: str = "",
+def _spec(rule: type[Optimizer[Any]], summary: str, *, adaptive: bool, name: str = "", title: str = "",
           **defaults: Value) -> OptimizerSpec:
     return OptimizerSpec(name or rule.name, title or rule.title, rule, defaults, summary, adaptive)
 
 
-_RULES = (
+#: Every entry in display order: the articles' names first, then torch's.
+_ENTRIES = (
+    _spec(SGD, "plain gradient descent θ ← θ − η∇f (the articles' GD)", adaptive=False, name="gd", title="GD"),
     _spec(SGD, "θ ← θ − η·d, d the gradient or its momentum buffer", adaptive=False),
+    _spec(SGD, "SGD with momentum γ = 0.9", adaptive=False, name="momentum", title="Momentum", momentum=0.9),
+    _spec(SGD, "Nesterov accelerated gradient, γ = 0.9", adaptive=False,
+          name="nag", title="NAG", momentum=0.9, nesterov=True),
     _spec(Adagrad, "steps shrink with the running sum of squared gradients", adaptive=True),
     _spec(RMSprop, "steps scaled by a moving average of squared gradients", adaptive=True),
     _spec(Adam, "momentum plus RMSProp scaling, with bias correction", adaptive=True),
-    _spec(AdamW, "Adam with weight decay applied to θ directly", adaptive=True),
+    _spec(Adam, "Adam with weight decay applied to θ directly", adaptive=True,
+          name="adamw", title="AdamW", decoupled_weight_decay=True, weight_decay=1e-2),
     _spec(NAdam, "Adam with a Nesterov look-ahead on the first moment", adaptive=True),
     _spec(RAdam, "Adam with a variance rectification in the first steps", adaptive=True),
     _spec(Adamax, "Adam with the infinity norm in place of the second moment", adaptive=True),
     _spec(Adadelta, "steps scaled by the ratio of running RMS of updates and gradients", adaptive=True),
 )
 
-_ALIASES = (
-    _spec(SGD, "plain gradient descent θ ← θ − η∇f (the articles' GD)", adaptive=False,
-          name="gd", title="GD"),
-    _spec(SGD, "SGD with momentum γ = 0.9", adaptive=False,
-          name="momentum", title="Momentum", momentum=0.9),
-    _spec(SGD, "Nesterov accelerated gradient, γ = 0.9", adaptive=False,
-          name="nag", title="NAG", momentum=0.9, nesterov=True),
-)
-
-#: Every optimizer by name, in display order: the articles' names first, then torch's.
-OPTIMIZERS: dict[str, OptimizerSpec] = {
-    spec.name: spec for spec in (_ALIASES[0], _RULES[0], _ALIASES[1], _ALIASES[2], *_RULES[1:])
-}
+#: Every optimizer by name, in display order.
+OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _ENTRIES}
 
 
 def optimizer_names() -> list[str]:
@@ -130,6 +148,6 @@ def get_spec(name: str) -> OptimizerSpec:
     return OPTIMIZERS[key]
 
 
-def make_optimizer(name: str, overrides: Mapping[str, object] | None = None) -> Optimizer:
+def make_optimizer(name: str, overrides: Mapping[str, object] | None = None) -> Optimizer[Any]:
     """A validated optimizer instance by registry name."""
     return get_spec(name).create(overrides)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.adam import _lerp_
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class RMSprop(Optimizer):
+@dataclass(frozen=True)
+class RMSpropParams(Params):
+    """``torch.optim.RMSprop``'s keywords and defaults."""
+
+    lr: Real = common.lr(1e-2)
+    alpha: Real = common.unit("α", 0.99, "smoothing constant of the squared-gradient average")
+    eps: Real = common.eps(1e-8)
+    weight_decay: Real = common.weight_decay()
+    momentum: Real = common.nonneg("γ", 0.0, "momentum applied to the scaled step", 0.999)
+    centered: bool = common.flag("C", "centered: divide by the gradient's estimated variance instead")
+
+
+class RMSprop(Optimizer[RMSpropParams]):
     r"""RMSProp as in ``torch.optim.RMSprop``.
 
     .. math::
@@ -26,48 +39,39 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     title = "RMSProp"
-    hyperparams = (
-        common.lr(1e-2),
-        common.unit("alpha", "α", 0.99, "smoothing constant of the squared-gradient average"),
-        common.eps(1e-8),
-        common.weight_decay(),
-        common.nonneg("momentum", "γ", 0.0, "momentum applied to the scaled step", 0.999),
-        common.flag("centered", "C", "centered: divide by the gradient's estimated variance instead"),
-    )
     first_moment_buffer = "momentum_buffer"
     second_moment_buffer = "square_avg"
 
-    def _buffers(self) -> dict[str, float]:
-        names = {"square_avg": 0.0}
-        if self.hp["momentum"] > 0:  # type: ignore[operator]
+    def _buffers(self) -> dict[str, Real]:
+        names: dict[str, Real] = {"square_avg": 0.0}
+        if common.nonzero(self.hp.momentum):
             names["momentum_buffer"] = 0.0
-        if self.hp["centered"]:
+        if self.hp.centered:
             names["grad_avg"] = 0.0
         return names
 
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: RMSpropParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        alpha = float(self.hp["alpha"])  # type: ignore[arg-type]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        momentum = float(self.hp["momentum"])  # type: ignore[arg-type]
-        if wd != 0:
-            g = g + wd * p
+        lr, alpha, momentum = hp.lr, hp.alpha, hp.momentum
+        g = common.decay(g, p, hp.weight_decay)
         v = bufs["square_avg"]
         v *= alpha
         v += ((1 - alpha) * g) * g
-        if self.hp["centered"]:
+        if hp.centered:
             gbar = bufs["grad_avg"]
-            _lerp_(gbar, g, 1 - alpha)
+            common.lerp_(gbar, g, 1 - alpha)
             avg = np.sqrt(v + (-1.0 * gbar) * gbar)
         else:
             avg = np.sqrt(v)
-        avg += float(self.hp["eps"])  # type: ignore[arg-type]
-        if momentum > 0:
+        avg += hp.eps
+        if common.nonzero(momentum):  # γ ≥ 0, so γ > 0 in some row
             buf = bufs["momentum_buffer"]
             buf *= momentum
             buf += g / avg
-            p += -lr * buf
+            step = -lr * buf
+            if isinstance(momentum, np.ndarray):
+                step = common.choose(momentum > 0, step, (-lr * g) / avg)
+            p += step
         else:
             p += (-lr * g) / avg
         if eff is not None:

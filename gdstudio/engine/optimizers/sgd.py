@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 
-from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.base import Array, Optimizer
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
-class SGD(Optimizer):
+@dataclass(frozen=True)
+class SGDParams(Params):
+    """``torch.optim.SGD``'s keywords and defaults."""
+
+    lr: Real = common.lr(1e-3)
+    momentum: Real = common.nonneg("γ", 0.0, "momentum: fraction of the previous velocity kept each step", 0.999)
+    dampening: Real = common.unit("τ", 0.0, "dampening: scales down the new gradient added to the velocity")
+    weight_decay: Real = common.weight_decay()
+    nesterov: bool = common.flag("NAG", "Nesterov momentum: look ahead along the velocity")
+
+    def check(self) -> None:
+        where = common.rows_where((self.momentum <= 0) | (self.dampening != 0)) if self.nesterov else None
+        if where is not None:
+            raise ValueError(
+                f"Invalid nesterov value: True (Nesterov momentum requires a momentum and zero dampening){where}"
+            )
+
+
+class SGD(Optimizer[SGDParams]):
     r"""SGD as in ``torch.optim.SGD``.
 
     .. math::
@@ -26,41 +43,24 @@ class SGD(Optimizer):
 
     name = "sgd"
     title = "SGD"
-    hyperparams = (
-        common.lr(1e-3),
-        common.nonneg("momentum", "γ", 0.0, "momentum: fraction of the previous velocity kept each step", 0.999),
-        common.unit("dampening", "τ", 0.0, "dampening: scales down the new gradient added to the velocity"),
-        common.weight_decay(),
-        common.flag("nesterov", "NAG", "Nesterov momentum: look ahead along the velocity"),
-    )
     first_moment_buffer = "momentum_buffer"
 
-    def _check(self, hp: Mapping[str, Value]) -> None:
-        if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):  # type: ignore[operator]
-            raise ValueError(
-                "Invalid nesterov value: True (Nesterov momentum requires a momentum and zero dampening)"
-            )
+    def _buffers(self) -> dict[str, Real]:
+        return {"momentum_buffer": 0.0} if common.nonzero(self.hp.momentum) else {}
 
-    def _buffers(self) -> dict[str, float]:
-        return {"momentum_buffer": 0.0} if self.hp["momentum"] != 0 else {}
-
-    def _update(self, p: Array, g: Array, bufs: dict[str, Array], t: int,
+    def _update(self, hp: SGDParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        lr = self._lr(bufs)
-        momentum = float(self.hp["momentum"])  # type: ignore[arg-type]
-        wd = float(self.hp["weight_decay"])  # type: ignore[arg-type]
-        if wd != 0:
-            g = g + wd * p
-        if momentum != 0:
+        lr, momentum = hp.lr, hp.momentum
+        g = common.decay(g, p, hp.weight_decay)
+        d = g
+        if common.nonzero(momentum):
             buf = bufs["momentum_buffer"]
             if t == 1:
                 buf[...] = g
             else:
                 buf *= momentum
-                buf += (1 - float(self.hp["dampening"])) * g  # type: ignore[arg-type]
-            d = g + momentum * buf if self.hp["nesterov"] else buf
-        else:
-            d = g
+                buf += (1 - hp.dampening) * g
+            d = common.choose(momentum != 0, g + momentum * buf if hp.nesterov else buf, g)
         p += -lr * d
         if eff is not None:
             eff[...] = lr
