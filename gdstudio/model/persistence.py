@@ -5,11 +5,24 @@ A file is ``{"format": "gdstudio-session", "version": 1, "problem": {...}, "runs
 (presets). ``playback.computed_steps`` (optional, default ``position``) is how far the runs had
 been computed: opening the file recomputes them that far, so the histories come back identical.
 
+The sections are the declared models' own fields (:mod:`gdstudio.model.state`, and the engine's
+:class:`~gdstudio.engine.runs.RunConfig` for a run's configuration): the keys, their JSON kinds
+(from the field annotations) and the defaults of absent keys are read from the dataclasses, never
+listed here. A run's ``color`` defaults to the palette colour of its index; ``playback.selected``
+is the index of the selected run.
+
+Versions: :func:`migrate` upgrades an older document one version at a time through
+:data:`MIGRATIONS` (``MIGRATIONS[n]`` turns a version-n document into version n + 1) before it is
+read; a newer version than :data:`VERSION` is refused. Version 1 is the current format, so the
+table is empty: the next change of format adds its step there (and a fixture folder beside
+tests/data/sessions/v1).
+
 Loading validates the whole document before anything is applied: a corrupt or foreign file
 (bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
 hyperparameters, bad values, a start of the wrong dimension, non-finite numbers) raises
 :class:`SessionError` with a message saying where and what (quoting at most ~80 characters of
-the offending value), and changes nothing. Only a regular file of at most
+the offending value), and changes nothing. Hyperparameters go through the engine's one override
+boundary, :meth:`OptimizerSpec.validate_overrides`. Only a regular file of at most
 :data:`MAX_SESSION_BYTES` is read: a FIFO, a device (``/dev/zero``) or a huge file is refused
 without blocking or reading it. Saving goes through the one output helper
 (:mod:`gdstudio.atomic`): atomic for a regular file (a failed save leaves the old file as it
@@ -18,32 +31,44 @@ was), a symlink's target replaced, a device written in place.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gdstudio.atomic import OutputPathError, write_output
-from gdstudio.engine.hyperparams import HyperParam, Value
+from gdstudio.engine.hyperparams import HyperParam
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems.base import check_bounds
 from gdstudio.engine.runs import RunConfig
 from gdstudio.limits import brief
-
-if TYPE_CHECKING:
-    from gdstudio.model.session import ProblemSettings, Session, ViewOptions
+from gdstudio.model.evented import persisted_fields
+from gdstudio.model.palette import PALETTE
+from gdstudio.model.state import (
+    MAX_STEPS_LIMIT,
+    Playback,
+    ProblemSettings,
+    RunEntry,
+    ViewOptions,
+    check_color,
+    normalize_config,
+)
 
 __all__ = [
     "FORMAT",
+    "MIGRATIONS",
     "VERSION",
+    "ParsedRun",
     "ParsedSession",
     "SessionError",
     "load_session",
+    "migrate",
     "read_session_file",
     "save_session",
     "session_from_dict",
@@ -54,6 +79,9 @@ FORMAT = "gdstudio-session"
 VERSION = 1
 #: The largest session file read (a session of 12 runs with 10⁴ data points is ~0.5 MB).
 MAX_SESSION_BYTES = 8 * 1024 * 1024
+
+#: ``MIGRATIONS[n]``: a version-n document (a fresh dict, safe to change) → version n + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 class SessionError(ValueError):
@@ -84,55 +112,58 @@ class ParsedSession:
     computed_steps: int = 0
 
 
-def _jsonable(value: Value) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+class SessionLike(Protocol):
+    """What :func:`session_to_dict` reads (a :class:`gdstudio.model.session.Session`)."""
+
+    title: str
+    description: str
+
+    @property
+    def problem_settings(self) -> ProblemSettings: ...
+    @property
+    def runs(self) -> list[RunEntry]: ...
+    @property
+    def playback(self) -> Playback: ...
+    @property
+    def options(self) -> ViewOptions: ...
+    @property
+    def computed_steps(self) -> int: ...
+    def apply_dict(self, data: Mapping[str, Any], *, label: str = ...) -> None: ...
 
 
-def session_to_dict(session: Session) -> dict[str, Any]:
+# ------------------------------------------------------------------------------------------
+# writing: each model's persisted fields
+# ------------------------------------------------------------------------------------------
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _dump(obj: Any, declared: Iterable[dataclasses.Field[Any]]) -> dict[str, Any]:
+    return {f.name: _jsonable(getattr(obj, f.name)) for f in declared}
+
+
+def session_to_dict(session: SessionLike) -> dict[str, Any]:
     """The session as a JSON-ready document (see the module docstring)."""
-    ps = session.problem_settings
     runs = session.runs
+    pb = session.playback
     ids = [e.id for e in runs]
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION}
-    if getattr(session, "title", ""):
+    if session.title:
         doc["title"] = session.title
-    if getattr(session, "description", ""):
+    if session.description:
         doc["description"] = session.description
+    playback = _dump(pb, persisted_fields(Playback))
+    playback["computed_steps"] = session.computed_steps
+    playback["selected"] = ids.index(pb.selected) if pb.selected in ids else None
     doc.update({
-        "problem": {
-            "name": ps.name,
-            "dataset": ps.dataset,
-            "data_x": list(ps.data_x) if ps.data_x is not None else None,
-            "data_y": list(ps.data_y) if ps.data_y is not None else None,
-            "expr": ps.expr,
-            "bounds": [list(b) for b in ps.bounds] if ps.bounds is not None else None,
-            "resolution": ps.resolution,
-            "log_scale": ps.log_scale,
-        },
-        "runs": [
-            {
-                "optimizer": e.config.optimizer,
-                "hyperparameters": {k: _jsonable(v) for k, v in e.config.hyperparameters.items()},
-                "start": list(e.config.start),
-                "batch_size": e.config.batch_size,
-                "shuffle": e.config.shuffle,
-                "noise": e.config.noise,
-                "seed": e.config.seed,
-                "tol": e.config.tol,
-                "color": e.color,
-                "visible": e.visible,
-            }
-            for e in runs
-        ],
-        "playback": {
-            "position": session.position,
-            "computed_steps": session.computed_steps,
-            "steps_per_tick": session.steps_per_tick,
-            "ticks_per_second": session.ticks_per_second,
-            "max_steps": session.max_steps,
-            "selected": ids.index(session.selected_id) if session.selected_id in ids else None,
-        },
-        "view": {f.name: getattr(session.options, f.name) for f in fields(session.options)},
+        "problem": _dump(session.problem_settings, persisted_fields(ProblemSettings)),
+        "runs": [{**_dump(e.config, fields(RunConfig)), **_dump(e, persisted_fields(RunEntry))} for e in runs],
+        "playback": playback,
+        "view": _dump(session.options, persisted_fields(ViewOptions)),
     })
     return doc
 
@@ -140,11 +171,22 @@ def session_to_dict(session: Session) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 # reading, with messages that say where the document is wrong
 # ------------------------------------------------------------------------------------------
+def _names(declared: Iterable[dataclasses.Field[Any]]) -> tuple[str, ...]:
+    return tuple(f.name for f in declared)
+
+
 _TOP_KEYS = ("format", "version", "title", "group", "description", "problem", "runs", "playback", "view")
-_PROBLEM_KEYS = ("name", "dataset", "data_x", "data_y", "expr", "bounds", "resolution", "log_scale")
-_RUN_KEYS = ("optimizer", "hyperparameters", "start", "batch_size", "shuffle", "noise", "seed", "tol", "color",
-             "visible")
-_PLAYBACK_KEYS = ("position", "computed_steps", "steps_per_tick", "ticks_per_second", "max_steps", "selected")
+_PROBLEM_KEYS = _names(persisted_fields(ProblemSettings))
+_RUN_KEYS = (*_names(fields(RunConfig)), *_names(persisted_fields(RunEntry)))
+_PLAYBACK_KEYS = (*_names(persisted_fields(Playback)), "computed_steps", "selected")
+_VIEW_KEYS = _names(persisted_fields(ViewOptions))
+
+#: The JSON kind of a field, from its annotation (a field's ``metadata["json"]`` overrides it).
+_KINDS = {
+    "str": "text", "str | None": "text", "bool": "bool", "int": "int", "int | None": "int", "float": "number",
+    "tuple[float, ...]": "numbers", "tuple[float, ...] | None": "numbers", "Bounds | None": "bounds",
+    "dict[str, Any]": "object",
+}
 
 
 def _check_keys(obj: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
@@ -199,14 +241,51 @@ def _numbers(value: Any, where: str) -> tuple[float, ...]:
     return tuple(float(v) for v in value)
 
 
-def _number(obj: Mapping[str, Any], key: str, where: str, default: float) -> float:
-    value = obj.get(key, default)
-    if not _finite(value):
-        raise SessionError(f"{where}.{key}: expected a finite number, got {brief(value)}")
-    return float(value)
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A field's default for an absent key (``...``: the key is required)."""
+    if f.metadata.get("required"):
+        return ...
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return ...
 
 
-def _hyperparameter(spec: HyperParam, value: Any, where: str) -> Value:
+def _read(obj: Mapping[str, Any], f: dataclasses.Field[Any], where: str) -> Any:
+    """The JSON value of field ``f`` in ``obj``, checked against the field's kind."""
+    kind = f.metadata.get("json") or _KINDS.get(str(f.type))
+    if kind is None:  # a new field type: say which, rather than guess
+        raise TypeError(f"no JSON kind for field {f.name!r} of type {f.type!r}: add it to persistence._KINDS")
+    default = _default(f)
+    key = f.name
+    if kind == "number":
+        value = obj.get(key, default)
+        if value is ...:
+            raise SessionError(f"{where}: missing {key!r}")
+        if not _finite(value):
+            raise SessionError(f"{where}.{key}: expected a finite number, got {brief(value)}")
+        return float(value)
+    if kind in ("numbers", "bounds"):
+        raw = _get(obj, key, list, where, default)
+        if raw is None:
+            return None
+        if kind == "numbers":
+            return _numbers(raw, f"{where}.{key}")
+        pairs = tuple(_numbers(b, f"{where}.{key}[{i}]") for i, b in enumerate(raw))
+        if any(len(b) != 2 for b in pairs):
+            raise SessionError(f"{where}.{key}: each axis needs [low, high], got {brief(raw)}")
+        return pairs
+    kinds: dict[str, type] = {"text": str, "bool": bool, "int": int, "object": dict}
+    return _get(obj, key, kinds[kind], where, default)
+
+
+def _read_model(obj: Mapping[str, Any], declared: Iterable[dataclasses.Field[Any]], where: str,
+                skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {f.name: _read(obj, f, where) for f in declared if f.name not in skip}
+
+
+def _hyperparameter(spec: HyperParam, value: Any, where: str) -> None:
     """A hyperparameter as stored in JSON: a number, true/false, or a list of two numbers."""
     ok = {"float": _finite(value),
           "bool": isinstance(value, bool),
@@ -214,23 +293,33 @@ def _hyperparameter(spec: HyperParam, value: Any, where: str) -> Value:
     if not ok:
         expected = {"float": "a finite number", "bool": "true/false", "pair": "a list of two numbers"}[spec.kind]
         raise SessionError(f"{where}.hyperparameters.{spec.name}: expected {expected}, got {brief(value)}")
+
+
+def _hyperparameters(optimizer: str, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The overrides through the engine's one boundary, with the path of the key at fault."""
     try:
-        return spec.validate(value)
+        spec = get_spec(optimizer)
     except ValueError as exc:
-        raise SessionError(f"{where}.hyperparameters.{spec.name}: {exc}") from None
+        raise SessionError(f"{where}.optimizer: {_short(exc)}") from None
+    specs = {h.name: h for h in spec.hyperparams}
+    for key, value in raw.items():
+        if key in specs:
+            _hyperparameter(specs[key], value, where)
+    try:
+        return spec.validate_overrides(raw)
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith("Unknown hyperparameter"):
+            raise SessionError(f"{where}.hyperparameters: {text}") from None
+        at = next((k for k in raw if text.startswith((f"Invalid {k} ", f"Invalid {k}["))), None)
+        if at is not None:
+            raise SessionError(f"{where}.hyperparameters.{at}: {text}") from None
+        raise SessionError(f"{where}: {_short(exc)}") from None  # a joint check (e.g. Nesterov needs momentum)
 
 
-def session_from_dict(data: Any) -> ParsedSession:
-    """Validate a session document completely; raises SessionError saying what is wrong."""
-    from gdstudio.model.session import (
-        MAX_STEPS_LIMIT,
-        PALETTE,
-        ProblemSettings,
-        ViewOptions,
-        check_color,
-        normalize_config,
-    )
-
+def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` upgraded to :data:`VERSION` (one :data:`MIGRATIONS` step per version); SessionError
+    for another format, a bad version or a newer one."""
     if not isinstance(data, Mapping):
         raise SessionError("Not a gdstudio session: the document is not a JSON object")
     if data.get("format") != FORMAT:
@@ -241,6 +330,20 @@ def session_from_dict(data: Any) -> ParsedSession:
     if version > VERSION:
         raise SessionError(f"This session was saved by a newer gdstudio (version {version}; this one reads "
                            f"up to {VERSION})")
+    doc = dict(data)
+    while version < VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise SessionError(f"Cannot read version {version} sessions (no upgrade to version {version + 1})")
+        doc = step(json.loads(json.dumps(doc)))  # each step gets its own copy
+        version += 1
+        doc["version"] = version
+    return doc
+
+
+def session_from_dict(data: Any) -> ParsedSession:
+    """Validate a session document completely; raises SessionError saying what is wrong."""
+    data = migrate(data)
     _check_keys(data, _TOP_KEYS, "session")
     title = _get(data, "title", str, "session", "")
     group = _get(data, "group", str, "session", "")
@@ -248,30 +351,12 @@ def session_from_dict(data: Any) -> ParsedSession:
 
     p = _get(data, "problem", dict, "session")
     _check_keys(p, _PROBLEM_KEYS, "problem")
-    bounds_raw = _get(p, "bounds", list, "problem", None)
-    bounds = None
-    if bounds_raw is not None:
-        bounds = tuple(_numbers(b, f"problem.bounds[{i}]") for i, b in enumerate(bounds_raw))
-        if any(len(b) != 2 for b in bounds):
-            raise SessionError(f"problem.bounds: each axis needs [low, high], got {brief(bounds_raw)}")
-    data_x = _get(p, "data_x", list, "problem", None)
-    data_y = _get(p, "data_y", list, "problem", None)
+    values = _read_model(p, persisted_fields(ProblemSettings), "problem")
     try:
-        settings = ProblemSettings(
-            name=_get(p, "name", str, "problem"),
-            dataset=_get(p, "dataset", str, "problem", None),
-            data_x=_numbers(data_x, "problem.data_x") if data_x is not None else None,
-            data_y=_numbers(data_y, "problem.data_y") if data_y is not None else None,
-            expr=_get(p, "expr", str, "problem", None),
-            bounds=bounds,  # type: ignore[arg-type]
-            resolution=_get(p, "resolution", int, "problem", 256),
-            log_scale=_get(p, "log_scale", bool, "problem", False),
-        ).normalized()
+        settings = ProblemSettings(**values)
         problem = settings.build()
         if settings.bounds is not None:
             check_bounds(settings.bounds, problem.dim)
-    except SessionError:
-        raise
     except ValueError as exc:
         raise SessionError(f"problem: {_short(exc)}") from None
 
@@ -281,48 +366,28 @@ def session_from_dict(data: Any) -> ParsedSession:
         if not isinstance(r, dict):
             raise SessionError(f"{where}: expected an object, got {brief(r)}")
         _check_keys(r, _RUN_KEYS, where)
-        name = _get(r, "optimizer", str, where)
-        hp_raw = _get(r, "hyperparameters", dict, where, {})
+        cfg_values = _read_model(r, fields(RunConfig), where, skip=("hyperparameters", "start"))
+        cfg_values["hyperparameters"] = _hyperparameters(cfg_values["optimizer"],
+                                                         _get(r, "hyperparameters", dict, where, {}), where)
+        cfg_values["optimizer"] = get_spec(cfg_values["optimizer"]).name
+        start = _get(r, "start", list, where)
+        cfg_values["start"] = _numbers(start, f"{where}.start")
         try:
-            spec = get_spec(name)
-        except ValueError as exc:
-            raise SessionError(f"{where}.optimizer: {_short(exc)}") from None
-        specs = {h.name: h for h in spec.hyperparams}
-        hp = {}
-        for key, value in hp_raw.items():
-            if key not in specs:
-                raise SessionError(f"{where}.hyperparameters: unknown hyperparameter {key!r} for {spec.name} "
-                                   f"(known: {', '.join(specs)})")
-            hp[key] = _hyperparameter(specs[key], value, where)
-        config = RunConfig(
-            optimizer=spec.name,
-            start=_numbers(_get(r, "start", list, where), f"{where}.start"),
-            hyperparameters=hp,
-            batch_size=_get(r, "batch_size", int, where, None),
-            shuffle=_get(r, "shuffle", bool, where, True),
-            noise=_number(r, "noise", where, 0.0),
-            seed=_get(r, "seed", int, where, 0),
-            tol=_number(r, "tol", where, 1e-8),
-        )
-        try:
-            config, _ = normalize_config(problem, config)  # start, batch size, noise, tol against the problem
+            config, _ = normalize_config(problem, RunConfig(**cfg_values))  # start, batch, noise, tol vs the problem
         except ValueError as exc:
             raise SessionError(f"{where}: {_short(exc)}") from None
-        color = _get(r, "color", str, where, None)
-        if color is None:
-            color = PALETTE[i % len(PALETTE)]
+        palette = {"color": PALETTE[i % len(PALETTE)]} if r.get("color") is None else {}
+        entry = _read_model({**r, **palette}, persisted_fields(RunEntry), where)
         try:
-            check_color(color)
+            check_color(entry["color"])
         except ValueError as exc:
             raise SessionError(f"{where}.color: {exc}") from None
-        runs.append(ParsedRun(config, color, _get(r, "visible", bool, where, True)))
+        runs.append(ParsedRun(config, entry["color"], entry["visible"]))
 
     pb = _get(data, "playback", dict, "session", {})
     _check_keys(pb, _PLAYBACK_KEYS, "playback")
-    spt = _get(pb, "steps_per_tick", int, "playback", 1)
-    tps = _get(pb, "ticks_per_second", int, "playback", 30)
-    max_steps = _get(pb, "max_steps", int, "playback", 10_000)
-    position = _get(pb, "position", int, "playback", 0)
+    play = _read_model(pb, persisted_fields(Playback), "playback")
+    spt, tps, max_steps, position = (play[k] for k in ("steps_per_tick", "ticks_per_second", "max_steps", "position"))
     computed = _get(pb, "computed_steps", int, "playback", position)
     selected = _get(pb, "selected", int, "playback", None)
     checks = (
@@ -339,9 +404,8 @@ def session_from_dict(data: Any) -> ParsedSession:
         if not ok:
             raise SessionError(f"playback: {msg}")
     view = _get(data, "view", dict, "session", {})
-    known = tuple(f.name for f in fields(ViewOptions))
-    _check_keys(view, known, "view")
-    options = ViewOptions(**{k: _get(view, k, bool, "view") for k in view})
+    _check_keys(view, _VIEW_KEYS, "view")
+    options = ViewOptions(**_read_model(view, persisted_fields(ViewOptions), "view"))
     return ParsedSession(settings, problem, runs, spt, tps, max_steps, position, selected, options,
                          title=title, description=description, group=group, computed_steps=computed)
 
@@ -396,7 +460,8 @@ def read_session_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise SessionError(f"{path.name} is not a gdstudio session: not UTF-8 text") from None
     try:
-        return json.loads(text)
+        doc: dict[str, Any] = json.loads(text)
+        return doc
     except json.JSONDecodeError as exc:
         raise SessionError(f"{path.name} is not a gdstudio session: invalid JSON at line {exc.lineno}, "
                            f"column {exc.colno} ({exc.msg})") from None
@@ -404,12 +469,12 @@ def read_session_file(path: str | Path) -> dict[str, Any]:
         raise SessionError(f"{path.name} is not a gdstudio session: unreadable JSON ({exc})") from None
 
 
-def load_session(session: Session, path: str | Path) -> None:
+def load_session(session: SessionLike, path: str | Path) -> None:
     """Open a session file into ``session`` (SessionError changes nothing)."""
     session.apply_dict(read_session_file(path))  # validates fully before touching the session
 
 
-def save_session(session: Session, path: str | Path) -> None:
+def save_session(session: SessionLike, path: str | Path) -> None:
     """Save atomically (temporary file in the same folder, then rename); SessionError on failure,
     leaving any existing file untouched."""
     try:

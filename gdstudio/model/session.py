@@ -3,11 +3,33 @@
 Qt-free and evented (psygnal): panels call its methods, the clock calls :meth:`Session.tick`,
 views subscribe to its signals and read its state. It never knows a view exists.
 
+The state is declared in :mod:`gdstudio.model.state` and held in one instance each for the
+session's whole life: :attr:`Session.problem_settings`, :attr:`Session.run_list` (a psygnal
+``EventedList`` of :class:`RunEntry`: inserted / removed / moved events), :attr:`Session.playback`
+and :attr:`Session.options`. Each field has its own signal (``session.options.events.log_loss``,
+``entry.events.color``, ``session.playback.events.position`` …); see ``/work/notes`` api-M or the
+docstring of :mod:`gdstudio.model.evented`. This class keeps the domain operations (add, remove,
+update, race, load, play, seek) and the invariants between those models. Write through its
+methods: they validate against the problem and the runs, restart what must restart, and record
+the edit on :attr:`Session.undo_stack`.
+
+The coarse signals below remain for the subscribers that redraw everything anyway (each is
+emitted once per operation): ``problem_changed``, ``runs_changed`` (added, removed, restarted,
+recoloured, shown / hidden), ``runs_advanced``, ``position_changed``, ``selection_changed``,
+``playing_changed``, ``speed_changed``, ``options_changed`` and ``message``.
+
 Playback: ``position`` is the step shown. While playing, each tick moves ``position`` forward
 by ``steps_per_tick``: through history already computed (after scrubbing back) and, at the
 head, by advancing every running run. Each run is shown at ``min(position, run.steps)``.
 Invariants: a running run has computed at least ``position`` steps, and
 ``position <= computed_steps``.
+
+Undo: every edit of the problem or the runs (add, duplicate, remove, reconfigure, move a start,
+recolour, show / hide, race, load a session or preset) is one :class:`~gdstudio.model.undo.Command`
+named after it ("set η of Run 2 to 0.03"). A command keeps the state before and after (values and
+the engine ``Run`` objects themselves, never copies), so undo and redo restore runs exactly and
+without recomputing. Playback (position, playing, speed, max steps), the selection on its own and
+the view options are not edits; loading a session restores all of them on undo.
 
 Every setter validates first: bad input raises ValueError (message naming the setting and the
 value) and changes nothing. Signals are emitted only when something changed.
@@ -15,18 +37,32 @@ value) and changes nothing. Signals are emitted only when something changed.
 
 from __future__ import annotations
 
-import itertools
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+import contextlib
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from psygnal import Signal
+from psygnal import Signal, SignalInstance
+from psygnal.containers import EventedList
 
-from gdstudio.engine.problems import Bounds, Problem, Surface, make_problem
+from gdstudio.engine.hyperparams import format_value
+from gdstudio.engine.optimizers import get_spec
+from gdstudio.engine.problems import PROBLEMS, Bounds, Problem, Surface
 from gdstudio.engine.runs import Run, RunConfig, Status
 from gdstudio.model.palette import PALETTE
+from gdstudio.model.persistence import ParsedSession, session_from_dict, session_to_dict
+from gdstudio.model.state import (
+    MAX_STEPS_LIMIT,
+    Playback,
+    ProblemSettings,
+    RunEntry,
+    ViewOptions,
+    check_color,
+    floats,
+    is_int,
+    normalize_config,
+)
+from gdstudio.model.undo import Command, UndoStack
 
 __all__ = [
     "MAX_STEPS_LIMIT",
@@ -37,6 +73,7 @@ __all__ = [
     "ProblemSettings",
     "RunEntry",
     "Session",
+    "SessionSnapshot",
     "ViewOptions",
     "check_color",
     "normalize_config",
@@ -50,159 +87,63 @@ RACE_OPTIMIZERS: tuple[str, ...] = (
     "gd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam", "radam", "adamax", "adadelta",
 )
 
-#: The largest ``max_steps`` (and the most steps a session file may ask to recompute).
-MAX_STEPS_LIMIT = 100_000
-
-_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _RUN_FIELDS = tuple(f.name for f in fields(RunConfig))
-
-
-def check_color(color: object) -> str:
-    """``color`` if it is ``#rgb``, ``#rrggbb`` or ``#rrggbbaa``, else ValueError."""
-    if not isinstance(color, str) or not _COLOR.fullmatch(color):
-        raise ValueError(f"Invalid color value: {color!r} (must be #rrggbb, e.g. #E69F00)")
-    return color
-
-
-def _is_int(value: object) -> bool:
-    import numpy as np
-
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _floats(values: object, name: str) -> tuple[float, ...]:
-    """A tuple of floats, or ValueError naming ``name``."""
-    bad = ValueError(f"Invalid {name} value: {values!r} (must be a sequence of numbers)")
-    if isinstance(values, (str, bytes)):
-        raise bad
-    try:
-        items = list(values)  # type: ignore[call-overload]
-        if any(isinstance(v, (bool, str, bytes)) for v in items):
-            raise bad
-        return tuple(float(v) for v in items)
-    except (TypeError, ValueError, OverflowError):
-        raise bad from None
-
-
-def normalize_config(problem: Problem, config: RunConfig) -> tuple[RunConfig, Run]:
-    """``config`` in canonical form (registry name, validated hyperparameters as plain Python
-    values, float start, …) and a fresh :class:`Run` of it on ``problem``; ValueError if bad."""
-    from gdstudio.engine.optimizers import get_spec
-
-    if not isinstance(config, RunConfig):
-        raise ValueError(f"Invalid run config: {config!r} (must be a RunConfig)")
-    if not isinstance(config.optimizer, str):
-        raise ValueError(f"Invalid optimizer value: {config.optimizer!r} (must be a name)")
-    spec = get_spec(config.optimizer)
-    if not isinstance(config.hyperparameters, Mapping):
-        raise ValueError(f"Invalid hyperparameters value: {config.hyperparameters!r} (must be a mapping)")
-    specs = {h.name: h for h in spec.hyperparams}
-    hp: dict[str, Any] = {}
-    for key, value in config.hyperparameters.items():
-        if key not in specs:
-            raise ValueError(f"Unknown hyperparameter for {spec.name}: {key} (known: {', '.join(specs)})")
-        hp[key] = specs[key].validate(value)
-    cfg = config.with_(optimizer=spec.name, start=_floats(config.start, "start"), hyperparameters=hp)
-    run = Run(problem, cfg)  # validates start, batch size, noise, tol, seed, shuffle and the rule jointly
-    cfg = cfg.with_(
-        batch_size=None if cfg.batch_size is None else int(cfg.batch_size),
-        shuffle=bool(cfg.shuffle), noise=float(cfg.noise), seed=int(cfg.seed), tol=float(cfg.tol),
-    )
-    run.config = cfg
-    return cfg, run
-
-
-@dataclass(frozen=True)
-class ProblemSettings:
-    """Which problem, with which data or expression, seen over which bounds and grid."""
-
-    name: str = "himmelblau"
-    dataset: str | None = None
-    data_x: tuple[float, ...] | None = None
-    data_y: tuple[float, ...] | None = None
-    expr: str | None = None
-    bounds: Bounds | None = None  # None: the problem's default view
-    resolution: int = 256
-    log_scale: bool = False
-
-    def build(self) -> Problem:
-        """The engine problem (ValueError with a clear message when the settings are bad)."""
-        _check_resolution(self.resolution)
-        return make_problem(self.name, data_x=self.data_x, data_y=self.data_y, dataset=self.dataset,
-                            expr=self.expr)
-
-    def normalized(self) -> ProblemSettings:
-        """The same settings with canonical types (lower-case name, float tuples), validated
-        field by field (ValueError naming the field)."""
-        if not isinstance(self.name, str):
-            raise ValueError(f"Invalid problem name value: {self.name!r} (must be text)")
-        for key in ("dataset", "expr"):
-            value = getattr(self, key)
-            if value is not None and not isinstance(value, str):
-                raise ValueError(f"Invalid {key} value: {value!r} (must be text or None)")
-        data_x = None if self.data_x is None else _floats(self.data_x, "data_x")
-        data_y = None if self.data_y is None else _floats(self.data_y, "data_y")
-        bounds = None
-        if self.bounds is not None:
-            try:
-                bounds = tuple((float(lo), float(hi)) for lo, hi in self.bounds)  # type: ignore[misc]
-            except (TypeError, ValueError, OverflowError):
-                raise ValueError(f"Invalid bounds value: {self.bounds!r} (must be (low, high) pairs)") from None
-            _check_bounds(bounds)
-        _check_resolution(self.resolution)
-        if not isinstance(self.log_scale, bool):
-            raise ValueError(f"Invalid log_scale value: {self.log_scale!r} (must be true or false)")
-        return replace(self, name=self.name.strip().lower(), data_x=data_x, data_y=data_y, bounds=bounds,
-                       resolution=int(self.resolution), dataset=self.dataset or None, expr=self.expr or None)
-
-
 _PROBLEM_FIELDS = tuple(f.name for f in fields(ProblemSettings))
+_OPTION_FIELDS = tuple(f.name for f in fields(ViewOptions))
+_SPEED_FIELDS = ("steps_per_tick", "ticks_per_second", "max_steps")
+#: Run-config settings as labels name them.
+_SETTING_WORDS = {"batch_size": "batch size", "noise": "noise σ", "seed": "seed", "tol": "tolerance",
+                  "shuffle": "shuffle"}
 
 
-@dataclass
-class RunEntry:
-    """One run as the user configured it, and its live engine :class:`Run`."""
-
+# ------------------------------------------------------------------------------------ undo states
+@dataclass(frozen=True)
+class _RunState:
     id: int
     config: RunConfig
     color: str
-    visible: bool = True
-    run: Run | None = field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        from gdstudio.engine.optimizers import get_spec
-
-        spec = get_spec(self.config.optimizer)
-        lr = self.config.hyperparameters.get("lr", dict(spec.defaults).get("lr"))
-        if lr is None:
-            lr = next(h.default for h in spec.hyperparams if h.name == "lr")
-        title = spec.title
-        batch = self.config.batch_size
-        if batch == 1:
-            title = "SGD" if spec.name == "gd" else f"{title} (batch 1)"
-        elif batch is not None:
-            title = f"{title} (batch {batch})"
-        noise = f" σ={self.config.noise:g}" if self.config.noise else ""
-        return f"{title} η={lr:g}{noise}"
-
-    @property
-    def status(self) -> Status:
-        return self.run.status if self.run is not None else Status.RUNNING
+    visible: bool
+    run: Run | None
 
 
 @dataclass(frozen=True)
-class ViewOptions:
-    """What the views overlay and how curves are scaled."""
+class _State:
+    """What an edit can change (``whole``: a load also replaces playback settings and options)."""
 
-    show_gradient: bool = False
-    show_velocity: bool = False
-    show_effective_step: bool = False
-    show_field: bool = False
-    log_loss: bool = True
-    show_surface: bool = True       # the 3-D view (View → 3-D view)
-    grey_surface: bool = False      # a grey surface map, so coloured runs stand out (races)
-    small_multiples: bool = False   # View → Layout: one contour per run instead of contour + 3-D
+    settings: dict[str, Any]
+    problem: Problem
+    runs: tuple[_RunState, ...]
+    selected: int | None
+    next_id: int
+    title: str
+    description: str
+    whole: dict[str, Any] | None = None
+
+    def same(self, other: _State, *, runs_by_identity: bool = True) -> bool:
+        def run_key(r: _RunState) -> tuple[Any, ...]:
+            return (r.id, r.config, r.color, r.visible, id(r.run) if runs_by_identity else None)
+        return (self.settings == other.settings and self.problem is other.problem
+                and [run_key(r) for r in self.runs] == [run_key(r) for r in other.runs]
+                and (self.selected, self.next_id, self.title, self.description, self.whole)
+                == (other.selected, other.next_id, other.title, other.description, other.whole))
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """The whole content, for :meth:`Session.restore` (run objects are shared, not copied)."""
+
+    state: _State
+    undo_count: int
+
+
+def _symbol(optimizer: str, name: str) -> str:
+    hp = next((h for h in get_spec(optimizer).hyperparams if h.name == name), None)
+    return hp.symbol if hp is not None else name
+
+
+def _problem_title(name: str) -> str:
+    info = PROBLEMS.get(name)
+    return info.title if info is not None else name
 
 
 class Session:
@@ -221,26 +162,197 @@ class Session:
     def __init__(self) -> None:
         self._problem_settings = ProblemSettings()
         self._problem: Problem = self._problem_settings.build()
-        self._runs: dict[int, RunEntry] = {}
-        self._ids = itertools.count(1)
-        self._selected: int | None = None
-        self._position = 0
-        self._playing = False
-        self._steps_per_tick = 1
-        self._ticks_per_second = 30
-        self._max_steps = 10_000
+        self._runs: EventedList[RunEntry] = EventedList()
+        self._next_id = 1
+        self._playback = Playback()
         self._options = ViewOptions()
         self.title = ""
         self.description = ""
+        #: Every edit, undoable (see the module docstring).
+        self.undo_stack = UndoStack()
+        self._edit_depth = 0
+        self._held: list[SignalInstance] | None = None
+        self._relays = True
+        pb = self._playback.events
+        pb.position.connect(lambda new, _old: self._relay(self.position_changed, new))
+        pb.playing.connect(lambda new, _old: self._relay(self.playing_changed, new))
+        pb.selected.connect(lambda new, _old: self._relay(self.selection_changed, new))
+        for name in _SPEED_FIELDS:
+            getattr(pb, name).connect(lambda _new, _old: self._relay(self.speed_changed))
+        self._options.events.all.connect(lambda _info: self._relay(self.options_changed))
+
+    # ------------------------------------------------------------------ the declared models
+    @property
+    def problem_settings(self) -> ProblemSettings:
+        """The problem settings (the live model: subscribe to ``.events.<field>``)."""
+        return self._problem_settings
+
+    @property
+    def run_list(self) -> EventedList[RunEntry]:
+        """The runs, in order (the live evented list: subscribe, never mutate; use the methods)."""
+        return self._runs
+
+    @property
+    def playback(self) -> Playback:
+        """Position, playing, speed, max steps and the selected run id (the live model)."""
+        return self._playback
+
+    @property
+    def options(self) -> ViewOptions:
+        """The view options (the live model)."""
+        return self._options
+
+    # ------------------------------------------------------------------ coarse-signal plumbing
+    def _relay(self, signal: SignalInstance, *args: Any) -> None:
+        if not self._relays:
+            return
+        if self._held is not None and not args:
+            if signal not in self._held:
+                self._held.append(signal)
+            return
+        signal.emit(*args)
+
+    @contextlib.contextmanager
+    def _hold(self) -> Iterator[None]:
+        """Argument-less coarse signals raised inside are emitted once, at the end."""
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for signal in held:
+                signal.emit()
+
+    @contextlib.contextmanager
+    def _quiet_relays(self) -> Iterator[None]:
+        old, self._relays = self._relays, False
+        try:
+            yield
+        finally:
+            self._relays = old
+
+    # ------------------------------------------------------------------ undo plumbing
+    def _capture(self, whole: bool = False) -> _State:
+        extra = None
+        if whole:
+            pb = self._playback
+            extra = {"position": pb.position, **{n: getattr(pb, n) for n in _SPEED_FIELDS},
+                     "options": self._options.values()}
+        return _State(
+            settings=self._problem_settings.values(), problem=self._problem,
+            runs=tuple(_RunState(e.id, e.config, e.color, e.visible, e.run) for e in self._runs),
+            selected=self._playback.selected, next_id=self._next_id, title=self.title,
+            description=self.description, whole=extra,
+        )
+
+    @contextlib.contextmanager
+    def edit(self, label: str, *, whole: bool = False, merge_key: Hashable | None = None) -> Iterator[None]:
+        """Everything done inside is one undoable command named ``label`` (e.g. a panel's choice
+        of problem that also moves the starts). Nested edits join the outermost one; nothing is
+        recorded when nothing changed, or while an undo / redo runs."""
+        if self._edit_depth or self.undo_stack.busy:
+            self._edit_depth += 1
+            try:
+                yield
+            finally:
+                self._edit_depth -= 1
+            return
+        before = self._capture(whole)
+        self._edit_depth += 1
+        try:
+            yield
+        finally:
+            self._edit_depth -= 1
+            after = self._capture(whole)
+            if not before.same(after):
+                self._push(label, before, after, merge_key)
+
+    def _push(self, label: str, before: _State, after: _State, merge_key: Hashable | None) -> None:
+        box = {"before": before, "after": after}
+
+        def merge(newer: Command) -> bool:
+            box["after"] = newer.data["after"]
+            return True
+
+        self.undo_stack.push(Command(
+            label, undo=lambda: self._restore_state(box["before"]), redo=lambda: self._restore_state(box["after"]),
+            merge_key=merge_key, merge=merge,
+            is_noop=lambda: box["before"].same(box["after"], runs_by_identity=False), data=box,
+        ))
+
+    def _restore_state(self, st: _State, *, announce_all: bool = False) -> None:
+        """Put back a captured state, announcing what changed (every field event, coarse signals)."""
+        changed_problem = st.problem is not self._problem or st.settings != self._problem_settings.values()
+        with self._hold():
+            if changed_problem:
+                self._problem = st.problem
+                self._problem_settings.update(**st.settings)
+            changed_runs = self._restore_runs(st.runs)
+            self._next_id, self.title, self.description = st.next_id, st.title, st.description
+            pb = self._playback
+            if st.whole is not None:
+                if pb.playing:
+                    pb.playing = False
+                pb.update(**{n: st.whole[n] for n in _SPEED_FIELDS})
+                self._options.update(**st.whole["options"])
+                pb.position = min(st.whole["position"], self.computed_steps)
+            ids = [e.id for e in self._runs]
+            pb.selected = st.selected if st.selected in ids else (ids[0] if ids else None)
+            for e in self._runs:
+                self._catch_up(e)
+            self._set_position(min(pb.position, self.computed_steps))
+            if announce_all:
+                return
+            if changed_problem:
+                self.problem_changed.emit()
+            if changed_runs:
+                self.runs_changed.emit()
+
+    def _restore_runs(self, target: tuple[_RunState, ...]) -> bool:
+        """Make the run list hold ``target`` (entries kept where the id stays; exact Run objects)."""
+        changed = False
+        wanted = [r.id for r in target]
+        for e in list(self._runs):
+            if e.id not in wanted:
+                self._runs.remove(e)
+                changed = True
+        kept = [e.id for e in self._runs]
+        if kept != [i for i in wanted if i in kept]:  # another order (a load): rebuild
+            self._runs.clear()
+            changed = True
+        current = {e.id: e for e in self._runs}
+        for index, r in enumerate(target):
+            run = r.run if r.run is not None else Run(self._problem, r.config)
+            found = current.get(r.id)
+            if found is None:
+                self._runs.insert(index, RunEntry(r.id, r.config, r.color, r.visible, run))
+                changed = True
+                continue
+            before = (found.config, found.color, found.visible, found.run)
+            found.config, found.run, found.color, found.visible = r.config, run, r.color, r.visible
+            changed |= before != (found.config, found.color, found.visible, found.run)
+        return changed
+
+    def snapshot(self) -> SessionSnapshot:
+        """The whole content, to :meth:`restore` if a change fails half-way (no copies of the runs)."""
+        return SessionSnapshot(self._capture(whole=True), len(self.undo_stack))
+
+    def restore(self, snapshot: SessionSnapshot) -> None:
+        """Put back a :meth:`snapshot` and announce everything (playback stops); the commands
+        recorded since are dropped (their edit is rolled back)."""
+        self.set_playing(False)
+        with self._quiet_relays():
+            self._restore_state(snapshot.state, announce_all=True)
+        self.undo_stack.discard_after(snapshot.undo_count)
+        self._announce_all()
 
     # ------------------------------------------------------------------ problem
     @property
     def problem(self) -> Problem:
         return self._problem
-
-    @property
-    def problem_settings(self) -> ProblemSettings:
-        return self._problem_settings
 
     @property
     def bounds(self) -> Bounds:
@@ -262,36 +374,40 @@ class Session:
         base = settings or self._problem_settings
         if settings is None and "name" in changes and isinstance(changes["name"], str) and \
                 changes["name"].strip().lower() != base.name:
-            fresh = {k: None for k in ("dataset", "data_x", "data_y", "expr", "bounds") if k not in changes}
+            fresh: dict[str, Any] = {k: None for k in ("dataset", "data_x", "data_y", "expr", "bounds")
+                                     if k not in changes}
             base = replace(base, **fresh)
-        new = replace(base, **changes).normalized()
-        if new == self._problem_settings:
+        new = replace(base, **changes)  # validates each field
+        old = self._problem_settings
+        if new == old:
             return
-        same_problem = _problem_key(new) == _problem_key(self._problem_settings)
+        same_problem = new.problem_key == old.problem_key
         problem = self._problem if same_problem else new.build()
         if new.bounds is not None and len(new.bounds) != problem.dim:
             raise ValueError(f"Invalid bounds value: {new.bounds!r} (problem {problem.name!r} needs "
                              f"{problem.dim} (low, high) pair(s))")
-        entries: dict[int, RunEntry] = {}
+        configs: list[tuple[RunEntry, RunConfig, Run]] = []
         if not same_problem:
-            for rid, e in self._runs.items():
+            for e in self._runs:
                 cfg = e.config
                 if len(cfg.start) != problem.dim:
                     cfg = cfg.with_(start=tuple(float(v) for v in problem.start))
                 if problem.n_samples is None and cfg.batch_size is not None:
                     cfg = cfg.with_(batch_size=None)
                 cfg, run = normalize_config(problem, cfg)
-                entries[rid] = RunEntry(rid, cfg, e.color, e.visible, run)
+                configs.append((e, cfg, run))
         # Everything is validated: apply.
-        self._problem_settings = new
-        if not same_problem:
-            self._runs = entries
-            self._problem = problem
-        self.problem_changed.emit()
-        if not same_problem:
-            self._set_position(0)
-            self.runs_changed.emit()
-            self._report(self._runs.values())
+        with self.edit(_problem_label(old, new)):
+            self._problem_settings.update(**new.values())
+            if not same_problem:
+                self._problem = problem
+                for e, cfg, run in configs:
+                    e.config, e.run = cfg, run
+            self.problem_changed.emit()
+            if not same_problem:
+                self._set_position(0)
+                self.runs_changed.emit()
+                self._report(self._runs)
 
     def surface(self) -> Surface:
         """The loss on the view grid (may take ~0.1 s on big datasets: call off the UI thread)."""
@@ -300,18 +416,23 @@ class Session:
     # ------------------------------------------------------------------ runs
     @property
     def runs(self) -> list[RunEntry]:
-        return list(self._runs.values())
+        """The run entries, in order (a new list; :attr:`run_list` is the evented one)."""
+        return list(self._runs)
 
     def entry(self, run_id: int) -> RunEntry:
-        try:
-            return self._runs[run_id]
-        except (KeyError, TypeError):
-            raise ValueError(f"No run with id {run_id!r}") from None
+        for e in self._runs:
+            if e.id == run_id and not isinstance(run_id, bool):
+                return e
+        raise ValueError(f"No run with id {run_id!r}")
 
     def _next_color(self, extra_used: Iterable[str] = ()) -> str:
-        used = {e.color.upper() for e in self._runs.values()} | {c.upper() for c in extra_used}
+        used = {e.color.upper() for e in self._runs} | {c.upper() for c in extra_used}
         free = [c for c in PALETTE if c.upper() not in used]
         return free[0] if free else PALETTE[len(used) % len(PALETTE)]
+
+    def _new_id(self) -> int:
+        rid, self._next_id = self._next_id, self._next_id + 1
+        return rid
 
     def add_run(self, config: RunConfig, *, color: str | None = None, visible: bool = True,
                 select: bool = True) -> int:
@@ -324,39 +445,41 @@ class Session:
         color = self._next_color() if color is None else check_color(color)
         if not isinstance(visible, bool):
             raise ValueError(f"Invalid visible value: {visible!r} (must be true or false)")
-        rid = next(self._ids)
-        entry = RunEntry(rid, cfg, color, visible, run)
-        self._runs[rid] = entry
-        self._catch_up(entry)
-        self.runs_changed.emit()
-        if select:
-            self.select(rid)
+        rid = self._next_id
+        with self.edit(f"add Run {rid} ({get_spec(cfg.optimizer).title})"):
+            self._new_id()
+            entry = RunEntry(rid, cfg, color, visible, run)
+            self._runs.append(entry)
+            self._catch_up(entry)
+            self.runs_changed.emit()
+            if select:
+                self.select(rid)
         self._report([entry])
         return rid
 
     def duplicate_run(self, run_id: int) -> int:
         """A copy of a run (same configuration and visibility, a new colour), selected."""
         e = self.entry(run_id)
-        return self.add_run(e.config, visible=e.visible)
+        with self.edit(f"duplicate Run {run_id}"):
+            return self.add_run(e.config, visible=e.visible)
 
     def remove_run(self, run_id: int) -> None:
-        self.entry(run_id)
-        del self._runs[run_id]
-        self._set_position(min(self._position, self.computed_steps))
-        if self._selected == run_id:
-            self._selected = next(iter(self._runs), None)
-            self.selection_changed.emit(self._selected)
-        self.runs_changed.emit()
+        entry = self.entry(run_id)
+        with self.edit(f"remove Run {run_id}"):
+            self._runs.remove(entry)
+            self._set_position(min(self.position, self.computed_steps))
+            if self._playback.selected == run_id:
+                self._playback.selected = self._runs[0].id if len(self._runs) else None
+            self.runs_changed.emit()
 
     def clear_runs(self) -> None:
-        if not self._runs:
+        if not len(self._runs):
             return
-        self._runs.clear()
-        if self._selected is not None:
-            self._selected = None
-            self.selection_changed.emit(None)
-        self._set_position(0)
-        self.runs_changed.emit()
+        with self.edit("remove every run"):
+            self._runs.clear()
+            self._playback.selected = None
+            self._set_position(0)
+            self.runs_changed.emit()
 
     def update_run(self, run_id: int, **changes: Any) -> None:
         """Reconfigure a run (optimizer, hyperparameters, start, batch size, …) and restart it.
@@ -370,14 +493,14 @@ class Session:
         if unknown:
             raise ValueError(f"Unknown run setting: {unknown[0]!r} (known: {', '.join(_RUN_FIELDS)})")
         if "optimizer" in changes and "hyperparameters" not in changes and isinstance(changes["optimizer"], str):
-            from gdstudio.engine.optimizers import get_spec
-
             names = {h.name for h in get_spec(changes["optimizer"]).hyperparams}
             changes["hyperparameters"] = {k: v for k, v in entry.config.hyperparameters.items() if k in names}
         config, run = normalize_config(self._problem, entry.config.with_(**changes))
-        entry.config, entry.run = config, run
-        self._catch_up(entry)
-        self.runs_changed.emit()
+        label, key = _run_edit_label(entry, config)
+        with self.edit(label, merge_key=key):
+            entry.config, entry.run = config, run
+            self._catch_up(entry)
+            self.runs_changed.emit()
         self._report([entry])
 
     def set_visible(self, run_id: int, visible: bool) -> None:
@@ -385,19 +508,21 @@ class Session:
         if not isinstance(visible, bool):
             raise ValueError(f"Invalid visible value: {visible!r} (must be true or false)")
         if entry.visible != visible:
-            entry.visible = visible
-            self.runs_changed.emit()
+            with self.edit(f"{'show' if visible else 'hide'} Run {run_id}"):
+                entry.visible = visible
+                self.runs_changed.emit()
 
     def set_color(self, run_id: int, color: str) -> None:
         entry = self.entry(run_id)
         check_color(color)
         if entry.color != color:
-            entry.color = color
-            self.runs_changed.emit()
+            with self.edit(f"recolour Run {run_id}", merge_key=("color", run_id)):
+                entry.color = color
+                self.runs_changed.emit()
 
     def set_start(self, run_id: int, start: Iterable[float]) -> None:
         """Move a run's start (e.g. a click on the contour) and restart it."""
-        self.update_run(run_id, start=_floats(start, "start"))
+        self.update_run(run_id, start=floats(start, "start"))
 
     def race_all(self, start: Iterable[float] | None = None, *, tune: bool = True, steps: int = 150,
                  optimizers: Iterable[str] = RACE_OPTIMIZERS) -> list[int]:
@@ -419,12 +544,12 @@ class Session:
         selected run. With ``tune``, each optimizer gets the learning rate that does best on this
         problem from this start over ``steps`` steps (:func:`gdstudio.engine.tuning.tune_lr`).
         """
-        from gdstudio.engine.tuning import tune_lr
+        from gdstudio.engine.tuning import tune_lr  # the tuner is only needed by races
 
         problem, sel = self._problem, self.selected
         if start is None:
             start = sel.config.start if sel is not None else problem.start
-        start = _floats(start, "start")
+        start = floats(start, "start")
         names = list(optimizers)
         if isinstance(optimizers, str) or not all(isinstance(n, str) for n in names):
             raise ValueError(f"Invalid optimizers value: {optimizers!r} (must be a list of names)")
@@ -439,52 +564,52 @@ class Session:
             configs.append(cfg)
         return configs
 
-    def replace_runs(self, configs: Iterable[RunConfig]) -> list[int]:
+    def replace_runs(self, configs: Iterable[RunConfig], *, label: str | None = None) -> list[int]:
         """Replace every run by runs of ``configs`` (all validated first: ValueError changes
-        nothing), with fresh palette colours, at step 0; selects the first. Returns the ids."""
+        nothing), with fresh palette colours, at step 0; selects the first. Returns the ids.
+        ``label`` names the undo command (default "race all (N runs)")."""
         built = [normalize_config(self._problem, cfg) for cfg in configs]
-        self._runs = {}
-        self._set_position(0)
-        for cfg, run in built:
-            rid = next(self._ids)
-            self._runs[rid] = RunEntry(rid, cfg, self._next_color(), True, run)
-        ids = list(self._runs)
-        old, self._selected = self._selected, (ids[0] if ids else None)
-        self.runs_changed.emit()
-        if self._selected != old:
-            self.selection_changed.emit(self._selected)
-        self._report(self._runs.values())
+        with self.edit(label or f"race all ({len(built)} runs)"), self._hold():
+            self._runs.clear()
+            self._set_position(0)
+            entries: list[RunEntry] = []
+            for cfg, run in built:
+                entries.append(RunEntry(self._new_id(), cfg, self._next_color([e.color for e in entries]), True, run))
+            self._runs.extend(entries)
+            ids = [e.id for e in entries]
+            self.runs_changed.emit()
+            self._playback.selected = ids[0] if ids else None
+        self._report(self._runs)
         return ids
 
     # ------------------------------------------------------------------ selection
     @property
     def selected_id(self) -> int | None:
-        return self._selected
+        return self._playback.selected
 
     @property
     def selected(self) -> RunEntry | None:
-        return self._runs.get(self._selected) if self._selected is not None else None
+        rid = self._playback.selected
+        return next((e for e in self._runs if e.id == rid), None) if rid is not None else None
 
     def select(self, run_id: int | None) -> None:
         if run_id is not None:
             self.entry(run_id)
-        if run_id != self._selected:
-            self._selected = run_id
-            self.selection_changed.emit(run_id)
+        self._playback.selected = run_id
 
     # ------------------------------------------------------------------ playback
     @property
     def position(self) -> int:
-        return self._position
+        return self._playback.position
 
     @property
     def computed_steps(self) -> int:
         """The furthest step any run has reached."""
-        return max((e.run.steps for e in self._runs.values() if e.run is not None), default=0)
+        return max((e.run.steps for e in self._runs if e.run is not None), default=0)
 
     @property
     def any_running(self) -> bool:
-        return any(e.run is not None and e.run.running for e in self._runs.values())
+        return any(e.run is not None and e.run.running for e in self._runs)
 
     @property
     def at_end(self) -> bool:
@@ -493,11 +618,11 @@ class Session:
 
     @property
     def playing(self) -> bool:
-        return self._playing
+        return self._playback.playing
 
     @property
     def steps_per_tick(self) -> int:
-        return self._steps_per_tick
+        return self._playback.steps_per_tick
 
     @steps_per_tick.setter
     def steps_per_tick(self, value: int) -> None:
@@ -505,7 +630,7 @@ class Session:
 
     @property
     def ticks_per_second(self) -> int:
-        return self._ticks_per_second
+        return self._playback.ticks_per_second
 
     @ticks_per_second.setter
     def ticks_per_second(self, value: int) -> None:
@@ -513,7 +638,7 @@ class Session:
 
     @property
     def max_steps(self) -> int:
-        return self._max_steps
+        return self._playback.max_steps
 
     @max_steps.setter
     def max_steps(self, value: int) -> None:
@@ -524,46 +649,31 @@ class Session:
         if playing and not self._can_move_forward():
             playing = False
             self.message.emit(self._finished_message())
-        if playing != self._playing:
-            self._playing = playing
-            self.playing_changed.emit(playing)
+        self._playback.playing = playing
 
     def toggle_playing(self) -> None:
-        self.set_playing(not self._playing)
+        self.set_playing(not self.playing)
 
     def set_speed(self, steps_per_tick: int | None = None, ticks_per_second: int | None = None) -> None:
         """Steps shown per clock tick (≥ 1) and clock ticks per second (1 to 240)."""
-        spt, tps = self._steps_per_tick, self._ticks_per_second
-        if steps_per_tick is not None:
-            if not _is_int(steps_per_tick) or steps_per_tick < 1:
-                raise ValueError(f"Invalid steps per tick value: {steps_per_tick!r} (must be a whole number ≥ 1)")
-            spt = int(steps_per_tick)
-        if ticks_per_second is not None:
-            if not _is_int(ticks_per_second) or not 1 <= ticks_per_second <= 240:
-                raise ValueError(f"Invalid ticks per second value: {ticks_per_second!r} "
-                                 "(must be a whole number in [1, 240])")
-            tps = int(ticks_per_second)
-        if (spt, tps) != (self._steps_per_tick, self._ticks_per_second):
-            self._steps_per_tick, self._ticks_per_second = spt, tps
-            self.speed_changed.emit()
+        changes = {k: v for k, v in (("steps_per_tick", steps_per_tick), ("ticks_per_second", ticks_per_second))
+                   if v is not None}
+        with self._hold():
+            self._playback.update(**changes)
 
     def set_max_steps(self, max_steps: int) -> None:
         """The step at which playing stops (1 to MAX_STEPS_LIMIT); the position is clamped to it."""
-        if not _is_int(max_steps) or not 1 <= max_steps <= MAX_STEPS_LIMIT:
-            raise ValueError(f"Invalid max steps value: {max_steps!r} (must be a whole number in "
-                             f"[1, {MAX_STEPS_LIMIT}])")
-        if int(max_steps) != self._max_steps:
-            self._max_steps = int(max_steps)
-            self._set_position(min(self._position, self._max_steps))
-            self.speed_changed.emit()
+        with self._hold():
+            self._playback.max_steps = max_steps
+            self._set_position(min(self.position, self.max_steps))
 
     def tick(self) -> bool:
         """One clock tick: move forward ``steps_per_tick`` steps; stop playing at the end.
 
         Returns whether the position moved.
         """
-        moved = self.forward(self._steps_per_tick)
-        if self._playing and not self._can_move_forward():
+        moved = self.forward(self.steps_per_tick)
+        if self.playing and not self._can_move_forward():
             self.set_playing(False)
             self.message.emit(self._finished_message())
         return moved
@@ -571,14 +681,14 @@ class Session:
     def forward(self, k: int = 1) -> bool:
         """Show ``k`` steps further, replaying history and computing new steps at the head;
         False if nothing moved (every run stopped, or ``max_steps`` reached)."""
-        if not _is_int(k):
+        if not is_int(k):
             raise ValueError(f"Invalid k value: {k!r} (must be a whole number)")
         if k <= 0:
             return False
-        target = max(self._position, min(self._position + int(k), self._max_steps))
+        target = max(self.position, min(self.position + int(k), self.max_steps))
         self._advance_runs(target)
-        target = min(target, max(self.computed_steps, self._position))
-        moved = target != self._position
+        target = min(target, max(self.computed_steps, self.position))
+        moved = target != self.position
         self._set_position(target)
         return moved
 
@@ -586,7 +696,7 @@ class Session:
         return self.forward(1)
 
     def step_back(self) -> None:
-        self._set_position(max(0, self._position - 1))
+        self._set_position(max(0, self.position - 1))
 
     def seek(self, step: int) -> None:
         """Show ``step`` (clamped to [0, steps already computed])."""
@@ -599,28 +709,28 @@ class Session:
     def reset(self) -> None:
         """Restart every run from its start and show step 0."""
         self.set_playing(False)
-        for e in self._runs.values():
+        for e in self._runs:
             e.run = Run(self._problem, e.config)
         self._set_position(0)
         if self._runs:
             self.runs_changed.emit()
-            self._report(self._runs.values())
+            self._report(self._runs)
 
     def _can_move_forward(self) -> bool:
-        return self._position < self._max_steps and (self._position < self.computed_steps or self.any_running)
+        return self.position < self.max_steps and (self.position < self.computed_steps or self.any_running)
 
     def _finished_message(self) -> str:
         if not self._runs:
             return "No runs: add one, or shift-click on the contour"
-        if self._position >= self._max_steps:
-            return f"Reached the step limit ({self._max_steps})"
+        if self.position >= self.max_steps:
+            return f"Reached the step limit ({self.max_steps})"
         return "Every run has stopped (converged or diverged): press R to restart"
 
     def _advance_runs(self, target: int) -> None:
         """Advance every running run that is behind ``target``; report the ones that stop."""
-        stopped = []
+        stopped: list[RunEntry] = []
         advanced = False
-        for e in self._runs.values():
+        for e in self._runs:
             run = e.run
             if run is None or not run.running or run.steps >= target:
                 continue
@@ -633,8 +743,8 @@ class Session:
 
     def _catch_up(self, entry: RunEntry) -> None:
         """A new or restarted run computes up to the current position (so it shows there)."""
-        if entry.run is not None and self._position > 0:
-            entry.run.advance(self._position)
+        if entry.run is not None and self.position > 0:
+            entry.run.advance(self.position)
 
     def _report(self, entries: Iterable[RunEntry]) -> None:
         """A message for each run that has stopped."""
@@ -643,93 +753,116 @@ class Session:
                 self.message.emit(_stop_message(e))
 
     def _set_position(self, step: int) -> None:
-        if step != self._position:
-            self._position = step
-            self.position_changed.emit(step)
+        self._playback.position = step
 
     # ------------------------------------------------------------------ view options
-    @property
-    def options(self) -> ViewOptions:
-        return self._options
-
     def set_options(self, **changes: Any) -> None:
         """Change view options (each true or false); ValueError for unknown names or values."""
-        known = [f.name for f in fields(ViewOptions)]
-        for key, value in changes.items():
-            if key not in known:
-                raise ValueError(f"Unknown view option: {key!r} (known: {', '.join(known)})")
-            if not isinstance(value, bool):
-                raise ValueError(f"Invalid {key} value: {value!r} (must be true or false)")
-        new = replace(self._options, **changes)
-        if new != self._options:
-            self._options = new
-            self.options_changed.emit()
+        for key in changes:
+            if key not in _OPTION_FIELDS:
+                raise ValueError(f"Unknown view option: {key!r} (known: {', '.join(_OPTION_FIELDS)})")
+        with self._hold():
+            self._options.update(**changes)
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
-        from gdstudio.model.persistence import session_to_dict
-
         return session_to_dict(self)
 
-    def apply_dict(self, data: Mapping[str, Any]) -> None:
+    def apply_dict(self, data: Mapping[str, Any], *, label: str = "open session") -> None:
         """Replace this session's content by ``data`` (validated first: SessionError, a
         ValueError, changes nothing). Runs are recomputed up to the saved computed steps.
 
         ``apply_dict(d)`` is ``apply_prepared(prepare_session(d))``: a window prepares (the
         slow part) on a worker thread and applies on the UI thread."""
-        self.apply_prepared(prepare_session(data))
+        self.apply_prepared(prepare_session(data), label=label)
 
-    def apply_prepared(self, prepared: PreparedSession) -> None:
-        """Swap in a session made by :func:`prepare_session` (nothing here can fail)."""
+    def apply_prepared(self, prepared: PreparedSession, *, label: str = "open session") -> None:
+        """Swap in a session made by :func:`prepare_session` (nothing here can fail); one undo
+        command named ``label`` ("open session foo.json", "load preset Beale", "new session")."""
         parsed = prepared.parsed
         self.set_playing(False)
-        runs: dict[int, RunEntry] = {}
-        numbering = itertools.count(1)  # a loaded session numbers its runs from 1 again
-        for spec, run in zip(parsed.runs, prepared.runs, strict=True):
-            rid = next(numbering)
-            runs[rid] = RunEntry(rid, spec.config, spec.color, spec.visible, run)
-        ids = list(runs)
-        selected = None
-        if ids:
-            selected = ids[parsed.selected] if parsed.selected is not None and 0 <= parsed.selected < len(ids) \
-                else ids[0]
-        self._problem_settings, self._problem, self._runs = parsed.problem_settings, parsed.problem, runs
-        self._ids = numbering
-        self._steps_per_tick, self._ticks_per_second = parsed.steps_per_tick, parsed.ticks_per_second
-        self._max_steps = parsed.max_steps
-        self._options = parsed.options
-        self.title, self.description = parsed.title, parsed.description
-        self._selected = selected
-        self._position = min(parsed.position, self.computed_steps)
+        with self.edit(label, whole=True), self._quiet_relays():
+            entries = []
+            for rid, (spec, run) in enumerate(zip(parsed.runs, prepared.runs, strict=True), start=1):
+                entries.append(RunEntry(rid, spec.config, spec.color, spec.visible, run))  # numbered from 1 again
+            ids = [e.id for e in entries]
+            selected = None
+            if ids:
+                selected = ids[parsed.selected] if parsed.selected is not None and 0 <= parsed.selected < len(ids) \
+                    else ids[0]
+            self._problem = parsed.problem
+            self._problem_settings.update(**parsed.problem_settings.values())
+            self._runs.clear()
+            self._runs.extend(entries)
+            self._next_id = len(entries) + 1
+            self._playback.update(steps_per_tick=parsed.steps_per_tick, ticks_per_second=parsed.ticks_per_second,
+                                  max_steps=parsed.max_steps, selected=selected)
+            self._options.update(**parsed.options.values())
+            self.title, self.description = parsed.title, parsed.description
+            self._playback.position = min(parsed.position, self.computed_steps)
         self._announce_all()
-        self._report(runs.values())
+        self._report(self._runs)
 
     def _announce_all(self) -> None:
-        """Every signal, after the whole content was swapped (load, restore)."""
+        """Every coarse signal, after the whole content was swapped (load, restore)."""
         self.problem_changed.emit()
         self.runs_changed.emit()
         self.speed_changed.emit()
         self.options_changed.emit()
         # Run ids may now name other runs: always re-announce the selection.
-        self.selection_changed.emit(self._selected)
-        self.position_changed.emit(self._position)
+        self.selection_changed.emit(self.selected_id)
+        self.position_changed.emit(self.position)
         if self.computed_steps:
             self.runs_advanced.emit()
 
-    # ------------------------------------------------------------------ all-or-nothing changes
-    def snapshot(self) -> dict[str, Any]:
-        """The whole content, to :meth:`restore` if a change fails half-way (no copies of the
-        runs: a load or a problem change replaces the run entries, it never edits them)."""
-        return {name: (dict(value) if name == "_runs" else value) for name, value in vars(self).items()
-                if name.startswith("_") or name in ("title", "description")}
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        """Put back a :meth:`snapshot` and announce everything (playback stops)."""
-        self.set_playing(False)
-        for name, value in snapshot.items():
-            setattr(self, name, dict(value) if name == "_runs" else value)
-        self._playing = False
-        self._announce_all()
+def _problem_label(old: ProblemSettings, new: ProblemSettings) -> str:
+    """The undo label of a problem-settings change."""
+    if new.name != old.name:
+        if new.name == "custom":
+            return f"change problem to f(x, y) = {new.expr}"
+        return f"change problem to {_problem_title(new.name)}"
+    if new.expr != old.expr:
+        return f"change the function to {new.expr}"
+    if new.problem_key != old.problem_key:
+        return f"change the data of {_problem_title(new.name)}"
+    changed = [f.name for f in fields(ProblemSettings) if getattr(new, f.name) != getattr(old, f.name)]
+    if changed == ["resolution"]:
+        return f"set grid resolution to {new.resolution}"
+    if changed == ["log_scale"]:
+        return f"use {'log' if new.log_scale else 'linear'} colour scale"
+    if changed == ["bounds"]:
+        return "reset the view bounds" if new.bounds is None else "set the view bounds"
+    return "change the view settings"
+
+
+def _run_edit_label(entry: RunEntry, new: RunConfig) -> tuple[str, Hashable | None]:
+    """The undo label of a run reconfiguration, and its merge key (one setting of one run)."""
+    old, rid = entry.config, entry.id
+    changed = [f.name for f in fields(RunConfig) if getattr(new, f.name) != getattr(old, f.name)]
+    if "optimizer" in changed:
+        return f"change optimizer of Run {rid} to {get_spec(new.optimizer).title}", None
+    if changed == ["start"]:
+        return f"move start of Run {rid}", ("start", rid)
+    if changed == ["hyperparameters"]:
+        keys = sorted(set(old.hyperparameters) | set(new.hyperparameters))
+        diff = [k for k in keys if old.hyperparameters.get(k) != new.hyperparameters.get(k)]
+        if len(diff) == 1:
+            name = diff[0]
+            sym = _symbol(new.optimizer, name)
+            if name not in new.hyperparameters:
+                return f"reset {sym} of Run {rid}", ("hyperparameter", rid, name)
+            return (f"set {sym} of Run {rid} to {format_value(new.hyperparameters[name])}",
+                    ("hyperparameter", rid, name))
+        return f"change hyperparameters of Run {rid}", None
+    if len(changed) == 1:
+        name = changed[0]
+        value = getattr(new, name)
+        text = "all" if name == "batch_size" and value is None else (
+            ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float)
+            else str(value))
+        return f"set {_SETTING_WORDS.get(name, name)} of Run {rid} to {text}", (name, rid)
+    return f"change Run {rid}", None
 
 
 class LoadCancelled(Exception):
@@ -740,12 +873,12 @@ class LoadCancelled(Exception):
 class PreparedSession:
     """A session document validated and computed, ready for :meth:`Session.apply_prepared`."""
 
-    parsed: Any  # gdstudio.model.persistence.ParsedSession
+    parsed: ParsedSession
     runs: list[Run]
 
     @property
     def title(self) -> str:
-        return str(self.parsed.title)
+        return self.parsed.title
 
 
 #: Steps computed between two progress reports / cancel checks of :func:`prepare_session`.
@@ -770,8 +903,6 @@ def prepare_session(data: Mapping[str, Any], *, progress: Callable[[int, int], N
     chunks of :data:`PREPARE_CHUNK` steps; when ``cancelled()`` returns true the work stops
     with :class:`LoadCancelled`. SessionError (a ValueError) for a bad document.
     """
-    from gdstudio.model.persistence import session_from_dict
-
     parsed = session_from_dict(data)
     runs = [Run(parsed.problem, spec.config) for spec in parsed.runs]
     target = parsed.computed_steps
@@ -787,33 +918,6 @@ def prepare_session(data: Mapping[str, Any], *, progress: Callable[[int, int], N
         if stop >= target:
             break
     return PreparedSession(parsed, runs)
-
-
-def _problem_key(s: ProblemSettings) -> tuple:
-    return (s.name, s.dataset, s.data_x, s.data_y, s.expr)
-
-
-def _check_resolution(resolution: object) -> None:
-    if not _is_int(resolution) or not 16 <= resolution <= 1024:  # type: ignore[operator]
-        raise ValueError(f"Invalid resolution value: {resolution!r} (must be a whole number in [16, 1024])")
-
-
-def _check_bounds(bounds: Bounds | None) -> None:
-    if bounds is None:
-        return
-    for i, (lo, hi) in enumerate(bounds):
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise ValueError(f"Invalid bounds for axis {i}: ({lo}, {hi}) (need finite lo < hi)")
-        # derived values must stay finite: the width, and a grid step (at the finest resolution,
-        # 1024 points) that moves lo and hi, or the grid repeats values (a step of 0)
-        width = hi - lo
-        step = width / 1023
-        if not math.isfinite(width):
-            raise ValueError(f"Invalid bounds for axis {i}: ({lo:g}, {hi:g}) (the width overflows; keep "
-                             f"|hi − lo| below {1.7e308:g})")
-        if not (lo + step > lo and hi - step < hi):
-            raise ValueError(f"Invalid bounds for axis {i}: ({lo!r}, {hi!r}) (too narrow for a grid: the grid "
-                             "step rounds to 0 at this magnitude)")
 
 
 def _stop_message(e: RunEntry) -> str:
