@@ -2,9 +2,12 @@
 # gdstudio's two Quick-start commands (see README.md):
 #   bash scripts/dev.sh app   [gdstudio args...]  set up what is missing, then launch the window
 #   bash scripts/dev.sh test  [pytest args...]    set up what is missing (system packages too when
-#                                                 run as root), then run the whole test suite under
-#                                                 a virtual display (Xvfb, started by pytest-xvfb)
-# Environment: PYTHON (default python3, needs 3.11+), GDSTUDIO_VENV (default .venv in the repo).
+#                                                 run as root), run the static checks (ruff, mypy,
+#                                                 import-linter: any failure fails the command), then
+#                                                 the whole test suite under a virtual display (Xvfb,
+#                                                 started by pytest-xvfb)
+# Environment: PYTHON (default python3, needs 3.11+), GDSTUDIO_VENV (default .venv in the repo),
+# GDSTUDIO_SKIP_CHECKS=1 (test: pytest only, for a quick local run; CI never sets it).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -68,6 +71,23 @@ python_env() {
   fi
 }
 
+# ruff, mypy (strict on engine/ and model/, plain on the rest: [tool.mypy] in pyproject.toml) and
+# import-linter (the layer and Qt-free contracts: [tool.importlinter]). All three run, so one pass
+# shows every failure; then a non-zero status if any failed.
+static_checks() {
+  local failed=()
+  say "ruff check ."
+  "$VENV/bin/ruff" check . || failed+=(ruff)
+  say "mypy"
+  "$VENV/bin/mypy" || failed+=(mypy)
+  say "lint-imports"
+  "$VENV/bin/lint-imports" --no-cache || failed+=(import-linter)
+  if [ ${#failed[@]} -gt 0 ]; then
+    say "static checks failed: ${failed[*]}"
+    return 1
+  fi
+}
+
 case "$MODE" in
   app)
     system_packages "${APP_PACKAGES[@]}"
@@ -77,6 +97,9 @@ case "$MODE" in
   test)
     system_packages "${TEST_PACKAGES[@]}"
     python_env test
+    if [ "${GDSTUDIO_SKIP_CHECKS:-0}" != 1 ]; then
+      static_checks || exit 1
+    fi
     # pytest-xvfb starts Xvfb (1920x1080x24, see pyproject) so Qt uses the real xcb platform + Mesa.
     unset QT_QPA_PLATFORM
     exec "$VENV/bin/python" -m pytest "$@"
