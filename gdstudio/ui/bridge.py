@@ -1,23 +1,25 @@
 """The adapter from the session (model) to the views: the only place that pushes to them.
 
-:class:`ViewBridge` subscribes to the session's signals and, on
+Every view implements :class:`~gdstudio.ui.views.protocol.View`; the bridge calls only that
+interface. :class:`ViewBridge` subscribes to the session's signals and, on
 
-* ``problem_changed``: computes the surface (``problem.grid``) — off the UI thread when it is
-  expensive (data problems with many points: a QThreadPool task, stale results discarded by a
-  generation counter) — and calls ``set_surface`` on the contour and 3-D views;
+* ``problem_changed``: ``set_problem`` on every view, then computes the surface
+  (``problem.grid``) — off the UI thread when it is expensive (data problems with many points:
+  a :class:`~gdstudio.ui.background.Background` job, stale results dropped by its generation
+  counter) — and calls ``set_surface`` on every view;
 * ``runs_changed`` / ``runs_advanced``: rebuilds the :class:`TrajectoryView` list (views of the
-  runs' history arrays, no copies, no loop over steps) and pushes it to the three views;
-* ``position_changed``: pushes ``set_position``.
+  runs' history arrays, no copies, no loop over steps) and pushes it with ``set_frame``;
+* ``position_changed``: pushes ``set_position``;
+* ``options_changed``: ``set_options`` (:class:`~gdstudio.ui.views.protocol.DisplayOptions`).
 
 Run and position changes are coalesced: they mark what is stale and one queued call per pass of
 the event loop pushes it (a tick that advances the runs and moves the position pushes once; a
-race that replaces eleven runs pushes once). :meth:`flush` pushes at once;
-* ``options_changed``: overlays and the history's log-loss axis.
+race that replaces eleven runs pushes once). :meth:`flush` pushes at once.
 
-It also routes the contour's mouse signals back to the session (click: move the selected run's
+It also routes the mouse signals of every :class:`~gdstudio.ui.views.protocol.PickingView` it
+feeds (the contour, the small multiples) back to the session (click: move the selected run's
 start, shift-click: add a run there, drag a start ring: that run follows live while cheap, and
-moves on drop). Call
-:meth:`close` before the views go away: it disconnects everything.
+moves on drop). Call :meth:`close` before the views go away: it disconnects everything.
 """
 
 from __future__ import annotations
@@ -27,14 +29,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QMetaObject, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 
 from gdstudio.engine.problems import Problem, Surface
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import Session
+from gdstudio.ui.background import Background, Job
+from gdstudio.ui.views.protocol import DisplayOptions, PickingView, View
 from gdstudio.ui.views.types import TrajectoryView
 
-__all__ = ["SYNC_SURFACE_COST", "Subscriptions", "ViewBridge", "trajectories"]
+__all__ = ["SYNC_SURFACE_COST", "Subscriptions", "ViewBridge", "display_options", "trajectories"]
 
 #: Grid cells × data points below which the surface is computed on the UI thread (~< 20 ms).
 SYNC_SURFACE_COST = 4_000_000
@@ -77,59 +81,43 @@ def trajectories(session: Session, *, preview: bool = False) -> list[TrajectoryV
     return out
 
 
+def display_options(session: Session) -> DisplayOptions:
+    """What the views overlay and how they scale the loss, from the session's view options."""
+    o = session.options
+    return DisplayOptions(gradient=o.show_gradient, velocity=o.show_velocity, effective_step=o.show_effective_step,
+                          field=o.show_field, log_loss=o.log_loss)
+
+
 def surface_cost(problem: Problem, resolution: int) -> int:
     """Rough cost of a grid: cells × data points (1 for analytic problems)."""
     cells = resolution if problem.dim == 1 else resolution * resolution
     return cells * max(1, problem.n_samples or 1)
 
 
-class _SurfaceSignals(QObject):
-    done = Signal(int, object)  # generation, Surface or Exception
-
-
-class _SurfaceTask(QRunnable):
-    """``problem.grid(resolution, bounds)`` on a pool thread (the problem is read-only)."""
-
-    def __init__(self, generation: int, problem: Problem, resolution: int, bounds: Any,
-                 signals: _SurfaceSignals) -> None:
-        super().__init__()
-        self.generation, self.problem, self.resolution, self.bounds = generation, problem, resolution, bounds
-        self.signals = signals
-
-    def run(self) -> None:
-        try:
-            result: object = self.problem.grid(self.resolution, self.bounds)
-        except Exception as exc:  # reported on the UI thread as a status message
-            result = exc
-        with contextlib.suppress(RuntimeError):  # the window closed while computing
-            self.signals.done.emit(self.generation, result)
-
-
 class ViewBridge(QObject):
-    """Pushes the session's state to the contour, 3-D and history views."""
+    """Pushes the session's state to the views (contour, 3-D, history and those of :meth:`add_view`)."""
 
     #: One-line messages for the status bar (bad clicks, surface errors).
     message = Signal(str)
     #: Emitted after a new surface reached the views (tests and busy indicators wait on it).
     surfaceApplied = Signal()
 
-    def __init__(self, session: Session, contour: Any, surface: Any, history: Any,
+    def __init__(self, session: Session, contour: View | None, surface: View | None, history: View | None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.contour, self.surface_view, self.history = contour, surface, history
-        #: Further views fed like the contour (the fit view, the small multiples): see add_view.
-        self.extra_views: list[Any] = []
+        #: Further views fed like the first three (the fit view, the small multiples): see add_view.
+        self.extra_views: list[View] = []
         self._inactive: set[int] = set()  # id() of views that are not shown: nothing is pushed to them
         self._subs = Subscriptions()
-        self._generation = 0
-        self._pending = 0  # generation of the surface task in flight (0: none)
-        self._signals = _SurfaceSignals(self)  # a Qt child: never collected while a worker emits
-        self._signals.done.connect(self._on_surface_done)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        self._picking: list[PickingView] = []
+        #: Expensive surfaces are computed here (one at a time; a newer problem drops the older result).
+        self.surface_work = Background(self, name="gdstudio-surface")
+        self.surface_work.done.connect(self._on_surface_done)
+        self.surface_work.failed.connect(self._on_surface_failed)
         self.last_surface: Surface | None = None
-        self.pushes = 0  # set_trajectories calls (for tests / diagnostics)
+        self.pushes = 0  # set_frame pushes (for tests / diagnostics)
         self._closed = False
         s = session
         self._stale_runs = False
@@ -140,11 +128,8 @@ class ViewBridge(QObject):
         self._subs.connect(s.runs_advanced, self._runs_stale)
         self._subs.connect(s.position_changed, self._position_stale)
         self._subs.connect(s.options_changed, self.push_options)
-        if contour is not None:
-            contour.startClicked.connect(self._on_start_clicked)
-            contour.startAdded.connect(self._on_start_added)
-            contour.startDragged.connect(self._on_start_dragged)
-            contour.startDropped.connect(self._on_start_dropped)
+        for view in (contour, surface, history):
+            self._connect_picking(view)
         self.refresh_all()
 
     # ------------------------------------------------------------------ coalescing
@@ -175,7 +160,7 @@ class ViewBridge(QObject):
         runs, position = self._stale_runs, self._stale_position
         self._stale_runs = self._stale_position = False
         if runs:
-            self.push_trajectories(with_position=True)
+            self.push_trajectories()
         elif position:
             self.push_position(self.session.position)
 
@@ -183,25 +168,21 @@ class ViewBridge(QObject):
     def refresh_all(self) -> None:
         self.refresh_surface()
         self.push_options()
-        self.push_trajectories(with_position=True)
+        self.push_trajectories()
 
     @property
     def busy(self) -> bool:
         """A surface is being computed off the UI thread."""
-        return self._pending != 0
+        return self.surface_work.busy
 
     def refresh_surface(self) -> None:
         """Recompute the surface for the session's problem and view settings."""
         s = self.session
-        self._generation += 1
-        gen = self._generation
         problem, res, bounds = s.problem, s.problem_settings.resolution, s.bounds
         for view in self._views():
-            if hasattr(view, "set_problem"):
-                view.set_problem(problem)
-        # (gradient functions go with the surface: a 1-D gradient on a 2-D surface cannot be drawn)
+            view.set_problem(problem)
         if surface_cost(problem, res) <= SYNC_SURFACE_COST:
-            self._pending = 0
+            self.surface_work.cancel()  # a result still computed for an older problem is dropped
             try:
                 surf = problem.grid(res, bounds)
             except ValueError as exc:
@@ -209,46 +190,38 @@ class ViewBridge(QObject):
                 return
             self._apply_surface(surf)
         else:
-            self._pending = gen
             self.message.emit("Computing the surface…")
-            self.pool.start(_SurfaceTask(gen, problem, res, bounds, self._signals))
+            self.surface_work.start(lambda _job: problem.grid(res, bounds))
 
-    def _on_surface_done(self, generation: int, result: object) -> None:
-        if generation != self._generation:
-            return  # stale: the problem changed while this one was computed
-        self._pending = 0
-        if isinstance(result, Exception):
-            self.message.emit(f"Cannot draw the surface: {result}")
-            return
-        self._apply_surface(result)  # type: ignore[arg-type]
+    def _on_surface_done(self, _job: Job, result: object) -> None:
+        assert isinstance(result, Surface)
+        self._apply_surface(result)
         self.message.emit("")
 
+    def _on_surface_failed(self, _job: Job, exc: object) -> None:
+        self.message.emit(f"Cannot draw the surface: {exc}")
+
     def _apply_surface(self, surf: Surface) -> None:
-        s = self.session
-        problem = s.problem
         self.last_surface = surf
-        bounds = s.bounds
-        log = s.problem_settings.log_scale
-        minima = problem.minima
         for view in self._views():
-            if view is self.history:
-                if hasattr(view, "set_param_names"):
-                    view.set_param_names(problem.params)
-            elif hasattr(view, "set_surface"):
-                _call(view.set_surface, surf, bounds, minima, log, labels=problem.params,
-                      gradient_fn=problem.gradient)
-                if hasattr(view, "set_gradient_fn"):
-                    view.set_gradient_fn(problem.gradient)
+            self._set_surface(view, surf)
         self.surfaceApplied.emit()
 
+    def _set_surface(self, view: View, surf: Surface) -> None:
+        s = self.session
+        problem = s.problem
+        view.set_surface(surf, s.bounds, problem.minima, s.problem_settings.log_scale, labels=problem.params,
+                         gradient_fn=problem.gradient)
+
     # ------------------------------------------------------------------ views
-    def add_view(self, view: Any) -> None:
-        """Feed another view: ``set_frame(trajectories, step)`` and ``set_position(step)``, and,
-        where it has them, ``set_surface``, ``set_problem``, ``set_gradient_fn``, ``set_overlays``."""
+    def add_view(self, view: View) -> None:
+        """Feed another view (every call of :class:`~gdstudio.ui.views.protocol.View`); a
+        :class:`~gdstudio.ui.views.protocol.PickingView`'s clicks reach the session."""
         self.extra_views.append(view)
+        self._connect_picking(view)
         self._refresh_view(view)
 
-    def set_active(self, view: Any, active: bool) -> None:
+    def set_active(self, view: View, active: bool) -> None:
         """A hidden view gets nothing (no cost while hidden); made active, it catches up at once."""
         key = id(view)
         if active and key in self._inactive:
@@ -257,65 +230,57 @@ class ViewBridge(QObject):
         elif not active:
             self._inactive.add(key)
 
-    def is_active(self, view: Any) -> bool:
+    def is_active(self, view: View | None) -> bool:
         return view is not None and id(view) not in self._inactive
 
-    def _views(self) -> list[Any]:
-        return [v for v in (self.contour, self.surface_view, self.history, *self.extra_views) if self.is_active(v)]
+    def _views(self) -> list[View]:
+        views = (self.contour, self.surface_view, self.history, *self.extra_views)
+        return [v for v in views if v is not None and id(v) not in self._inactive]
 
-    def _refresh_view(self, view: Any) -> None:
-        """Bring one view up to date: problem, surface, overlays, runs and position."""
+    def _refresh_view(self, view: View) -> None:
+        """Bring one view up to date: problem, surface, options, runs and position."""
         if self._closed or not self.is_active(view):
             return
         s = self.session
-        if hasattr(view, "set_problem"):
-            view.set_problem(s.problem)
-        if self.last_surface is not None and hasattr(view, "set_surface") and view is not self.history:
-            _call(view.set_surface, self.last_surface, s.bounds, s.problem.minima, s.problem_settings.log_scale,
-                  labels=s.problem.params, gradient_fn=s.problem.gradient)
-            if hasattr(view, "set_gradient_fn"):
-                view.set_gradient_fn(s.problem.gradient)
-        self._push_options_to(view)
-        view.set_frame(trajectories(self.session, preview=self._wants_preview()), s.position)
+        view.set_problem(s.problem)
+        if self.last_surface is not None:
+            self._set_surface(view, self.last_surface)
+        view.set_options(display_options(s))
+        view.set_frame(trajectories(s, preview=self._wants_preview()), s.position)
 
     def _wants_preview(self) -> bool:
-        o = self.session.options
-        return o.show_gradient or o.show_velocity or o.show_effective_step
+        return display_options(self.session).wants_preview
 
-    def push_trajectories(self, with_position: bool = False) -> None:
-        """Push the runs (and the position, in one redraw where a view has ``set_frame``)."""
+    def push_trajectories(self) -> None:
+        """Push the runs and the position (one redraw per view)."""
         trajs = trajectories(self.session, preview=self._wants_preview())
         step = self.session.position
         self.pushes += 1
         for view in self._views():
-            if with_position and hasattr(view, "set_frame"):
-                view.set_frame(trajs, step)
-                continue
-            view.set_trajectories(trajs)
-            if with_position:
-                view.set_position(step)
+            view.set_frame(trajs, step)
 
     def push_position(self, step: int) -> None:
         if self._wants_preview() and step >= self.session.computed_steps:
-            self.push_trajectories(with_position=True)  # the arrows at the head need the preview
+            self.push_trajectories()  # the arrows at the head need the preview
             return
         for view in self._views():
             view.set_position(step)
 
     def push_options(self) -> None:
+        options = display_options(self.session)
         for view in self._views():
-            self._push_options_to(view)
+            view.set_options(options)
         self._runs_stale()  # arrows switched on need the runs' previews
 
-    def _push_options_to(self, view: Any) -> None:
-        o = self.session.options
-        if view is self.history:
-            view.set_log_loss(o.log_loss)
-        elif hasattr(view, "set_overlays"):
-            view.set_overlays(gradient=o.show_gradient, velocity=o.show_velocity,
-                              effective_step=o.show_effective_step, field=o.show_field)
-
     # ------------------------------------------------------------------ mouse -> model
+    def _connect_picking(self, view: View | None) -> None:
+        if isinstance(view, PickingView) and view not in self._picking:
+            view.startClicked.connect(self._on_start_clicked)
+            view.startAdded.connect(self._on_start_added)
+            view.startDragged.connect(self._on_start_dragged)
+            view.startDropped.connect(self._on_start_dropped)
+            self._picking.append(view)
+
     def _start_from(self, x: float, y: float) -> tuple[float, ...]:
         return (x,) if self.session.problem.dim == 1 or math.isnan(y) else (x, y)
 
@@ -324,8 +289,8 @@ class ViewBridge(QObject):
         s = self.session
         start = self._start_from(x, y)
         try:
-            if s.selected is not None:
-                s.set_start(s.selected_id, start)  # type: ignore[arg-type]
+            if s.selected_id is not None:
+                s.set_start(s.selected_id, start)
             else:
                 s.add_run(RunConfig("adam", start, {"lr": 0.1}))
         except ValueError as exc:
@@ -344,18 +309,20 @@ class ViewBridge(QObject):
     def _on_start_dragged(self, key: object, x: float, y: float) -> None:
         """Live preview while a start ring is dragged: the run restarts from the pointer when
         recomputing it up to the position shown is cheap (≤ :data:`LIVE_DRAG_STEPS` steps)."""
-        if self.session.position > LIVE_DRAG_STEPS:
+        if self.session.position > LIVE_DRAG_STEPS or not isinstance(key, int):
             return  # the ring follows the pointer (the view draws it); the run moves on drop
-        s = self.session
-        with contextlib.suppress(ValueError, TypeError):
-            s.set_start(int(key), self._start_from(x, y))  # type: ignore[arg-type]
+        with contextlib.suppress(ValueError):
+            self.session.set_start(key, self._start_from(x, y))
 
     def _on_start_dropped(self, key: object, x: float, y: float) -> None:
         s = self.session
+        if not isinstance(key, int):
+            self.message.emit(f"Invalid run key: {key!r}")
+            return
         try:
-            s.set_start(int(key), self._start_from(x, y))  # type: ignore[arg-type]
-            s.select(int(key))  # type: ignore[arg-type]
-        except (ValueError, TypeError) as exc:
+            s.set_start(key, self._start_from(x, y))
+            s.select(key)
+        except ValueError as exc:
             self.message.emit(str(exc))
 
     def close(self) -> None:
@@ -364,26 +331,12 @@ class ViewBridge(QObject):
             return
         self._subs.disconnect_all()
         self._closed = True
-        self._generation += 1
-        if self.contour is not None:
-            for sig, slot in ((self.contour.startClicked, self._on_start_clicked),
-                              (self.contour.startAdded, self._on_start_added),
-                              (self.contour.startDragged, self._on_start_dragged),
-                              (self.contour.startDropped, self._on_start_dropped)):
+        for view in self._picking:
+            for sig, slot in ((view.startClicked, self._on_start_clicked),
+                              (view.startAdded, self._on_start_added),
+                              (view.startDragged, self._on_start_dragged),
+                              (view.startDropped, self._on_start_dropped)):
                 with contextlib.suppress(RuntimeError, TypeError):
                     sig.disconnect(slot)
-        self.pool.clear()
-        self.pool.waitForDone(2000)
-
-
-def _call(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` with keyword arguments it accepts (views may take fewer options)."""
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(*args, **kwargs)
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
+        self._picking.clear()
+        self.surface_work.close(2000)

@@ -171,12 +171,11 @@ def test_overlays_reach_every_pane_also_new_ones(multiples) -> None:
         bridge.close()
 
 
-def test_colour_map_and_step_dots_reach_every_pane_also_new_ones(multiples) -> None:
+def test_colour_map_reaches_every_pane_also_new_ones(multiples) -> None:
     s = race()
     bridge = ViewBridge(s, multiples, None, None)
     try:
         multiples.set_colormap("grey")
-        multiples.set_step_dots(False)
         with pytest.raises(ValueError):
             multiples.set_colormap("no-such-map")
         s.set_visible(s.runs[0].id, False)
@@ -187,7 +186,7 @@ def test_colour_map_and_step_dots_reach_every_pane_also_new_ones(multiples) -> N
         ref.set_colormap("grey")
         ref.set_surface(bridge.last_surface, s.bounds)
         for pane in multiples.panes.values():
-            assert pane.colormap_name == "grey" and not pane.runs_layer.show_dots
+            assert pane.colormap_name == "grey"
             np.testing.assert_array_equal(pane.image.image, ref.image.image)
         ref.deleteLater()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QCheckBox, QTableWidgetItem
 
 from gdstudio.engine.optimizers import OPTIMIZERS, get_spec
@@ -26,6 +26,7 @@ from gdstudio.ui.clock import Clock
 from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel
 from gdstudio.ui.panels.runs_panel import COLUMNS, key_hyperparameters
 from gdstudio.ui.settings import MAX_RECENT
+from gdstudio.ui.views.protocol import PickingView
 from gdstudio.ui.widgets.mathtext import latex_to_text, rule_text
 from gdstudio.ui.widgets.numbers import LogSlider, NumberSpinBox, ValueSlider
 
@@ -445,35 +446,29 @@ def test_clock_ticks_the_session_while_playing(qtbot):
 
 
 # ------------------------------------------------------------------------------ bridge
-class FakeView(QObject):
-    """Records what the bridge pushes (and offers the contour's mouse signals)."""
-
-    startClicked = Signal(float, float)
-    startAdded = Signal(float, float)
-    startDragged = Signal(object, float, float)
-    startDropped = Signal(object, float, float)
+class FakeView(PickingView):
+    """Records what the bridge pushes through the View interface (and offers the contour's mouse signals)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[tuple[str, object]] = []
 
-    def set_surface(self, surface, bounds, minima, log_scale, **kw):
+    def set_problem(self, problem):
+        self.calls.append(("problem", problem))
+
+    def set_surface(self, surface, bounds, minima=None, log_scale=False, *, labels=None, gradient_fn=None):
         self.calls.append(("surface", surface))
 
-    def set_gradient_fn(self, fn):
-        self.calls.append(("gradient_fn", fn))
-
-    def set_trajectories(self, trajs):
+    def set_frame(self, trajs, step):
         self.calls.append(("trajectories", trajs))
+        self.calls.append(("position", step))
 
     def set_position(self, step):
         self.calls.append(("position", step))
 
-    def set_overlays(self, **kw):
-        self.calls.append(("overlays", kw))
-
-    def set_log_loss(self, on):
-        self.calls.append(("log_loss", on))
+    def set_options(self, options):
+        self.calls.append(("overlays", options.overlays))
+        self.calls.append(("log_loss", options.log_loss))
 
     def last(self, kind):
         return next((v for k, v in reversed(self.calls) if k == kind), None)

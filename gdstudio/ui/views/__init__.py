@@ -1,8 +1,8 @@
-"""The studio's three views, each a self-contained QWidget driven by plain method calls.
+"""The studio's views, each a self-contained QWidget driven by plain method calls.
 
-``set_surface(surface, bounds, minima, log_scale)`` when the problem changes,
-``set_trajectories([TrajectoryView, ...])`` when runs change or grow, ``set_position(step)``
-every tick. None of them imports the session model.
+Each implements :class:`~gdstudio.ui.views.protocol.View` (``set_problem``, ``set_surface``,
+``set_frame``, ``set_position``, ``set_options``), the only calls the bridge makes. None of them
+imports the session model.
 """
 
 from gdstudio.ui.views.contour import OVERLAY_COLORS, ContourView

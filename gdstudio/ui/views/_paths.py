@@ -159,6 +159,7 @@ class ClippedPath:
     def _extend_one(self, b: np.ndarray) -> None:
         """Append one point (finite) after at least one point: Liang–Barsky on Python floats."""
         a = self._prev
+        assert a is not None  # set by the first point
         lo, hi = self.lo.tolist(), self.hi.tolist()
         av, bv = a.tolist(), b.tolist()
         b_in = all(l <= x <= h for x, l, h in zip(bv, lo, hi, strict=True))

@@ -159,7 +159,6 @@ class RunsLayer(pg.GraphicsObject):
         self._colors: dict[str, QColor] = {}
         self._rect = QRectF()
         self._start_override: dict[Hashable, tuple[float, float]] = {}
-        self.show_dots = True
         #: Paint paths and dots through an image extended step by step (see _cached_trails).
         self.cache_trails = True
         #: Line widths and marker sizes × this (presentation mode: gdstudio.ui.presentation).
@@ -241,12 +240,11 @@ class RunsLayer(pg.GraphicsObject):
                 for poly in polys:
                     painter.drawPolyline(poly)
                 if pairs is not None and pairs.size():
-                    painter.drawLines(pairs)
-        if self.show_dots:
-            for r, poly in zip(self._runs, self._dots, strict=True):
-                if r.n > 1 and poly.size():
-                    painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
-                    painter.drawPoints(poly)
+                    painter.drawLines(pairs)  # type: ignore[call-overload]  # point pairs (the stubs omit QPolygonF)
+        for r, poly in zip(self._runs, self._dots, strict=True):
+            if r.n > 1 and poly.size():
+                painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
+                painter.drawPoints(poly)
 
     def _extend_trails(self, painter: QPainter, drawn: dict[Hashable, tuple[int, np.ndarray]]) -> bool:
         """Draw only what each run added since the cached image was painted; False when that is
@@ -273,10 +271,9 @@ class RunsLayer(pg.GraphicsObject):
         for r, pts in new:
             painter.setPen(_cosmetic(self._color(r.color), 2.0 * k))
             painter.drawPolyline(_qpolygon(pts))
-        if self.show_dots:
-            for r, pts in new:
-                painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
-                painter.drawPoints(_qpolygon(pts[1:]))
+        for r, pts in new:
+            painter.setPen(_cosmetic(self._color(r.color), 5.0 * k, Qt.PenCapStyle.RoundCap))
+            painter.drawPoints(_qpolygon(pts[1:]))
         return True
 
     def _cached_trails(self, painter: QPainter) -> QImage | None:
@@ -290,7 +287,7 @@ class RunsLayer(pg.GraphicsObject):
         dpr = float(device.devicePixelRatioF()) if hasattr(device, "devicePixelRatioF") else 1.0
         tr = painter.transform()
         key = (device.width(), device.height(), dpr, tuple(tr.map(QPointF(0, 0)).toTuple()),
-               tuple(tr.map(QPointF(1, 1)).toTuple()), self.show_dots, self._scale, self._rect.getCoords(),
+               tuple(tr.map(QPointF(1, 1)).toTuple()), self._scale, self._rect.getCoords(),
                tuple((r.key, r.color) for r in self._runs))
         cache = self._trail_cache
         if cache is not None and cache[0] == key:

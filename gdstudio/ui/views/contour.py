@@ -1,7 +1,7 @@
 """The 2-D view: heat map + contour lines of the loss, the runs' paths, arrows, and start placing.
 
 Everything that depends only on the surface (colour image, contour lines from contourpy) is
-computed in :meth:`ContourView.set_surface`; a frame (:meth:`~ContourView.set_trajectories` /
+computed in :meth:`ContourView.set_surface`; a frame (:meth:`~ContourView.set_frame` /
 :meth:`~ContourView.set_position`) only calls ``setData`` on items that already exist.
 
 Mouse (left button): a click emits ``startClicked(x, y)``, a shift-click ``startAdded(x, y)``,
@@ -15,21 +15,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
 from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, SegmentSet
 from gdstudio.ui.views._pg import EXACT_POINTS, DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
+from gdstudio.ui.views.protocol import DisplayOptions, FrameMixin, GradientFn, PickingView
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
-__all__ = ["OVERLAY_COLORS", "ContourView"]
+if TYPE_CHECKING:
+    from gdstudio.engine.problems import Problem
 
-GradientFn = Callable[[np.ndarray], np.ndarray]
+__all__ = ["OVERLAY_COLORS", "ContourView"]
 
 #: Arrow colours: −gradient, velocity (first moment), effective step (the update).
 OVERLAY_COLORS = {"gradient": "#FFFFFF", "velocity": "#FF5CCB", "effective_step": "#7CFF5C"}
@@ -93,22 +96,19 @@ class _StartViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
-class ContourView(QWidget):
+class ContourView(FrameMixin, PickingView):
     """Heat map and contour lines of the loss with the runs drawn over them.
 
-    Drive it with :meth:`set_surface` (when the problem or the log flag changes),
-    :meth:`set_trajectories` (when runs change or grow) and :meth:`set_position` (each tick).
+    A :class:`~gdstudio.ui.views.protocol.View`: drive it with :meth:`set_surface` (when the
+    problem or the log flag changes), :meth:`set_frame` / :meth:`set_trajectories` (when runs
+    change or grow) and :meth:`set_position` (each tick). Clicks and drags emit the
+    :class:`~gdstudio.ui.views.protocol.PickingView` signals.
     ``use_opengl`` None chooses OpenGL painting only with a hardware renderer.
     """
 
-    startClicked = Signal(float, float)
-    startAdded = Signal(float, float)
-    startDragged = Signal(object, float, float)
-    startDropped = Signal(object, float, float)
-
     def __init__(self, parent: QWidget | None = None, *, use_opengl: bool | None = None) -> None:
         super().__init__(parent)
-        self._surface = None
+        self._surface: Any = None  # gdstudio.engine.problems.Surface
         self._dim = 2
         self._bounds: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))
         self._log_y_1d = False
@@ -287,11 +287,6 @@ class ContourView(QWidget):
         else:
             self.plot_item.setLabel("left", "loss", **style)
 
-    def set_axis_labels(self, labels: Sequence[str]) -> None:
-        """The parameter names shown on the axes."""
-        self._labels = tuple(str(s) for s in labels)
-        self._set_axis_labels()
-
     def set_gradient_fn(self, gradient_fn: GradientFn | None) -> None:
         """``gradient_fn(points (N, D)) -> (N, D)``, for the field and the arrow at a run's end."""
         self._gradient_fn = gradient_fn
@@ -331,27 +326,25 @@ class ContourView(QWidget):
             self._geoms.clear()
         self.runs_layer.set_box((float(lo[0]), float(lo[1])), (float(hi[0]), float(hi[1])))
 
+    # -- the View calls ------------------------------------------------------------------
+    def set_problem(self, problem: Problem) -> None:
+        """Nothing to do before the surface arrives (the labels and ∇f come with it)."""
+
+    def set_options(self, options: DisplayOptions) -> None:
+        """The arrows and the field that are on."""
+        self.set_overlays(**options.overlays)
+
     # -- runs ----------------------------------------------------------------------------
-    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
-        """The runs to draw (cheap: one paint item holds every run; call it as runs grow)."""
-        self.set_frame(trajectories, self._step)
-
-    def set_position(self, step: int) -> None:
-        """Show every run up to min(step, its last index)."""
-        self._step = max(0, int(step))
-        self._refresh()
-
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
-        """The runs to draw and the step to show them at, with one redraw."""
+        """The runs to draw and the step to show them at, with one redraw (cheap: one paint
+        item holds every run; call it as runs grow)."""
         self._trajs = list(trajectories)
         self._arrow_refs = None
         self._step = max(0, int(step))
         self._refresh()
 
-    def set_step_dots(self, on: bool) -> None:
-        """Show a dot at every step of every path (on by default)."""
-        self.runs_layer.show_dots = bool(on)
-        self.runs_layer.update()
+    def _show_position(self) -> None:
+        self._refresh()
 
     def set_overlays(self, gradient: bool | None = None, velocity: bool | None = None,
                      effective_step: bool | None = None, field: bool | None = None) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
+from gdstudio.ui.views.protocol import DisplayOptions, FrameMixin, GradientFn
 from gdstudio.ui.views.types import TrajectoryView, shown_index
 
 __all__ = ["FitView", "has_fit"]
@@ -59,11 +60,12 @@ def data_ranges(problem: Any) -> tuple[tuple[float, float], tuple[float, float]]
     return (x0, x1), padded(ylo, yhi)
 
 
-class FitView(QWidget):
+class FitView(FrameMixin, QWidget):
     """Data points and one ŷ(x) curve per visible run, in the run's colour.
 
-    Drive it with :meth:`set_problem` (when the problem changes), :meth:`set_frame` /
-    :meth:`set_trajectories` (runs change or grow) and :meth:`set_position` (each tick).
+    A :class:`~gdstudio.ui.views.protocol.View`: drive it with :meth:`set_problem` (when the
+    problem changes), :meth:`set_frame` / :meth:`set_trajectories` (runs change or grow) and
+    :meth:`set_position` (each tick); the surface and the overlays mean nothing here.
     ``curves[key]`` is the curve item of run ``key``.
     """
 
@@ -131,14 +133,17 @@ class FitView(QWidget):
         (x0, x1), (y0, y1) = self._default
         self.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
 
-    # -- runs ----------------------------------------------------------------------------
-    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
-        self.set_frame(trajectories, self._step)
+    def set_surface(self, surface: Any, problem_bounds: Sequence[Sequence[float]], minima: np.ndarray | None = None,
+                    log_scale: bool = False, *, labels: Sequence[str] | None = None,
+                    gradient_fn: GradientFn | None = None) -> None:
+        """The loss surface is not drawn here (the data come with :meth:`set_problem`)."""
 
-    def set_position(self, step: int) -> None:
-        """Show every run's curve at min(step, its last index)."""
-        self._step = max(0, int(step))
-        self._refresh()
+    def set_options(self, options: DisplayOptions) -> None:
+        """No overlays on the fit."""
+
+    # -- runs ----------------------------------------------------------------------------
+    def _show_position(self) -> None:
+        self._refresh()  # every run's curve at min(step, its last index)
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
         """The runs and the step to show them at, with one redraw."""

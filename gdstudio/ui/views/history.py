@@ -33,6 +33,7 @@ import math
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,7 +42,11 @@ from PySide6.QtGui import QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QTabBar, QVBoxLayout, QWidget
 
 from gdstudio.ui.views._pg import PassiveScatter, mk_pen
+from gdstudio.ui.views.protocol import DisplayOptions, GradientFn
 from gdstudio.ui.views.types import TrajectoryView, shown_index
+
+if TYPE_CHECKING:
+    from gdstudio.engine.problems import Problem
 
 __all__ = ["MIN_PLOT_SIZE", "PLOTS", "HistoryView", "SeriesSummary", "log10_masked", "peak_decimate"]
 
@@ -671,6 +676,22 @@ class HistoryView(QWidget):
         if on and "logTickValues" not in vars(axis):
             axis.logTickValues = _decade_ticks
 
+    # -- the View calls ------------------------------------------------------------------
+    def set_problem(self, problem: Problem) -> None:
+        """Nothing before the surface: the parameter names come with it (as before a grid arrives,
+        the curves still show the old problem's runs)."""
+
+    def set_surface(self, surface: Any, problem_bounds: Sequence[Sequence[float]], minima: np.ndarray | None = None,
+                    log_scale: bool = False, *, labels: Sequence[str] | None = None,
+                    gradient_fn: GradientFn | None = None) -> None:
+        """A new surface: only its parameter names are shown here (the plot titles)."""
+        if labels is not None:
+            self.set_param_names(labels)
+
+    def set_options(self, options: DisplayOptions) -> None:
+        """The loss axis: logarithmic or linear."""
+        self.set_log_loss(options.log_loss)
+
     def set_param_names(self, names: Sequence[str]) -> None:
         self._param_names = tuple(str(n) for n in names)
         self._refit = True  # a new problem: nothing carries over from the last one
@@ -700,7 +721,7 @@ class HistoryView(QWidget):
         structure_changed = [(t.key, t.visible, t.color, t.dim) for t in trajs] != [
             (t.key, t.visible, t.color, t.dim) for t in self._trajs]
         for key in [k for k in self._runs if k not in keys]:
-            run = self._runs.pop(key)
+            del self._runs[key]
             self._bodies_dirty = True
         for t in trajs:
             run = self._runs.get(t.key)
@@ -839,10 +860,10 @@ class HistoryView(QWidget):
 
     def _run_extent(self, t: TrajectoryView, name: str, arrays: list[np.ndarray]) -> tuple[float, float] | None:
         if name == "loss" and self._loss_offset is not None:  # loss − min: from the thinned curve
-            ext = [_extent(v) for _x, v in self._full_points(t, name, arrays)]
+            found = [_extent(v) for _x, v in self._full_points(t, name, arrays)]
         else:
-            ext = [self._series_extent(c.summary, name) for c in self._runs[t.key].curves[name]]
-        ext = [e for e in ext if e is not None]
+            found = [self._series_extent(c.summary, name) for c in self._runs[t.key].curves[name]]
+        ext = [e for e in found if e is not None]
         return (min(e[0] for e in ext), max(e[1] for e in ext)) if ext else None
 
     def _run_start(self, t: TrajectoryView, name: str) -> float:
@@ -873,8 +894,8 @@ class HistoryView(QWidget):
         n = max((len(t.loss) for t in visible), default=1)
         xmax = float(_round_up(max(n - 1, _MIN_X) * 1.15))
         for name, plot in self.plots.items():
-            extents = {t.key: self._run_extent(t, name, series[t.key][name]) for t in visible}
-            extents = {k: e for k, e in extents.items() if e is not None}
+            found = {t.key: self._run_extent(t, name, series[t.key][name]) for t in visible}
+            extents = {k: e for k, e in found.items() if e is not None}
             status = {t.key: t.status for t in visible}
             core = {k: e for k, e in extents.items() if status[k] != "diverged"}
             escaping = {k for k in extents if status[k] == "diverged"}

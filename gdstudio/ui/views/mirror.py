@@ -15,7 +15,8 @@ a second and, whatever the renderer, so that grabbing takes at most ``share`` of
 (the wait after a grab is at least its measured duration / ``share``: 20 ms grabs at the default
 20 % share give 10 redraws a second and leave the contour, curves and table their full rate).
 It always grabs once more after the last change, so a paused or scrubbed view shows exactly the
-step shown. A view that coalesces its frames (``on_pending``, the 3-D view) applies them only
+step shown. A view that coalesces its frames (a :class:`~gdstudio.ui.views.protocol.DeferredFrames`, the
+3-D view) applies them only
 when the pane grabs, so it does not render frames nobody sees (each an OpenGL render as costly
 as a grab; with its own redraw timer it rendered ~4 frames per grab). Mouse and wheel events on
 the pane are forwarded to the view (orbit, zoom). While the pane is hidden nothing is grabbed.
@@ -28,6 +29,8 @@ import time
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QApplication, QWidget
+
+from gdstudio.ui.views.protocol import DeferredFrames
 
 __all__ = ["MirrorPane"]
 
@@ -56,7 +59,7 @@ class MirrorPane(QWidget):
         view.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)
         view.resize(max(1, self.width()), max(1, self.height()))
         view.show()
-        if hasattr(view, "on_pending"):  # a view that coalesces its frames: we apply them when grabbing
+        if isinstance(view, DeferredFrames):  # a view that coalesces its frames: we apply them when grabbing
             view.on_pending = self.request
         self._watched: list[QObject] = [view, *view.findChildren(QWidget)]
         for w in self._watched:
@@ -81,9 +84,8 @@ class MirrorPane(QWidget):
         self._timer.stop()
         if not self.isVisible():
             return
-        flush = getattr(self.view, "flush", None)
-        if callable(flush):
-            flush()
+        if isinstance(self.view, DeferredFrames):
+            self.view.flush()
         start = time.perf_counter()
         self._pixmap = self.view.grab()
         self._last = time.perf_counter()
@@ -165,6 +167,6 @@ class MirrorPane(QWidget):
         for w in self._watched:
             w.removeEventFilter(self)
         self._watched.clear()
-        if hasattr(self.view, "on_pending"):
+        if isinstance(self.view, DeferredFrames):
             self.view.on_pending = None
         self.view.close()

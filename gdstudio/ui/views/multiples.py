@@ -5,10 +5,10 @@ visible run in a near-square grid (⌈√n⌉ columns), each titled with the run
 colour and showing only that run. The panes' ranges are linked (x and y), so a zoom or pan in
 one is a zoom or pan in all: every pane gets exactly the range of the one that changed
 (pyqtgraph's ``setXLink`` lines views up by their screen geometry instead, which shifts the
-ranges of panes not yet laid out). It takes the calls the bridge makes on a ContourView
-(``set_surface``, ``set_gradient_fn``, ``set_frame``, ``set_trajectories``, ``set_position``,
-``set_overlays``, ``reset_view``, and ``set_colormap`` / ``set_step_dots``) and re-emits the panes'
-start signals.
+ranges of panes not yet laid out). It is a :class:`~gdstudio.ui.views.protocol.View` like a
+ContourView (``set_surface``, ``set_frame``, ``set_position``, ``set_options``, plus
+``set_overlays``, ``reset_view`` and ``set_colormap``) and a
+:class:`~gdstudio.ui.views.protocol.PickingView` that re-emits the panes' start signals.
 
 Panes are built only when the set of visible runs changes; a frame is one ``set_frame`` per
 pane. The surface's contour lines are computed once for all panes (``types.contour_path``
@@ -18,20 +18,22 @@ caches them keyed on the very ``z`` array, which every pane receives unchanged).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.colormaps import check_colormap
 from gdstudio.ui.views.contour import ContourView
+from gdstudio.ui.views.protocol import DisplayOptions, FrameMixin, GradientFn, PickingView
 from gdstudio.ui.views.types import TrajectoryView, shown_index
 
-GradientFn = Callable[[np.ndarray], np.ndarray]
+if TYPE_CHECKING:
+    from gdstudio.engine.problems import Problem
 
 __all__ = ["SmallMultiplesView", "grid_shape"]
 
@@ -58,17 +60,12 @@ def _drawn_signature(t: TrajectoryView, step: int) -> tuple:
             p[0].tobytes(), p[k].tobytes())
 
 
-class SmallMultiplesView(QWidget):
+class SmallMultiplesView(FrameMixin, PickingView):
     """A grid of contour views, one per visible run, with linked x / y ranges.
 
     ``panes`` maps run keys to their ContourView, in grid order (row by row, in the runs' order).
     ``use_opengl`` is passed to every pane (None: OpenGL painting only with a hardware renderer).
     """
-
-    startClicked = Signal(float, float)
-    startAdded = Signal(float, float)
-    startDragged = Signal(object, float, float)
-    startDropped = Signal(object, float, float)
 
     def __init__(self, parent: QWidget | None = None, *, use_opengl: bool | None = None) -> None:
         super().__init__(parent)
@@ -94,34 +91,39 @@ class SmallMultiplesView(QWidget):
         self.panes: dict[Hashable, ContourView] = {}
         self._titles: dict[Hashable, tuple[str, str]] = {}
         self._drawn: dict[Hashable, tuple] = {}  # what each pane was last given (see _drawn_signature)
-        self._surface_args: tuple[tuple, dict] | None = None
+        #: The last set_surface call (given to panes made later): surface, bounds, minima, log scale, labels.
+        self._surface_args: tuple[Any, Sequence[Sequence[float]], np.ndarray | None, bool, Sequence[str] | None] | None
+        self._surface_args = None
         self._gradient_fn: GradientFn | None = None
         self._overlays: dict[str, bool] = {}
         self._trajs: list[TrajectoryView] = []
         self._step = 0
         self._colormap: str | None = None
-        self._step_dots: bool | None = None
         self._syncing = False
         self.rebuilds = 0  # how often the panes were (re)laid out (tests, diagnostics)
 
-    # -- the ContourView calls -----------------------------------------------------------
-    def set_surface(self, surface: Any, problem_bounds: Sequence[Sequence[float]], minima: Any = None,
+    # -- the View calls ------------------------------------------------------------------
+    def set_problem(self, problem: Problem) -> None:
+        """Nothing to do before the surface arrives."""
+
+    def set_surface(self, surface: Any, problem_bounds: Sequence[Sequence[float]], minima: np.ndarray | None = None,
                     log_scale: bool = False, *, labels: Sequence[str] | None = None,
                     gradient_fn: GradientFn | None = None) -> None:
         """As :meth:`ContourView.set_surface`, on every pane (and on panes made later)."""
         if gradient_fn is not None:
             self._gradient_fn = gradient_fn
-        kwargs = {"labels": labels, "gradient_fn": self._gradient_fn}
-        self._surface_args = ((surface, problem_bounds, minima, log_scale), kwargs)
+        self._surface_args = (surface, problem_bounds, minima, log_scale, labels)
         for pane in self.panes.values():
-            pane.set_surface(surface, problem_bounds, minima, log_scale, **kwargs)
+            self._set_pane_surface(pane)
 
-    def set_gradient_fn(self, gradient_fn: GradientFn | None) -> None:
-        self._gradient_fn = gradient_fn
+    def _set_pane_surface(self, pane: ContourView) -> None:
         if self._surface_args is not None:
-            self._surface_args[1]["gradient_fn"] = gradient_fn
-        for pane in self.panes.values():
-            pane.set_gradient_fn(gradient_fn)
+            surface, bounds, minima, log_scale, labels = self._surface_args
+            pane.set_surface(surface, bounds, minima, log_scale, labels=labels, gradient_fn=self._gradient_fn)
+
+    def set_options(self, options: DisplayOptions) -> None:
+        """The arrows and the field that are on (every pane)."""
+        self.set_overlays(**options.overlays)
 
     def set_overlays(self, gradient: bool | None = None, velocity: bool | None = None,
                      effective_step: bool | None = None, field: bool | None = None) -> None:
@@ -142,24 +144,13 @@ class SmallMultiplesView(QWidget):
         for pane in self.panes.values():
             pane.set_colormap(self._colormap)
 
-    def set_step_dots(self, on: bool) -> None:
-        """A dot at every step of every path (as :meth:`ContourView.set_step_dots`)."""
-        self._step_dots = bool(on)
-        for pane in self.panes.values():
-            pane.set_step_dots(self._step_dots)
-
     def reset_view(self) -> None:
         """Show the whole problem range (in every pane: they are linked)."""
         for pane in self.panes.values():
             pane.reset_view()
 
-    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
-        self.set_frame(trajectories, self._step)
-
-    def set_position(self, step: int) -> None:
-        """Every pane shows its run up to min(step, its last index)."""
-        self._step = max(0, int(step))
-        self._push()
+    def _show_position(self) -> None:
+        self._push()  # every pane shows its run up to min(step, its last index)
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
         """The runs (one pane per visible run; panes are rebuilt only when that set changes) and
@@ -190,13 +181,7 @@ class SmallMultiplesView(QWidget):
         pane.set_legend_visible(False)  # no arrow key under each pane (the panes stay equal in size)
         if self._colormap is not None:
             pane.set_colormap(self._colormap)
-        if self._step_dots is not None:
-            pane.set_step_dots(self._step_dots)
-        if self._surface_args is not None:
-            args, kwargs = self._surface_args
-            pane.set_surface(*args, **kwargs)
-        elif self._gradient_fn is not None:
-            pane.set_gradient_fn(self._gradient_fn)
+        self._set_pane_surface(pane)
         if self._overlays:
             pane.set_overlays(**self._overlays)
         pane.view_box.sigRangeChanged.connect(lambda *_args, p=pane: self._range_changed(p))

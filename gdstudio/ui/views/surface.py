@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,8 +36,13 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, 
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from gdstudio.ui.colormaps import DIVERGED_COLOR, SURFACE_MAP, check_colormap, hex_to_rgba, lookup_table
+from gdstudio.ui.qimage import qimage_array
 from gdstudio.ui.views._paths import ClippedPath, SegmentSet
+from gdstudio.ui.views.protocol import DeferredFrames, DisplayOptions, FrameMixin, GradientFn
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
+
+if TYPE_CHECKING:
+    from gdstudio.engine.problems import Problem
 
 __all__ = ["BOX", "HEIGHT", "MESH_MAX", "ONE_D_MESSAGE", "SurfaceView", "shade"]
 
@@ -174,10 +180,7 @@ def text_pane(width: float, height: float, texts: list[tuple[float, float, str, 
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
     painter.end()
-    ptr = image.constBits()
-    arr = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(h, image.bytesPerLine())
-    arr = arr[:, : 4 * w].reshape(h, w, 4)
-    return np.ascontiguousarray(arr.transpose(1, 0, 2))
+    return np.ascontiguousarray(qimage_array(image, copy=False).transpose(1, 0, 2))
 
 
 class _Geometry3D:
@@ -221,12 +224,13 @@ class _Geometry3D:
 
 
 
-class SurfaceView(QWidget):
+class SurfaceView(DeferredFrames, FrameMixin, QWidget):
     """OpenGL surface of the loss with the runs drawn on it and their shadows on the floor.
 
-    Same driving methods as the contour view: :meth:`set_surface`, :meth:`set_trajectories`,
-    :meth:`set_position` (and :meth:`set_frame` for both at once). For a one-parameter problem
-    it shows :data:`ONE_D_MESSAGE` instead.
+    A :class:`~gdstudio.ui.views.protocol.View` like the contour view: :meth:`set_surface`,
+    :meth:`set_trajectories`, :meth:`set_position` (and :meth:`set_frame` for both at once);
+    frames are applied at the next redraw (:class:`~gdstudio.ui.views.protocol.DeferredFrames`).
+    For a one-parameter problem it shows :data:`ONE_D_MESSAGE` instead.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -289,10 +293,6 @@ class SurfaceView(QWidget):
         self._minima_pos = np.zeros((0, 3), np.float32)
         self.reset_camera()
 
-    #: Called instead of the redraw timer when a frame is pending, by a view shown through a
-    #: :class:`~gdstudio.ui.views.mirror.MirrorPane` (which applies the frame when it grabs).
-    on_pending: Callable[[], None] | None = None
-
     def render(self, *args, **kwargs) -> None:
         """QWidget.render with the pending frame applied first (exports call it after set_frame)."""
         self.flush()
@@ -334,11 +334,11 @@ class SurfaceView(QWidget):
 
     # -- surface -------------------------------------------------------------------------
     def set_surface(self, surface, problem_bounds: Sequence[Sequence[float]], minima: np.ndarray | None = None,
-                    log_scale: bool = False, *, labels: Sequence[str] | None = None, **_ignored) -> None:
+                    log_scale: bool = False, *, labels: Sequence[str] | None = None,
+                    gradient_fn: GradientFn | None = None) -> None:
         """Show a new surface (``gdstudio.engine.problems.Surface``); see the module docstring.
 
-        ``labels``: the parameter names for the axes. Keywords only the contour view uses
-        (gradient_fn) are accepted and ignored.
+        ``labels``: the parameter names for the axes. ``gradient_fn`` is not drawn here.
         """
         self._dim = 1 if surface.ys is None else 2
         self._geoms.clear()
@@ -423,10 +423,7 @@ class SurfaceView(QWidget):
                 painter.setPen(pen)
                 painter.drawPath(pg.arrayToQPath(u[sel], v[sel], connect="finite"))
         painter.end()
-        ptr = image.constBits()
-        arr = np.frombuffer(ptr, np.uint8, count=image.sizeInBytes()).reshape(n, image.bytesPerLine())
-        arr = arr[:, : 4 * n].reshape(n, n, 4)
-        return np.ascontiguousarray(arr.transpose(1, 0, 2))
+        return np.ascontiguousarray(qimage_array(image, copy=False).transpose(1, 0, 2))
 
     def reset_camera(self) -> None:
         """The default view: from the front-left, 30° above the floor, the whole box in sight."""
@@ -508,15 +505,16 @@ class SurfaceView(QWidget):
         """The texts along the axes (ticks and names), for tests."""
         return list(self._label_entries)
 
-    # -- runs ----------------------------------------------------------------------------
-    def set_trajectories(self, trajectories: Sequence[TrajectoryView]) -> None:
-        """The runs to draw."""
-        self.set_frame(trajectories, self._step)
+    # -- the View calls ------------------------------------------------------------------
+    def set_problem(self, problem: Problem) -> None:
+        """Nothing to do before the surface arrives."""
 
-    def set_position(self, step: int) -> None:
-        """Show every run up to min(step, its last index) (drawn at the next redraw, see flush)."""
-        self._step = max(0, int(step))
-        self._schedule()
+    def set_options(self, options: DisplayOptions) -> None:
+        """No overlays in 3-D."""
+
+    # -- runs ----------------------------------------------------------------------------
+    def _show_position(self) -> None:
+        self._schedule()  # drawn at the next redraw, see flush
 
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
         """The runs to draw and the step to show them at (drawn at the next redraw, see flush)."""
@@ -580,7 +578,7 @@ class SurfaceView(QWidget):
 
     def head_positions(self) -> dict[Hashable, np.ndarray]:
         """Scene position of each visible run's head (for tests and exports)."""
-        out = {}
+        out: dict[Hashable, np.ndarray] = {}
         if self._scale is None:
             return out
         for t in self._trajs:

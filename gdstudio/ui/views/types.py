@@ -220,9 +220,9 @@ def contour_path(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, scale: HeightSca
     The last result is cached (keyed on the very ``z`` array), so the 2-D and 3-D views share
     one computation per surface.
     """
-    for cz, cscale, cn, result in _PATH_CACHE:
+    for cz, cscale, cn, cached in _PATH_CACHE:
         if cz is z and cscale == scale and cn == n:
-            return result
+            return cached
     import contourpy
 
     s = scale.transform(z)
