@@ -117,6 +117,7 @@ class _State:
     next_id: int
     title: str
     description: str
+    position: int  # restored only by the commands whose edit moved it (a new problem, a race, a load)
     whole: dict[str, Any] | None = None
 
     def same(self, other: _State, *, runs_by_identity: bool = True) -> bool:
@@ -239,13 +240,12 @@ class Session:
         extra = None
         if whole:
             pb = self._playback
-            extra = {"position": pb.position, **{n: getattr(pb, n) for n in _SPEED_FIELDS},
-                     "options": self._options.values()}
+            extra = {**{n: getattr(pb, n) for n in _SPEED_FIELDS}, "options": self._options.values()}
         return _State(
             settings=self._problem_settings.values(), problem=self._problem,
             runs=tuple(_RunState(e.id, e.config, e.color, e.visible, e.run) for e in self._runs),
             selected=self._playback.selected, next_id=self._next_id, title=self.title,
-            description=self.description, whole=extra,
+            description=self.description, position=self._playback.position, whole=extra,
         )
 
     @contextlib.contextmanager
@@ -272,19 +272,22 @@ class Session:
 
     def _push(self, label: str, before: _State, after: _State, merge_key: Hashable | None) -> None:
         box = {"before": before, "after": after}
+        moved = before.position != after.position
 
         def merge(newer: Command) -> bool:
             box["after"] = newer.data["after"]
             return True
 
         self.undo_stack.push(Command(
-            label, undo=lambda: self._restore_state(box["before"]), redo=lambda: self._restore_state(box["after"]),
+            label, undo=lambda: self._restore_state(box["before"], position=moved),
+            redo=lambda: self._restore_state(box["after"], position=moved),
             merge_key=merge_key, merge=merge,
             is_noop=lambda: box["before"].same(box["after"], runs_by_identity=False), data=box,
         ))
 
-    def _restore_state(self, st: _State, *, announce_all: bool = False) -> None:
-        """Put back a captured state, announcing what changed (every field event, coarse signals)."""
+    def _restore_state(self, st: _State, *, position: bool = False, announce_all: bool = False) -> None:
+        """Put back a captured state, announcing what changed (every field event, coarse signals);
+        the position too with ``position`` (else it stays, clamped to the steps computed)."""
         changed_problem = st.problem is not self._problem or st.settings != self._problem_settings.values()
         with self._hold():
             if changed_problem:
@@ -298,9 +301,10 @@ class Session:
                     pb.playing = False
                 pb.update(**{n: st.whole[n] for n in _SPEED_FIELDS})
                 self._options.update(**st.whole["options"])
-                pb.position = min(st.whole["position"], self.computed_steps)
             ids = [e.id for e in self._runs]
             pb.selected = st.selected if st.selected in ids else (ids[0] if ids else None)
+            if position or st.whole is not None:
+                pb.position = min(st.position, self.computed_steps)
             for e in self._runs:
                 self._catch_up(e)
             self._set_position(min(pb.position, self.computed_steps))
@@ -742,9 +746,10 @@ class Session:
         self._report(stopped)
 
     def _catch_up(self, entry: RunEntry) -> None:
-        """A new or restarted run computes up to the current position (so it shows there)."""
-        if entry.run is not None and self.position > 0:
-            entry.run.advance(self.position)
+        """A new, restarted or restored run computes up to the current position (so it shows there)."""
+        run = entry.run
+        if run is not None and run.running and run.steps < self.position:
+            run.advance(self.position - run.steps)
 
     def _report(self, entries: Iterable[RunEntry]) -> None:
         """A message for each run that has stopped."""

@@ -44,9 +44,9 @@ def snapshot(s: Session) -> dict[str, Any]:
         "selected": s.selected_id,
         "position": s.position,
         "playing": s.playing,
-        "settings": s.problem_settings,
+        "settings": s.problem_settings.copy(),  # the live models are copied: later edits must show
         "problem": s.problem,
-        "options": s.options,
+        "options": s.options.copy(),
         "speed": (s.steps_per_tick, s.ticks_per_second, s.max_steps),
         "configs": [e.config for e in s.runs],
         "colors": [e.color for e in s.runs],
