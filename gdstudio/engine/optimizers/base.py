@@ -428,10 +428,17 @@ class Optimizer(ABC, Generic[P]):
             self._update_rows(params, grad, state, eff, 0, n)
             return
         pool = _pool()
-        futures = [pool.submit(self._update_rows, params, grad, state, eff, lo, hi) for lo, hi in ranges[1:]]
+        err = np.geterr()  # errstate is per thread: the workers take the caller's
+        futures = [pool.submit(self._update_rows_in, err, params, grad, state, eff, lo, hi) for lo, hi in ranges[1:]]
         self._update_rows(params, grad, state, eff, *ranges[0])
         for future in futures:
             future.result()
+
+    def _update_rows_in(self, err: Any, params: Array, grad: Array, state: OptState,
+                        eff: Array | None, start: int, stop: int) -> None:
+        """:meth:`_update_rows` on a worker thread, under the calling thread's ``np.errstate``."""
+        with np.errstate(**err):
+            self._update_rows(params, grad, state, eff, start, stop)
 
     def _update_rows(self, params: Array, grad: Array, state: OptState, eff: Array | None,
                      start: int, stop: int) -> None:
