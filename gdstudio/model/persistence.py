@@ -59,6 +59,7 @@ from gdstudio.model.state import (
     check_color,
     normalize_config,
 )
+from gdstudio.parsing import FloatListError, parse_floats
 
 __all__ = [
     "FORMAT",
@@ -234,11 +235,11 @@ def _finite(value: Any) -> bool:
 def _numbers(value: Any, where: str) -> tuple[float, ...]:
     if not isinstance(value, list):
         raise SessionError(f"{where}: expected a list of finite numbers, got {brief(value)}")
-    bad = next((i for i, v in enumerate(value) if not _finite(v)), None)
-    if bad is not None:
-        raise SessionError(f"{where}: expected a list of finite numbers, got {brief(value[bad])} at index {bad} "
-                           f"of {brief(value)}")
-    return tuple(float(v) for v in value)
+    try:
+        return parse_floats(value)
+    except FloatListError as exc:
+        raise SessionError(f"{where}: expected a list of finite numbers, got {brief(exc.item)} at index {exc.index} "
+                           f"of {brief(value)}") from None
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Bounds, Problem, make_problem
 from gdstudio.engine.runs import Run, RunConfig, Status
 from gdstudio.model.evented import EventedModel, meta
+from gdstudio.parsing import FloatListError, parse_floats
 
 __all__ = [
     "MAX_STEPS_LIMIT",
@@ -61,17 +62,15 @@ def is_int(value: object) -> bool:
 
 
 def floats(values: object, name: str) -> tuple[float, ...]:
-    """A tuple of floats, or ValueError naming ``name``."""
-    bad = ValueError(f"Invalid {name} value: {values!r} (must be a sequence of numbers)")
-    if isinstance(values, (str, bytes)):
-        raise bad
+    """A tuple of floats from a sequence of numbers (not text), or ValueError naming ``name``
+    (:func:`gdstudio.parsing.parse_floats`, the one float-list parser; non-finite values pass:
+    the engine says what it cannot use)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"Invalid {name} value: {values!r} (must be a sequence of numbers)")
     try:
-        items = list(values)  # type: ignore[call-overload]
-        if any(isinstance(v, (bool, str, bytes)) for v in items):
-            raise bad
-        return tuple(float(v) for v in items)
-    except (TypeError, ValueError, OverflowError):
-        raise bad from None
+        return parse_floats(values, finite=False)
+    except FloatListError:
+        raise ValueError(f"Invalid {name} value: {values!r} (must be a sequence of numbers)") from None
 
 
 def _boolean(name: str) -> Any:
