@@ -80,16 +80,26 @@ def test_reference_data_covers_every_schedule_and_warmup() -> None:
 @pytest.mark.parametrize("case", SEQUENCES, ids=[_id(c) for c in SEQUENCES])
 def test_lr_sequence_matches_torch(case: dict[str, Any]) -> None:
     ref = np.array(case["lr"]).T  # (steps, rows)
+    ref_moms = None if case["momentum"] is None else np.array(case["momentum"])
     rows = len(case["lrs"])
     lr: Any = np.array(case["lrs"]).reshape(rows, 1) if rows > 1 else case["lrs"][0]
     lrs, moms = _replay(case, lr)
+    total = case["settings"].get("total_steps")
+    if case["schedule"] == "onecycle" and not case["warmup"] and total < case["steps"]:
+        # After the cycle the last rates stay; torch extrapolates one more step (then raises).
+        assert np.array_equal(lrs[total:], np.repeat(lrs[total - 1 : total], case["steps"] - total, axis=0))
+        assert not np.array_equal(lrs[total:], ref[total:])
+        lrs, ref = lrs[:total], ref[:total]
+        if moms is not None and ref_moms is not None:
+            assert np.all(moms[total:] == moms[total - 1])
+            moms, ref_moms = moms[:total], ref_moms[:total]
     assert _rel(lrs, ref) <= 1e-12, _rel(lrs, ref)
     assert np.array_equal(lrs, ref), "expected bit-identical learning rates"
-    if case["momentum"] is None:
+    if ref_moms is None:
         assert moms is None
     else:
         assert moms is not None
-        assert np.array_equal(moms, np.array(case["momentum"]))
+        assert np.array_equal(moms, ref_moms)
 
 
 @pytest.mark.parametrize("case", [c for c in SEQUENCES if len(c["lrs"]) > 1],
@@ -110,12 +120,13 @@ def test_preview_equals_the_running_schedule(case: dict[str, Any]) -> None:
     losses = None if case["losses"] is None else case["losses"][0]
     out = preview_schedule(case["schedule"], case["settings"], lr0, case["steps"], warmup=case["warmup"],
                            losses=losses)
+    n = min(case["steps"], case["settings"].get("total_steps") or case["steps"])  # onecycle: the cycle
     lrs, moms = out["lr"], out["momentum"]
-    assert lrs is not None and np.array_equal(lrs, np.array(case["lr"][0]))
+    assert lrs is not None and np.array_equal(lrs[:n], np.array(case["lr"][0][:n]))
     if case["momentum"] is None:
         assert moms is None
     else:
-        assert moms is not None and np.array_equal(moms, np.array(case["momentum"]))
+        assert moms is not None and np.array_equal(moms[:n], np.array(case["momentum"][:n]))
 
 
 # -- the registry ----------------------------------------------------------------------------------
@@ -235,16 +246,18 @@ def test_momentum_target_follows_torch() -> None:
 
 
 # -- behaviour beyond torch's range --------------------------------------------------------------
-def test_onecycle_keeps_its_last_rates_where_torch_raises() -> None:
-    """torch raises when stepped past total_steps; the schedule keeps the rates of step total_steps + 1."""
-    s = Schedule("onecycle", {"total_steps": 10}, 0.1)
+def test_onecycle_keeps_its_last_rates_after_the_cycle() -> None:
+    """After total_steps steps η stays at its final value (torch extrapolates the last phase for one
+    more step, which goes negative with linear annealing, and then raises)."""
+    s = Schedule("onecycle", {"total_steps": 10, "anneal_strategy": "linear", "three_phase": True}, 0.1)
     seen = []
     for _ in range(15):
         seen.append((s.lr, s.momentum))
         s.step()
-    assert seen[11:] == [seen[10]] * 4
-    assert len(set(seen[:11])) == 11
-    # pct_start = 1 (two phases): torch divides by zero at step total_steps; the previous rates stay.
+    assert seen[10:] == [seen[9]] * 5
+    assert min(lr for lr, _ in seen) > 0
+    assert seen[9][0] == pytest.approx(0.1 / 25 / 1e4, rel=1e-12)
+    # pct_start = 1 (two phases): torch divides by zero at step_num = total_steps; never reached here.
     s = Schedule("onecycle", {"total_steps": 20, "pct_start": 1.0}, 0.1)
     lrs = []
     for _ in range(25):

@@ -290,8 +290,9 @@ class CyclicLR(LRScheduler):
 
 
 class OneCycleLR(LRScheduler):
-    """torch's OneCycleLR given ``total_steps``. Where torch raises (past ``total_steps``, or a
-    zero-length last phase at step ``total_steps``) the rates of the step before are kept."""
+    """torch's OneCycleLR given ``total_steps``, for the cycle's ``total_steps`` steps; after them
+    the rates of the last step stay (torch extrapolates the last phase for one more step, which
+    can make η negative, then raises)."""
 
     def __init__(self, group: Group, max_lr: Lr, total_steps: int, pct_start: float = 0.3,
                  anneal_strategy: str = "cos", cycle_momentum: bool = True, base_momentum: float = 0.85,
@@ -329,8 +330,8 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def step(self) -> None:
-        """torch's step, except past ``total_steps`` (where torch raises) the last rates are kept."""
-        if self.last_epoch + 1 > self.total_steps:
+        """torch's step within the cycle; from step ``total_steps`` on the last rates are kept."""
+        if self.last_epoch + 1 >= self.total_steps:
             self.last_epoch += 1
             self._step_count += 1
             return
@@ -342,8 +343,6 @@ class OneCycleLR(LRScheduler):
         start_step = 0.0
         for i, (end_step, start_lr, end_lr, start_m, end_m) in enumerate(self._phases):
             if step_num <= end_step or i == len(self._phases) - 1:
-                if end_step == start_step:  # torch: ZeroDivisionError (only at step total_steps)
-                    return group["lr"]
                 pct = (step_num - start_step) / (end_step - start_step)
                 lr = self._anneal(group[start_lr], group[end_lr], pct)
                 if self.cycle_momentum:

@@ -98,8 +98,8 @@ def validate_schedule(
 
 def _check_onecycle(values: Mapping[str, ParamValue]) -> None:
     """Refuse ``pct_start × total_steps = 1``: torch's OneCycleLR then divides 0 by 0 at its very
-    first step (its first phase has no length). A zero-length last phase is reached only at step
-    ``total_steps`` (torch divides by zero there too); the schedule keeps its last rates instead."""
+    first step (its first phase has no length). A zero-length last phase would be reached only at
+    step ``total_steps``, past the cycle, where the schedule keeps its last rates."""
     total = DEFAULT_HORIZON if values["total_steps"] is None else int(values["total_steps"])  # type: ignore[arg-type]
     pct = float(values["pct_start"])  # type: ignore[arg-type]
     if float(pct * total) - 1 == 0.0:
