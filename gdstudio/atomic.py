@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 __all__ = [
     "STDOUT",
@@ -223,7 +223,7 @@ class Output:
         out = sys.stdout
         if out is None:
             raise OSError("standard output is closed")
-        return getattr(out, "buffer", out)
+        return cast(BinaryIO, getattr(out, "buffer", out))  # a text stream's bytes, or a binary stream itself
 
     def commit(self) -> Path:
         """Move the temporary into place (atomic) — nothing to do for a direct output."""

@@ -69,7 +69,8 @@ def brief(value: object, limit: int = QUOTE_LIMIT) -> str:
     long it was: ``[1.0, 2.0, 3.0, … (1000000 values)]``. Never builds the whole repr of a huge
     sequence."""
     if isinstance(value, (list, tuple)):
-        parts, size = [], 2
+        parts: list[str] = []
+        size = 2
         for item in value:
             text = brief(item, limit)
             if size + len(text) > limit and parts:

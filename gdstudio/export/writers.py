@@ -19,11 +19,16 @@ from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from gdstudio.atomic import STDOUT, Output, OutputPathError
+
+if TYPE_CHECKING:  # imported when a writer opens (start-up time)
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
+    from PIL.Image import Image
 
 __all__ = [
     "ExportError",
@@ -203,9 +208,9 @@ class Mp4Writer(_TempFileWriter):
     def __init__(self, target: str | os.PathLike[str], fps: float, *, crf: int = 20, preset: str = "veryfast") -> None:
         super().__init__(target, fps)
         self.crf, self.preset = crf, preset
-        self._container = None
-        self._stream = None
-        self._fh = None
+        self._container: OutputContainer | None = None
+        self._stream: VideoStream | None = None
+        self._fh: BinaryIO | None = None
 
     def _open(self, width: int, height: int) -> None:
         import av
@@ -214,12 +219,12 @@ class Mp4Writer(_TempFileWriter):
         if w < 2 or h < 2:
             raise ExportError(f"Frames of {width}×{height} are too small for H.264")
         if self.direct:  # a pipe, device or stdout cannot seek back to write the index: stream fragments
-            self._fh = self._open_file()
-            self._container = av.open(self._fh, mode="w", format="mp4",
-                                      options={"movflags": "frag_keyframe+empty_moov"})
+            self._fh = fh = self._open_file()
+            container = av.open(fh, mode="w", format="mp4", options={"movflags": "frag_keyframe+empty_moov"})
         else:
-            self._container = av.open(str(self.tmp), mode="w", format="mp4")
-        stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
+            container = av.open(str(self.tmp), mode="w", format="mp4")
+        self._container = container
+        stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
         stream.width, stream.height = w, h
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
@@ -231,6 +236,7 @@ class Mp4Writer(_TempFileWriter):
 
         w, h = self._even
         video = av.VideoFrame.from_ndarray(frame[:h, :w], format="rgb24")
+        assert self._stream is not None and self._container is not None  # opened by the first write
         for packet in self._stream.encode(video):
             self._container.mux(packet)
 
@@ -239,6 +245,7 @@ class Mp4Writer(_TempFileWriter):
             return
         container, self._container = self._container, None
         try:
+            assert self._stream is not None  # made with the container
             for packet in self._stream.encode():
                 container.mux(packet)
         finally:
@@ -259,31 +266,32 @@ class GifWriter(_TempFileWriter):
     def __init__(self, target: str | os.PathLike[str], fps: float, *, max_width: int = 800, loop: int = 0) -> None:
         super().__init__(target, fps)
         self.max_width, self.loop = max_width, loop
-        self._fp = None
-        self._palette_image = None
-        self._scaled: tuple[int, int] | None = None
+        self._fp: BinaryIO | None = None
+        self._palette_image: Image | None = None
+        self._scaled = (1, 1)  # the frame size after downscaling, set by the first frame
 
     def _open(self, width: int, height: int) -> None:
         scale = min(1.0, self.max_width / width)
         self._scaled = (max(1, round(width * scale)), max(1, round(height * scale)))
         self._fp = self._open_file()
 
-    def _to_palette(self, frame: np.ndarray):
-        from PIL import Image
+    def _to_palette(self, frame: np.ndarray) -> Image:
+        from PIL import Image as PILImage
 
-        im = Image.fromarray(frame, "RGB")
+        im = PILImage.fromarray(frame, "RGB")
         if self._scaled != im.size:
-            im = im.resize(self._scaled, Image.Resampling.LANCZOS)
+            im = im.resize(self._scaled, PILImage.Resampling.LANCZOS)
         if self._palette_image is None:
-            self._palette_image = im.quantize(256, method=Image.Quantize.FASTOCTREE)
+            self._palette_image = im.quantize(256, method=PILImage.Quantize.FASTOCTREE)
             return self._palette_image
-        return im.quantize(palette=self._palette_image, dither=Image.Dither.NONE)
+        return im.quantize(palette=self._palette_image, dither=PILImage.Dither.NONE)
 
     def _write(self, frame: np.ndarray) -> None:
         from PIL import GifImagePlugin
 
         im = self._to_palette(frame)
         duration = round(1000 / self.fps)
+        assert self._fp is not None  # opened by the first write
         if self.frames == 0:
             header, _ = GifImagePlugin.getheader(im, info={"loop": self.loop})
             for chunk in header:

@@ -58,7 +58,7 @@ def _load() -> ctypes.CDLL | None:
                 lib.gd_get, lib.gd_set = get, put  # type: ignore[attr-defined]
                 _lib = lib
                 break
-    return _lib or None
+    return _lib if isinstance(_lib, ctypes.CDLL) else None
 
 
 def get_blas_threads() -> int | None:

@@ -144,11 +144,11 @@ def parse_entries(optimizers: str, sets: Sequence[str]) -> list[Entry]:
         opt, dot, key = target.partition(".")
         if not eq or not dot or not opt.strip() or not key.strip():
             raise ValueError(f"Invalid --set value: {item!r} (must be OPT.KEY=VALUE, e.g. adam.lr=0.002)")
-        label = lower.get(opt.strip().lower())
-        if label is None:
+        known = lower.get(opt.strip().lower())
+        if known is None:
             raise ValueError(f"Invalid --set value: {item!r} ({opt.strip()} is not among --optimizers: "
                              f"{', '.join(entries)})")
-        entries[label][1][key.strip()] = value
+        entries[known][1][key.strip()] = value
     # the one override boundary: names, values and cross-parameter checks (e.g. Nesterov needs momentum)
     return [Entry(label, name, get_spec(name).validate_overrides(texts, from_text=True))
             for label, (name, texts) in entries.items()]

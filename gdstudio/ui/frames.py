@@ -108,7 +108,7 @@ class FrameRenderer:
         if self.height - self._caption_h < MIN_SIZE // 2:
             raise ValueError(f"Invalid size value: {self.width}×{self.height} (too small for the caption)")
         self.area = QRect(0, self._caption_h, self.width, self.height - self._caption_h)
-        self._parts: list[tuple[QWidget, QPoint]] = []
+        self._parts: list[tuple[Any, QPoint]] = []  # (a view widget with set_frame, its offset)
         if view != "window":
             try:
                 self._build_views(like_contour, like_surface)
