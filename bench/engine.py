@@ -11,7 +11,11 @@ Run ``.venv/bin/python bench/engine.py`` (``--quick`` for a smoke run). It print
    ``params[key] -= ...``) and in torch.optim.Adam (float64, ``foreach=False``, the analytic
    gradient assigned to ``p.grad``);
 3. a memory-bandwidth floor for the 10⁶-point update: one streaming pass over the bytes the
-   update must move (read p, g, m, v; write p, m, v), and the update's ratio to it.
+   update must move (read p, g, m, v; write p, m, v), and the update's ratio to it;
+4. per-row hyperparameters: 4,096 rows with 4,096 different learning rates (an (N, 1) ``lr``
+   column), 300 Adam steps on Rosenbrock in one vectorized call per step, against a loop over
+   4,096 single-row runs (each its own optimizer and state, the same gradient function); the
+   final points must agree bit for bit.
 
 Every contender runs the same arithmetic (torch's operation order), so the final points are
 compared as a check that the work is the same. Timings are best-of-k with
@@ -55,6 +59,7 @@ START = tuple(float(v) for v in PROBLEM.start)
 # Targets (DESIGN.md and the engine brief).
 TRAJECTORY_TARGET = 5.0  # one trajectory at least this many times faster per step than torch.optim
 FLOOR_TARGET = 3.0  # the 10⁶-point update within this factor of the memory-bandwidth floor
+PER_ROW_TARGET = 50.0  # N rows with N learning rates in one call, against N single-row runs (issue 10)
 
 Timer = Callable[[], float]  # runs a measured piece of work, returns the seconds it took
 
@@ -405,6 +410,52 @@ def sweep_blocks(n: int, rounds: int, sizes: tuple[int, ...]) -> dict[int, float
 
 
 # -- report ----------------------------------------------------------------------------------------
+# -- 4. per-row hyperparameters --------------------------------------------------------------------
+def bench_per_row(rows: int, steps: int, rounds: int) -> tuple[float, float, bool]:
+    """Seconds for ``rows`` learning rates × ``steps`` Adam steps: one vectorized run (an (N, 1)
+    lr column, best of ``rounds``) and a loop over single-row runs (once: it lasts long enough to
+    average the noise out), and whether their final points are bit-identical. Both include making
+    the optimizers and states."""
+    lrs = np.geomspace(1e-4, 1.0, rows).reshape(rows, 1)
+    start = np.array([START])
+    gradient = PROBLEM.gradient
+    finals: dict[str, np.ndarray] = {}
+
+    def vectorized() -> float:
+        t0 = time.perf_counter()
+        opt = make_optimizer("adam", {"lr": lrs, "betas": BETAS, "eps": EPS})
+        p = np.repeat(start, rows, axis=0)
+        state = opt.init_state(p)
+        update = opt.update
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                update(p, gradient(p), state)
+        elapsed = time.perf_counter() - t0
+        finals["vectorized"] = p
+        return elapsed
+
+    def loop() -> float:
+        out = np.empty((rows, 2))
+        t0 = time.perf_counter()
+        with np.errstate(all="ignore"):
+            for i in range(rows):
+                opt = make_optimizer("adam", {"lr": float(lrs[i, 0]), "betas": BETAS, "eps": EPS})
+                p = start.copy()
+                state = opt.init_state(p)
+                update = opt.update
+                for _ in range(steps):
+                    update(p, gradient(p), state)
+                out[i] = p[0]
+        elapsed = time.perf_counter() - t0
+        finals["loop"] = out
+        return elapsed
+
+    vec = race({"vectorized": vectorized}, rounds)["vectorized"]
+    once = loop()
+    same = finals["vectorized"].tobytes() == finals["loop"].tobytes()
+    return vec, once, same
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -497,6 +548,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   floor {floor:.3g} ns per point (~{bandwidth:.3g} GB/s); gdstudio Adam update {upd:.3g} ns per "
           f"point = {upd / floor:.3g}× the floor")
 
+    # 4.
+    pr_rows, pr_steps = (256, 50) if quick else (4_096, 300)
+    print(f"\n4. Per-row hyperparameters: {pr_rows:,} rows with {pr_rows:,} learning rates (geometric 1e-4 … 1), "
+          f"{pr_steps} Adam steps; vectorized best of {rounds}, the loop once")
+    vec, loop_s, same = bench_per_row(pr_rows, pr_steps, rounds)
+    per_row_ratio = loop_s / vec
+    print(f"   one vectorized run (lr an ({pr_rows:,}, 1) column)      {vec * 1e3:10.1f} ms")
+    print(f"   loop over {pr_rows:,} single-row runs                  {loop_s * 1e3:10.1f} ms   "
+          f"ratio {per_row_ratio:.3g}×")
+    print(f"   same final points, bit for bit: {'yes' if same else 'NO'}")
+
     if args.sweep_blocks:
         sizes = (2048, 4096, 8192, 16384, 32768, 65536, 131072, n_floor)
         print(f"\n   BLOCK_ROWS sweep (Adam update, N = {n_floor:,}, ns per point-step):")
@@ -519,6 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     fr = upd / floor
     verdict = "MET" if fr <= FLOOR_TARGET else "MISSED"
     print(f"   {n_floor:,}-point update within {FLOOR_TARGET:g}× of the memory floor: {verdict} ({fr:.3g}×)")
+    verdict = "MET" if per_row_ratio >= PER_ROW_TARGET else "MISSED"
+    print(f"   {pr_rows:,} learning rates in one call ≥{PER_ROW_TARGET:g}× faster than {pr_rows:,} single-row runs: "
+          f"{verdict} ({per_row_ratio:.3g}×{', quick sizes' if quick else ''})")
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     busy = "  (machine busy: other processes share the cores, timings are noisy)" if max(load0, load1) > 0.7 else ""
     print(f"\n   total {time.perf_counter() - t_start:.1f} s; load average at end {load1:.2f}{busy}")
