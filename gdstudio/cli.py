@@ -34,6 +34,7 @@ from gdstudio.cli_common import (
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import OPTIMIZERS
 from gdstudio.engine.problems import PROBLEMS
+from gdstudio.engine.schedules import SCHEDULES
 from gdstudio.export import render_options, trace_command
 from gdstudio.interrupts import Interrupted, handle_signals
 from gdstudio.train import cli as train_cli
@@ -50,7 +51,8 @@ def _no_arguments(_parser: argparse.ArgumentParser) -> None:
 
 
 def run_list(_args: argparse.Namespace) -> int:
-    """`gdstudio list`: the problems (with formulas) and the optimizers (with their defaults)."""
+    """`gdstudio list`: the problems (with formulas), the optimizers (with their defaults) and the
+    learning-rate schedules (with their keywords and defaults)."""
     out = ["Problems:"]
     width = max(len(n) for n in PROBLEMS)
     for info in PROBLEMS.values():
@@ -64,6 +66,14 @@ def run_list(_args: argparse.Namespace) -> int:
         out.append(f"  {spec.name:<{width}}  {spec.title}: {spec.summary}")
         hp = "  ".join(f"{h.name}={format_value(h.default)}" for h in spec.hyperparams)
         out.append(f"  {'':<{width}}    {hp}")
+    out.append("")
+    out.append("Learning-rate schedules (torch.optim.lr_scheduler; --schedule NAME, keywords with defaults set with "
+               "--schedule-set KEY=VALUE, --warmup N):")
+    width = max(len(n) for n in SCHEDULES)
+    for schedule in SCHEDULES.values():
+        out.append(f"  {schedule.name:<{width}}  {schedule.torch_class}: {schedule.summary}")
+        keywords = "  ".join(f"{p.name}={p.default_text()}" for p in schedule.params)
+        out.append(f"  {'':<{width}}    {keywords}")
     emit("\n".join(out) + "\n")
     return EXIT_OK
 
@@ -73,8 +83,9 @@ def run_list(_args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 #: Every subcommand, in the order `gdstudio --help` lists them.
 COMMANDS: tuple[Command, ...] = (
-    Command("list", "list the problems and optimizers", _no_arguments, run_list,
-            description="List the problems (with formulas) and the optimizers (with hyperparameters and defaults)."),
+    Command("list", "list the problems, optimizers and learning-rate schedules", _no_arguments, run_list,
+            description="List the problems (with formulas), the optimizers (with hyperparameters and defaults) "
+                        "and the learning-rate schedules (with keywords and defaults)."),
     Command("trace", trace_command.HELP, trace_command.add_trace_arguments, trace_command.run_trace,
             description=trace_command.DESCRIPTION),
     Command("train", train_cli.HELP, train_cli.add_train_arguments, train_cli.run_train,

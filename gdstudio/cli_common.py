@@ -1,7 +1,8 @@
 """The pieces every `gdstudio` subcommand shares: errors, exit codes, streams, argument helpers.
 
-Qt-free and free of the engine, so the `trace` / `render` / `train` commands (in gdstudio.export,
-gdstudio.ui and gdstudio.train) and the command table (:mod:`gdstudio.cli`) all use one copy.
+Qt-free, over the engine only (the schedule options read its registry), so the `trace` / `render`
+/ `train` commands (in gdstudio.export, gdstudio.ui and gdstudio.train) and the command table
+(:mod:`gdstudio.cli`) all use one copy.
 
 Exit codes: :data:`EXIT_OK` 0; :data:`EXIT_FAILED` 1 (a write that failed: a full disk, a closed or
 full standard output); :data:`EXIT_USAGE` 2 (bad input: one line on stderr, never a traceback);
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from gdstudio.atomic import OutputPathError, OutputTarget, resolve_output
+from gdstudio.engine.schedules import ParamValue, check_warmup, get_schedule_spec, schedule_names, validate_schedule
 from gdstudio.limits import brief
 from gdstudio.parsing import EMPTY, NOT_A_NUMBER, NOT_FINITE, FloatListError, parse_floats
 
@@ -28,6 +30,8 @@ __all__ = [
     "CliError",
     "Command",
     "Parser",
+    "ScheduleChoice",
+    "add_schedule_options",
     "check_empty_values",
     "detach_stdout",
     "emit",
@@ -36,6 +40,7 @@ __all__ = [
     "output_target",
     "parse_key_values",
     "say",
+    "schedule_from_args",
 ]
 
 EXIT_OK = 0
@@ -188,3 +193,46 @@ def float_option(text: str, option: str) -> list[float]:
             assert exc.reason == EMPTY
             detail = "expected comma-separated numbers"
         raise CliError(f"Invalid {option}: {quoted} ({detail})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# learning-rate schedules (trace, render, train)
+# --------------------------------------------------------------------------------------------
+def add_schedule_options(p: argparse.ArgumentParser) -> None:
+    """``--schedule NAME``, ``--schedule-set KEY=VALUE`` (repeatable) and ``--warmup N``."""
+    p.add_argument("--schedule", metavar="NAME",
+                   help="a learning-rate schedule, stepped after each optimizer step as torch.optim.lr_scheduler "
+                        f"does: {', '.join(schedule_names())} (keywords: 'gdstudio list')")
+    p.add_argument("--schedule-set", dest="schedule_sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="a keyword of the schedule with torch's name, e.g. --schedule-set milestones=30,80 "
+                        "--schedule-set gamma=0.5 (repeatable)")
+    p.add_argument("--warmup", type=int, default=0, metavar="N",
+                   help="a linear warm-up over the first N steps (from η/N; then the schedule, or η): torch's "
+                        "SequentialLR([LinearLR(1/N, total_iters=N), schedule], milestones=[N]) (default 0)")
+
+
+@dataclass(frozen=True)
+class ScheduleChoice:
+    """The validated schedule options: ``name`` (registry name or None), every keyword of it
+    (``settings``, defaults filled in) and the warm-up steps."""
+
+    name: str | None
+    settings: dict[str, ParamValue]
+    warmup: int
+
+
+def schedule_from_args(args: argparse.Namespace, horizon: int | None) -> ScheduleChoice:
+    """The schedule options through the schedules' one boundary (``validate_schedule``); ``horizon``
+    (the run's steps or iterations) resolves the keywords that follow the run's length. CliError
+    with one line for a bad name, keyword or value."""
+    sets = parse_key_values(args.schedule_sets, "--schedule-set", "milestones=30,80")
+    if sets and args.schedule is None:
+        raise CliError(f"Invalid --schedule-set {args.schedule_sets[0]!r} (give --schedule NAME; "
+                       f"known: {', '.join(schedule_names())})")
+    try:
+        warmup = check_warmup(args.warmup)
+        settings = validate_schedule(args.schedule, sets, from_text=True, warmup=warmup, horizon=horizon)
+        name = None if args.schedule is None else get_schedule_spec(args.schedule).name
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return ScheduleChoice(name, settings, warmup)

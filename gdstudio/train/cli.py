@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import TextIO
 
 from gdstudio.atomic import Output, OutputPathError, OutputTarget, resolve_output, same_output
-from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, say
+from gdstudio.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    add_schedule_options,
+    say,
+    schedule_from_args,
+)
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
 from gdstudio.interrupts import Interrupted, deferred, handle_signals
@@ -35,6 +43,7 @@ from gdstudio.train.compare import (
     Entry,
     TrainConfig,
     TrainProgress,
+    check_schedules,
     compare_optimizers,
     smooth_curve,
 )
@@ -79,6 +88,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="OPT.KEY=VALUE",
                    help="override a hyperparameter, e.g. adam.lr=0.002 or adam.betas=0.9,0.99 (repeatable)")
     p.add_argument("--iterations", type=int, default=2000, metavar="N", help="training steps (default 2000)")
+    add_schedule_options(p)
     p.add_argument("--batch-size", type=int, default=128, metavar="B", help="mini-batch size (default 128)")
     p.add_argument("--hidden", default="100,100,100,100", metavar="SIZES",
                    help="hidden layer sizes, comma-separated, or 'none' (default 100,100,100,100)")
@@ -345,10 +355,13 @@ def _run_train(args: argparse.Namespace) -> int:
         _check_options(args)
         entries = parse_entries(args.optimizers, args.sets)
         hidden = parse_hidden(args.hidden)
+        schedule = schedule_from_args(args, horizon=None)  # the run-length keywords follow --iterations
         config = TrainConfig(hidden=hidden, iterations=args.iterations, batch_size=args.batch_size,
                              seed=args.seed, eval_every=args.eval_every, dtype=args.dtype,
-                             threads=args.threads or None)
+                             threads=args.threads or None, schedule=schedule.name,
+                             schedule_settings=schedule.settings, warmup=schedule.warmup)
         config.validate()
+        check_schedules(entries, config)
         check_count("--iterations", args.iterations, iteration_bytes(len(entries)), "loss history")
         out, plot = _outputs(args)
         dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,
@@ -356,6 +369,9 @@ def _run_train(args: argparse.Namespace) -> int:
                                progress=None if args.quiet else _download_progress())
         config.validate(len(dataset.y_train))
         _check_memory(args, entries, hidden, dataset.n_features, dataset.n_classes, len(dataset.y_test))
+    except CliError as exc:
+        say(f"gdstudio train: error: {exc}")
+        return exc.status
     except OutputPathError as exc:
         say(f"gdstudio train: error: {exc}")
         return EXIT_USAGE

@@ -15,6 +15,12 @@ book records it after the update on the same batch). Test accuracy is measured a
 or weights become NaN/inf is marked diverged at that iteration; its remaining losses and
 accuracies are NaN and it is not stepped further (a result, not an error).
 
+Learning-rate schedules (``TrainConfig.schedule``, ``schedule_settings``, ``warmup``): every entry
+gets the same schedule over its own η, with torch.optim.lr_scheduler semantics (the engine's
+:mod:`gdstudio.engine.schedules`): the rates are set before the first update and the schedule
+is stepped after each update; ``plateau`` watches the entry's recorded training loss of that
+iteration. cyclic / onecycle also cycle β₁ or the momentum, as torch does by default.
+
 Smoothing for plots (:func:`smooth_curve`) is the book's ``common/util.py`` one: a moving
 average weighted by an 11-tap Kaiser window (β = 2) with the ends mirrored, so the output has
 the input's length. :func:`ema` is the alternative (TensorBoard's debiased exponential average).
@@ -34,6 +40,7 @@ from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers.base import Optimizer
 from gdstudio.engine.optimizers.registry import get_spec
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
+from gdstudio.engine.schedules import ParamValue, Schedule, make_schedule, momentum_target, validate_schedule
 from gdstudio.train.blas import blas_threads
 from gdstudio.train.datasets import Dataset
 from gdstudio.train.mlp import MLP, Params
@@ -44,6 +51,7 @@ __all__ = [
     "Entry",
     "TrainConfig",
     "TrainProgress",
+    "check_schedules",
     "compare_optimizers",
     "ema",
     "make_entry",
@@ -103,6 +111,9 @@ class TrainConfig:
     eval_every: int = 100
     dtype: str = "float32"
     threads: int | None = 1  # BLAS threads while training (see gdstudio.train.blas); None: leave as is
+    schedule: str | None = None  # a learning-rate schedule for every entry (see gdstudio.engine.schedules)
+    schedule_settings: Mapping[str, object] = field(default_factory=dict)
+    warmup: int = 0  # linear warm-up steps before the schedule (or before a constant η)
 
     def validate(self, n_train: int | None = None) -> None:
         for name in ("iterations", "eval_every"):
@@ -116,6 +127,63 @@ class TrainConfig:
             raise ValueError(f"Invalid hidden value: {list(self.hidden)!r} (layer sizes must be whole numbers ≥ 1)")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"Invalid dtype value: {self.dtype!r} (must be float32 or float64)")
+        self.schedule_values()
+
+    def schedule_values(self) -> dict[str, ParamValue]:
+        """Every keyword of the schedule, validated, with the run-length ones resolved from
+        ``iterations``; ValueError for a bad schedule, keyword, value or warm-up."""
+        return validate_schedule(self.schedule, self.schedule_settings, warmup=self.warmup,
+                                 horizon=int(self.iterations))
+
+
+class _EntrySchedule:
+    """An entry's running schedule and the optimizer hyperparameters it drives (η, and β₁ or the
+    momentum for cyclic / onecycle)."""
+
+    def __init__(self, schedule: Schedule, opt: Optimizer, target: str | None) -> None:
+        self.schedule, self.opt, self.target = schedule, opt, target
+        self.apply()
+
+    def apply(self) -> None:
+        """Give the optimizer the rates its next update uses (torch: the param group's values)."""
+        changes: dict[str, object] = {"lr": self.schedule.lr}
+        momentum = self.schedule.momentum
+        if momentum is not None and self.target == "betas":
+            betas = self.opt.hp.as_dict()["betas"]
+            assert isinstance(betas, tuple)  # (β₁, β₂): the schedule sets β₁
+            changes["betas"] = (momentum, betas[1])
+        elif momentum is not None and self.target == "momentum":
+            changes["momentum"] = momentum
+        self.opt.set_hyperparameters(**changes)
+
+    def step(self, loss: float) -> None:
+        self.schedule.step(loss if self.schedule.watches_loss else None)
+        self.apply()
+
+
+def _lr(opt: Optimizer) -> float:
+    """The optimizer's current η (one value: the networks have no per-row columns)."""
+    value = opt.hp.as_dict()["lr"]
+    return float(value) if isinstance(value, (int, float, np.floating)) else math.nan
+
+
+def check_schedules(entries: Sequence[Entry], config: TrainConfig) -> None:
+    """ValueError when ``config``'s schedule cannot drive one of ``entries`` (see :func:`entry_schedules`)."""
+    entry_schedules(entries, [e.create() for e in entries], config)
+
+
+def entry_schedules(entries: Sequence[Entry], opts: Sequence[Optimizer],
+                    config: TrainConfig) -> list[_EntrySchedule | None]:
+    """One running schedule per entry (None without a schedule or warm-up); ValueError when the
+    schedule cannot drive an entry (cyclic momentum on an optimizer without momentum or betas)."""
+    settings = config.schedule_values()
+    out: list[_EntrySchedule | None] = []
+    for entry, opt in zip(entries, opts, strict=True):
+        names = [h.name for h in get_spec(entry.optimizer).hyperparams]
+        target = momentum_target(config.schedule, settings, entry.optimizer, names)
+        schedule = make_schedule(config.schedule, settings, opt.hp.as_dict()["lr"], warmup=config.warmup)
+        out.append(None if schedule is None else _EntrySchedule(schedule, opt, target))
+    return out
 
 
 @dataclass
@@ -141,6 +209,7 @@ class CompareResult:
     total: int                    # iterations requested
     completed: int                # iterations run (fewer if cancelled)
     losses: dict[str, np.ndarray]  # (completed,) float64, NaN after divergence
+    lrs: dict[str, np.ndarray]    # (completed,) the learning rate each update used (NaN after divergence)
     eval_iterations: np.ndarray   # iterations (after that many updates) with test accuracy
     accuracies: dict[str, np.ndarray]
     diverged: dict[str, int | None]
@@ -201,6 +270,8 @@ def compare_optimizers(
     n_train = len(dataset.y_train)
     config.validate(n_train)
     opts = [e.create() for e in ents]
+    hyperparams = {l: dict(o.hp.as_dict()) for l, o in zip(labels, opts, strict=True)}  # before any schedule
+    schedules = entry_schedules(ents, opts, config)
     net = MLP(dataset.n_features, config.hidden, dataset.n_classes, dtype=config.dtype)
     data = dataset.astype(net.dtype)
     x_tr, y_tr = data.x_train, data.y_train
@@ -214,6 +285,7 @@ def compare_optimizers(
 
     total = int(config.iterations)
     losses = {l: np.full(total, np.nan) for l in labels}
+    lrs = {l: np.full(total, np.nan) for l in labels}
     eval_its: list[int] = []
     accs: dict[str, list[float]] = {l: [] for l in labels}
     diverged: dict[str, int | None] = dict.fromkeys(labels)
@@ -245,9 +317,13 @@ def compare_optimizers(
                     row[label] = math.nan
                     continue
                 losses[label][it - 1] = loss
+                lrs[label][it - 1] = _lr(opt)
                 row[label] = loss
                 for p, g, s in zip(params[k], grads, states[k], strict=True):
                     opt.step(p, g, s, record=False)
+                schedule = schedules[k]
+                if schedule is not None:
+                    schedule.step(loss)
             completed = it
             acc_row = None
             if (config.eval_every and it % config.eval_every == 0) or it == total:
@@ -266,12 +342,13 @@ def compare_optimizers(
     return CompareResult(
         labels=labels,
         entries=ents,
-        hyperparams={l: dict(o.hp) for l, o in zip(labels, opts, strict=True)},
+        hyperparams=hyperparams,
         config=config,
         dataset=dataset.name,
         total=total,
         completed=completed,
         losses={l: v[:completed].copy() for l, v in losses.items()},
+        lrs={l: v[:completed].copy() for l, v in lrs.items()},
         eval_iterations=np.asarray(eval_its, dtype=np.int64),
         accuracies={l: np.asarray(v, dtype=np.float64) for l, v in accs.items()},
         diverged=diverged,
