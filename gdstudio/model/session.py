@@ -290,10 +290,10 @@ class Session:
         the position too with ``position`` (else it stays, clamped to the steps computed)."""
         changed_problem = st.problem is not self._problem or st.settings != self._problem_settings.values()
         with self._hold():
-            if changed_problem:
-                self._problem = st.problem
-                self._problem_settings.update(**st.settings)
+            self._problem = st.problem
             changed_runs = self._restore_runs(st.runs)
+            if changed_problem:
+                self._problem_settings.update(**st.settings)
             self._next_id, self.title, self.description = st.next_id, st.title, st.description
             pb = self._playback
             if st.whole is not None:
@@ -402,11 +402,12 @@ class Session:
                 configs.append((e, cfg, run))
         # Everything is validated: apply.
         with self.edit(_problem_label(old, new)):
-            self._problem_settings.update(**new.values())
+            # The problem and the runs first: a field subscriber reads a consistent session.
             if not same_problem:
                 self._problem = problem
                 for e, cfg, run in configs:
                     e.config, e.run = cfg, run
+            self._problem_settings.update(**new.values())
             self.problem_changed.emit()
             if not same_problem:
                 self._set_position(0)
@@ -796,9 +797,9 @@ class Session:
                 selected = ids[parsed.selected] if parsed.selected is not None and 0 <= parsed.selected < len(ids) \
                     else ids[0]
             self._problem = parsed.problem
-            self._problem_settings.update(**parsed.problem_settings.values())
             self._runs.clear()
             self._runs.extend(entries)
+            self._problem_settings.update(**parsed.problem_settings.values())
             self._next_id = len(entries) + 1
             self._playback.update(steps_per_tick=parsed.steps_per_tick, ticks_per_second=parsed.ticks_per_second,
                                   max_steps=parsed.max_steps, selected=selected)

@@ -1,6 +1,6 @@
 """The one clock of the studio: a QTimer whose every tick calls ``Session.tick()``.
 
-It runs while the session plays (``playing_changed``) at ``ticks_per_second`` (``speed_changed``).
+It runs while the session plays (the ``playback.playing`` field) at ``playback.ticks_per_second``.
 Ticks keep to a schedule (tick k is due at t0 + k / ticks_per_second; the timer waits the whole
 milliseconds left), so 60 ticks/s means 60, not the 58.8 of a fixed 17 ms interval. A tick that
 is late by more than one period drops the ticks it missed instead of firing a burst.
@@ -34,8 +34,9 @@ class Clock(QObject):
         self._last: float | None = None
         self._interval_avg: float | None = None
         self.ticks = 0
-        session.playing_changed.connect(self._on_playing)
-        session.speed_changed.connect(self._on_speed)
+        pb = session.playback.events
+        pb.playing.connect(self._on_playing)
+        pb.ticks_per_second.connect(self._on_speed)
         self._on_speed()
         self._on_playing(session.playing)
 
@@ -60,12 +61,12 @@ class Clock(QObject):
             return 0.0
         return 1.0 / self._interval_avg
 
-    def _on_speed(self) -> None:
+    def _on_speed(self, *_args: object) -> None:
         if self._running:
             self._due = time.perf_counter() + self.period
             self._schedule()
 
-    def _on_playing(self, playing: bool) -> None:
+    def _on_playing(self, playing: bool, _old: bool = False) -> None:
         if playing and not self._running:
             self._running = True
             self._last = None
@@ -104,5 +105,6 @@ class Clock(QObject):
         """Stop and disconnect from the session (call before the session outlives the window)."""
         self._running = False
         self._timer.stop()
-        self.session.playing_changed.disconnect(self._on_playing)
-        self.session.speed_changed.disconnect(self._on_speed)
+        pb = self.session.playback.events
+        pb.playing.disconnect(self._on_playing)
+        pb.ticks_per_second.disconnect(self._on_speed)

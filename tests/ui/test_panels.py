@@ -115,9 +115,12 @@ def test_hyperparameter_editors_are_generated_from_the_registry(qtbot, name):
         assert hp.help in tip and hp.range_text() in tip and first_rule_line in tip
         if hp.kind == "bool":
             assert isinstance(ed.check, QCheckBox) and ed.check.isChecked() == values[hp.name]
-        elif hp.kind == "pair":
-            assert len(ed.spins) == 2 and ed.slider is None
-            assert (ed.spins[0].value(), ed.spins[1].value()) == values[hp.name]
+        elif hp.kind == "choice":
+            assert [ed.combo.itemText(i) for i in range(ed.combo.count())] == list(hp.choices)
+            assert ed.combo.currentText() == values[hp.name] == ed.value()
+        elif hp.kind in ("pair", "triple"):
+            assert len(ed.spins) == (2 if hp.kind == "pair" else 3) and ed.slider is None
+            assert tuple(spin.value() for spin in ed.spins) == values[hp.name] == ed.value()  # exact values
         else:
             assert isinstance(ed.slider, LogSlider if hp.log else ValueSlider)
             assert ed.spins[0].value() == values[hp.name]

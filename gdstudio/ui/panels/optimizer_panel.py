@@ -5,8 +5,11 @@ and each :class:`HyperParam` of the chosen rule gets an editor (log slider + spi
 ε, linear slider + spin box for other numbers, a check box for flags, two spin boxes for β₁, β₂)
 whose tooltip is the parameter's help, range and default followed by the rule's update formula.
 
-Edits go to the selected run through ``Session.update_run`` after validation by the spec; an
-invalid value shows the spec's message in red under the editors and changes nothing.
+The panel follows the fields it shows (the selected run id, the selected entry's ``config`` and
+``color``, the problem fields that decide its dimension and data). Edits go to the selected run
+through ``Session.update_run`` (one undoable command each) after the optimizer's override boundary,
+``OptimizerSpec.validate_overrides``; an invalid value shows its message in red under the editors
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -164,16 +167,53 @@ class OptimizerPanel(QWidget):
         layout.addWidget(self.empty)
         layout.addStretch(1)
 
+        # Field subscriptions: the selection, the list of runs (a load replaces the entries), the
+        # bound entry's config and colour, and the problem fields that decide dimension and data.
         self._subs = Subscriptions()
-        self._subs.connect(session.selection_changed, lambda _id: self.refresh())
-        self._subs.connect(session.runs_changed, self.refresh)
-        self._subs.connect(session.problem_changed, self.refresh)
-        self.refresh()
+        self._entry_subs = Subscriptions()
+        self._entry_obj: RunEntry | None = None
+        self._subs.connect(session.playback.events.selected, self._on_selection)
+        self._subs.connect(session.run_list.events.inserted, self._on_list)
+        self._subs.connect(session.run_list.events.removed, self._on_list)
+        for name in ("name", "dataset", "data_x", "data_y", "expr"):
+            self._subs.connect(session.problem_settings.events[name], self._on_problem)
+        self._rebind()
 
     # ---------------------------------------------------------------- binding
     @property
     def entry(self) -> RunEntry | None:
         return self.session.selected
+
+    def _on_selection(self, _new: object, _old: object) -> None:
+        self._rebind()
+
+    def _on_list(self, _index: int, _entry: RunEntry) -> None:
+        self._rebind()
+
+    def _on_problem(self, _new: object, _old: object) -> None:
+        self.refresh()
+
+    def _on_config(self, _new: object, _old: object) -> None:
+        self.refresh()
+
+    def _on_color(self, _new: object, _old: object) -> None:
+        self._show_run_label()
+
+    def _rebind(self) -> None:
+        """Follow the selected entry's fields (config, colour), then show it."""
+        e = self.entry
+        if e is not self._entry_obj:
+            self._entry_subs.disconnect_all()
+            self._entry_obj = e
+            if e is not None:
+                self._entry_subs.connect(e.events.config, self._on_config)
+                self._entry_subs.connect(e.events.color, self._on_color)
+        self.refresh()
+
+    def _show_run_label(self) -> None:
+        e = self.entry
+        self.run_label.setText("" if e is None else
+                               f"<span style='color:{e.color}; font-size:14pt'>●</span> Run {e.id}")
 
     def refresh(self) -> None:
         """Show the selected run's settings (editors are rebuilt only when the rule changes)."""
@@ -190,7 +230,7 @@ class OptimizerPanel(QWidget):
             self.error.hide()
         self._bound = e.id
         spec = get_spec(e.config.optimizer)
-        self.run_label.setText(f"<span style='color:{e.color}; font-size:14pt'>●</span> Run {e.id}")
+        self._show_run_label()
         i = self.combo.findData(spec.name)
         blocked = self.combo.blockSignals(True)
         self.combo.setCurrentIndex(i)
@@ -221,8 +261,9 @@ class OptimizerPanel(QWidget):
             spin.setVisible(visible)
             if visible:
                 lab.setText(problem.params[i])
-                with QSignalBlocker(spin):
-                    spin.setValue(float(e.config.start[i]))
+                if i < len(e.config.start):  # mid-way through a change of problem the start may lag
+                    with QSignalBlocker(spin):
+                        spin.setValue(float(e.config.start[i]))
 
     def _build_editors(self, spec: OptimizerSpec) -> None:
         for editor in self.editors.values():
@@ -276,18 +317,17 @@ class OptimizerPanel(QWidget):
         if e is None:
             return
         spec = get_spec(e.config.optimizer)
-        hp = next(h for h in spec.hyperparams if h.name == name)
-        try:
-            value = hp.validate(value)
+        try:  # the one override boundary: this value, and the set it makes with the others
+            overrides = spec.validate_overrides({**e.config.hyperparameters, name: value})
         except ValueError as exc:
             self.show_error(str(exc))
             self.editors[name].set_value(spec.resolve(e.config.hyperparameters)[name])
             return
-        overrides = dict(e.config.hyperparameters)
-        if overrides.get(name) == value or (name not in overrides and spec.resolve(overrides)[name] == value):
+        value = overrides[name]
+        old = e.config.hyperparameters
+        if old.get(name) == value or (name not in old and spec.resolve(old)[name] == value):
             self.error.hide()
             return
-        overrides[name] = value
         self._update(hyperparameters=overrides)
 
     def _on_batch(self, value: int) -> None:
@@ -303,3 +343,4 @@ class OptimizerPanel(QWidget):
 
     def close_session(self) -> None:
         self._subs.disconnect_all()
+        self._entry_subs.disconnect_all()

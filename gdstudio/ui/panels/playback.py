@@ -8,7 +8,6 @@ playing (the table-driven throttle of :meth:`PlaybackBar.refresh`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 
@@ -16,10 +15,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget
 
+from gdstudio.export.schedule import format_loss
 from gdstudio.model.session import Session
 from gdstudio.ui.bridge import Subscriptions
+from gdstudio.ui.panels._bind import EntryFields
 
-__all__ = ["PlaybackBar"]
+__all__ = ["PlaybackBar", "format_loss", "readout_text"]  # format_loss: re-exported from gdstudio.export.schedule
 
 _THROTTLE_S = 0.1
 
@@ -76,14 +77,21 @@ class PlaybackBar(QWidget):
 
         self._last = 0.0
         self._dirty = False
+        # Field subscriptions: the playback fields it shows, the run list and each run's restart
+        # (the steps computed change) and colour-free config (the readout's loss); runs_advanced
+        # for new steps (they have no field).
         self._subs = Subscriptions()
         s = session
-        self._subs.connect(s.position_changed, lambda _step: self.refresh())
+        pb = s.playback.events
+        self._subs.connect(pb.position, self._on_position)
         self._subs.connect(s.runs_advanced, self.refresh)
-        self._subs.connect(s.runs_changed, lambda: self.refresh(force=True))
-        self._subs.connect(s.selection_changed, lambda _id: self.refresh(force=True))
-        self._subs.connect(s.playing_changed, lambda _p: self.refresh(force=True))
-        self._subs.connect(s.speed_changed, self._on_speed)
+        self._subs.connect(s.run_list.events.inserted, self._on_list)
+        self._subs.connect(s.run_list.events.removed, self._on_list)
+        self._entries = EntryFields(s, ("run",), self._on_restart)
+        self._subs.connect(pb.selected, self._on_forced)
+        self._subs.connect(pb.playing, self._on_forced)
+        self._subs.connect(pb.steps_per_tick, self._on_speed)
+        self._subs.connect(pb.ticks_per_second, self._on_speed)
         self._on_speed()
         self.refresh(force=True)
 
@@ -93,7 +101,19 @@ class PlaybackBar(QWidget):
         except ValueError:
             self._on_speed()
 
-    def _on_speed(self) -> None:
+    def _on_position(self, _new: int, _old: int) -> None:
+        self.refresh()
+
+    def _on_forced(self, _new: object, _old: object) -> None:
+        self.refresh(force=True)
+
+    def _on_list(self, _index: int, _entry: object) -> None:
+        self.refresh(force=True)
+
+    def _on_restart(self, _entry: object) -> None:
+        self.refresh(force=True)
+
+    def _on_speed(self, *_args: object) -> None:
         for box, value in ((self.steps_per_tick, self.session.steps_per_tick),
                            (self.ticks_per_second, self.session.ticks_per_second)):
             blocked = box.blockSignals(True)
@@ -121,6 +141,7 @@ class PlaybackBar(QWidget):
 
     def close_session(self) -> None:
         self._subs.disconnect_all()
+        self._entries.close()
 
 
 def readout_text(s: Session) -> str:
@@ -132,9 +153,3 @@ def readout_text(s: Session) -> str:
         loss = float(e.run.history.loss[k])
         text += f"  ·  loss {format_loss(loss)}"
     return text
-
-
-def format_loss(loss: float) -> str:
-    if not math.isfinite(loss):
-        return str(loss)
-    return f"{loss:.4g}" if 1e-3 <= abs(loss) < 1e5 or loss == 0 else f"{loss:.3e}"

@@ -11,6 +11,10 @@
 * for data-driven problems, the data as an editable table of (x, y) rows with add / remove,
   a combo of the named datasets, and Apply (validated by the engine);
 * the view: bounds (Apply / Default), grid resolution and a log / linear colour scale.
+
+The panel follows every field of ``session.problem_settings`` and writes through
+``Session.set_problem``: each change is one undoable command (choosing a problem and moving the
+runs to its suggested start is one, "change problem to Rosenbrock").
 """
 
 from __future__ import annotations
@@ -239,7 +243,10 @@ class ProblemPanel(QWidget):
         layout.addStretch(0)
 
         self._subs = Subscriptions()
-        self._subs.connect(session.problem_changed, self.refresh)
+        self._subs.connect(session.problem_settings.events.all, self._on_field)  # every field it shows
+        self.refresh()
+
+    def _on_field(self, _info: object) -> None:
         self.refresh()
 
     # ---------------------------------------------------------------- model -> widgets
@@ -325,8 +332,10 @@ class ProblemPanel(QWidget):
         self.expr_error.hide()
         if name == ps.name:
             return
-        if self._set_problem(name=name, dataset=None, data_x=None, data_y=None, expr=None, bounds=None):
-            self._move_starts_to_default()
+        title = PROBLEMS[name].title
+        with self.session.edit(f"change problem to {title}"):  # one undo step, starts included
+            if self._set_problem(name=name, dataset=None, data_x=None, data_y=None, expr=None, bounds=None):
+                self._move_starts_to_default()
 
     def _move_starts_to_default(self) -> None:
         """A new problem: every run moves to its suggested start (old starts mean nothing here)."""
@@ -384,15 +393,17 @@ class ProblemPanel(QWidget):
             self.parse_finished.emit(False)
             return
         was_custom = self.session.problem_settings.name == "custom"
-        try:  # the expression is compiled and cached: building the problem here is instant
-            self.session.set_problem(name="custom", expr=text, dataset=None, data_x=None, data_y=None, bounds=None)
-        except ValueError as exc:
-            self._show_expression_error(str(exc), getattr(exc, "position", None))
-            self.parse_finished.emit(False)
-            return
-        self.expr_error.hide()
-        if not was_custom:
-            self._move_starts_to_default()
+        with self.session.edit(f"change problem to f(x, y) = {text}"):  # one undo step, starts included
+            try:  # the expression is compiled and cached: building the problem here is instant
+                self.session.set_problem(name="custom", expr=text, dataset=None, data_x=None, data_y=None,
+                                         bounds=None)
+            except ValueError as exc:
+                self._show_expression_error(str(exc), getattr(exc, "position", None))
+                self.parse_finished.emit(False)
+                return
+            self.expr_error.hide()
+            if not was_custom:
+                self._move_starts_to_default()
         self.parse_finished.emit(True)
         if commit:
             self.committed.emit()

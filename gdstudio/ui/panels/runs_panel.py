@@ -27,9 +27,10 @@ from PySide6.QtWidgets import (
 
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.runs import Status
+from gdstudio.export.schedule import format_loss
 from gdstudio.model.session import RunEntry, Session
 from gdstudio.ui.bridge import Subscriptions
-from gdstudio.ui.panels.playback import format_loss
+from gdstudio.ui.panels._bind import EntryFields
 
 __all__ = ["COLUMNS", "STATE_TEXT", "RunsModel", "RunsPanel", "key_hyperparameters", "run_state"]
 
@@ -290,14 +291,20 @@ class RunsPanel(QWidget):
         self._natural: dict[int, int] = {}
         self._fit_columns(None)
         self._last = 0.0
+        # Field subscriptions: rows come and go with the run list; a row changes with its entry's
+        # config, colour, visibility or restart; the step / loss / status columns follow the
+        # position, playing and max steps (and runs_advanced: new steps have no field).
         self._subs = Subscriptions()
         s = session
-        self._subs.connect(s.runs_changed, self._on_runs_changed)
+        pb = s.playback.events
+        self._subs.connect(s.run_list.events.inserted, self._on_list)
+        self._subs.connect(s.run_list.events.removed, self._on_list)
+        self._entries = EntryFields(s, ("config", "color", "visible", "run"), self._on_entry)
         self._subs.connect(s.runs_advanced, self._throttled)
-        self._subs.connect(s.position_changed, lambda _step: self._throttled())
-        self._subs.connect(s.playing_changed, lambda _p: self.refresh())
-        self._subs.connect(s.speed_changed, self.refresh)  # max steps: "at step limit"
-        self._subs.connect(s.selection_changed, self._select_row)
+        self._subs.connect(pb.position, self._on_position)
+        self._subs.connect(pb.playing, self._on_field)
+        self._subs.connect(pb.max_steps, self._on_field)  # "at step limit"
+        self._subs.connect(pb.selected, self._on_selected)
         self._select_row(s.selected_id)
 
     def refresh(self) -> None:
@@ -362,9 +369,21 @@ class RunsPanel(QWidget):
             return  # the next tick (or the stop) refreshes
         self.refresh()
 
-    def _on_runs_changed(self) -> None:
+    def _on_list(self, _index: int, _entry: RunEntry) -> None:
         self.refresh()
         self._select_row(self.session.selected_id)
+
+    def _on_entry(self, _entry: RunEntry) -> None:
+        self.refresh()
+
+    def _on_position(self, _new: int, _old: int) -> None:
+        self._throttled()
+
+    def _on_field(self, _new: object, _old: object) -> None:
+        self.refresh()
+
+    def _on_selected(self, new: int | None, _old: int | None) -> None:
+        self._select_row(new)
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid() and current.row() < len(self.model.ids):
@@ -387,3 +406,4 @@ class RunsPanel(QWidget):
 
     def close_session(self) -> None:
         self._subs.disconnect_all()
+        self._entries.close()

@@ -1,7 +1,10 @@
 """Hyperparameter editors generated from the registry's :class:`HyperParam` specs.
 
 One editor per spec: a log slider + spin box for log-scale numbers (η, ε), a linear slider +
-spin box for other numbers, a check box for flags, two spin boxes for pairs (β₁, β₂). An editor
+spin box for other numbers and whole numbers, a check box for flags, a combo for choices, two
+spin boxes for pairs (β₁, β₂) and three for triples. Spin boxes keep the exact value they were
+given (a QDoubleSpinBox rounds to its decimals: Adafactor's ε₁ = 2.220446049250313e-16 must come
+back as it went in, not as 2.22044604925031e-16). An editor
 emits :attr:`ParamEditor.committed` with the new value when the user finishes an edit: on
 releasing a dragged slider (drags only preview in the spin box: that is the debounce), on Enter
 or focus-out in a spin box, on a click. It does not validate: the panel does, with the spec.
@@ -12,7 +15,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from gdstudio.engine.hyperparams import HyperParam, Value, format_value
 from gdstudio.ui.widgets.numbers import LogSlider, NumberSpinBox, ValueSlider, nice_step
@@ -27,6 +30,28 @@ def param_tooltip(spec: HyperParam, rule: str = "") -> str:
     if spec.log:
         head += "   (log-scale slider)"
     return f"{head}\n\n{rule}" if rule else head
+
+
+class ExactSpinBox(NumberSpinBox):
+    """A :class:`NumberSpinBox` whose :meth:`value` is the exact float last set, until edited."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._exact: tuple[float, float] | None = None  # (shown, exact)
+        self._sets = 0
+
+    def setValue(self, value: float) -> None:
+        self._sets += 1
+        mine = self._sets
+        super().setValue(value)  # may emit valueChanged, whose slots may set another value
+        if mine == self._sets:
+            self._exact = (super().value(), float(value))
+
+    def value(self) -> float:
+        shown = super().value()
+        if self._exact is not None and shown == self._exact[0]:
+            return self._exact[1]
+        return shown
 
 
 class ParamEditor(QWidget):
@@ -48,14 +73,22 @@ class ParamEditor(QWidget):
         self.slider: ValueSlider | None = None
         self.spins: list[NumberSpinBox] = []
         self.check: QCheckBox | None = None
+        self.combo: QComboBox | None = None
         if spec.kind == "bool":
             self.check = QCheckBox("on")
             self.check.setToolTip(tip)
             self.check.toggled.connect(lambda _=None: self.committed.emit(self.value()))
             layout.addWidget(self.check)
             layout.addStretch(1)
-        elif spec.kind == "pair":
-            symbols = spec.symbols or (f"{spec.symbol}₁", f"{spec.symbol}₂")
+        elif spec.kind == "choice":
+            self.combo = QComboBox()
+            self.combo.addItems(list(spec.choices))
+            self.combo.setToolTip(tip)
+            self.combo.activated.connect(lambda _=None: self.committed.emit(self.value()))
+            layout.addWidget(self.combo, 1)
+        elif spec.kind in ("pair", "triple"):
+            n = 2 if spec.kind == "pair" else 3
+            symbols = spec.symbols or tuple(f"{spec.symbol}{'₁₂₃'[i]}" for i in range(n))
             for sym in symbols:
                 lab = QLabel(sym)
                 lab.setToolTip(tip)
@@ -89,7 +122,8 @@ class ParamEditor(QWidget):
     def _spin(self, spec: HyperParam, tip: str) -> NumberSpinBox:
         lo = spec.low if math.isfinite(spec.low) else -1e12
         hi = spec.high if math.isfinite(spec.high) else 1e12
-        spin = NumberSpinBox(log=spec.log, low=lo, high=hi, step=nice_step(spec.soft_high - spec.soft_low))
+        step = 1.0 if spec.kind == "int" else nice_step(spec.soft_high - spec.soft_low)
+        spin = ExactSpinBox(log=spec.log, low=lo, high=hi, step=step)
         spin.setToolTip(tip)
         spin.valueChanged.connect(self._on_spin)
         return spin
@@ -98,8 +132,12 @@ class ParamEditor(QWidget):
     def value(self) -> Value:
         if self.check is not None:
             return self.check.isChecked()
-        if self.spec.kind == "pair":
-            return (self.spins[0].value(), self.spins[1].value())
+        if self.combo is not None:
+            return self.combo.currentText()
+        if self.spec.kind in ("pair", "triple"):
+            return tuple(spin.value() for spin in self.spins)  # type: ignore[return-value]
+        if self.spec.kind == "int":
+            return round(self.spins[0].value())
         return self.spins[0].value()
 
     def set_value(self, value: Value) -> None:
@@ -108,6 +146,11 @@ class ParamEditor(QWidget):
             blocked = self.check.blockSignals(True)
             self.check.setChecked(bool(value))
             self.check.blockSignals(blocked)
+            return
+        if self.combo is not None:
+            blocked = self.combo.blockSignals(True)
+            self.combo.setCurrentText(str(value))
+            self.combo.blockSignals(blocked)
             return
         values = tuple(value) if isinstance(value, tuple | list) else (float(value),)  # type: ignore[arg-type]
         for spin, v in zip(self.spins, values, strict=False):
