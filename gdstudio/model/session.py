@@ -774,7 +774,7 @@ class Session:
     def to_dict(self) -> dict[str, Any]:
         return session_to_dict(self)
 
-    def apply_dict(self, data: Mapping[str, Any], *, label: str = "open session") -> None:
+    def apply_dict(self, data: Mapping[str, Any], *, label: str | None = None) -> None:
         """Replace this session's content by ``data`` (validated first: SessionError, a
         ValueError, changes nothing). Runs are recomputed up to the saved computed steps.
 
@@ -782,10 +782,13 @@ class Session:
         slow part) on a worker thread and applies on the UI thread."""
         self.apply_prepared(prepare_session(data), label=label)
 
-    def apply_prepared(self, prepared: PreparedSession, *, label: str = "open session") -> None:
+    def apply_prepared(self, prepared: PreparedSession, *, label: str | None = None) -> None:
         """Swap in a session made by :func:`prepare_session` (nothing here can fail); one undo
-        command named ``label`` ("open session foo.json", "load preset Beale", "new session")."""
+        command named ``label`` ("open session foo.json", "new session"; by default "load preset
+        <title>" for a document with a group, else "open session")."""
         parsed = prepared.parsed
+        if label is None:
+            label = f"load preset {parsed.title}" if parsed.group and parsed.title else "open session"
         self.set_playing(False)
         with self.edit(label, whole=True), self._quiet_relays():
             entries = []

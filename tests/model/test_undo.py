@@ -15,6 +15,8 @@ from gdstudio.model.undo import Command
 
 GD = RunConfig("gd", (-7.0, 2.0), {"lr": 0.1})
 MOM = RunConfig("momentum", (-7.0, 2.0), {"lr": 0.05, "momentum": 0.9})
+BOOK_BOWL_TITLE = __import__("json").loads(
+    (Path(__file__).resolve().parents[2] / "resources" / "presets" / "book-bowl.json").read_text())["title"]
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "sessions" / "v1" / "line-minibatch.json"
 
 
@@ -64,7 +66,7 @@ EDITS = [
     (lambda: bowl(GD), lambda s: s.set_problem(log_scale=True), "use log colour scale"),
     (lambda: bowl(GD), lambda s: s.set_problem(bounds=((-9, 9), (-3, 3))), "set the view bounds"),
     (lambda: bowl(GD, MOM), lambda s: s.race_all(tune=False, optimizers=("adam", "nag")), "race all (2 runs)"),
-    (lambda: bowl(GD, MOM), lambda s: load_preset(s, "book-bowl"), "open session"),
+    (lambda: bowl(GD, MOM), lambda s: load_preset(s, "book-bowl"), "load preset " + BOOK_BOWL_TITLE),
     (lambda: bowl(GD, MOM), lambda s: s.apply_dict(__import__("json").loads(FIXTURE.read_text()),
                                                   label="open session line-minibatch.json"),
      "open session line-minibatch.json"),
@@ -201,7 +203,7 @@ def test_snapshot_restore_drops_the_commands_since():
     snap = s.snapshot()
     before = s.to_dict()
     load_preset(s, "book-bowl")
-    assert s.undo_stack.undo_text == "open session"
+    assert s.undo_stack.undo_text == "load preset " + BOOK_BOWL_TITLE
     s.restore(snap)
     assert s.to_dict() == before and s.undo_stack.labels == ["recolour Run 1"]
 
