@@ -43,12 +43,12 @@ class AdEMAMixParams(Params):
         horizon = self.t_alpha_beta3
         if horizon is None:
             return
-        where = common.rows_where(np.asarray(horizon == 0))
+        where = common.rows_where(horizon == 0)
         if where is not None:
             raise ValueError(f"Invalid t_alpha_beta3 value: 0.0 (the warm-up divides by it: must be > 0){where}")
         beta1, _, beta3 = self.betas
         for i, beta in ((0, beta1), (2, beta3)):
-            where = common.rows_where(np.asarray(beta == 0))
+            where = common.rows_where(beta == 0)
             if where is not None:
                 raise ValueError(
                     f"Invalid betas[{i}] value: 0.0 (the β₃ warm-up takes its logarithm: must be > 0 "

@@ -110,7 +110,10 @@ class RefParam(HyperParam):
     def _tuple(self, value: object, *, rows: bool) -> tuple[Real, ...]:
         n = self.size
         example = self._example()
-        bad = f"Invalid {self.name} value: {value!r} (must be {_WORDS.get(n, n)} numbers, e.g. {example})"
+        shown = repr(value)
+        if isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value):
+            shown = f"{len(value)} items"  # one line, not the arrays' repr
+        bad = f"Invalid {self.name} value: {shown} (must be {_WORDS.get(n, n)} numbers, e.g. {example})"
         if isinstance(value, np.ndarray) and value.ndim == 1:
             value = tuple(value.tolist())
         if not isinstance(value, (tuple, list)) or len(value) != n:
@@ -129,16 +132,25 @@ class RefParam(HyperParam):
         return tuple(out)
 
     def _column(self, value: Any, what: str) -> Column:
-        try:
-            return super()._column(value, what)
-        except ValueError:
-            if not self.message or value.ndim != 2 or value.dtype.kind not in "fiu":
-                raise
-            col = np.asarray(value, dtype=np.float64)[:, 0]
-            for row, item in enumerate(col.tolist()):
-                if not math.isnan(item) and not self._inside(item):
-                    raise ValueError(f"{self._text(item, what)} in row {row}") from None
-            raise
+        if value.ndim != 2 or value.shape[1] != 1 or value.shape[0] < 1 or value.dtype.kind not in "fiu":
+            return super()._column(value, what)  # the shape / dtype message
+        col: Column = value.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            ok = ~np.isnan(col)
+            if not (self.allow_inf and self.high == math.inf):
+                ok &= np.isfinite(col)
+            ok &= col > self.low if self.low_open else col >= self.low
+            ok &= col < self.high if self.high_open else (col <= self.high) | np.isinf(col)
+        if not ok.all():
+            row = int(np.argmin(ok[:, 0]))
+            item = float(col[row, 0])
+            try:
+                self._check_scalar(item, what)
+            except ValueError as exc:
+                raise ValueError(f"{exc} in row {row}") from None
+            raise ValueError(f"Invalid {what} value: {item!r} (must be in {self.range_text()}) in row {row}")
+        col.flags.writeable = False
+        return col
 
     def _parse(self, text: str) -> Value:
         raw = text.strip()
@@ -220,6 +232,17 @@ class BetasParam(RefParam):
 
     def _inside(self, value: float) -> bool:  # for columns: the loosest item's range
         return math.isfinite(value) and 0.0 <= value <= 1.0
+
+    def range_text(self) -> str:
+        return "[0.0, 1.0) (β₃: [0.0, 1.0])"
+
+    def _column(self, value: Any, what: str) -> Column:
+        col = super()._column(value, what)
+        index = int(what.rsplit("[", 1)[1].rstrip("]")) if what.endswith("]") else 0
+        if index != 2 and bool((col >= 1.0).any()):
+            row = int(np.argmax(col[:, 0] >= 1.0))
+            raise ValueError(f"beta{index + 1} must be in the range [0.0, 1.0) in row {row}")
+        return col
 
 
 def eps(default: float, help: str = "added to the denominator so it is never zero", **spec: Any) -> Any:

@@ -30,7 +30,10 @@ def _schedule(hp: ScheduleFreeSGDParams | ScheduleFreeAdamWParams, t: int, state
     weight_sum = state.get("weight_sum") + weight
     ckp1: Real
     if isinstance(weight_sum, np.ndarray) or isinstance(weight, np.ndarray):
-        ckp1 = np.where(weight_sum != 0, np.divide(weight, weight_sum, where=weight_sum != 0), 0.0)
+        nonzero = np.asarray(weight_sum != 0)
+        ratio = np.zeros(np.broadcast(weight, weight_sum).shape)
+        np.divide(weight, weight_sum, out=ratio, where=nonzero)
+        ckp1 = ratio
     else:
         ckp1 = weight / weight_sum if weight_sum != 0 else 0.0
     for name, value in (("scheduled_lr", lr), ("lr_max", lr_max), ("weight_sum", weight_sum), ("ckp1", ckp1)):
@@ -120,7 +123,7 @@ class ScheduleFreeAdamWParams(Params):
     weight_lr_power: Real = community.nonneg("weight_lr_power", "p_w", 2.0, _HELP_POWER, soft_high=4.0, checked=False)
 
     def check(self) -> None:
-        where = common.rows_where(np.asarray(self.betas[0] == 0))
+        where = common.rows_where(self.betas[0] == 0)
         if where is not None:
             raise ValueError(
                 f"Invalid betas[0] value: 0.0 (schedule-free needs β₁ > 0: x = (y − (1−β₁)z)/β₁){where}")
