@@ -1,16 +1,24 @@
 """The adapter from the session (model) to the views: the only place that pushes to them.
 
 Every view implements :class:`~gdstudio.ui.views.protocol.View`; the bridge calls only that
-interface. :class:`ViewBridge` subscribes to the session's signals and, on
+interface. :class:`ViewBridge` subscribes to the fields the views show (the session's declared
+models, :mod:`gdstudio.model.state`) and, on
 
-* ``problem_changed``: ``set_problem`` on every view, then computes the surface
-  (``problem.grid``) — off the UI thread when it is expensive (data problems with many points:
-  a :class:`~gdstudio.ui.background.Background` job, stale results dropped by its generation
-  counter) — and calls ``set_surface`` on every view;
-* ``runs_changed`` / ``runs_advanced``: rebuilds the :class:`TrajectoryView` list (views of the
-  runs' history arrays, no copies, no loop over steps) and pushes it with ``set_frame``;
-* ``position_changed``: pushes ``set_position``;
-* ``options_changed``: ``set_options`` (:class:`~gdstudio.ui.views.protocol.DisplayOptions`).
+* ``problem_changed`` (the problem object, or its bounds / grid / colour scale): ``set_problem``
+  on every view, then the surface (``problem.grid``) — off the UI thread when it is expensive
+  (data problems with many points: a :class:`~gdstudio.ui.background.Background` job, stale
+  results dropped by its generation counter; only the colour scale changed: the last grid is
+  reused) — and ``set_surface`` on every view;
+* the run list (``run_list``: inserted, removed, moved, …), each entry's ``config``, ``color``,
+  ``visible`` and ``run`` (restarted), and ``runs_advanced`` (steps computed): rebuilds the
+  :class:`TrajectoryView` list (views of the runs' history arrays, no copies, no loop over steps)
+  and pushes it with ``set_frame`` (each view redraws only the runs whose picture changed: a
+  recolour re-pens one run);
+* ``playback.position``: ``set_position``;
+* ``options.show_gradient`` / ``show_velocity`` / ``show_effective_step`` / ``show_field`` /
+  ``log_loss``: ``set_options`` (:class:`~gdstudio.ui.views.protocol.DisplayOptions`); the
+  layout options (3-D view, grey map, small multiples) are the window's, not the bridge's.
+  The selection, playing and speed are shown by no view: not subscribed.
 
 Run and position changes are coalesced: they mark what is stale and one queued call per pass of
 the event loop pushes it (a tick that advances the runs and moves the position pushes once; a
@@ -123,21 +131,57 @@ class ViewBridge(QObject):
         self._stale_runs = False
         self._stale_position = False
         self._scheduled = False
+        self._grid_key: tuple[Problem, int, object] | None = None  # what last_surface is the grid of
+        self._entry_subs: dict[int, Subscriptions] = {}  # id() of each run entry -> its field subscriptions
         self._subs.connect(s.problem_changed, self.refresh_surface)
-        self._subs.connect(s.runs_changed, self._runs_stale)
+        runs = s.run_list.events
+        for event in (runs.inserted, runs.removed, runs.moved, runs.changed, runs.reordered):
+            self._subs.connect(event, self._run_list_changed)
         self._subs.connect(s.runs_advanced, self._runs_stale)
-        self._subs.connect(s.position_changed, self._position_stale)
-        self._subs.connect(s.options_changed, self.push_options)
+        self._subs.connect(s.playback.events.position, self._position_stale)
+        o = s.options.events
+        # Arrows at the runs' heads need the runs' previews; the field and the loss axis do not.
+        for event in (o.show_gradient, o.show_velocity, o.show_effective_step):
+            self._subs.connect(event, self._preview_option_changed)
+        for event in (o.show_field, o.log_loss):
+            self._subs.connect(event, self._option_changed)
+        self._sync_entries()
         for view in (contour, surface, history):
             self._connect_picking(view)
         self.refresh_all()
+
+    # ------------------------------------------------------------------ subscriptions
+    def _sync_entries(self) -> None:
+        """Subscribe to the fields of each run entry in the list (and drop those of entries gone)."""
+        entries = {id(e): e for e in self.session.run_list}
+        for key in [k for k in self._entry_subs if k not in entries]:
+            self._entry_subs.pop(key).disconnect_all()
+        for key, entry in entries.items():
+            if key not in self._entry_subs:
+                subs = self._entry_subs[key] = Subscriptions()
+                # What the views show of a run (the label comes from the config; a new run is a restart).
+                for event in (entry.events.config, entry.events.color, entry.events.visible, entry.events.run):
+                    subs.connect(event, self._run_field_changed)
+
+    def _run_list_changed(self, *_args: object) -> None:
+        self._sync_entries()
+        self._runs_stale()
+
+    def _run_field_changed(self, _new: object, _old: object) -> None:
+        self._runs_stale()
+
+    def _option_changed(self, _new: object, _old: object) -> None:
+        self.push_options(runs=False)
+
+    def _preview_option_changed(self, _new: object, _old: object) -> None:
+        self.push_options(runs=True)  # arrows switched on need the runs' previews
 
     # ------------------------------------------------------------------ coalescing
     def _runs_stale(self) -> None:
         self._stale_runs = True
         self._schedule()
 
-    def _position_stale(self, _step: int = 0) -> None:
+    def _position_stale(self, _new: object = None, _old: object = None) -> None:
         self._stale_position = True
         self._schedule()
 
@@ -167,7 +211,7 @@ class ViewBridge(QObject):
     # ------------------------------------------------------------------ pushing
     def refresh_all(self) -> None:
         self.refresh_surface()
-        self.push_options()
+        self.push_options(runs=True)
         self.push_trajectories()
 
     @property
@@ -176,25 +220,36 @@ class ViewBridge(QObject):
         return self.surface_work.busy
 
     def refresh_surface(self) -> None:
-        """Recompute the surface for the session's problem and view settings."""
+        """Show the surface of the session's problem and view settings: the last grid again when
+        only the colour scale changed, else a new grid (off the UI thread when expensive)."""
         s = self.session
         problem, res, bounds = s.problem, s.problem_settings.resolution, s.bounds
+        key = (problem, res, bounds)
         for view in self._views():
             view.set_problem(problem)
-        if surface_cost(problem, res) <= SYNC_SURFACE_COST:
+        if self.last_surface is not None and self._same_grid(key):
+            self.surface_work.cancel()  # a grid still computed for other settings is dropped
+            self._apply_surface(self.last_surface)
+        elif surface_cost(problem, res) <= SYNC_SURFACE_COST:
             self.surface_work.cancel()  # a result still computed for an older problem is dropped
             try:
                 surf = problem.grid(res, bounds)
             except ValueError as exc:
                 self.message.emit(f"Cannot draw the surface: {exc}")
                 return
+            self._grid_key = key
             self._apply_surface(surf)
         else:
             self.message.emit("Computing the surface…")
-            self.surface_work.start(lambda _job: problem.grid(res, bounds))
+            self.surface_work.start(lambda _job: problem.grid(res, bounds), context=key)
 
-    def _on_surface_done(self, _job: Job, result: object) -> None:
+    def _same_grid(self, key: tuple[Problem, int, object]) -> bool:
+        old = self._grid_key
+        return old is not None and old[0] is key[0] and old[1:] == key[1:]
+
+    def _on_surface_done(self, job: Job, result: object) -> None:
         assert isinstance(result, Surface)
+        self._grid_key = job.context
         self._apply_surface(result)
         self.message.emit("")
 
@@ -266,11 +321,13 @@ class ViewBridge(QObject):
         for view in self._views():
             view.set_position(step)
 
-    def push_options(self) -> None:
+    def push_options(self, runs: bool = True) -> None:
+        """``set_options`` on every view; with ``runs``, the runs follow (the arrows need previews)."""
         options = display_options(self.session)
         for view in self._views():
             view.set_options(options)
-        self._runs_stale()  # arrows switched on need the runs' previews
+        if runs:
+            self._runs_stale()
 
     # ------------------------------------------------------------------ mouse -> model
     def _connect_picking(self, view: View | None) -> None:
@@ -330,6 +387,9 @@ class ViewBridge(QObject):
         if self._closed:
             return
         self._subs.disconnect_all()
+        for subs in self._entry_subs.values():
+            subs.disconnect_all()
+        self._entry_subs.clear()
         self._closed = True
         for view in self._picking:
             for sig, slot in ((view.startClicked, self._on_start_clicked),
