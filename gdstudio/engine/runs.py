@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import mmap
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -22,6 +23,7 @@ from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers import OptState, get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
+from gdstudio.engine.schedules import Schedule, make_schedule, momentum_target
 
 __all__ = ["History", "Run", "RunConfig", "Status", "lazy_buffer"]
 
@@ -39,6 +41,8 @@ class RunConfig:
     ``hyperparameters`` holds overrides of the optimizer's registry defaults (torch names).
     ``batch_size`` None means all the data; ``noise`` is the σ of Gaussian noise added to the
     gradient (any problem); ``tol`` the exact-gradient norm that counts as converged (0: never).
+    ``schedule``: a learning-rate schedule of :mod:`gdstudio.engine.schedules` (None: constant η)
+    with its keyword ``schedule_settings``, after a linear ``warmup`` of that many steps.
     """
 
     optimizer: str
@@ -49,6 +53,9 @@ class RunConfig:
     noise: float = 0.0
     seed: int = 0
     tol: float = 1e-8
+    schedule: str | None = None
+    schedule_settings: Mapping[str, Any] = field(default_factory=dict)
+    warmup: int = 0
 
     def with_(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
@@ -110,7 +117,8 @@ class History:
     Per-step arrays have one row per step taken: row k describes the step from ``points[k]`` to
     ``points[k+1]``: ``grad`` (the gradient used, with batch and noise), ``grad_norm`` (norm of
     the exact full gradient at ``points[k]``), ``first_moment``, ``second_moment`` (NaN where the
-    rule has none), ``effective_lr`` and ``update`` (``points[k+1] − points[k]``).
+    rule has none), ``effective_lr`` and ``update`` (``points[k+1] − points[k]``); ``lr``, the
+    learning rate the step used (the schedule's, else η).
     """
 
     STEP_FIELDS = ("grad", "first_moment", "second_moment", "effective_lr", "update")
@@ -120,6 +128,7 @@ class History:
         self._points = _Grow((dim,))
         self._loss = _Grow(())
         self._grad_norm = _Grow(())
+        self._lr = _Grow(())
         self._step = {name: _Grow((dim,)) for name in self.STEP_FIELDS}
 
     def __len__(self) -> int:
@@ -142,8 +151,14 @@ class History:
     def grad_norm(self) -> np.ndarray:
         return self._grad_norm.view()
 
+    @property
+    def lr(self) -> np.ndarray:
+        """lr[k]: the learning rate step k + 1 used."""
+        return self._lr.view()
+
     def step_array(self, name: str) -> np.ndarray:
-        return self._step[name].view()
+        """A per-step array by name: one of :data:`STEP_FIELDS`, or ``lr``."""
+        return self.lr if name == "lr" else self._step[name].view()
 
     @property
     def grad(self) -> np.ndarray:
@@ -169,6 +184,7 @@ class History:
         self._points.reserve(extra)
         self._loss.reserve(extra)
         self._grad_norm.reserve(extra)
+        self._lr.reserve(extra)
         for g in self._step.values():
             g.reserve(extra)
 
@@ -176,7 +192,7 @@ class History:
         """Keep the first ``n_points`` points (and the steps between them)."""
         self._points.n = self._loss.n = min(self._points.n, n_points)
         n_steps = max(0, self._points.n - 1)
-        self._grad_norm.n = min(self._grad_norm.n, n_steps)
+        self._grad_norm.n = self._lr.n = min(self._grad_norm.n, n_steps)
         for g in self._step.values():
             g.n = min(g.n, n_steps)
 
@@ -260,6 +276,16 @@ class Run:
         self._noise_rng = np.random.default_rng([int(seed), 1])
         self.params = np.array([start], dtype=np.float64)
         self.state: OptState = self.optimizer.init_state(self.params)
+        self._configured = dict(self.optimizer.hp)
+        self._lr_now = 0.0
+        self.schedule: Schedule | None = make_schedule(
+            config.schedule, config.schedule_settings, self._configured["lr"], warmup=config.warmup
+        )
+        self._momentum_key = None if self.schedule is None else momentum_target(
+            self.schedule.name, self.schedule.settings, self.spec.name, self._configured
+        )
+        if self.schedule is not None:
+            self._apply_schedule()
         self.history = History(problem.dim)
         self.status = Status.RUNNING
         self.diverged_at: int | None = None
@@ -275,8 +301,34 @@ class Run:
 
     @property
     def hyperparameters(self) -> dict[str, Value]:
-        """Every resolved hyperparameter value."""
-        return dict(self.optimizer.hp)
+        """Every resolved hyperparameter value (as configured: a schedule changes η as it runs)."""
+        return dict(self._configured) if self.schedule is not None else dict(self.optimizer.hp)
+
+    def _apply_schedule(self) -> bool:
+        """Give the optimizer the schedule's rates for the next step (η, and β₁ or the momentum
+        for cyclic/onecycle); False when they are not valid values (an η grown to inf)."""
+        schedule = self.schedule
+        assert schedule is not None
+        changes: dict[str, Any] = {"lr": schedule.lr}
+        if self._momentum_key == "betas":
+            betas = self.optimizer.hp["betas"]
+            assert isinstance(betas, tuple)
+            changes["betas"] = (schedule.momentum, *betas[1:])
+        elif self._momentum_key == "momentum":
+            changes["momentum"] = schedule.momentum
+        try:
+            self.optimizer.set_hyperparameters(**changes)
+        except ValueError:
+            return False
+        self._lr_now = float(np.ravel(schedule.lr)[0])
+        return True
+
+    def _step_schedule(self) -> bool:
+        """Step the schedule after a step (plateau with the full loss at the new point)."""
+        schedule = self.schedule
+        assert schedule is not None
+        schedule.step(float(self.problem.loss(self.params[0])) if schedule.watches_loss else None)
+        return self._apply_schedule()
 
     @property
     def steps(self) -> int:
@@ -336,6 +388,7 @@ class Run:
         name1, name2 = opt.first_moment_buffer, opt.second_moment_buffer
         update, isfinite, nan = opt.update, math.isfinite, np.nan
         i = first - 1  # the step row this iteration writes; its new point is row i + 1
+        schedule, lrs, bad_rate = self.schedule, h._lr.data, False
         with np.errstate(all="ignore"):
             for _ in range(k):
                 batch = sampler.next() if sampler is not None else None
@@ -344,6 +397,8 @@ class Run:
                     g = g + noise * self._noise_rng.standard_normal(g.shape)
                 update(p, g, state, effs[i : i + 1])
                 grad_norms[i] = self._gnorm
+                if schedule is not None:
+                    lrs[i] = self._lr_now
                 grads[i] = g[0]
                 bufs = state.buffers
                 m1, m2 = bufs.get(name1), bufs.get(name2)  # type: ignore[arg-type]
@@ -354,11 +409,16 @@ class Run:
                 points[i] = row
                 if not all(map(isfinite, row.tolist())):
                     break
+                if schedule is not None and not self._step_schedule():
+                    bad_rate = True  # the schedule's next η is not a valid value: the run stops here
+                    break
                 self._set_exact_gradient()
                 if tol and self._gnorm < tol:
                     self.status = Status.CONVERGED
                     break
-            h._grad_norm.n = i
+            h._grad_norm.n = h._lr.n = i
+            if schedule is None:
+                lrs[first - 1 : i] = np.ravel(self._configured["lr"])[0]
             for arr in st.values():
                 arr.n = i
             h._points.n = i + 1
@@ -371,6 +431,9 @@ class Run:
             bad = ~(np.isfinite(new).all(axis=1) & np.isfinite(h._loss.data[first : i + 1]))
         if bad.any():
             self._diverge(first + int(np.argmax(bad)))
+        elif bad_rate:
+            self.status = Status.DIVERGED
+            self.diverged_at = h._points.n
         return max(0, h.steps - (first - 1))
 
     def preview(self) -> dict[str, np.ndarray] | None:

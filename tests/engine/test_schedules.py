@@ -297,3 +297,76 @@ def test_schedule_param_kinds() -> None:
     assert auto.default_text() == "auto (the run's steps after the warm-up)"
     with pytest.raises(ValueError, match=r"^Invalid gamma value: None \(must be in \(0.0, inf\)\)$"):
         get_schedule_spec("step").param("gamma").validate(None)
+
+
+# -- inside a run ----------------------------------------------------------------------------------
+def _run(case: dict[str, Any]) -> Any:
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+
+    config = RunConfig(case["optimizer"], tuple(case["start"]), dict(case["hyperparameters"]), tol=0.0,
+                       schedule=case["schedule"], schedule_settings=case["settings"], warmup=case["warmup"])
+    return Run(make_problem(case["problem"]), config).run(case["steps"])
+
+
+@pytest.mark.parametrize("case", TRAJECTORIES,
+                         ids=[f"{c['problem']}-{c['optimizer']}-{c['schedule']}" for c in TRAJECTORIES])
+def test_run_with_a_schedule_matches_torch(case: dict[str, Any]) -> None:
+    """Whole torch runs: the points to 1e-12 relative to max(1, |p|), the lr each step used exactly,
+    and the cycled momentum / β₁ (visible in the trajectory: it differs from a run without cycling)."""
+    assert case["tight"], f"reference too sensitive to compare: {case['sensitivity']}"
+    run = _run(case)
+    points, ref = run.history.points, np.array(case["points"])
+    assert points.shape == ref.shape
+    dev = float(np.max(np.abs(points - ref) / np.maximum(1.0, np.abs(ref))))
+    assert dev <= 1e-12, dev
+    assert np.array_equal(run.history.lr, np.array(case["lr"]))
+    assert np.array_equal(run.history.step_array("lr"), run.history.lr)
+    assert run.hyperparameters["lr"] == case["hyperparameters"]["lr"]  # the configured η, not the last one
+    if case["schedule"] in ("cyclic", "onecycle"):
+        plain = _run(dict(case, settings={**case["settings"], "cycle_momentum": False}))
+        assert np.max(np.abs(plain.history.points - ref)) > 1e-6
+
+
+def test_run_records_the_lr_of_every_step() -> None:
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+
+    bowl = make_problem("bowl")
+    run = Run(bowl, RunConfig("adam", (-7.0, 2.0), {"lr": 0.05}, tol=0.0)).run(30)
+    assert np.array_equal(run.history.lr, np.full(30, 0.05))  # no schedule: η throughout
+    run = Run(bowl, RunConfig("sgd", (-7.0, 2.0), {"lr": 0.05}, tol=0.0, warmup=4)).run(10)
+    # torch's LinearLR(start_factor=1/N, total_iters=N): η·(1/N + (1 − 1/N)·min(t, N)/N), η from step N + 1.
+    closed = [0.05 * (1 / 4 + (1 - 1 / 4) * min(t, 4) / 4) for t in range(10)]
+    np.testing.assert_allclose(run.history.lr, closed, rtol=1e-15, atol=0)
+    assert closed[:5] == pytest.approx([0.0125, 0.021875, 0.03125, 0.040625, 0.05])
+    # A run advanced in pieces equals one advanced at once (the schedule steps with the run).
+    config = RunConfig("momentum", (-7.0, 2.0), {"lr": 0.05}, tol=0.0, schedule="cosine",
+                       schedule_settings={"T_max": 20})
+    whole = Run(bowl, config).run(40)
+    parts = Run(bowl, config)
+    for k in (1, 7, 13, 19):
+        parts.advance(k)
+    assert np.array_equal(whole.history.lr, parts.history.lr)
+    assert np.array_equal(whole.history.points, parts.history.points)
+    # preview() shows the step advance(1) takes, with the schedule's next rates.
+    preview = parts.preview()
+    assert preview is not None
+    parts.advance(1)
+    assert np.array_equal(preview["update"], parts.history.update[-1])
+
+
+def test_run_refuses_bad_schedule_settings() -> None:
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+
+    bowl = make_problem("bowl")
+    with pytest.raises(ValueError, match=r"^Invalid cycle_momentum value: true \(adagrad has no momentum"):
+        Run(bowl, RunConfig("adagrad", (1.0, 1.0), schedule="onecycle"))
+    with pytest.raises(ValueError, match=r"^Unknown schedule: 'cosin'"):
+        Run(bowl, RunConfig("sgd", (1.0, 1.0), schedule="cosin"))
+    with pytest.raises(ValueError, match=r"^Invalid warmup value: -2 "):
+        Run(bowl, RunConfig("sgd", (1.0, 1.0), warmup=-2))
+    run = Run(bowl, RunConfig("adagrad", (1.0, 1.0), schedule="onecycle",
+                              schedule_settings={"cycle_momentum": False})).run(5)
+    assert run.history.lr[0] == pytest.approx(0.01 / 25)
