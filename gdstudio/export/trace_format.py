@@ -4,8 +4,10 @@ JSON keys: ``problem``, ``optimizer``, ``hyperparameters`` (every resolved value
 ``steps``, ``params`` (parameter names), ``points`` (points[k]: the parameters after k steps,
 finite values only), ``loss`` (full loss at points[k]), ``status`` ("ok", "converged" or
 "diverged") and ``diverged_at`` (first k whose point or loss is not finite, else null; when set,
-``len(points) == diverged_at``); plus the settings that reproduce the run (``batch_size``,
-``shuffle``, ``noise``, ``seed``, ``tol``, and ``dataset``/``data``/``expr`` where they apply).
+``len(points) == diverged_at``); ``lr`` (lr[k]: the learning rate step k+1 used, one per step
+taken); plus the settings that reproduce the run (``batch_size``, ``shuffle``, ``noise``, ``seed``,
+``tol``, ``schedule`` (null or its name), ``schedule_settings`` (every keyword of the schedule),
+``warmup``, and ``dataset``/``data``/``expr`` where they apply).
 CSV: header ``step,<param names>,loss`` and one row per point.
 """
 
@@ -40,6 +42,7 @@ def trace_dict(run: Run, steps: int | None = None) -> dict[str, Any]:
     """The trace of ``run`` as a JSON-ready dict (``steps``: the number requested)."""
     problem = run.problem
     cfg = run.config
+    schedule = run.schedule
     out: dict[str, Any] = {
         "problem": problem.name,
         "optimizer": run.spec.name,
@@ -49,6 +52,7 @@ def trace_dict(run: Run, steps: int | None = None) -> dict[str, Any]:
         "params": list(problem.params),
         "points": run.history.points.tolist(),
         "loss": run.history.loss.tolist(),
+        "lr": run.history.lr.tolist(),
         "status": _status(run, run.steps),
         "diverged_at": run.diverged_at,
         "batch_size": cfg.batch_size,
@@ -56,6 +60,9 @@ def trace_dict(run: Run, steps: int | None = None) -> dict[str, Any]:
         "noise": cfg.noise,
         "seed": cfg.seed,
         "tol": cfg.tol,
+        "schedule": None if schedule is None else schedule.name,
+        "schedule_settings": {} if schedule is None else {k: _jsonable(v) for k, v in schedule.settings.items()},
+        "warmup": cfg.warmup,
     }
     if isinstance(problem, DataProblem):
         out["dataset"] = problem.dataset

@@ -370,3 +370,21 @@ def test_run_refuses_bad_schedule_settings() -> None:
     run = Run(bowl, RunConfig("adagrad", (1.0, 1.0), schedule="onecycle",
                               schedule_settings={"cycle_momentum": False})).run(5)
     assert run.history.lr[0] == pytest.approx(0.01 / 25)
+
+
+def test_trace_json_has_the_lr_of_every_step() -> None:
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+    from gdstudio.export.trace_format import trace_json
+
+    settings = validate_schedule("multistep", {"milestones": "5,7"}, from_text=True, warmup=3, horizon=12)
+    run = Run(make_problem("bowl"), RunConfig("adam", (-7.0, 2.0), {"lr": 0.1}, tol=0.0, schedule="multistep",
+                                              schedule_settings=settings, warmup=3)).run(12)
+    doc = json.loads(trace_json(run, 12))
+    assert doc["lr"] == run.history.lr.tolist() and len(doc["lr"]) == doc["steps"] == len(doc["points"]) - 1
+    assert doc["lr"][3:] == [0.1] * 5 + [0.1 * 0.1] * 2 + [0.1 * 0.1 * 0.1] * 2  # milestones count after the warm-up
+    assert doc["schedule"] == "multistep" and doc["warmup"] == 3
+    assert doc["schedule_settings"] == {"milestones": [5, 7], "gamma": 0.1}
+    assert doc["hyperparameters"]["lr"] == 0.1
+    plain = json.loads(trace_json(Run(make_problem("bowl"), RunConfig("sgd", (-7.0, 2.0), {"lr": 0.1})).run(4)))
+    assert plain["lr"] == [0.1] * 4 and plain["schedule"] is None and plain["schedule_settings"] == {}
