@@ -79,9 +79,9 @@ TORCH_OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
 EXTRA_OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "rprop": ("Rprop", {}),
     "asgd": ("ASGD", {}),
-    "adafactor": ("Adafactor", {}),
+    "adafactor": ("Adafactor", {"eps": (2.0**-52, 1e-3)}),  # None: float64's ε, written out
     "lbfgs": ("LBFGS", {"max_iter": 1, "max_eval": 25}),
-    "muon": ("Muon", {}),
+    "muon": ("Muon", {"adjust_lr_fn": "original"}),  # None means "original"
 }
 
 #: torch.optim classes whose defaults are dumped (all those the registry maps to).

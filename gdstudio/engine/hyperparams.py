@@ -22,14 +22,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-Kind = Literal["float", "bool", "pair"]
-Value = float | bool | tuple[float, float]
+Kind = Literal["float", "bool", "pair", "int", "choice", "triple"]
+Value = float | bool | tuple[float, float] | int | str | tuple[float, float, float]
 #: An (N, 1) float64 column of per-row values (read-only once validated).
 Column = npt.NDArray[np.float64]
 #: A number for every row, or one per row.
 Real = float | Column
 #: A validated value that may hold per-row columns.
-RowValue = Real | bool | tuple[Real, Real]
+RowValue = Real | bool | tuple[Real, Real] | int | str | tuple[float, float, float]
 
 __all__ = ["Column", "HyperParam", "Kind", "Real", "RowValue", "Value", "format_value", "parse_value"]
 
@@ -40,7 +40,11 @@ class HyperParam:
 
     ``low``/``high`` bound the valid values (``low_open``/``high_open`` make a bound exclusive);
     ``soft_low``/``soft_high`` are the range a slider offers by default (always finite).
-    A ``pair`` (torch's ``betas``) applies the bounds to each component and has one symbol each.
+    A ``pair`` (torch's ``betas``) applies the bounds to each component and has one symbol each;
+    a ``triple`` (Muon's ``ns_coefficients``) likewise with three. An ``int`` (L-BFGS's
+    ``max_iter``) is a whole number within the bounds; a ``choice`` (``line_search_fn``) one of
+    ``choices`` (torch's None is the choice ``"none"``, or the default where there is none).
+    Switches, ints, choices and triples are one value for all rows.
     """
 
     name: str
@@ -57,14 +61,54 @@ class HyperParam:
     log: bool = False
     label: str = ""
     symbols: tuple[str, ...] = field(default=())
+    choices: tuple[str, ...] = field(default=())
 
     def range_text(self) -> str:
         """The valid range in interval notation, e.g. ``[0, 1)``."""
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
         lo = "(" if self.low_open or math.isinf(self.low) else "["  # values must be finite
         hi = ")" if self.high_open or math.isinf(self.high) else "]"
+        if self.kind == "int":
+            return f"a whole number in {lo}{_whole(self.low)}, {_whole(self.high)}{hi}"
         return f"{lo}{_num(self.low)}, {_num(self.high)}{hi}"
+
+    def _validate_other(self, value: object) -> Value:
+        """:meth:`validate` for the kinds ``int``, ``choice`` and ``triple``."""
+        if isinstance(value, str):
+            return parse_value(self, value)
+        if self.kind == "choice":
+            if value is None:  # torch's None: the choice "none", or the default (Muon's adjust_lr_fn)
+                fallback: Value = "none" if "none" in self.choices else self.default
+                return fallback
+            raise ValueError(f"Invalid {self.name} value: {value!r} (must be {self.range_text()})")
+        if self.kind == "int":
+            whole = isinstance(value, numbers.Integral) or (
+                isinstance(value, numbers.Real) and float(value).is_integer()
+            )
+            if isinstance(value, (bool, np.bool_)) or not whole:
+                raise ValueError(f"Invalid {self.name} value: {value!r} (must be {self.range_text()})")
+            number: int = int(value)  # type: ignore[call-overload]
+            if not (number > self.low if self.low_open else number >= self.low) or not (
+                number < self.high if self.high_open else number <= self.high
+            ):
+                raise ValueError(f"Invalid {self.name} value: {number} (must be {self.range_text()})")
+            return number
+        try:
+            if not isinstance(value, Iterable):
+                raise TypeError
+            items = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Invalid {self.name} value: {value!r} (must be three numbers, e.g. 3.4,-4.8,2.0)"
+            ) from None
+        if len(items) != 3:
+            raise ValueError(f"Invalid {self.name} value: {value!r} (must be three numbers, e.g. 3.4,-4.8,2.0)")
+        for i, item in enumerate(items):
+            self._check_scalar(item, f"{self.name}[{i}]")
+        return (items[0], items[1], items[2])
 
     def _check_scalar(self, value: float, what: str) -> None:
         inside = (
@@ -77,7 +121,7 @@ class HyperParam:
 
     def validate_rows(self, value: object) -> RowValue:
         """:meth:`validate`, also accepting an (N, 1) column for a number or a pair's component."""
-        if self.kind == "bool":
+        if self.kind in ("bool", "int", "choice", "triple"):
             if isinstance(value, np.ndarray) and value.ndim > 0:
                 raise ValueError(
                     f"Invalid {self.name} value: array of shape {value.shape} "
@@ -128,6 +172,8 @@ class HyperParam:
 
     def validate(self, value: object) -> Value:
         """Return ``value`` converted to this parameter's kind, or raise ``ValueError``."""
+        if self.kind in ("int", "choice", "triple"):
+            return self._validate_other(value)
         if self.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)
@@ -173,6 +219,27 @@ def parse_value(spec: HyperParam, text: str) -> Value:
         if low in _FALSE:
             return False
         raise ValueError(f"Invalid {spec.name} value: {text!r} (must be true or false)")
+    if spec.kind == "choice":
+        if raw.lower() in spec.choices:
+            return raw.lower()
+        raise ValueError(f"Invalid {spec.name} value: {text!r} (must be {spec.range_text()})")
+    if spec.kind == "int":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"Invalid {spec.name} value: {text!r} (must be {spec.range_text()})") from None
+        if not number.is_integer():
+            raise ValueError(f"Invalid {spec.name} value: {text!r} (must be {spec.range_text()})")
+        return spec.validate(int(number))
+    if spec.kind == "triple":
+        parts = [p.strip() for p in raw.strip("()[]").split(",")]
+        try:
+            triple = [float(p) for p in parts]
+        except ValueError:
+            triple = []
+        if len(triple) != 3:
+            raise ValueError(f"Invalid {spec.name} value: {text!r} (must be three numbers, e.g. 3.4,-4.8,2.0)")
+        return spec.validate(triple)
     if spec.kind == "pair":
         parts = [p.strip() for p in raw.strip("()[]").split(",")]
         try:
@@ -193,9 +260,18 @@ def format_value(value: Value) -> str:
     """Short text for a value, as accepted back by :func:`parse_value`."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, tuple):
         return ",".join(_num(v) for v in value)
     return _num(value)
+
+
+def _whole(x: float) -> str:
+    """A bound of a whole-number range: ``1``, ``inf``."""
+    return _num(x) if math.isinf(x) else str(int(x))
 
 
 def _num(x: float) -> str:

@@ -21,6 +21,7 @@ from numpy.typing import DTypeLike
 
 from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers import OptState, get_spec
+from gdstudio.engine.optimizers.objective import BatchObjective, ObjectiveRule
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
 from gdstudio.engine.schedules import Schedule, make_schedule, momentum_target
@@ -119,17 +120,24 @@ class History:
     the exact full gradient at ``points[k]``), ``first_moment``, ``second_moment`` (NaN where the
     rule has none), ``effective_lr`` and ``update`` (``points[k+1] − points[k]``); ``lr``, the
     learning rate the step used (the schedule's, else η).
+
+    ``internals`` names the rule's extra per-step quantities (its ``internal_buffers``: ASGD's
+    averaged iterate ``ax``, L-BFGS's evaluations ``evals`` …); :meth:`step_array` gives each
+    one's value after every step: (steps, D) for a per-parameter buffer, (steps,) for a per-row
+    (N, 1) one. Steps before a buffer existed hold NaN.
     """
 
     STEP_FIELDS = ("grad", "first_moment", "second_moment", "effective_lr", "update")
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, internals: tuple[str, ...] = ()) -> None:
         self.dim = dim
+        self.internals = tuple(internals)
         self._points = _Grow((dim,))
         self._loss = _Grow(())
         self._grad_norm = _Grow(())
         self._lr = _Grow(())
         self._step = {name: _Grow((dim,)) for name in self.STEP_FIELDS}
+        self._internal: dict[str, _Grow] = {}
 
     def __len__(self) -> int:
         """Number of points recorded (steps + 1)."""
@@ -157,8 +165,26 @@ class History:
         return self._lr.view()
 
     def step_array(self, name: str) -> np.ndarray:
-        """A per-step array by name: one of :data:`STEP_FIELDS`, or ``lr``."""
-        return self.lr if name == "lr" else self._step[name].view()
+        """A per-step array by name: one of :data:`STEP_FIELDS`, ``lr``, or of :attr:`internals`."""
+        if name == "lr":
+            return self.lr
+        if name in self._step:
+            return self._step[name].view()
+        if name not in self.internals:
+            known = ", ".join((*self.STEP_FIELDS, *self.internals))
+            raise KeyError(f"no per-step array {name!r} (known: {known})")
+        grow = self._internal.get(name)
+        return np.full(self.steps, np.nan) if grow is None else grow.view()
+
+    def _record_internal(self, name: str, i: int, buffer: np.ndarray) -> None:
+        """Row 0 of the state ``buffer`` as step ``i``'s value of internal ``name``."""
+        grow = self._internal.get(name)
+        if grow is None:
+            shape: tuple[int, ...] = () if buffer.shape[1:] == (1,) else buffer.shape[1:]
+            grow = self._internal[name] = _Grow(shape, capacity=self._points.data.shape[0])
+            grow.data[:i] = np.nan
+        grow.data[i] = buffer[0, 0] if grow.data.ndim == 1 else buffer[0]
+        grow.n = i + 1
 
     @property
     def grad(self) -> np.ndarray:
@@ -187,13 +213,15 @@ class History:
         self._lr.reserve(extra)
         for g in self._step.values():
             g.reserve(extra)
+        for g in self._internal.values():
+            g.reserve(extra)
 
     def _truncate(self, n_points: int) -> None:
         """Keep the first ``n_points`` points (and the steps between them)."""
         self._points.n = self._loss.n = min(self._points.n, n_points)
         n_steps = max(0, self._points.n - 1)
         self._grad_norm.n = self._lr.n = min(self._grad_norm.n, n_steps)
-        for g in self._step.values():
+        for g in (*self._step.values(), *self._internal.values()):
             g.n = min(g.n, n_steps)
 
 
@@ -286,7 +314,7 @@ class Run:
         )
         if self.schedule is not None:
             self._apply_schedule()
-        self.history = History(problem.dim)
+        self.history = History(problem.dim, self.optimizer.internal_buffers)
         self.status = Status.RUNNING
         self.diverged_at: int | None = None
         self.history._reserve(1)
@@ -387,6 +415,8 @@ class Run:
         )
         name1, name2 = opt.first_moment_buffer, opt.second_moment_buffer
         update, isfinite, nan = opt.update, math.isfinite, np.nan
+        internals, record_internal = h.internals, h._record_internal
+        evaluates = opt if isinstance(opt, ObjectiveRule) else None
         i = first - 1  # the step row this iteration writes; its new point is row i + 1
         schedule, lrs, bad_rate = self.schedule, h._lr.data, False
         with np.errstate(all="ignore"):
@@ -395,7 +425,11 @@ class Run:
                 g = self._exact if batch is None else problem.gradient(p, batch)
                 if noise:
                     g = g + noise * self._noise_rng.standard_normal(g.shape)
-                update(p, g, state, effs[i : i + 1])
+                if evaluates is None:
+                    update(p, g, state, effs[i : i + 1])
+                else:  # the rule evaluates this step's objective itself (L-BFGS's line search)
+                    objective = BatchObjective(problem, batch, noise=noise, rng=self._noise_rng)
+                    evaluates.update(p, g, state, effs[i : i + 1], objective)
                 grad_norms[i] = self._gnorm
                 if schedule is not None:
                     lrs[i] = self._lr_now
@@ -404,6 +438,10 @@ class Run:
                 m1, m2 = bufs.get(name1), bufs.get(name2)  # type: ignore[arg-type]
                 firsts[i] = nan if m1 is None else m1[0]
                 seconds[i] = nan if m2 is None else m2[0]
+                for name in internals:
+                    buf = bufs.get(name)
+                    if buf is not None:
+                        record_internal(name, i, buf)
                 i += 1
                 row = p[0]
                 points[i] = row
@@ -419,7 +457,7 @@ class Run:
             h._grad_norm.n = h._lr.n = i
             if schedule is None:
                 lrs[first - 1 : i] = np.ravel(self._configured["lr"])[0]
-            for arr in st.values():
+            for arr in (*st.values(), *h._internal.values()):
                 arr.n = i
             h._points.n = i + 1
             # update[j] = points[j+1] − points[j]: the same subtraction per row, in one call.
@@ -444,7 +482,8 @@ class Run:
         Keys, each a (D,) array equal to the history row ``advance(1)`` would record: ``grad``
         (with batch and noise), ``first_moment`` (NaN where the rule has none),
         ``effective_lr`` and ``update`` (next point − last point; non-finite if that step
-        diverges). For the views' arrows at the newest point.
+        diverges), and each of the rule's internals (``History.internals``: (D,) or a 0-d array
+        for a per-row value). For the views' arrows at the newest point.
         """
         if self.status is not Status.RUNNING:
             return None
@@ -455,17 +494,26 @@ class Run:
         with np.errstate(all="ignore"):
             batch = _peek(self.sampler) if self.sampler is not None else None
             g = self._exact if batch is None else self.problem.gradient(params, batch)
+            rng = _rng_copy(self._noise_rng)
             if self._noise:
-                g = g + self._noise * _rng_copy(self._noise_rng).standard_normal(g.shape)
-            opt.update(params, g, state, eff)
+                g = g + self._noise * rng.standard_normal(g.shape)
+            if isinstance(opt, ObjectiveRule):
+                opt.update(params, g, state, eff, BatchObjective(self.problem, batch, noise=self._noise, rng=rng))
+            else:
+                opt.update(params, g, state, eff)
             update = params[0] - self.params[0]
         m1 = None if opt.first_moment_buffer is None else state.buffers.get(opt.first_moment_buffer)
-        return {
+        out = {
             "grad": np.array(g[0]),
             "first_moment": np.full(self.problem.dim, np.nan) if m1 is None else m1[0].copy(),
             "effective_lr": eff[0],
             "update": update,
         }
+        for name in self.history.internals:
+            buf = state.buffers.get(name)
+            if buf is not None:
+                out[name] = np.array(buf[0, 0]) if buf.shape[1:] == (1,) else buf[0].copy()
+        return out
 
     def run(self, steps: int) -> Run:
         """Advance until ``steps`` steps are recorded or the run stops; returns self."""

@@ -61,6 +61,12 @@ def _scalar_invalid(hp: HyperParam) -> st.SearchStrategy[object]:
 def _valid(hp: HyperParam) -> st.SearchStrategy[object]:
     if hp.kind == "bool":
         return st.booleans()
+    if hp.kind == "choice":
+        return st.sampled_from(hp.choices)
+    if hp.kind == "int":  # bounded above: L-BFGS's max_iter and max_eval multiply a step's work
+        return st.integers(int(hp.low), int(min(hp.high, 200)))
+    if hp.kind == "triple":
+        return st.tuples(_scalar_valid(hp), _scalar_valid(hp), _scalar_valid(hp))
     if hp.kind == "pair":
         return st.tuples(_scalar_valid(hp), _scalar_valid(hp))
     return _scalar_valid(hp)
@@ -69,6 +75,12 @@ def _valid(hp: HyperParam) -> st.SearchStrategy[object]:
 def _invalid(hp: HyperParam) -> st.SearchStrategy[object]:
     if hp.kind == "bool":
         return st.sampled_from([1, 0.5, None, "maybe", 2.0])
+    if hp.kind == "choice":
+        return st.sampled_from(["maybe", 1, 0.5, True, ""])
+    if hp.kind == "int":
+        return st.sampled_from([int(hp.low) - 1, 1.5, math.nan, "abc", None, True])
+    if hp.kind == "triple":
+        return st.sampled_from([(1.0, 2.0), (math.nan, 1.0, 1.0), "x,y,z", 0.5, (1.0, 1.0, math.inf)])
     if hp.kind == "pair":
         return st.one_of(
             st.tuples(_scalar_invalid(hp), _scalar_valid(hp)),
@@ -135,7 +147,10 @@ def test_runs_never_raise_or_warn(case):
         try:
             run = Run(problem, cfg)
         except ValueError as err:
-            assert invalid or "nesterov" in str(err), f"valid settings rejected: {err}"
+            # the documented cross-parameter checks: Nesterov needs momentum, Rprop 0 < η₋ < 1 < η₊
+            assert invalid or "nesterov" in str(err) or "Invalid eta values" in str(err), (
+                f"valid settings rejected: {err}"
+            )
             assert not caught, [str(w.message) for w in caught]
             return
         assert not invalid, f"invalid settings accepted: {cfg}"

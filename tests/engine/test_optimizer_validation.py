@@ -25,11 +25,17 @@ from gdstudio.engine.optimizers import OPTIMIZERS, OptState, get_spec, make_opti
 DATA = Path(__file__).resolve().parents[1] / "data"
 TORCH = json.loads((DATA / "reference_torch_defaults.json").read_text(encoding="utf-8"))
 MANIFEST = json.loads((DATA / "reference_cases.json").read_text(encoding="utf-8"))
+_EXTRA = json.loads((DATA / "reference_torch_extra.json").read_text(encoding="utf-8"))
+#: Every registry name's torch form as the reference data were made with it.
+TORCH_OPTIMIZERS = {**MANIFEST["torch_optimizers"], **_EXTRA["torch_optimizers"]}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "optimizers.md"
 
 #: The registry's names, in display order: the articles' names first, then torch's.
 NAMES = ["gd", "sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam", "radam", "adamax",
-         "adadelta"]
+         "adadelta", "rprop", "asgd", "adafactor", "lbfgs", "muon"]
+#: Rules whose step couples the coordinates (norms, dot products): their effective learning rate is
+#: checked in tests/engine/test_reference_torch_extra.py, not by the per-coordinate trace below.
+COUPLED = {"adafactor", "lbfgs", "muon"}
 
 #: Registry name -> (torch class, keyword arguments that make it this optimizer).
 TORCH_FORM: dict[str, tuple[str, dict[str, Any]]] = {
@@ -45,6 +51,14 @@ TORCH_FORM: dict[str, tuple[str, dict[str, Any]]] = {
     "radam": ("RAdam", {}),
     "adamax": ("Adamax", {}),
     "adadelta": ("Adadelta", {}),
+    # issue 10's torch.optim rules (tests/data/reference_torch_extra.json). L-BFGS: one step is one
+    # step(closure), so max_iter=1, max_eval=25; Adafactor's eps[0] None is float64's ε = 2⁻⁵² and
+    # Muon's adjust_lr_fn None is "original", both written out.
+    "rprop": ("Rprop", {}),
+    "asgd": ("ASGD", {}),
+    "adafactor": ("Adafactor", {"eps": (2.0**-52, 1e-3)}),
+    "lbfgs": ("LBFGS", {"max_iter": 1, "max_eval": 25}),
+    "muon": ("Muon", {"adjust_lr_fn": "original"}),
 }
 
 #: torch keywords that are not hyperparameters of the update (device paths, sign, autograd).
@@ -168,7 +182,7 @@ def test_values_are_converted_to_their_kind() -> None:
 def test_registry_names_and_order() -> None:
     assert optimizer_names() == NAMES
     assert list(OPTIMIZERS) == NAMES
-    assert set(TORCH_FORM) == set(NAMES) == set(MANIFEST["torch_optimizers"])
+    assert set(TORCH_FORM) == set(NAMES) == set(TORCH_OPTIMIZERS)
     for name in NAMES:
         assert get_spec(f"  {name.upper()} ") is OPTIMIZERS[name]
         assert OPTIMIZERS[name].name == name
@@ -179,13 +193,24 @@ def test_torch_defaults_file_is_current() -> None:
     assert TORCH["torch_version"] == MANIFEST["torch_version"]
     assert TORCH["torch_version"].startswith("2.13.0")
     for name, (cls, kwargs) in TORCH_FORM.items():
-        assert MANIFEST["torch_optimizers"][name] == {"class": cls, "kwargs": kwargs}
+        assert TORCH_OPTIMIZERS[name] == {"class": cls, "kwargs": jsonable(kwargs)}
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples are lists)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return [jsonable(v) for v in value] if isinstance(value, tuple) else value
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(float(v) for v in value)
     if isinstance(value, bool):
+        return value
+    if value is None:  # torch's None for a choice (L-BFGS's line_search_fn) is the choice "none"
+        return "none"
+    if isinstance(value, str):
         return value
     return float(value)
 
@@ -226,12 +251,17 @@ def test_hyperparameter_specs_are_complete(name: str) -> None:
             continue
         assert hp.low <= hp.soft_low < hp.soft_high <= hp.high
         assert math.isfinite(hp.soft_low) and math.isfinite(hp.soft_high)
-        hp.validate(hp.soft_low if hp.kind == "float" else (hp.soft_low, hp.soft_low))
-        hp.validate(hp.soft_high if hp.kind == "float" else (hp.soft_high, hp.soft_high))
+        if hp.kind == "choice":
+            assert hp.default in hp.choices and len(hp.choices) >= 2
+            continue
+        width = {"float": 0, "int": 0, "pair": 2, "triple": 3}[hp.kind]
+        for soft in (hp.soft_low, hp.soft_high):
+            value = int(soft) if hp.kind == "int" else soft
+            hp.validate(value if width == 0 else (value,) * width)
         if hp.log:
             assert hp.soft_low > 0
-        if hp.kind == "pair":
-            assert len(hp.symbols) == 2 and len(hp.default) == 2
+        if hp.kind in ("pair", "triple"):
+            assert len(hp.symbols) == len(hp.default) == width
     doc = " ".join(spec.docstring.split())
     assert "torch.optim." in doc and "Effective learning rate" in doc
 
@@ -287,12 +317,17 @@ def test_any_valid_value_round_trips_exactly(data: st.DataObject) -> None:
     _, hp = data.draw(st.sampled_from(ALL_HYPERPARAMS))
     if hp.kind == "bool":
         value: object = data.draw(st.booleans())
+    elif hp.kind == "choice":
+        value = data.draw(st.sampled_from(hp.choices))
+    elif hp.kind == "int":
+        value = data.draw(st.integers(min_value=int(hp.low), max_value=10**6 if math.isinf(hp.high) else int(hp.high)))
     else:
         number = st.floats(
             min_value=hp.low, max_value=hp.high, exclude_max=hp.high_open, exclude_min=hp.low_open,
             allow_nan=False, allow_infinity=False,
         )
-        value = (data.draw(number), data.draw(number)) if hp.kind == "pair" else data.draw(number)
+        width = {"pair": 2, "triple": 3}.get(hp.kind, 1)
+        value = tuple(data.draw(number) for _ in range(width)) if width > 1 else data.draw(number)
     text = format_value(value)  # type: ignore[arg-type]
     parsed = parse_value(hp, text)
     assert parsed == value
@@ -307,6 +342,8 @@ MOMENTS = {
     "nag": ("momentum_buffer", None), "adagrad": (None, "sum"), "rmsprop": (None, "square_avg"),
     "adam": ("exp_avg", "exp_avg_sq"), "adamw": ("exp_avg", "exp_avg_sq"), "nadam": ("exp_avg", "exp_avg_sq"),
     "radam": ("exp_avg", "exp_avg_sq"), "adamax": ("exp_avg", "exp_inf"), "adadelta": (None, "square_avg"),
+    "rprop": (None, None), "asgd": (None, None), "adafactor": (None, "variance"), "lbfgs": (None, None),
+    "muon": ("momentum_buffer", None),
 }
 
 
@@ -340,7 +377,8 @@ def test_step_internals_shapes_and_copies(name: str, dim: int) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradient_is_not_modified_with_weight_decay(name: str) -> None:
-    opt = make_optimizer(name, {"weight_decay": 0.1})
+    has_decay = any(hp.name == "weight_decay" for hp in get_spec(name).hyperparams)  # Rprop, L-BFGS: none
+    opt = make_optimizer(name, {"weight_decay": 0.1} if has_decay else {})
     p = np.array([[1.0, -2.0], [0.5, 3.0]])
     g = np.array([[0.3, -0.1], [2.0, 0.0]])
     g_before = g.copy()
@@ -366,12 +404,13 @@ def _scalar_trace(name: str, hp: dict[str, Any], grads: list[float], p0: float) 
     """(effective lr, step Δθ) of one coordinate, by the rule's textbook formula in Python floats."""
     lr = hp["lr"]
     decoupled = name == "adamw"
-    assert decoupled or hp["weight_decay"] == 0, "the model has weight decay for AdamW only"
+    assert decoupled or hp.get("weight_decay", 0) == 0, "the model has weight decay for AdamW only"
     out = []
     p = p0
     m = v = u = vmax = buf = gbar = 0.0
     s = hp.get("initial_accumulator_value", 0.0)
     mu_product = 1.0
+    rp_prev, rp_delta = 0.0, lr
     for t, g in enumerate(grads, start=1):
         if name in ("gd", "sgd", "momentum", "nag"):
             mom = hp["momentum"]
@@ -434,6 +473,15 @@ def _scalar_trace(name: str, hp: dict[str, Any], grads: list[float], p0: float) 
             delta = ratio * g
             u = rho * u + (1 - rho) * delta * delta
             step = -eff * g
+        elif name == "rprop":  # Δ grows by η₊ while sign(g) holds, shrinks by η₋ at a flip
+            (minus, plus), (low, high) = hp["etas"], hp["step_sizes"]
+            flip = g * rp_prev
+            rp_delta = min(max(rp_delta * (plus if flip > 0 else minus if flip < 0 else 1.0), low), high)
+            rp_prev = 0.0 if flip < 0 else g
+            eff, step = rp_delta, -math.copysign(rp_delta, rp_prev) if rp_prev else 0.0
+        elif name == "asgd":  # η_t = η/(1 + λη(t−1))^α, θ ← θ(1 − λη_t) − η_t g
+            eff = lr / (1 + hp["lambd"] * lr * (t - 1)) ** hp["alpha"]
+            step = -hp["lambd"] * eff * p - eff * g
         else:  # pragma: no cover - a new registry name needs its formula here
             raise AssertionError(f"no effective-lr formula for {name}")
         p += step
@@ -442,7 +490,7 @@ def _scalar_trace(name: str, hp: dict[str, Any], grads: list[float], p0: float) 
 
 
 EFF_CASES: list[tuple[str, dict[str, Any]]] = [
-    *[(name, {"lr": 0.05}) for name in NAMES],
+    *[(name, {"lr": 0.05}) for name in NAMES if name not in COUPLED],
     ("sgd", {"lr": 0.05, "momentum": 0.7, "dampening": 0.2}),
     ("adagrad", {"lr": 0.3, "lr_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-3}),
     ("rmsprop", {"lr": 0.02, "centered": True}),
@@ -452,6 +500,8 @@ EFF_CASES: list[tuple[str, dict[str, Any]]] = [
     ("radam", {"lr": 0.1, "betas": (0.8, 0.9)}),
     ("adamax", {"lr": 0.1, "betas": (0.5, 0.7), "eps": 0.01}),
     ("adadelta", {"lr": 2.0, "rho": 0.5, "eps": 1e-3}),
+    ("rprop", {"lr": 0.02, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.1)}),
+    ("asgd", {"lr": 0.05, "lambd": 0.5, "alpha": 0.5}),
 ]
 
 

@@ -17,6 +17,9 @@ VARIANTS: list[tuple[str, dict]] = [(name, {}) for name in optimizer_names()] + 
     ("rmsprop", {"momentum": 0.5, "centered": True}),
     ("adam", {"amsgrad": True}),
     ("nadam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("asgd", {"t0": 5.0}),  # the average x̄ moves from step 6
+    ("lbfgs", {"line_search_fn": "strong_wolfe"}),  # evaluates the step's objective several times
+    ("lbfgs", {"max_iter": 3, "lr": 0.1}),
 ]
 
 #: (problem, kwargs, batch size, noise σ): a 2-D surface and a mini-batch data problem with noise.
@@ -31,7 +34,7 @@ KEYS = {"grad": "grad", "first_moment": "first_moment", "effective_lr": "effecti
 
 def _run(pname, kw, batch, noise, name, hp) -> Run:
     problem = make_problem(pname, **kw)
-    lr = {"gd": 0.01, "sgd": 0.01, "momentum": 0.005, "nag": 0.005, "adadelta": 1.0}.get(name, 0.05)
+    lr = {"gd": 0.01, "sgd": 0.01, "momentum": 0.005, "nag": 0.005, "adadelta": 1.0, "asgd": 0.01}.get(name, 0.05)
     return Run(problem, RunConfig(name, problem.start, {"lr": lr, **hp}, batch, True, noise, 5, 0.0))
 
 
@@ -43,12 +46,13 @@ def test_preview_equals_the_rows_advance_records(pname, kw, batch, noise, name, 
     for k in range(25):
         before = run.history.points[-1].copy()
         seen = run.preview()
-        assert seen is not None and set(seen) == set(KEYS)
-        assert all(v.shape == (run.problem.dim,) for v in seen.values())
+        internals = run.history.internals
+        assert seen is not None and set(seen) == set(KEYS) | set(internals)
+        assert all(seen[key].shape == (run.problem.dim,) for key in KEYS)
         assert run.steps == k and np.array_equal(run.history.points[-1], before)  # nothing moved
         assert run.advance(1) == 1 and plain.advance(1) == 1
         h = run.history
-        for key, field in KEYS.items():
+        for key, field in (*KEYS.items(), *((name, name) for name in internals)):
             np.testing.assert_array_equal(seen[key], h.step_array(field)[k], err_msg=f"{key} at step {k}")
         np.testing.assert_array_equal(seen["update"], h.points[k + 1] - h.points[k])
         if run.optimizer.first_moment_buffer is None or (name in ("gd", "sgd") and not hp):
@@ -56,6 +60,8 @@ def test_preview_equals_the_rows_advance_records(pname, kw, batch, noise, name, 
     # Previewing at every step left the trajectory bit-identical to a run that never previewed.
     for field in ("points", "loss", "grad_norm", "grad", "first_moment", "second_moment", "effective_lr", "update"):
         np.testing.assert_array_equal(getattr(run.history, field), getattr(plain.history, field), err_msg=field)
+    for name in run.history.internals:
+        np.testing.assert_array_equal(run.history.step_array(name), plain.history.step_array(name), err_msg=name)
 
 
 def test_preview_does_not_share_memory_with_the_run():

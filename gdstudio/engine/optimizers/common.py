@@ -98,6 +98,28 @@ def unit(symbol: str, default: float, help: str, *, high_open: bool = False) -> 
     return value
 
 
+def integer(symbol: str, default: int, help: str, *, low: float = 0, high: float = INF,
+            soft_high: float = 100.0) -> int:
+    """A whole number in ``[low, high]`` (one value for all rows): L-BFGS's ``max_iter``."""
+    value: int = hyperparam(default, symbol, help, kind="int", low=low, high=high, soft_low=low, soft_high=soft_high)
+    return value
+
+
+def choice(default: str, choices: tuple[str, ...], help: str, symbol: str = "") -> str:
+    """One of ``choices`` (one value for all rows): L-BFGS's ``line_search_fn``."""
+    value: str = hyperparam(default, symbol, help, kind="choice", choices=choices)
+    return value
+
+
+def triple(default: tuple[float, float, float], symbol: str, help: str,
+           symbols: tuple[str, str, str]) -> tuple[float, float, float]:
+    """Three numbers (one value for all rows): Muon's ``ns_coefficients``."""
+    value: tuple[float, float, float] = hyperparam(
+        default, symbol, help, kind="triple", symbols=symbols, soft_low=-10.0, soft_high=10.0,
+    )
+    return value
+
+
 # -- per-row arithmetic ---------------------------------------------------------------------------
 def nonzero(x: Real) -> bool:
     """Whether ``x`` is non-zero in any row (a branch that must run for some row)."""

@@ -20,13 +20,18 @@ from typing import Any
 
 from gdstudio.engine.hyperparams import HyperParam, Value, parse_value
 from gdstudio.engine.optimizers.adadelta import Adadelta
+from gdstudio.engine.optimizers.adafactor import Adafactor
 from gdstudio.engine.optimizers.adagrad import Adagrad
 from gdstudio.engine.optimizers.adam import Adam
 from gdstudio.engine.optimizers.adamax import Adamax
+from gdstudio.engine.optimizers.asgd import ASGD
 from gdstudio.engine.optimizers.base import Optimizer, Params
+from gdstudio.engine.optimizers.lbfgs import LBFGS
+from gdstudio.engine.optimizers.muon import Muon
 from gdstudio.engine.optimizers.nadam import NAdam
 from gdstudio.engine.optimizers.radam import RAdam
 from gdstudio.engine.optimizers.rmsprop import RMSprop
+from gdstudio.engine.optimizers.rprop import Rprop
 from gdstudio.engine.optimizers.sgd import SGD
 
 __all__ = ["OPTIMIZERS", "OptimizerSpec", "get_spec", "make_optimizer", "optimizer_names"]
@@ -130,6 +135,14 @@ _ENTRIES = (
     _spec(RAdam, "Adam with a variance rectification in the first steps", adaptive=True),
     _spec(Adamax, "Adam with the infinity norm in place of the second moment", adaptive=True),
     _spec(Adadelta, "steps scaled by the ratio of running RMS of updates and gradients", adaptive=True),
+    _spec(Rprop, "per-parameter step sizes steered by the gradient's sign only", adaptive=True),
+    _spec(ASGD, "SGD with a decaying step and a Polyak average x̄ of the iterates", adaptive=False),
+    _spec(Adafactor, "steps relative to |θ|, scaled by the second moment, RMS-clipped", adaptive=True,
+          eps=(2.0**-52, 1e-3)),  # torch's eps[0] None: float64's ε
+    _spec(LBFGS, "quasi-Newton direction from recent curvature pairs, optional strong-Wolfe search",
+          adaptive=False, max_iter=1, max_eval=25),  # one gdstudio step is one step(closure)
+    _spec(Muon, "momentum orthogonalised by Newton-Schulz (normalised for a 1 x D matrix)", adaptive=False,
+          adjust_lr_fn="original"),  # torch's None
 )
 
 #: Every optimizer by name, in display order.

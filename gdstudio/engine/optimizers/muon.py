@@ -1,0 +1,113 @@
+"""Muon: momentum orthogonalised by a Newton-Schulz iteration, each run's parameters a 1 x D matrix."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.bfloat16 import F32, round_bf16, to_bf16
+
+#: torch's defaults (Keller Jordan's constants).
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+@dataclass(frozen=True)
+class MuonParams(Params):
+    """``torch.optim.Muon``'s keywords and defaults."""
+
+    lr: Real = common.lr(1e-3)
+    weight_decay: Real = common.weight_decay(0.1)
+    momentum: Real = common.nonneg("μ", 0.95, "momentum: fraction of the previous buffer kept each step", 0.999)
+    nesterov: bool = common.flag(
+        "NAG", "Nesterov momentum: orthogonalise lerp(g, buffer, μ) instead of the buffer", True,
+    )
+    ns_coefficients: tuple[float, float, float] = common.triple(
+        NS_COEFFICIENTS, "abc", "(a, b, c): the Newton-Schulz polynomial X ← aX + (b·XXᵀ + c·(XXᵀ)²)X",
+        symbols=("a", "b", "c"),
+    )
+    eps: Real = common.eps(1e-7)
+    ns_steps: int = common.integer("k", 5, "Newton-Schulz iterations per step", low=0, high=99, soft_high=10)
+    adjust_lr_fn: str = common.choice(
+        "original", ("original", "match_rms_adamw"),
+        "learning-rate adjustment for the matrix shape: original √max(1, A/B) = 1 for a 1 x D matrix; "
+        "match_rms_adamw 0.2·√max(A, B) = 0.2·√D", symbol="adj",
+    )
+
+
+class Muon(Optimizer[MuonParams]):
+    r"""Muon as in ``torch.optim.Muon``, each run's D parameters taken as a 1 x D matrix.
+
+    .. math::
+        B_t &\leftarrow \operatorname{lerp}(B_{t-1}, g_t, 1-\mu) \\
+        \tilde B_t &\leftarrow \operatorname{lerp}(g_t, B_t, \mu) \ \text{(Nesterov)},
+            \quad \tilde B_t \leftarrow B_t \ \text{(classical)} \\
+        O_t &\leftarrow \mathrm{NS}^{(a,b,c)}_k(\tilde B_t):
+            \ X \leftarrow \tilde B/\max(\lVert\tilde B\rVert_F, \epsilon), \\
+            &\quad k\times\ X \leftarrow aX + (b\,XX^\top + c\,(XX^\top)^2)X \ \text{(in bfloat16)} \\
+        \theta_t &\leftarrow \theta_{t-1}(1-\eta\lambda) - \eta'\,O_t,\quad
+            \eta' = \eta\sqrt{\max(1, A/B)} = \eta \ \text{(original)},\ 0.2\,\eta\sqrt{\max(A, B)}
+            \ \text{(match\_rms\_adamw)}
+
+    For a 1 x D matrix XXᵀ is the squared norm, so the iteration rescales the normalised
+    momentum: Oₜ ≈ B̃ₜ/‖B̃ₜ‖ (within the iteration's ~±30 % band), and Muon is normalised
+    momentum descent whose steps have length ≈ η whatever the gradient's size. torch computes
+    the iteration in bfloat16 on every device (:mod:`~gdstudio.engine.optimizers.bfloat16`
+    emulates it bit for bit), so the direction carries 8 bits of mantissa. The Training lab uses
+    Muon for weight matrices and AdamW for biases, as torch's documentation recommends.
+    Effective learning rate: ``η'·|Oₜ|/|g̃ₜ|`` per parameter (the step over the orthogonalised
+    direction's input).
+    """
+
+    name = "muon"
+    title = "Muon"
+    first_moment_buffer = "momentum_buffer"
+
+    def _buffers(self) -> dict[str, Real]:
+        return {"momentum_buffer": 0.0}
+
+    def _update(self, hp: MuonParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
+                scalars: dict[str, float], eff: Array | None) -> None:
+        buf = bufs["momentum_buffer"]
+        common.lerp_(buf, g, 1 - hp.momentum)
+        if hp.nesterov:
+            direction = g.copy()
+            common.lerp_(direction, buf, hp.momentum)
+        else:
+            direction = buf
+        ortho = newton_schulz(direction, hp.ns_coefficients, hp.ns_steps, hp.eps).astype(np.float64)
+        adjusted = hp.lr * _lr_ratio(hp.adjust_lr_fn, p.shape[1])
+        p *= 1 - hp.lr * hp.weight_decay
+        p += -adjusted * ortho
+        if eff is not None:
+            with np.errstate(all="ignore"):
+                np.divide(adjusted * np.abs(ortho), np.abs(direction), out=eff)
+
+
+def _lr_ratio(adjust_lr_fn: str, dim: int) -> float:
+    """torch's ``_adjust_lr`` factor for a (1, dim) matrix."""
+    a, b = 1, dim
+    if adjust_lr_fn == "match_rms_adamw":
+        return 0.2 * math.sqrt(max(a, b))
+    return math.sqrt(max(1, a / b))
+
+
+def newton_schulz(grad: Array, coefficients: tuple[float, float, float], steps: int, eps: Real) -> F32:
+    """torch's ``_zeropower_via_newtonschulz`` for each row of ``grad`` (N, D) as a 1 x D matrix.
+
+    Returns bfloat16 values as float32. ``eps`` may be an (N, 1) column.
+    """
+    a, b, c = (np.float32(v) for v in coefficients)
+    with np.errstate(all="ignore"):
+        x = to_bf16(grad)
+        norm = round_bf16(np.sqrt(np.sum(x * x, axis=1, keepdims=True, dtype=np.float32)))
+        norm = np.maximum(norm, to_bf16(np.asarray(eps, dtype=np.float64)))  # clamp(min=eps) in bfloat16
+        x = round_bf16(x / norm)
+        for _ in range(steps):
+            gram = round_bf16(np.sum(x * x, axis=1, keepdims=True, dtype=np.float32))
+            update = round_bf16(b * gram + c * (gram * gram))
+            x = round_bf16(a * x + update * x)
+    return x
