@@ -16,8 +16,9 @@ models, :mod:`gdstudio.model.state`) and, on
   recolour re-pens one run);
 * ``playback.position``: ``set_position``;
 * ``options.show_gradient`` / ``show_velocity`` / ``show_effective_step`` / ``show_field`` /
-  ``log_loss``: ``set_options`` (:class:`~gdstudio.ui.views.protocol.DisplayOptions`); the
-  layout options (3-D view, grey map, small multiples) are the window's, not the bridge's.
+  ``log_loss`` / ``grey_surface``: ``set_options``
+  (:class:`~gdstudio.ui.views.protocol.DisplayOptions`); the layout options (3-D view, small
+  multiples) are the window's, not the bridge's.
   The selection, playing and speed are shown by no view: not subscribed.
 
 Run and position changes are coalesced: they mark what is stale and one queued call per pass of
@@ -43,6 +44,7 @@ from gdstudio.engine.problems import Problem, Surface
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import Session
 from gdstudio.ui.background import Background, Job
+from gdstudio.ui.colormaps import SURFACE_MAP
 from gdstudio.ui.views.protocol import DisplayOptions, PickingView, View
 from gdstudio.ui.views.types import TrajectoryView
 
@@ -52,6 +54,8 @@ __all__ = ["SYNC_SURFACE_COST", "Subscriptions", "ViewBridge", "display_options"
 SYNC_SURFACE_COST = 4_000_000
 #: Dragging a start ring re-runs that run live while the position shown is at most this.
 LIVE_DRAG_STEPS = 400
+#: The surface's colour map with View → Grey surface.
+GREY_MAP = "grey"
 
 
 class Subscriptions:
@@ -90,10 +94,11 @@ def trajectories(session: Session, *, preview: bool = False) -> list[TrajectoryV
 
 
 def display_options(session: Session) -> DisplayOptions:
-    """What the views overlay and how they scale the loss, from the session's view options."""
+    """What the views overlay, how they scale the loss and colour the surface (a grey map for
+    races, so the coloured runs stand out), from the session's view options."""
     o = session.options
     return DisplayOptions(gradient=o.show_gradient, velocity=o.show_velocity, effective_step=o.show_effective_step,
-                          field=o.show_field, log_loss=o.log_loss)
+                          field=o.show_field, log_loss=o.log_loss, colormap=GREY_MAP if o.grey_surface else SURFACE_MAP)
 
 
 def surface_cost(problem: Problem, resolution: int) -> int:
@@ -143,7 +148,7 @@ class ViewBridge(QObject):
         # Arrows at the runs' heads need the runs' previews; the field and the loss axis do not.
         for event in (o.show_gradient, o.show_velocity, o.show_effective_step):
             self._subs.connect(event, self._preview_option_changed)
-        for event in (o.show_field, o.log_loss):
+        for event in (o.show_field, o.log_loss, o.grey_surface):
             self._subs.connect(event, self._option_changed)
         self._sync_entries()
         for view in (contour, surface, history):

@@ -47,15 +47,26 @@ def test_layout_options_push_nothing(race, qtbot, monkeypatch):
     monkeypatch.setattr(contour, "set_options", seen.append)
     pushes = b.pushes
     s.set_options(small_multiples=True)
-    s.set_options(show_surface=False, grey_surface=True)
+    s.set_options(show_surface=False)
     qtbot.wait(20)
     assert seen == [] and b.pushes == pushes and not b.stale
     s.set_options(show_field=True)  # drawn by the views, needs no preview: options only
     assert len(seen) == 1 and seen[0].field and not b.stale
+    s.set_options(grey_surface=True)
+    assert len(seen) == 2 and seen[1].colormap == "grey" and not b.stale
     s.set_options(show_velocity=True)  # an arrow at the heads: the runs follow (with previews)
-    assert len(seen) == 2 and b.stale
+    assert len(seen) == 3 and b.stale
     qtbot.waitUntil(lambda: not b.stale)
     assert b.pushes == pushes + 1
+
+
+def test_the_grey_map_reaches_every_view(race, qtbot):
+    s, _b, contour, _history, multiples = race
+    s.set_options(grey_surface=True)
+    assert contour.colormap_name == "grey"
+    assert [p.colormap_name for p in multiples.panes.values()] == ["grey"] * 3
+    s.set_options(grey_surface=False)
+    assert contour.colormap_name == "viridis" and multiples.panes[s.runs[0].id].colormap_name == "viridis"
 
 
 def test_a_recolour_repaints_one_pane_and_repens_one_history_run(race, qtbot, monkeypatch):

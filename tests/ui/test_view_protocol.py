@@ -58,7 +58,10 @@ def test_display_options_follow_the_session():
     s = Session()
     s.set_options(show_gradient=True, show_field=True, log_loss=False)
     o = display_options(s)
-    assert o == DisplayOptions(gradient=True, velocity=False, effective_step=False, field=True, log_loss=False)
+    assert o == DisplayOptions(gradient=True, velocity=False, effective_step=False, field=True, log_loss=False,
+                               colormap="viridis")
+    s.set_options(grey_surface=True)
+    assert display_options(s).colormap == "grey"
     assert o.overlays == {"gradient": True, "velocity": False, "effective_step": False, "field": True}
     assert o.wants_preview and not DisplayOptions(field=True).wants_preview
 

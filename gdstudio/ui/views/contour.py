@@ -331,8 +331,9 @@ class ContourView(FrameMixin, PickingView):
         """Nothing to do before the surface arrives (the labels and ∇f come with it)."""
 
     def set_options(self, options: DisplayOptions) -> None:
-        """The arrows and the field that are on."""
+        """The arrows and the field that are on, and the heat map's colour map."""
         self.set_overlays(**options.overlays)
+        self.set_colormap(options.colormap)
 
     # -- runs ----------------------------------------------------------------------------
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:

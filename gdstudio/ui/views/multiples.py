@@ -122,8 +122,9 @@ class SmallMultiplesView(FrameMixin, PickingView):
             pane.set_surface(surface, bounds, minima, log_scale, labels=labels, gradient_fn=self._gradient_fn)
 
     def set_options(self, options: DisplayOptions) -> None:
-        """The arrows and the field that are on (every pane)."""
+        """The arrows and the field that are on, and the colour map (every pane)."""
         self.set_overlays(**options.overlays)
+        self.set_colormap(options.colormap)
 
     def set_overlays(self, gradient: bool | None = None, velocity: bool | None = None,
                      effective_step: bool | None = None, field: bool | None = None) -> None:

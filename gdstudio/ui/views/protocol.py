@@ -32,6 +32,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
+from gdstudio.ui.colormaps import SURFACE_MAP
 from gdstudio.ui.views.types import TrajectoryView
 
 if TYPE_CHECKING:
@@ -45,13 +46,15 @@ GradientFn = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class DisplayOptions:
-    """The overlays (arrows at each run's head, the −∇f field) and the loss axis the views show."""
+    """The overlays (arrows at each run's head, the −∇f field), the loss axis and the surface's
+    colour map (``gdstudio.ui.colormaps.COLORMAPS``) the views show."""
 
     gradient: bool = False
     velocity: bool = False
     effective_step: bool = False
     field: bool = False
     log_loss: bool = True
+    colormap: str = SURFACE_MAP
 
     @property
     def overlays(self) -> dict[str, bool]:

@@ -510,7 +510,8 @@ class SurfaceView(DeferredFrames, FrameMixin, QWidget):
         """Nothing to do before the surface arrives."""
 
     def set_options(self, options: DisplayOptions) -> None:
-        """No overlays in 3-D."""
+        """The colour map of the mesh and the floor (no overlays in 3-D)."""
+        self.set_colormap(options.colormap)
 
     # -- runs ----------------------------------------------------------------------------
     def _show_position(self) -> None:
