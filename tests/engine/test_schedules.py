@@ -388,3 +388,52 @@ def test_trace_json_has_the_lr_of_every_step() -> None:
     assert doc["hyperparameters"]["lr"] == 0.1
     plain = json.loads(trace_json(Run(make_problem("bowl"), RunConfig("sgd", (-7.0, 2.0), {"lr": 0.1})).run(4)))
     assert plain["lr"] == [0.1] * 4 and plain["schedule"] is None and plain["schedule_settings"] == {}
+
+
+@pytest.mark.parametrize(("optimizer", "name", "settings", "warmup"), [
+    ("adam", "onecycle", {"total_steps": 60}, 0),
+    ("momentum", "cyclic", {"step_size_up": 7, "mode": "triangular2"}, 5),
+    ("adam", "cosine", {"T_max": 40, "eta_min": 1e-3}, 10),
+    ("sgd", "plateau", {"patience": 2, "factor": 0.5, "threshold": 0.05, "threshold_mode": "abs"}, 0),
+])
+def test_per_row_lr_column_with_a_schedule_equals_single_runs(optimizer: str, name: str, settings: dict[str, Any],
+                                                               warmup: int) -> None:
+    """N rows with an (N, 1) η column, one schedule over the column (the optimizer's per-row lr, as
+    torch param groups), equal N single-row Runs bit for bit, points and rates."""
+    from gdstudio.engine.optimizers import get_spec
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+
+    problem, start, steps = make_problem("himmelblau"), (-0.5, -0.5), 60
+    etas = np.array([[0.01], [0.03], [0.02]])
+    spec = get_spec(optimizer)
+    opt = spec.create({"lr": etas})
+    params = np.repeat(np.array([start]), 3, axis=0)
+    state = opt.init_state(params)
+    schedule = Schedule(name, settings, opt.hp["lr"], warmup=warmup)
+    target = momentum_target(name, schedule.settings, optimizer, list(opt.hp))
+
+    def apply() -> None:
+        changes: dict[str, Any] = {"lr": schedule.lr}
+        if target == "betas":
+            changes["betas"] = (schedule.momentum, opt.hp["betas"][1])  # type: ignore[index]
+        elif target == "momentum":
+            changes["momentum"] = schedule.momentum
+        opt.set_hyperparameters(**changes)
+
+    apply()
+    points, lrs = [params.copy()], []
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            lrs.append(np.asarray(schedule.lr).ravel().copy())
+            opt.update(params, problem.gradient(params), state)
+            points.append(params.copy())
+            schedule.step(problem.loss(params) if schedule.watches_loss else None)
+            apply()
+    together, rates = np.stack(points), np.stack(lrs)  # (steps + 1, 3, D), (steps, 3)
+    assert all(len(set(rates[:, i])) > 1 for i in range(3))  # every row's η did change
+    for i, eta in enumerate(etas[:, 0]):
+        run = Run(problem, RunConfig(optimizer, start, {"lr": float(eta)}, tol=0.0, schedule=name,
+                                     schedule_settings=settings, warmup=warmup)).run(steps)
+        assert np.array_equal(run.history.points, together[:, i]), i
+        assert np.array_equal(run.history.lr, rates[:, i]), i
