@@ -437,3 +437,41 @@ def test_per_row_lr_column_with_a_schedule_equals_single_runs(optimizer: str, na
                                      schedule_settings=settings, warmup=warmup)).run(steps)
         assert np.array_equal(run.history.points, together[:, i]), i
         assert np.array_equal(run.history.lr, rates[:, i]), i
+
+
+def _registry() -> list[str]:
+    from gdstudio.engine.optimizers import optimizer_names
+
+    return optimizer_names()
+
+
+@pytest.mark.parametrize("optimizer", _registry())
+def test_every_optimizer_follows_a_schedule(optimizer: str) -> None:
+    """Every registry rule takes the schedule's η each step (cosine behind a warm-up), and cyclic
+    momentum on β₁ or the momentum where it has one (else the one-line refusal), as the preview says."""
+    from gdstudio.engine.optimizers import get_spec
+    from gdstudio.engine.problems import make_problem
+    from gdstudio.engine.runs import Run, RunConfig
+
+    booth, start, steps = make_problem("booth"), (-8.0, -6.0), 30
+    eta = get_spec(optimizer).resolve()["lr"]
+    assert isinstance(eta, float)
+    run = Run(booth, RunConfig(optimizer, start, tol=0.0, schedule="cosine", schedule_settings={"T_max": 20},
+                               warmup=4)).run(steps)
+    preview = preview_schedule("cosine", {"T_max": 20}, eta, steps, warmup=4)
+    assert np.array_equal(run.history.lr[: run.steps], np.asarray(preview["lr"])[: run.steps])
+    assert run.steps == steps or run.status != "running"
+    names = set(get_spec(optimizer).resolve())
+    settings = {"step_size_up": 5}
+    if not names & {"betas", "momentum"}:
+        with pytest.raises(ValueError, match=rf"^Invalid cycle_momentum value: true \({optimizer} has no momentum"):
+            Run(booth, RunConfig(optimizer, start, schedule="cyclic", schedule_settings=settings))
+        return
+    run = Run(booth, RunConfig(optimizer, start, tol=0.0, schedule="cyclic", schedule_settings=settings))
+    expected = preview_schedule("cyclic", settings, eta, 12)
+    for k in range(12):  # the optimizer holds the rates of the next step
+        hp = run.optimizer.hp
+        momentum = hp["betas"][0] if "betas" in names else hp["momentum"]  # type: ignore[index]
+        assert (hp["lr"], momentum) == (expected["lr"][k], expected["momentum"][k])  # type: ignore[index]
+        if run.advance(1) == 0:
+            break
