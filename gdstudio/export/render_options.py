@@ -61,7 +61,7 @@ MAX_FRAMES = 1_000_000
 _RUN_ONLY: tuple[tuple[str, object], ...] = (
     ("optimizer", None), ("start", None), ("sets", []), ("batch_size", None), ("no_shuffle", False),
     ("noise", 0.0), ("seed", 0), ("tol", 1e-8), ("data_x", None), ("data_y", None), ("dataset", None),
-    ("expr", None))
+    ("expr", None), ("schedule", None), ("schedule_sets", []), ("warmup", 0))
 #: Bytes per pixel a render holds: the frame ring and queue (9 RGB buffers), Qt's ARGB images of
 #: each view and the OpenGL framebuffer (~6 more at 4 bytes): ~64 bytes, rounded up.
 _BYTES_PER_PIXEL = 64

@@ -2,7 +2,9 @@
 
 Also the run options it shares with `gdstudio render` (:func:`add_run_options`, :func:`build_run`).
 Hyperparameters given with ``--set KEY=VALUE`` go through the one override boundary,
-:meth:`gdstudio.engine.optimizers.OptimizerSpec.validate_overrides`.
+:meth:`gdstudio.engine.optimizers.OptimizerSpec.validate_overrides`; a learning-rate schedule
+(``--schedule NAME``, ``--schedule-set KEY=VALUE``, ``--warmup N``) through
+:func:`gdstudio.engine.schedules.validate_schedule`, its run-length keywords following ``--steps``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ import argparse
 import numpy as np
 
 from gdstudio.atomic import write_output
-from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, CliError, emit, float_option, output_target, parse_key_values
+from gdstudio.cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliError,
+    add_schedule_options,
+    emit,
+    float_option,
+    output_target,
+    parse_key_values,
+    schedule_from_args,
+)
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import Run, RunConfig
@@ -46,6 +58,7 @@ def add_run_options(p: argparse.ArgumentParser, *, required: bool = True) -> Non
     p.add_argument("--data-y", help="user data y values, comma-separated")
     p.add_argument("--dataset", help="a named dataset of a data-driven problem (see 'gdstudio list')")
     p.add_argument("--expr", help="f(x, y) for --problem custom, e.g. 'sin(x)*cos(y) + 0.1*(x**2 + y**2)'")
+    add_schedule_options(p)
 
 
 def add_trace_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,10 +96,12 @@ def build_run(args: argparse.Namespace) -> Run:
             raise CliError(f"Invalid --steps: {args.steps} (must be ≥ 0)")
         if args.seed < 0:
             raise CliError(f"Invalid --seed: {args.seed} (must be a whole number ≥ 0)")
+        schedule = schedule_from_args(args, horizon=args.steps)
         check_count("--steps", args.steps, trace_bytes_per_step(problem.dim), "history and output")
         return Run(problem, RunConfig(
             optimizer=spec.name, start=start, hyperparameters=overrides, batch_size=args.batch_size,
             shuffle=not args.no_shuffle, noise=args.noise, seed=args.seed, tol=args.tol,
+            schedule=schedule.name, schedule_settings=schedule.settings, warmup=schedule.warmup,
         ))
     except ValueError as exc:
         raise CliError(str(exc)) from None
