@@ -301,9 +301,11 @@ class Optimizer(ABC, Generic[P]):
     second_moment_buffer: ClassVar[str | None] = None
     #: Further buffers reported in :attr:`StepInternals.internals`.
     internal_buffers: ClassVar[tuple[str, ...]] = ()
+    _advances: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._advances = cls._advance is not Optimizer._advance  # skip the no-op call per step
         for base in getattr(cls, "__orig_bases__", ()):
             if get_origin(base) is Optimizer:
                 (params,) = get_args(base)
@@ -415,7 +417,8 @@ class Optimizer(ABC, Generic[P]):
             self._check_rows(n)
         state.t += 1
         hp = self._hp
-        self._advance(hp, state.t, state)
+        if self._advances:
+            self._advance(hp, state.t, state)
         if n <= BLOCK_ROWS:
             self._update(hp, params, grad, state.buffers, state.t, state.scalars, eff)
             return
