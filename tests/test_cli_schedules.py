@@ -9,6 +9,7 @@ tests/engine); bad names and values exit with status 2 and one line.
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -45,6 +46,103 @@ def test_list_prints_every_schedule_with_its_keywords(capsys) -> None:
         assert head.split()[0] == spec.name and f"{spec.torch_class}:" in head
         assert [k.strip().split("=")[0] for k in keywords.split("  ") if k.strip()] == [p.name for p in spec.params]
     assert "  multistep" in out and "milestones=30,80  gamma=0.1" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# gdstudio trace
+# ---------------------------------------------------------------------------------------------
+TRACE = ["trace", "--problem", "bowl", "--optimizer", "sgd", "--start=-7,2", "--set", "lr=0.05"]
+
+
+def trace(capsys, *args: str) -> dict:
+    code, out, err = run_cli(capsys, *TRACE, *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_trace_lr_is_the_rate_each_step_used(capsys) -> None:
+    """lr[k] is the rate step k+1 used: warm-up N from η/N, then StepLR counted from its end."""
+    d = trace(capsys, "--steps", "12", "--schedule", "step", "--schedule-set", "step_size=3",
+              "--schedule-set", "gamma=0.5", "--warmup", "4")
+    expected = [0.05 * (1 / 4 + (1 - 1 / 4) * k / 4) for k in range(4)]
+    expected += [0.05 * 0.5 ** ((k - 4) // 3) for k in range(4, 12)]
+    np.testing.assert_allclose(d["lr"], expected, rtol=1e-15, atol=0)
+    assert len(d["lr"]) == d["steps"] == 12 and len(d["points"]) == 13
+    assert (d["schedule"], d["warmup"]) == ("step", 4)
+    assert d["schedule_settings"] == {"step_size": 3, "gamma": 0.5}
+
+
+def test_trace_cosine_spans_the_steps_after_the_warm_up(capsys) -> None:
+    """T_max defaults to --steps − --warmup: the last step uses η_min + (η − η_min)(1 + cos(π·(T−1)/T))/2."""
+    d = trace(capsys, "--steps", "30", "--schedule", "cosine", "--schedule-set", "eta_min=0.01", "--warmup", "5")
+    assert d["schedule_settings"]["T_max"] == 25
+    closed = [0.01 + (0.05 - 0.01) * (1 + math.cos(math.pi * t / 25)) / 2 for t in range(25)]
+    np.testing.assert_allclose(d["lr"][5:], closed, rtol=1e-12, atol=0)
+
+
+def test_trace_constant_schedule_equals_the_scaled_rate(capsys) -> None:
+    """ConstantLR(factor=0.5) over every step moves exactly as η/2 without a schedule."""
+    scheduled = trace(capsys, "--steps", "40", "--schedule", "constant", "--schedule-set", "factor=0.5",
+                      "--schedule-set", "total_iters=40")
+    plain = json.loads(run_cli(capsys, *TRACE[:-1], "lr=0.025", "--steps", "40")[1])
+    assert scheduled["points"] == plain["points"] and scheduled["lr"] == plain["lr"] == [0.025] * 40
+    assert trace(capsys, "--steps", "40")["points"] != plain["points"]
+
+
+def test_trace_plateau_cuts_eta_when_the_loss_stalls(capsys) -> None:
+    """Noisy SGD on the bowl stalls near the minimum: plateau (patience 0) cuts η there; lr[k]
+    follows torch's rule applied to the full loss after each step."""
+    d = trace(capsys, "--steps", "60", "--noise", "2", "--schedule", "plateau", "--schedule-set", "patience=0",
+              "--schedule-set", "factor=0.5")
+    best, lr, expected = math.inf, 0.05, [0.05]
+    for loss in d["loss"][1:-1]:  # the loss after step k decides the rate of step k+1
+        if loss < best * (1 - 1e-4):  # threshold_mode rel, threshold 1e-4
+            best = loss
+        elif lr - lr * 0.5 > 1e-8:  # torch skips a cut smaller than eps
+            lr *= 0.5
+        expected.append(lr)
+    assert d["lr"] == pytest.approx(expected, rel=1e-15) and min(d["lr"]) < 0.05
+
+
+def test_render_builds_its_run_with_the_schedule() -> None:
+    from gdstudio.cli import build_parser
+    from gdstudio.export import render_options
+
+    args = build_parser().parse_args(["render", "--problem", "bowl", "--optimizer", "adam", "--schedule", "cosine",
+                                      "--warmup", "3", "--steps", "20", "--out", "x.gif"])
+    session, steps = render_options.session_from_args(args, render_options.check_sources(args))
+    config = session.runs[0].config
+    assert (config.schedule, dict(config.schedule_settings), config.warmup, steps) == (
+        "cosine", {"T_max": 17, "eta_min": 0.0}, 3, 20)
+
+
+TRACE_BAD = [
+    (["--schedule", "cosinus"], "Unknown schedule: 'cosinus' (known: step, multistep,"),
+    (["--schedule-set", "gamma=0.5"], "Invalid --schedule-set 'gamma=0.5' (give --schedule NAME"),
+    (["--schedule", "multistep", "--schedule-set", "milestones=30,x"], "Invalid milestones value"),
+    (["--schedule", "exponential", "--schedule-set", "gamma=0"], "Invalid gamma value: 0.0"),
+    (["--schedule", "cosine", "--schedule-set", "T_max=0"], "Invalid T_max value"),
+    (["--warmup", "-3"], "Invalid warmup value: -3 (must be a whole number ≥ 0)"),
+    (["--schedule", "plateau", "--warmup", "2"], "plateau cannot follow a warm-up"),
+    (["--schedule", "onecycle", "--optimizer", "adagrad"], "adagrad has no momentum or betas to cycle"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), TRACE_BAD, ids=[" ".join(a) for a, _ in TRACE_BAD])
+def test_trace_bad_schedule_is_one_line_and_status_2(capsys, args, message) -> None:
+    code, out, err = run_cli(capsys, *TRACE, *args)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gdstudio trace: error: "), err
+    assert message in lines[0]
+
+
+def test_render_refuses_a_schedule_for_a_preset(capsys, tmp_path) -> None:
+    code, _, err = run_cli(capsys, "render", "--preset", "himmelblau", "--schedule", "cosine", "--out",
+                           str(tmp_path / "a.gif"))
+    assert code == 2
+    assert err.strip() == ("gdstudio render: error: --schedule applies only with --problem (--preset defines its "
+                           "own runs)")
 
 
 # ---------------------------------------------------------------------------------------------
