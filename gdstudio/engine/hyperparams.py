@@ -121,6 +121,11 @@ class HyperParam:
 
     def validate_rows(self, value: object) -> RowValue:
         """:meth:`validate`, also accepting an (N, 1) column for a number or a pair's component."""
+        if type(value) is float and self.kind == "float":  # the common case, fast (schedules)
+            self._check_scalar(value, self.name)
+            return value
+        if type(value) is bool and self.kind == "bool":
+            return value
         if self.kind in ("bool", "int", "choice", "triple"):
             if isinstance(value, np.ndarray) and value.ndim > 0:
                 raise ValueError(
@@ -258,6 +263,8 @@ def parse_value(spec: HyperParam, text: str) -> Value:
 
 def format_value(value: Value) -> str:
     """Short text for a value, as accepted back by :func:`parse_value`."""
+    if value is None:  # a reference's "automatic" (Prodigy's beta3, AdEMAMix's t_alpha_beta3)
+        return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
