@@ -355,7 +355,10 @@ class Run:
         """Step the schedule after a step (plateau with the full loss at the new point)."""
         schedule = self.schedule
         assert schedule is not None
+        lr, momentum = schedule.lr, schedule.momentum
         schedule.step(float(self.problem.loss(self.params[0])) if schedule.watches_loss else None)
+        if schedule.lr is lr and schedule.momentum == momentum:  # unchanged (plateau, step …): nothing to set
+            return True
         return self._apply_schedule()
 
     @property
