@@ -40,7 +40,7 @@ def _set_async_exc(ident: int, exc: type[BaseException] | None) -> bool:
     if api is None or not hasattr(api, "PyThreadState_SetAsyncExc"):
         return False
     arg = ctypes.py_object(exc) if exc is not None else None
-    return api.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), arg) == 1
+    return bool(api.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), arg) == 1)
 
 
 class _Job(Generic[T]):

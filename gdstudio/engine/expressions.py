@@ -111,7 +111,7 @@ NAMES: dict[str, sympy.Expr] = {"x": X, "y": Y, "pi": sympy.pi, "e": sympy.E}
 _ANY = -2  # two or more arguments
 
 
-class Step(sympy.Function):
+class Step(sympy.Function):  # type: ignore[misc]  # sympy is untyped
     """The Heaviside step H(u) with H(0) = ½, and derivative 0 (almost everywhere).
 
     SymPy's own Heaviside asks the assumptions system about its argument when it is built
@@ -129,7 +129,7 @@ class Step(sympy.Function):
         return sympy.S.Zero
 
 
-class Max2(sympy.Function):
+class Max2(sympy.Function):  # type: ignore[misc]  # sympy is untyped
     """max(a, b), with ∂/∂a = H(a − b) and ∂/∂b = H(b − a) (H the Heaviside step, H(0) = ½).
 
     Binary and cheap to differentiate: SymPy's n-ary Max differentiates to terms that each
@@ -151,7 +151,7 @@ class Max2(sympy.Function):
         return Step(a - b if argindex == 1 else b - a)
 
 
-class Min2(sympy.Function):
+class Min2(sympy.Function):  # type: ignore[misc]  # sympy is untyped
     """min(a, b), with ∂/∂a = H(b − a) and ∂/∂b = H(a − b)."""
 
     nargs = 2
@@ -169,7 +169,7 @@ class Min2(sympy.Function):
         return Step(b - a if argindex == 1 else a - b)
 
 
-class Sign(sympy.Function):
+class Sign(sympy.Function):  # type: ignore[misc]  # sympy is untyped
     """sign(u), with derivative 0 (almost everywhere).
 
     SymPy's own sign leaves ``Derivative(sign(x/y), x)`` unevaluated when it cannot prove its
@@ -186,7 +186,7 @@ class Sign(sympy.Function):
         return sympy.S.Zero
 
 
-class AbsVal(sympy.Function):
+class AbsVal(sympy.Function):  # type: ignore[misc]  # sympy is untyped
     """|u|, with d|u|/du = sign(u) (SymPy's Abs falls back to re/im parts for such arguments)."""
 
     nargs = 1

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from gdstudio.engine.problems.base import Bounds, Problem
 
 __all__ = ["ANALYTIC", "AnalyticProblem"]
 
-Coord = np.ndarray
+Coord = npt.NDArray[np.float64]
 Fn = Callable[[Coord, Coord], Coord]
 Grad = Callable[[Coord, Coord], tuple[Coord, Coord]]
 
@@ -121,7 +122,8 @@ _TAU = 2 * np.pi
 
 
 def _rastrigin(x: Coord, y: Coord) -> Coord:
-    return 20 + x * x - 10 * np.cos(_TAU * x) + y * y - 10 * np.cos(_TAU * y)
+    out: Coord = 20 + x * x - 10 * np.cos(_TAU * x) + y * y - 10 * np.cos(_TAU * y)
+    return out
 
 
 def _rastrigin_grad(x: Coord, y: Coord) -> tuple[Coord, Coord]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -18,6 +19,9 @@ __all__ = ["DATASETS", "DataProblem", "LineThroughOrigin", "LinearRegression", "
 
 #: Elements per temporary when broadcasting points against data (~8 MB of float64).
 _CHUNK_ELEMENTS = 1 << 20
+
+#: A per-sample piece: (θ columns, x, y) -> its parts (``_sample_loss`` wrapped in a 1-tuple, ``_sample_grad``).
+_SampleFn = Callable[[tuple[np.ndarray, ...], np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
 
 
 class DataProblem(Problem):
@@ -61,7 +65,7 @@ class DataProblem(Problem):
         """∂ℓ/∂θ_d for every (point, sample) pair, one array per parameter."""
 
     def _mean_over_data(
-        self, points: np.ndarray, fn, indices: np.ndarray | None, n_out: int, vector: bool
+        self, points: np.ndarray, fn: _SampleFn, indices: np.ndarray | None, n_out: int, vector: bool
     ) -> np.ndarray:
         """mean over the selected samples of ``fn``'s ``n_out`` parts: shape (...) for a scalar
         (``vector`` false), (..., n_out) for a vector, whatever ``n_out`` is."""
@@ -113,7 +117,8 @@ class DataProblem(Problem):
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return out
 
 
 class SigmoidNeuron(DataProblem):
@@ -131,15 +136,16 @@ class SigmoidNeuron(DataProblem):
 
     model = "ŷ = σ(w·x + b)"
 
-    def _predict(self, theta, x):
+    def _predict(self, theta: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
         w, b = theta
         return _sigmoid(w * x + b)
 
-    def _sample_loss(self, theta, x, y):
+    def _sample_loss(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> np.ndarray:
         w, b = theta
-        return 0.5 * (_sigmoid(w * x + b) - y) ** 2
+        out: np.ndarray = 0.5 * (_sigmoid(w * x + b) - y) ** 2
+        return out
 
-    def _sample_grad(self, theta, x, y):
+    def _sample_grad(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         w, b = theta
         yp = _sigmoid(w * x + b)
         common = (yp - y) * yp * (1 - yp)
@@ -197,15 +203,17 @@ class LinearRegression(DataProblem):
 
     model = "ŷ = a·x + b"
 
-    def _predict(self, theta, x):
+    def _predict(self, theta: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
         a, b = theta
-        return a * x + b
+        out: np.ndarray = a * x + b
+        return out
 
-    def _sample_loss(self, theta, x, y):
+    def _sample_loss(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> np.ndarray:
         a, b = theta
-        return (a * x + b - y) ** 2
+        out: np.ndarray = (a * x + b - y) ** 2
+        return out
 
-    def _sample_grad(self, theta, x, y):
+    def _sample_grad(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         a, b = theta
         r2 = 2 * (a * x + b - y)
         return r2 * x, r2
@@ -218,7 +226,8 @@ class LinearRegression(DataProblem):
         a = xs[None, :]
         b = ys[:, None]
         z = a * a * mxx + 2 * a * b * mx + b * b - 2 * a * mxy - 2 * b * my + myy
-        return np.maximum(z, 0.0)
+        out: np.ndarray = np.maximum(z, 0.0)
+        return out
 
     @property
     def minima(self) -> np.ndarray:
@@ -244,15 +253,17 @@ class LineThroughOrigin(DataProblem):
 
     model = "ŷ = w·x"
 
-    def _predict(self, theta, x):
+    def _predict(self, theta: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
         (w,) = theta
-        return w * x
+        out: np.ndarray = w * x
+        return out
 
-    def _sample_loss(self, theta, x, y):
+    def _sample_loss(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> np.ndarray:
         (w,) = theta
-        return (w * x - y) ** 2
+        out: np.ndarray = (w * x - y) ** 2
+        return out
 
-    def _sample_grad(self, theta, x, y):
+    def _sample_grad(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         (w,) = theta
         return (2 * x * (w * x - y),)
 
