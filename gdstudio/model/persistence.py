@@ -1,6 +1,6 @@
 """Sessions as versioned JSON: everything needed to reproduce the runs and the view.
 
-A file is ``{"format": "gdstudio-session", "version": 1, "problem": {...}, "runs": [...],
+A file is ``{"format": "gdstudio-session", "version": 2, "problem": {...}, "runs": [...],
 "playback": {...}, "view": {...}}`` plus optional ``title``, ``group`` and ``description``
 (presets). ``playback.computed_steps`` (optional, default ``position``) is how far the runs had
 been computed: opening the file recomputes them that far, so the histories come back identical.
@@ -13,9 +13,10 @@ is the index of the selected run.
 
 Versions: :func:`migrate` upgrades an older document one version at a time through
 :data:`MIGRATIONS` (``MIGRATIONS[n]`` turns a version-n document into version n + 1) before it is
-read; a newer version than :data:`VERSION` is refused. Version 1 is the current format, so the
-table is empty: the next change of format adds its step there (and a fixture folder beside
-tests/data/sessions/v1).
+read; a newer version than :data:`VERSION` is refused (so an older gdstudio says "saved by a newer
+gdstudio" rather than "unknown key"). Version 2 added learning-rate schedules to runs; version-1
+files (tests/data/sessions/v1) load unchanged. The next change of format adds its step to the
+table, and a fixture folder beside tests/data/sessions/v1.
 
 Loading validates the whole document before anything is applied: a corrupt or foreign file
 (bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
@@ -47,6 +48,7 @@ from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems.base import check_bounds
 from gdstudio.engine.runs import RunConfig
+from gdstudio.engine.schedules import validate_schedule
 from gdstudio.limits import brief
 from gdstudio.model.evented import persisted_fields
 from gdstudio.model.palette import PALETTE
@@ -77,12 +79,25 @@ __all__ = [
 ]
 
 FORMAT = "gdstudio-session"
-VERSION = 1
+#: 1: the first format (commit 848c8e8). 2: runs may have ``schedule``, ``schedule_settings`` and
+#: ``warmup`` (learning-rate schedules; absent in version 1, which means no schedule).
+VERSION = 2
 #: The largest session file read (a session of 12 runs with 10⁴ data points is ~0.5 MB).
 MAX_SESSION_BYTES = 8 * 1024 * 1024
 
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added run keys for learning-rate schedules; a version-1 run had none: a constant η
+    (``schedule`` null, no ``schedule_settings``, ``warmup`` 0, written out as a version-2 file has them)."""
+    for run in doc.get("runs", []) if isinstance(doc.get("runs"), list) else []:
+        if isinstance(run, dict):
+            run.setdefault("schedule", None)
+            run.setdefault("schedule_settings", {})
+            run.setdefault("warmup", 0)
+    return doc
+
+
 #: ``MIGRATIONS[n]``: a version-n document (a fresh dict, safe to change) → version n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 class SessionError(ValueError):
@@ -186,7 +201,7 @@ _VIEW_KEYS = _names(persisted_fields(ViewOptions))
 _KINDS = {
     "str": "text", "str | None": "text", "bool": "bool", "int": "int", "int | None": "int", "float": "number",
     "tuple[float, ...]": "numbers", "tuple[float, ...] | None": "numbers", "Bounds | None": "bounds",
-    "dict[str, Any]": "object",
+    "dict[str, Any]": "object", "Mapping[str, Any]": "object",
 }
 
 
@@ -373,6 +388,11 @@ def session_from_dict(data: Any) -> ParsedSession:
         cfg_values["optimizer"] = get_spec(cfg_values["optimizer"]).name
         start = _get(r, "start", list, where)
         cfg_values["start"] = _numbers(start, f"{where}.start")
+        try:  # every keyword of the schedule (defaults filled), checked by the engine's boundary
+            cfg_values["schedule_settings"] = validate_schedule(
+                cfg_values["schedule"], cfg_values["schedule_settings"], warmup=cfg_values["warmup"])
+        except ValueError as exc:
+            raise SessionError(f"{where}.schedule: {_short(exc)}") from None
         try:
             config, _ = normalize_config(problem, RunConfig(**cfg_values))  # start, batch, noise, tol vs the problem
         except ValueError as exc:

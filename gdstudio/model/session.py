@@ -92,8 +92,12 @@ _PROBLEM_FIELDS = tuple(f.name for f in fields(ProblemSettings))
 _OPTION_FIELDS = tuple(f.name for f in fields(ViewOptions))
 _SPEED_FIELDS = ("steps_per_tick", "ticks_per_second", "max_steps")
 #: Run-config settings as labels name them.
+#: Commands nearest the top of the undo stack that keep their engine Run objects (older ones keep
+#: configurations only and recompute on undo: same config, same history; this bounds the memory the
+#: stack holds to about this many sessions' worth of histories).
+KEEP_RUNS = 20
 _SETTING_WORDS = {"batch_size": "batch size", "noise": "noise σ", "seed": "seed", "tol": "tolerance",
-                  "shuffle": "shuffle"}
+                  "shuffle": "shuffle", "schedule": "schedule", "warmup": "warm-up"}
 
 
 # ------------------------------------------------------------------------------------ undo states
@@ -119,6 +123,10 @@ class _State:
     description: str
     position: int  # restored only by the commands whose edit moved it (a new problem, a race, a load)
     whole: dict[str, Any] | None = None
+
+    def without_runs(self) -> _State:
+        """The same state holding configurations only (its runs are recomputed when restored)."""
+        return replace(self, runs=tuple(replace(r, run=None) for r in self.runs))
 
     def same(self, other: _State, *, runs_by_identity: bool = True) -> bool:
         def run_key(r: _RunState) -> tuple[Any, ...]:
@@ -271,7 +279,7 @@ class Session:
                 self._push(label, before, after, merge_key)
 
     def _push(self, label: str, before: _State, after: _State, merge_key: Hashable | None) -> None:
-        box = {"before": before, "after": after}
+        box: dict[str, Any] = {"before": before, "after": after}
         moved = before.position != after.position
 
         def merge(newer: Command) -> bool:
@@ -284,6 +292,11 @@ class Session:
             merge_key=merge_key, merge=merge,
             is_noop=lambda: box["before"].same(box["after"], runs_by_identity=False), data=box,
         ))
+        for old in self.undo_stack.commands[:-KEEP_RUNS]:  # older commands let their Run objects go
+            states = old.data
+            if isinstance(states, dict) and not states.get("light"):
+                states.update(before=states["before"].without_runs(), after=states["after"].without_runs(),
+                              light=True)
 
     def _restore_state(self, st: _State, *, position: bool = False, announce_all: bool = False) -> None:
         """Put back a captured state, announcing what changed (every field event, coarse signals);
@@ -329,8 +342,11 @@ class Session:
             changed = True
         current = {e.id: e for e in self._runs}
         for index, r in enumerate(target):
-            run = r.run if r.run is not None else Run(self._problem, r.config)
             found = current.get(r.id)
+            run = r.run
+            if run is None:  # a state that kept the configuration only
+                same = found is not None and found.config == r.config and found.run is not None
+                run = found.run if same and found is not None else Run(self._problem, r.config)
             if found is None:
                 self._runs.insert(index, RunEntry(r.id, r.config, r.color, r.visible, run))
                 changed = True
@@ -864,10 +880,12 @@ def _run_edit_label(entry: RunEntry, new: RunConfig) -> tuple[str, Hashable | No
             return (f"set {sym} of Run {rid} to {format_value(new.hyperparameters[name])}",
                     ("hyperparameter", rid, name))
         return f"change hyperparameters of Run {rid}", None
+    if changed == ["schedule_settings"]:
+        return f"change schedule settings of Run {rid}", ("schedule_settings", rid)
     if len(changed) == 1:
         name = changed[0]
         value = getattr(new, name)
-        text = "all" if name == "batch_size" and value is None else (
+        text = "all" if name == "batch_size" and value is None else "none" if value is None else (
             ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" if isinstance(value, float)
             else str(value))
         return f"set {_SETTING_WORDS.get(name, name)} of Run {rid} to {text}", (name, rid)

@@ -91,6 +91,11 @@ class UndoStack:
         return self._commands[self._index].label if self.can_redo else ""
 
     @property
+    def commands(self) -> tuple[Command, ...]:
+        """Every command, oldest first (done and undone)."""
+        return tuple(self._commands)
+
+    @property
     def labels(self) -> list[str]:
         """Every command's label, oldest first (done and undone)."""
         return [c.label for c in self._commands]

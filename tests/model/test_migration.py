@@ -13,6 +13,16 @@ def test_current_version_passes_through_unchanged():
     assert migrate(doc) == doc
 
 
+def test_version_1_documents_read_as_version_2():
+    doc = {"format": FORMAT, "version": 1, "problem": {"name": "bowl"},
+           "runs": [{"optimizer": "gd", "start": [1, 1]}]}
+    up = migrate(doc)
+    assert up["version"] == 2 and up["runs"][0] == {"optimizer": "gd", "start": [1, 1], "schedule": None,
+                                                    "schedule_settings": {}, "warmup": 0}
+    cfg = session_from_dict(doc).runs[0].config
+    assert (cfg.schedule, dict(cfg.schedule_settings), cfg.warmup) == (None, {}, 0)
+
+
 def test_each_step_runs_once_in_order(monkeypatch):
     """A pretend format version 3: v1 named the problem key 'surface', v2 stored η as 'eta'."""
     calls = []

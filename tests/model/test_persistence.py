@@ -340,3 +340,20 @@ def test_optional_fields_take_defaults():
     s = Session()
     s.apply_dict(doc)
     assert s.selected_id == s.runs[0].id and s.position == 0
+
+
+def test_a_scheduled_run_round_trips_and_a_bad_schedule_is_named(tmp_path):
+    s = Session()
+    s.set_problem(name="bowl")
+    s.add_run(RunConfig("sgd", (-7.0, 2.0), {"lr": 0.1}, schedule="multistep",
+                        schedule_settings={"milestones": (3, 6), "gamma": 0.5}, warmup=2))
+    s.forward(10)
+    save_session(s, tmp_path / "sched.json")
+    t = Session()
+    load_session(t, tmp_path / "sched.json")
+    assert t.to_dict() == s.to_dict()
+    np.testing.assert_array_equal(t.runs[0].run.history.points, s.runs[0].run.history.points)
+    doc = s.to_dict()
+    doc["runs"][0]["schedule_settings"] = {"milestones": [3, 6], "gama": 0.5}
+    with pytest.raises(SessionError, match=r"runs\[0\].schedule: Unknown keyword for multistep: gama"):
+        session_from_dict(doc)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gdstudio.model import Session, SessionError, list_presets, load_preset, presets_by_group
-from gdstudio.model.persistence import session_from_dict
+from gdstudio.model.persistence import migrate, session_from_dict
 from gdstudio.model.presets import GROUP_ORDER, preset_document
 from gdstudio.resources import resource_path
 
@@ -53,7 +53,7 @@ def test_presets_by_group_puts_the_articles_first_and_names_scenarios_by_what_th
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_preset_is_a_valid_session_that_plays_20_steps(path, h):
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc = migrate(json.loads(path.read_text(encoding="utf-8")))  # presets are version-1 files
     parsed = session_from_dict(doc)
     assert parsed.runs and parsed.title == doc["title"] and parsed.group == doc["group"]
     s = Session()

@@ -251,3 +251,21 @@ def test_models_validate_on_assignment_and_emit_only_changes():
     s.speed_changed.connect(lambda: seen.append("speed"))
     s.playback.ticks_per_second = 60  # a direct field write still reaches the coarse signal
     assert seen == ["speed"] and s.ticks_per_second == 60
+
+
+def test_old_commands_keep_configurations_only_and_recompute_the_same_runs(h):
+    from gdstudio.model.session import KEEP_RUNS
+
+    s = bowl(GD, MOM, steps=5)
+    first = h.snapshot(s)
+    for k in range(KEEP_RUNS + 5):
+        s.update_run(1, hyperparameters={"lr": 0.01 * (k + 1)})
+        s.undo_stack._no_merge_below = s.undo_stack.index  # separate commands, as if seconds apart
+    light = [c for c in s.undo_stack.commands if c.data.get("light")]
+    assert len(light) == 5 and all(r.run is None for c in light for r in c.data["before"].runs)
+    while s.undo_stack.undo():
+        pass
+    now = h.snapshot(s)
+    assert now["doc"] == first["doc"]
+    for a, b in zip(first["points"], now["points"], strict=True):
+        np.testing.assert_array_equal(a, b)  # recomputed from the configuration: identical
