@@ -421,3 +421,29 @@ def test_history_internals_survive_divergence_and_name_unknowns() -> None:
     assert run.history.step_array("ax").shape == (run.history.steps, 2)
     with pytest.raises(KeyError, match="no per-step array 'evals'"):
         run.history.step_array("evals")
+
+
+def test_asgd_schedule_acts_one_step_later_as_in_torch() -> None:
+    """torch computes η_{t+1} at the end of step t with that step's group lr, so a schedule's new η
+    reaches the iterate one step later (the scheduler steps after ``optimizer.step``)."""
+    lambd, alpha, t0 = 0.05, 0.75, 3.0
+    lrs = [0.1, 0.1, 0.5, 0.5, 0.02, 0.3, 0.3, 0.05]
+    grads = [0.7, -1.2, 0.4, 2.0, -0.3, 0.9, -0.8, 0.1]
+    # torch's _single_tensor_asgd in Python floats, group lr = lrs[k] during step k + 1
+    p, eta, mu, ax = 1.5, lrs[0], 1.0, 0.0
+    expected = []
+    for k, (g, lr) in enumerate(zip(grads, lrs, strict=True), start=1):
+        p = p * (1 - lambd * eta) - eta * g
+        ax = ax + (p - ax) * mu if mu != 1 else p
+        eta = lr / ((1 + lambd * lr * k) ** alpha)
+        mu = 1 / max(1, k - t0)
+        expected.append((p, ax))
+    opt = get_spec("asgd").create({"lr": lrs[0], "lambd": lambd, "alpha": alpha, "t0": t0})
+    q = np.array([[1.5]])
+    state = opt.init_state(q)
+    for k, (g, lr) in enumerate(zip(grads, lrs, strict=True)):
+        opt.set_hyperparameters(lr=lr)
+        info = opt.step(q, np.array([[g]]), state)
+        assert info is not None
+        assert q[0, 0] == pytest.approx(expected[k][0], rel=1e-14), f"step {k + 1}"
+        assert info.internals["ax"][0, 0] == pytest.approx(expected[k][1], rel=1e-14), f"x̄ at step {k + 1}"

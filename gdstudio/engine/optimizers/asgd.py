@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from gdstudio.engine.optimizers import common
-from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class ASGD(Optimizer[ASGDParams]):
     The iterate θ is plain SGD with a slowly decaying step; the average x̄ is the running mean
     of the iterates from step t₀ on (before that it is the iterate itself), the estimate
     Polyak averaging is about. The views can draw x̄ (the ``ax`` internal). With torch's
-    default t₀ = 10⁶ the average never starts in a visible run. Effective learning rate: ηₜ.
+    default t₀ = 10⁶ the average never starts in a visible run. As in torch, ηₜ₊₁ and μₜ₊₁ are
+    computed at the end of step t with the η of that step (a schedule's new η acts one step
+    later). Effective learning rate: ηₜ.
     """
 
     name = "asgd"
@@ -55,12 +59,15 @@ class ASGD(Optimizer[ASGDParams]):
     def _buffers(self) -> dict[str, Real]:
         return {"ax": 0.0}
 
+    def _advance(self, hp: ASGDParams, t: int, state: OptState) -> None:
+        if t == 1 or "eta" not in state.buffers:  # torch's state init: η₁ = η, μ₁ = 1, one per row
+            n = state.buffers["ax"].shape[0]
+            state.buffers["eta"] = np.broadcast_to(np.asarray(hp.lr, dtype=np.float64), (n, 1)).copy()
+            state.buffers["mu"] = np.ones((n, 1))
+
     def _update(self, hp: ASGDParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
-        step = float(t - 1)  # η and μ were computed by the previous step (torch updates them last)
-        eta = hp.lr if t == 1 else common.rowwise(lambda lr, la, al: _eta(lr, la, al, step),
-                                                  hp.lr, hp.lambd, hp.alpha)
-        mu = 1.0 if t == 1 else common.rowwise(lambda t0: _mu(t0, step), hp.t0)
+        eta, mu = bufs["eta"], bufs["mu"]  # computed by the previous step, with its η (as torch)
         g = common.decay(g, p, hp.weight_decay)
         p *= 1 - hp.lambd * eta
         p += -eta * g
@@ -68,3 +75,6 @@ class ASGD(Optimizer[ASGDParams]):
         ax[...] = common.choose(mu != 1, ax + (p - ax) * mu, p)
         if eff is not None:
             eff[...] = eta
+        step = float(t)
+        eta[...] = common.rowwise(lambda lr, la, al: _eta(lr, la, al, step), hp.lr, hp.lambd, hp.alpha)
+        mu[...] = common.rowwise(lambda t0: _mu(t0, step), hp.t0)
