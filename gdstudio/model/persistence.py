@@ -32,6 +32,7 @@ was), a symlink's target replaced, a device written in place.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -351,7 +352,7 @@ def migrate(data: Mapping[str, Any]) -> dict[str, Any]:
         step = MIGRATIONS.get(version)
         if step is None:
             raise SessionError(f"Cannot read version {version} sessions (no upgrade to version {version + 1})")
-        doc = step(json.loads(json.dumps(doc)))  # each step gets its own copy
+        doc = step(copy.deepcopy(doc))  # each step gets its own copy
         version += 1
         doc["version"] = version
     return doc
