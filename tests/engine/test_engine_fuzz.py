@@ -48,7 +48,12 @@ def _scalar_valid(hp: HyperParam) -> st.SearchStrategy[float]:
 
 
 def _scalar_invalid(hp: HyperParam) -> st.SearchStrategy[object]:
-    options: list[st.SearchStrategy[object]] = [st.sampled_from([math.nan, math.inf, -math.inf, "abc", None])]
+    bad: list[object] = [math.nan, math.inf, -math.inf, "abc", None]
+    if getattr(hp, "optional", False):  # None is a value (a reference's "automatic": Prodigy's beta3)
+        bad.remove(None)
+    if getattr(hp, "allow_inf", False):  # inf is a value (Prodigy's growth_rate)
+        bad.remove(math.inf)
+    options: list[st.SearchStrategy[object]] = [st.sampled_from(bad)]
     if math.isfinite(hp.low):
         options.append(st.floats(max_value=hp.low, exclude_max=not hp.low_open, allow_nan=False,
                                  allow_infinity=False))
@@ -148,7 +153,9 @@ def test_runs_never_raise_or_warn(case):
             run = Run(problem, cfg)
         except ValueError as err:
             # the documented cross-parameter checks: Nesterov needs momentum, Rprop 0 < η₋ < 1 < η₊
-            assert invalid or "nesterov" in str(err) or "Invalid eta values" in str(err), (
+            assert invalid or "nesterov" in str(err) or "Invalid eta values" in str(err) or (
+                "Invalid betas[0] value: 0.0" in str(err)  # AdEMAMix's β₃ warm-up and schedule-free's x need β₁ > 0
+            ), (
                 f"valid settings rejected: {err}"
             )
             assert not caught, [str(w.message) for w in caught]

@@ -33,6 +33,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "optimizers.md"
 #: The registry's names, in display order: the articles' names first, then torch's.
 NAMES = ["gd", "sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", "nadam", "radam", "adamax",
          "adadelta", "rprop", "asgd", "adafactor", "lbfgs", "muon"]
+#: Then pytorch_optimizer's and schedulefree's rules (defaults, messages and trajectories against
+#: those packages: tests/engine/test_reference_community.py).
+COMMUNITY = ["lion", "adabelief", "yogi", "adan", "lamb", "ademamix", "prodigy", "laprop", "madgrad",
+             "schedulefree-sgd", "schedulefree-adamw"]
 #: Rules whose step couples the coordinates (norms, dot products): their effective learning rate is
 #: checked in tests/engine/test_reference_torch_extra.py, not by the per-coordinate trace below.
 COUPLED = {"adafactor", "lbfgs", "muon"}
@@ -154,7 +158,7 @@ def test_infinite_betas_are_rejected() -> None:
 def test_unknown_optimizer_names_every_known_one() -> None:
     with pytest.raises(ValueError) as info:
         get_spec("adamm")
-    assert str(info.value) == f"Unknown optimizer: 'adamm' (known: {', '.join(NAMES)})"
+    assert str(info.value) == f"Unknown optimizer: 'adamm' (known: {', '.join(NAMES + COMMUNITY)})"
     with pytest.raises(ValueError, match=r"^Unknown optimizer: '' \(known: gd, sgd, "):
         make_optimizer("")
 
@@ -180,10 +184,10 @@ def test_values_are_converted_to_their_kind() -> None:
 
 # -- the registry against torch --------------------------------------------------------------------
 def test_registry_names_and_order() -> None:
-    assert optimizer_names() == NAMES
-    assert list(OPTIMIZERS) == NAMES
+    assert optimizer_names() == NAMES + COMMUNITY
+    assert list(OPTIMIZERS) == NAMES + COMMUNITY
     assert set(TORCH_FORM) == set(NAMES) == set(TORCH_OPTIMIZERS)
-    for name in NAMES:
+    for name in NAMES + COMMUNITY:
         assert get_spec(f"  {name.upper()} ") is OPTIMIZERS[name]
         assert OPTIMIZERS[name].name == name
 
@@ -551,7 +555,7 @@ def test_adam_effective_lr_is_step_size_over_denominator() -> None:
 
 
 # -- the docs show the registry ---------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + COMMUNITY)
 def test_docs_table_matches_registry(name: str) -> None:
     """docs/optimizers.md lists every hyperparameter with its symbol, default and range."""
     text = DOCS.read_text(encoding="utf-8")

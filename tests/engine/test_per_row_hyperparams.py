@@ -57,7 +57,7 @@ def _busy(spec: OptimizerSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for hp in spec.hyperparams:
         if hp.kind == "float":
-            d = float(hp.default)  # type: ignore[arg-type]
+            d = float(hp.default or 0.0)  # type: ignore[arg-type]  # None (a reference's "automatic"): 0
             v = d * 1.5 if d else min(0.3, hp.soft_high)
             try:
                 hp._check_scalar(v, hp.name)
@@ -135,7 +135,7 @@ def _check_rows(spec: OptimizerSpec, settings: dict[str, Any], name: str, part: 
     """Column run vs single runs; returns the number of rows compared."""
     hp = next(h for h in spec.hyperparams if h.name == name)
     resolved = spec.resolve(settings)[name]
-    default = float(resolved if part is None else resolved[part])  # type: ignore[index, arg-type]
+    default = float((resolved if part is None else resolved[part]) or 0.0)  # type: ignore[index, arg-type]
     values = []
     for v in _candidates(hp, default):
         try:

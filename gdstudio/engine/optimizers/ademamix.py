@@ -36,16 +36,12 @@ class AdEMAMixParams(Params):
     alpha: Real = community.nonneg("alpha", "α", 5.0, "weight of the slow momentum in the step", soft_high=20.0)
     t_alpha_beta3: Real | None = community.nonneg(
         "t_alpha_beta3", "T", None, "steps over which α and β₃ warm up (none: no warm-up)", soft_high=10000.0,
-        optional=True)
+        optional=True, low_open=True, soft_low=1.0, bound_message=False)
     eps: Real = community.eps(1e-8)
 
     def check(self) -> None:
-        horizon = self.t_alpha_beta3
-        if horizon is None:
+        if self.t_alpha_beta3 is None:
             return
-        where = common.rows_where(horizon == 0)
-        if where is not None:
-            raise ValueError(f"Invalid t_alpha_beta3 value: 0.0 (the warm-up divides by it: must be > 0){where}")
         beta1, _, beta3 = self.betas
         for i, beta in ((0, beta1), (2, beta3)):
             where = common.rows_where(beta == 0)

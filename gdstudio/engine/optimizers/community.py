@@ -45,11 +45,15 @@ class RefParam(HyperParam):
     (NaN, text that is not a number) get the generic ``Invalid … value`` message.
     ``optional``: ``None`` is a value (written ``none`` on the command line).
     ``allow_inf``: ``+inf`` is a value when ``high`` is infinite.
+    ``bound_message``: see the field.
     """
 
     message: str = ""
     optional: bool = False
     allow_inf: bool = False
+    #: Whether ``message`` also covers an open bound itself (schedule-free's momentum of 0 or 1);
+    #: else a bound the reference accepts but cannot step with gets the generic message.
+    bound_message: bool = True
 
     # -- scalars ---------------------------------------------------------------------------------
     def _inside(self, value: float) -> bool:
@@ -62,7 +66,7 @@ class RefParam(HyperParam):
     def _check_scalar(self, value: float, what: str) -> None:
         if self._inside(value):
             return
-        if self.message and not math.isnan(value):
+        if self.message and not math.isnan(value) and (self.bound_message or not self.low <= value <= self.high):
             raise ValueError(self._text(value, what))
         super()._check_scalar(value, what)
 
@@ -87,7 +91,7 @@ class RefParam(HyperParam):
             return None  # type: ignore[return-value]
         if isinstance(value, str):
             return self._parse(value)
-        if self.kind == "pair":
+        if self.kind in ("pair", "triple"):
             return self._tuple(value, rows=False)  # type: ignore[return-value]
         if self.kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
             number = float(value)
@@ -98,7 +102,7 @@ class RefParam(HyperParam):
     def validate_rows(self, value: object) -> RowValue:
         if self.optional and _is_none(value):
             return None  # type: ignore[return-value]
-        if self.kind == "pair" and not isinstance(value, str):
+        if self.kind in ("pair", "triple") and not isinstance(value, str):
             return self._tuple(value, rows=True)  # type: ignore[return-value]
         if self.kind == "float" and isinstance(value, np.ndarray) and value.ndim > 0:
             return self._column(value, self.name)
@@ -156,7 +160,7 @@ class RefParam(HyperParam):
         raw = text.strip()
         if self.optional and raw.lower() in ("none", "auto"):
             return None  # type: ignore[return-value]
-        if self.kind == "pair":
+        if self.kind in ("pair", "triple"):
             parts = [p.strip() for p in raw.strip("()[]").split(",")]
             try:
                 return self._tuple([float(p) for p in parts], rows=False)  # type: ignore[return-value]
@@ -207,7 +211,8 @@ def betas(default: tuple[float, ...], help: str, symbols: tuple[str, ...] | None
     if last_closed:
         # One template for all items: the third may be 1.0, so only values above 1 or below 0
         # reach it; those two messages differ by the bracket, chosen in BetasParam.
-        spec = BetasParam("", "β", cast(Value, default), help, kind="pair", low=0.0, high=1.0, soft_high=0.9999,
+        spec = BetasParam("", "β", cast(Value, default), help, kind="triple", low=0.0, high=1.0, high_open=True,
+                          soft_high=0.9999,
                           symbols=syms, label="betas", message=message)
         return field(default=default, metadata={"hyperparam": spec})
     return ref_param(default, "β", help, kind="pair", low=0.0, high=1.0, high_open=True, soft_high=0.9999,
@@ -230,18 +235,19 @@ class BetasParam(RefParam):
         bracket = "]" if closed else ")"
         raise ValueError(f"beta{index + 1} must be in the range [0.0, 1.0{bracket}")
 
-    def _inside(self, value: float) -> bool:  # for columns: the loosest item's range
-        return math.isfinite(value) and 0.0 <= value <= 1.0
-
     def range_text(self) -> str:
         return "[0.0, 1.0) (β₃: [0.0, 1.0])"
 
     def _column(self, value: Any, what: str) -> Column:
-        col = super()._column(value, what)
-        index = int(what.rsplit("[", 1)[1].rstrip("]")) if what.endswith("]") else 0
-        if index != 2 and bool((col >= 1.0).any()):
-            row = int(np.argmax(col[:, 0] >= 1.0))
-            raise ValueError(f"beta{index + 1} must be in the range [0.0, 1.0) in row {row}")
+        if value.ndim != 2 or value.shape[1] != 1 or value.shape[0] < 1 or value.dtype.kind not in "fiu":
+            return HyperParam._column(self, value, what)  # the shape / dtype message
+        col: Column = value.astype(np.float64)
+        for row, item in enumerate(col[:, 0].tolist()):
+            try:
+                self._check_scalar(item, what)
+            except ValueError as exc:
+                raise ValueError(f"{exc} in row {row}") from None
+        col.flags.writeable = False
         return col
 
 

@@ -18,21 +18,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gdstudio.engine.hyperparams import HyperParam, Value, parse_value
+from gdstudio.engine.hyperparams import HyperParam, Value
+from gdstudio.engine.optimizers.adabelief import AdaBelief
 from gdstudio.engine.optimizers.adadelta import Adadelta
 from gdstudio.engine.optimizers.adafactor import Adafactor
 from gdstudio.engine.optimizers.adagrad import Adagrad
 from gdstudio.engine.optimizers.adam import Adam
 from gdstudio.engine.optimizers.adamax import Adamax
+from gdstudio.engine.optimizers.adan import Adan
+from gdstudio.engine.optimizers.ademamix import AdEMAMix
 from gdstudio.engine.optimizers.asgd import ASGD
 from gdstudio.engine.optimizers.base import Optimizer, Params
+from gdstudio.engine.optimizers.lamb import Lamb
+from gdstudio.engine.optimizers.laprop import LaProp
 from gdstudio.engine.optimizers.lbfgs import LBFGS
+from gdstudio.engine.optimizers.lion import Lion
+from gdstudio.engine.optimizers.madgrad import MADGRAD
 from gdstudio.engine.optimizers.muon import Muon
 from gdstudio.engine.optimizers.nadam import NAdam
+from gdstudio.engine.optimizers.prodigy import Prodigy
 from gdstudio.engine.optimizers.radam import RAdam
 from gdstudio.engine.optimizers.rmsprop import RMSprop
 from gdstudio.engine.optimizers.rprop import Rprop
+from gdstudio.engine.optimizers.schedulefree import ScheduleFreeAdamW, ScheduleFreeSGD
 from gdstudio.engine.optimizers.sgd import SGD
+from gdstudio.engine.optimizers.yogi import Yogi
 
 __all__ = ["OPTIMIZERS", "OptimizerSpec", "get_spec", "make_optimizer", "optimizer_names"]
 
@@ -80,7 +90,7 @@ class OptimizerSpec:
             for key, value in overrides.items():
                 if not isinstance(value, str):
                     raise ValueError(f"Invalid {key} value: {value!r} (must be text)")
-                values[key] = parse_value(specs[key], value)
+                values[key] = specs[key].validate(value)  # parses the text (also a rule's own kinds of value)
         params = self.params(values)
         return {key: params[key] for key in overrides}
 
@@ -143,6 +153,18 @@ _ENTRIES = (
           adaptive=False, max_iter=1, max_eval=25),  # one gdstudio step is one step(closure)
     _spec(Muon, "momentum orthogonalised by Newton-Schulz (normalised for a 1 x D matrix)", adaptive=False,
           adjust_lr_fn="original"),  # torch's None
+    # pytorch_optimizer 4.1.0 and schedulefree 1.4.1 (docs/optimizers.md, "Community optimizers")
+    _spec(Lion, "sign of an interpolated momentum: every coordinate moves ±η", adaptive=False),
+    _spec(AdaBelief, "Adam dividing by the gradient's spread around its average", adaptive=True),
+    _spec(Yogi, "Adam with an additive, sign-controlled second moment", adaptive=True),
+    _spec(Adan, "adaptive Nesterov momentum from gradient differences", adaptive=True),
+    _spec(Lamb, "Adam steps scaled by the trust ratio ‖θ‖/‖step‖", adaptive=True),
+    _spec(AdEMAMix, "Adam plus a slow momentum mixed in with weight α", adaptive=True),
+    _spec(Prodigy, "Adam with step size D, an estimate of the distance to the solution", adaptive=True),
+    _spec(LaProp, "momentum of RMSProp-normalised gradients", adaptive=True),
+    _spec(MADGRAD, "dual averaging with a cube-root adaptive scale and momentum", adaptive=True),
+    _spec(ScheduleFreeSGD, "SGD whose gradient is taken between its iterate and their average", adaptive=False),
+    _spec(ScheduleFreeAdamW, "schedule-free averaging around an RMS-normalised step", adaptive=True),
 )
 
 #: Every optimizer by name, in display order.

@@ -7,6 +7,7 @@ sequence x (what the reference's ``eval()`` puts in the parameters) is the ``x``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ def _schedule(hp: ScheduleFreeSGDParams | ScheduleFreeAdamWParams, t: int, state
     sched = common.rowwise(lambda w: (k + 1) / w if k < w else 1.0, hp.warmup_steps)
     lr = hp.lr * sched
     lr_max = community.row_max(lr, state.get("lr_max"))
-    weight = common.rowwise(lambda r, top, power: ((k + 1) ** r) * (top**power), hp.r, lr_max, hp.weight_lr_power)
+    weight = common.rowwise(lambda r, top, power: _weight(k, r, top, power), hp.r, lr_max, hp.weight_lr_power)
     weight_sum = state.get("weight_sum") + weight
     ckp1: Real
     if isinstance(weight_sum, np.ndarray) or isinstance(weight, np.ndarray):
@@ -38,6 +39,15 @@ def _schedule(hp: ScheduleFreeSGDParams | ScheduleFreeAdamWParams, t: int, state
         ckp1 = weight / weight_sum if weight_sum != 0 else 0.0
     for name, value in (("scheduled_lr", lr), ("lr_max", lr_max), ("weight_sum", weight_sum), ("ckp1", ckp1)):
         state.put(name, value)
+
+
+def _weight(k: int, r: float, top: float, power: float) -> float:
+    """The reference's ``((k+1)**r) * (lr_max**weight_lr_power)``; ∞ where Python's float power
+    overflows (the reference raises OverflowError there: here the run diverges instead)."""
+    try:
+        return float(((k + 1) ** r) * (top**power))
+    except OverflowError:
+        return math.inf
 
 
 def _x(y: Array, z: Array, beta: Real, out: Array) -> None:
