@@ -92,6 +92,17 @@ class Problem(ABC):
         problems ignore it.
         """
 
+    def hessian(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        """The exact Hessian ∇²f at ``points`` (..., D) -> (..., D, D), symmetric.
+
+        Of the function :meth:`gradient` differentiates: for data-driven problems the mean over
+        the mini-batch ``indices`` (all data when None), for analytic ones the surface's own
+        (``indices`` ignored). Where f is not twice differentiable (kinks of a typed |u|), the
+        second derivative almost everywhere. Non-finite entries are results, never warnings.
+        Problems without one raise NotImplementedError (Newton's method needs it).
+        """
+        raise NotImplementedError(f"Problem {self.name!r} has no exact Hessian")
+
     def grid(self, resolution: int = 256, bounds: Bounds | None = None) -> Surface:
         """The loss on a ``resolution``-point grid (per axis) over ``bounds`` (default view).
 
