@@ -115,6 +115,17 @@ class DataProblem(Problem):
     def batch_loss(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         return self._mean_over_data(points, lambda t, x, y: (self._sample_loss(t, x, y),), indices, 1, False)
 
+    def _sample_hess(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """∂²ℓ/∂θ_i∂θ_j for every (point, sample) pair, D·D arrays in row-major order."""
+        raise NotImplementedError(f"Problem {self.name!r} has no exact Hessian")
+
+    def hessian(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        """The mean over the mini-batch ``indices`` (all data when None) of the per-sample
+        Hessians, (..., D, D): the Hessian of :meth:`batch_loss`, whose gradient :meth:`gradient` is."""
+        p = np.asarray(points, dtype=float)
+        flat = self._mean_over_data(p, self._sample_hess, indices, self.dim * self.dim, True)
+        return flat.reshape(*p.shape[:-1], self.dim, self.dim)
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
@@ -150,6 +161,15 @@ class SigmoidNeuron(DataProblem):
         yp = _sigmoid(w * x + b)
         common = (yp - y) * yp * (1 - yp)
         return common * x, common
+
+    def _sample_hess(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """ℓ''(z) (x, 1)ᵀ(x, 1) with z = wx + b, ℓ''(z) = σ'(σ' + (σ − y)(1 − 2σ)), σ' = σ(1 − σ)."""
+        w, b = theta
+        s = _sigmoid(w * x + b)
+        ds = s * (1 - s)
+        c = ds * (ds + (s - y) * (1 - 2 * s))
+        cx = c * x
+        return cx * x, cx, cx, c
 
     def _grid_values(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Loop over samples with e^(−(wx+b)) = e^(−wx)·e^(−b): one outer product per sample
@@ -218,6 +238,12 @@ class LinearRegression(DataProblem):
         r2 = 2 * (a * x + b - y)
         return r2 * x, r2
 
+    def _sample_hess(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """2 (x, 1)ᵀ(x, 1), the same at every θ (broadcast to the points' rows)."""
+        a, _ = theta
+        ones = np.ones_like(a * x)
+        return 2 * x * x * ones, 2 * x * ones, 2 * x * ones, 2 * ones
+
     def _grid_values(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """From the data's moments: mean (ax+b−y)² = a²⟨x²⟩ + 2ab⟨x⟩ + b² − 2a⟨xy⟩ − 2b⟨y⟩ + ⟨y²⟩,
         so a grid costs O(R²) whatever the data size (clipped at 0 against rounding)."""
@@ -266,6 +292,11 @@ class LineThroughOrigin(DataProblem):
     def _sample_grad(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         (w,) = theta
         return (2 * x * (w * x - y),)
+
+    def _sample_hess(self, theta: tuple[np.ndarray, ...], x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        """2x², the same at every w."""
+        (w,) = theta
+        return (2 * x * x * np.ones_like(w * x),)
 
     @property
     def minima(self) -> np.ndarray:
