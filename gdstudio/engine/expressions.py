@@ -38,6 +38,11 @@ everywhere at kinks: ∂sign(u)/∂u = 0 (DiracDelta terms are dropped), ∂|u|/
 ∂max(a, b)/∂a = H(a − b) with H(0) = ½ (likewise min). Evaluation is vectorized over arrays of
 any shape and silent: ``log(-1)``, ``sqrt(-1)``, overflow give NaN or ±inf, which runs report
 as divergence.
+
+Hessians (Newton's method) are the same: :func:`prepare_hessian` differentiates the gradient's
+components once more (∂²f/∂x², ∂²f/∂x∂y = ∂(∂f/∂x)/∂y, ∂²f/∂y²; the steps' derivatives are 0, so
+a kink contributes nothing almost everywhere), on first use only, under the same budget: each
+component at most :data:`MAX_GRADIENT_NODES` nodes, and the work :data:`TIME_LIMIT` seconds.
 """
 
 from __future__ import annotations
@@ -70,11 +75,13 @@ __all__ = [
     "NAMES",
     "TIME_LIMIT",
     "CompiledExpression",
+    "CompiledHessian",
     "ExpressionError",
     "ExpressionProblem",
     "compile_expression",
     "parse_expression",
     "prepare_expression",
+    "prepare_hessian",
 ]
 
 #: Longest accepted text, in characters.
@@ -781,6 +788,64 @@ def prepare_expression(text: str) -> CompiledExpression:
     return compiled
 
 
+@dataclass(frozen=True)
+class CompiledHessian:
+    """A typed function's exact Hessian: (∂²f/∂x², ∂²f/∂x∂y, ∂²f/∂y²) and their NumPy functions."""
+
+    exprs: tuple[sympy.Expr, sympy.Expr, sympy.Expr]
+    hxx: Fn
+    hxy: Fn
+    hyy: Fn
+
+
+_HESSIANS: OrderedDict[str, CompiledHessian] = OrderedDict()
+_HESSIAN_NAMES = ("∂²f/∂x²", "∂²f/∂x∂y", "∂²f/∂y²")
+
+
+def _hessian_of(compiled: CompiledExpression, stage: list[str]) -> CompiledHessian:
+    gx, gy = compiled.grad_exprs
+    stage[0] = "differentiating it twice"
+    exprs = (_derivative(gx, X), _derivative(gx, Y), _derivative(gy, Y))
+    for name, h in zip(_HESSIAN_NAMES, exprs, strict=True):
+        nodes = _count_nodes(h)
+        if nodes > MAX_GRADIENT_NODES:
+            raise ExpressionError(f"Hessian too large: {name} has {nodes:,} nodes (at most {MAX_GRADIENT_NODES:,})")
+    stage[0] = "compiling its Hessian"
+    try:
+        fns = [compile_expression(e) for e in exprs]
+    except Exception as exc:  # a SymPy construct NumPy cannot print
+        raise ExpressionError(f"Cannot evaluate the Hessian numerically: {exc}") from None
+    return CompiledHessian(exprs, *fns)
+
+
+def prepare_hessian(text: str) -> CompiledHessian:
+    """The exact Hessian of ``text`` (after :func:`prepare_expression`), within the same budget.
+
+    Thread-safe and cached by text like :func:`prepare_expression`. Raises
+    :class:`ExpressionError` when the text is refused, a second derivative has more than
+    :data:`MAX_GRADIENT_NODES` nodes, or the work takes longer than :data:`TIME_LIMIT` seconds.
+    """
+    compiled = prepare_expression(text)
+    with _CACHE_LOCK:
+        if text in _HESSIANS:
+            _HESSIANS.move_to_end(text)
+            return _HESSIANS[text]
+    stage = ["differentiating it twice"]
+    try:
+        hessian = run_with_deadline(lambda: _hessian_of(compiled, stage), TIME_LIMIT, "gdstudio-expression")
+    except DeadlineExceeded:
+        raise ExpressionError(
+            f"Expression too complex: {stage[0]} took more than {TIME_LIMIT:g} s (simplify it)"
+        ) from None
+    except RecursionError:
+        raise ExpressionError(f"Expression too complex: {stage[0]} recursed too deeply (simplify it)") from None
+    with _CACHE_LOCK:
+        _HESSIANS[text] = hessian
+        while len(_HESSIANS) > _CACHE_SIZE:
+            _HESSIANS.popitem(last=False)
+    return hessian
+
+
 def _check_bounds(bounds: Sequence[Sequence[float]]) -> Bounds:
     try:
         pairs = tuple((float(lo), float(hi)) for lo, hi in bounds)
@@ -822,6 +887,7 @@ class ExpressionProblem(Problem):
         self.bounds = _check_bounds(bounds) if bounds is not None else ((-5.0, 5.0), (-5.0, 5.0))
         self.grad_exprs = compiled.grad_exprs
         self._f, self._gx, self._gy = compiled.f, compiled.gx, compiled.gy
+        self._hessian: CompiledHessian | None = None
         if start is not None:
             s = tuple(float(v) for v in start)
             if len(s) != 2 or not all(math.isfinite(v) for v in s):
@@ -842,6 +908,22 @@ class ExpressionProblem(Problem):
         out = np.empty(p.shape, dtype=float)
         out[..., 0] = self._gx(p[..., 0], p[..., 1])
         out[..., 1] = self._gy(p[..., 0], p[..., 1])
+        return out
+
+    def hessian(self, points: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
+        """The exact Hessian (..., 2, 2) (see :meth:`Problem.hessian`). Compiled on first use by
+        :func:`prepare_hessian`, which raises :class:`ExpressionError` when it is over budget."""
+        hessian = self._hessian
+        if hessian is None:
+            hessian = self._hessian = prepare_hessian(self.text)
+        p = np.asarray(points, dtype=float)
+        x, y = p[..., 0], p[..., 1]
+        hxy = hessian.hxy(x, y)
+        out = np.empty((*p.shape[:-1], 2, 2), dtype=float)
+        out[..., 0, 0] = hessian.hxx(x, y)
+        out[..., 0, 1] = hxy
+        out[..., 1, 0] = hxy
+        out[..., 1, 1] = hessian.hyy(x, y)
         return out
 
     def _default_start(self) -> tuple[float, float]:
