@@ -13,7 +13,8 @@ one optimizer whose ``lr`` is the (N, 1) column of candidates (per-row hyperpara
 one gradient call and one update per step instead of N. Each row sees exactly what its own
 :class:`~gdstudio.engine.runs.Run` would (the same mini-batch sequence and gradient noise, which do
 not depend on η; every rule only multiplies or divides by η), so the scores are bit-identical to
-N separate runs (``_tune_lr_reference``, kept for the tests and ``bench/tuning.py``).
+N separate runs (``_tune_lr_reference``, kept for the tests and ``bench/tuning.py``). A rule that
+evaluates the objective during a step (L-BFGS with a line search) is scored one Run per η.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gdstudio.engine.optimizers.objective import ObjectiveRule
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems import data as _data
 from gdstudio.engine.runs import Run, RunConfig, Status
@@ -68,6 +70,10 @@ def _block_scores(problem: Problem, config: RunConfig, lrs: list[float], steps: 
     # A Run of the first η validates the config and builds the seeded sampler and noise generator
     # exactly as every single run would; its rule instance steps all rows with per-row η.
     run = Run(problem, _tuning_config(config, lrs[0]))
+    if isinstance(run.optimizer, ObjectiveRule) and run.optimizer.needs_objective():
+        # A line search evaluates the objective at points of its own, with its own noise draws:
+        # one Run per η, the definition (L-BFGS with strong Wolfe).
+        return np.array([_lr_score_reference(problem, config, lr, steps) for lr in lrs])
     params = np.repeat(run.params, n, axis=0)
     run.optimizer.set_hyperparameters(lr=np.array(lrs, dtype=np.float64).reshape(n, 1))  # validates every η
     state = run.optimizer.init_state(params)

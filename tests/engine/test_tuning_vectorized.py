@@ -128,6 +128,16 @@ def test_per_row_lr_is_validated_like_lr():
         tune_lr(make_problem("bowl"), RunConfig("adam", (1.0, 1.0)), grid=(0.1, -1.0))
 
 
+def test_rules_that_evaluate_the_objective_are_scored_one_run_per_lr():
+    """L-BFGS with strong Wolfe searches a line per step: its scores are the single runs' too."""
+    problem = make_problem("rosenbrock")
+    cfg = RunConfig("lbfgs", (-1.5, 2.0), {"line_search_fn": "strong_wolfe"}, tol=0.0)
+    got = lr_scores(problem, cfg, (0.1, 1.0), 15)
+    want = np.array([_lr_score_reference(problem, cfg, lr, 15) for lr in (0.1, 1.0)])
+    np.testing.assert_array_equal(got, want)
+    assert np.isfinite(want).all()
+
+
 def test_a_start_with_infinite_loss_scores_inf_everywhere_but_still_validates():
     problem = make_problem("custom", expr="1/(x**2 + y**2)")
     cfg = RunConfig("gd", (0.0, 0.0), tol=0.0)
