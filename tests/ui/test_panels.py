@@ -586,3 +586,65 @@ def test_recent_files(studio_settings, tmp_path):
     assert st.recent_files() == []
     assert st.last_session_path.parent == st.data_dir
     assert Path(st.qsettings.fileName()).is_relative_to(tmp_path)
+
+
+# ------------------------------------------------------------------------------ field subscriptions, undo
+def test_panels_follow_field_events_and_new_entries_after_a_load(qtbot):
+    """A recolour reaches the table and the optimizer panel through the entry's colour field; after
+    a load replaced every entry, the panels follow the new entries (not the ones they had bound)."""
+    s = session_with("adam", lr=0.1)
+    rid = s.selected_id
+    container = QObject()
+    runs = RunsPanel(s, _actions(container))
+    opt = OptimizerPanel(s)
+    bar = PlaybackBar(s, _actions(container))
+    for w in (runs, opt, bar):
+        qtbot.addWidget(w)
+    updates = runs.model.cell_updates
+    s.set_color(rid, "#123456")
+    assert runs.model._meta[0][0] == "#123456" and "#123456" in opt.run_label.text()
+    assert runs.model.cell_updates > updates
+    doc = session_with("momentum", "bowl", lr=0.02).to_dict()
+    s.apply_dict(doc)
+    assert opt.entry is s.runs[0] and opt.editors["lr"].value() == 0.02
+    s.set_color(s.runs[0].id, "#654321")  # the new entry's field reaches the panel
+    assert "#654321" in opt.run_label.text() and runs.model._meta[0][0] == "#654321"
+    s.forward(3)
+    bar.refresh(force=True)
+    assert bar.timeline.maximum() == 3
+    assert s.undo_stack.undo_text == "recolour Run 1"
+    s.undo_stack.undo()
+    assert s.undo_stack.undo_text == "open session"
+    s.undo_stack.undo()  # the load is undone: the old session, its entry, its colour
+    assert opt.entry.id == rid and "#123456" in opt.run_label.text()
+    assert runs.model._meta[0][0] == "#123456"
+    for w in (runs, opt, bar):
+        w.close_session()
+
+
+def test_choosing_a_problem_is_one_undo_step_with_the_moved_starts(qtbot):
+    s = session_with("adam", lr=0.1)
+    s.set_start(s.selected_id, (1.0, 1.0))
+    s.undo_stack.clear()
+    before = s.to_dict()
+    panel = ProblemPanel(s)
+    qtbot.addWidget(panel)
+    choose(panel.combo, "rosenbrock")
+    assert s.undo_stack.labels == ["change problem to Rosenbrock"]
+    assert s.runs[0].config.start == make_problem("rosenbrock").start
+    s.undo_stack.undo()
+    assert s.to_dict() == before and panel.combo.currentData() == "himmelblau"
+    panel.close_session()
+
+
+def test_a_hyperparameter_edit_in_the_panel_is_a_named_undo_step(qtbot):
+    s = session_with("adam", lr=0.1)
+    rid = s.selected_id
+    s.undo_stack.clear()
+    panel = OptimizerPanel(s)
+    qtbot.addWidget(panel)
+    panel.editors["lr"].spins[0].setValue(0.03)
+    assert s.undo_stack.undo_text == f"set η of Run {rid} to 0.03"
+    s.undo_stack.undo()
+    assert s.entry(rid).config.hyperparameters["lr"] == 0.1 and panel.editors["lr"].value() == 0.1
+    panel.close_session()
