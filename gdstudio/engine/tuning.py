@@ -14,7 +14,8 @@ one gradient call and one update per step instead of N. Each row sees exactly wh
 :class:`~gdstudio.engine.runs.Run` would (the same mini-batch sequence and gradient noise, which do
 not depend on η; every rule only multiplies or divides by η), so the scores are bit-identical to
 N separate runs (``_tune_lr_reference``, kept for the tests and ``bench/tuning.py``). A rule that
-evaluates the objective during a step (L-BFGS with a line search) is scored one Run per η.
+evaluates the objective during a step (L-BFGS with a line search), or a run with an lr schedule,
+is scored one Run per η.
 """
 
 from __future__ import annotations
@@ -70,9 +71,9 @@ def _block_scores(problem: Problem, config: RunConfig, lrs: list[float], steps: 
     # A Run of the first η validates the config and builds the seeded sampler and noise generator
     # exactly as every single run would; its rule instance steps all rows with per-row η.
     run = Run(problem, _tuning_config(config, lrs[0]))
-    if isinstance(run.optimizer, ObjectiveRule) and run.optimizer.needs_objective():
-        # A line search evaluates the objective at points of its own, with its own noise draws:
-        # one Run per η, the definition (L-BFGS with strong Wolfe).
+    if run.schedule is not None or (isinstance(run.optimizer, ObjectiveRule) and run.optimizer.needs_objective()):
+        # A schedule changes η (and maybe β₁) from each run's own base η; a line search evaluates
+        # the objective at points of its own, with its own noise draws: one Run per η, the definition.
         return np.array([_lr_score_reference(problem, config, lr, steps) for lr in lrs])
     params = np.repeat(run.params, n, axis=0)
     run.optimizer.set_hyperparameters(lr=np.array(lrs, dtype=np.float64).reshape(n, 1))  # validates every η

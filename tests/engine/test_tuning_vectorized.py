@@ -138,6 +138,16 @@ def test_rules_that_evaluate_the_objective_are_scored_one_run_per_lr():
     assert np.isfinite(want).all()
 
 
+def test_runs_with_a_schedule_are_scored_one_run_per_lr():
+    problem = make_problem("bowl")
+    cfg = RunConfig("momentum", (-7.0, 2.0), tol=0.0, schedule="step", schedule_settings={"step_size": 5})
+    got = lr_scores(problem, cfg, (0.01, 0.1), 20)
+    want = np.array([_lr_score_reference(problem, cfg, lr, 20) for lr in (0.01, 0.1)])
+    np.testing.assert_array_equal(got, want)
+    plain = lr_scores(problem, RunConfig("momentum", (-7.0, 2.0), tol=0.0), (0.01, 0.1), 20)
+    assert not np.array_equal(got, plain)  # the schedule was applied
+
+
 def test_a_start_with_infinite_loss_scores_inf_everywhere_but_still_validates():
     problem = make_problem("custom", expr="1/(x**2 + y**2)")
     cfg = RunConfig("gd", (0.0, 0.0), tol=0.0)
