@@ -83,7 +83,7 @@ import dataclasses
 import itertools
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast, get_args, get_origin
@@ -164,11 +164,16 @@ class Params(Mapping[str, Value]):
 
         ``Unknown hyperparameter for <owner>: foo (known: …)`` for a name that is not a field.
         """
-        names = [spec.name for spec in cls.specs()]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(f"Unknown hyperparameter for {owner}: {unknown[0]} (known: {', '.join(names)})")
+        cls.check_names(values, owner=owner)
         return cls(**values)
+
+    @classmethod
+    def check_names(cls, names: Iterable[str], *, owner: str) -> None:
+        """ValueError ``Unknown hyperparameter for <owner>: foo (known: …)`` unless every name is a field."""
+        known = [spec.name for spec in cls.specs()]
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown hyperparameter for {owner}: {unknown[0]} (known: {', '.join(known)})")
 
     def __post_init__(self) -> None:
         rows: tuple[str, int] | None = None
