@@ -63,10 +63,15 @@ registry entry). The rule's arithmetic must therefore be elementwise in the hype
 - ``+ − × ÷``, ``np.sqrt``, comparisons with arrays broadcast a column exactly as a float;
 - powers and other library functions of hyperparameters alone (``β₁ᵗ``, ``√(1−β₂ᵗ)``) go through
   :func:`common.power` / :func:`common.rowwise`, which evaluate them row by row in Python floats
-  as a single run does (NumPy's vector ``pow`` may round differently);
+  as a single run does (NumPy's vector ``pow`` rounds differently from the C library's for about
+  5 % of arguments: 5,392 of 10⁵ random β at t = 3, measured with NumPy 2.4);
 - a branch on a value (``if momentum != 0``, ``if 1 − β₁ < 0.5``) becomes a per-row choice:
   :func:`common.nonzero` / :func:`common.decay` / :func:`common.lerp_` / :func:`common.choose`;
-- switches (``bool``) are the same for all rows, so plain ``if hp.amsgrad:`` is fine.
+- switches (``bool``), whole numbers, choices and triples are the same for all rows, so plain
+  ``if hp.amsgrad:`` is fine.
+
+A rule that evaluates the objective itself during a step (a line search) derives
+:class:`~gdstudio.engine.optimizers.objective.ObjectiveRule` instead.
 
 Changing hyperparameters while running (schedules)
 --------------------------------------------------
