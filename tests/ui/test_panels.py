@@ -121,6 +121,9 @@ def test_hyperparameter_editors_are_generated_from_the_registry(qtbot, name):
         elif hp.kind in ("pair", "triple"):
             assert len(ed.spins) == (2 if hp.kind == "pair" else 3) and ed.slider is None
             assert tuple(spin.value() for spin in ed.spins) == values[hp.name] == ed.value()  # exact values
+        elif values[hp.name] is None:  # a reference's None ("auto"): Prodigy's β₃, AdEMAMix's T
+            assert ed.auto is not None and ed.auto.isChecked() and ed.value() is None
+            assert not ed.spins[0].isEnabled()
         else:
             assert isinstance(ed.slider, LogSlider if hp.log else ValueSlider)
             assert ed.spins[0].value() == values[hp.name]

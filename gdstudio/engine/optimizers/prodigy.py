@@ -77,10 +77,11 @@ class Prodigy(Optimizer[ProdigyParams]):
 
     def _advance(self, hp: ProdigyParams, t: int, state: OptState) -> None:
         if "d" not in state.buffers:
-            n = state.buffers["exp_avg"].shape[0]
-            state.buffers["d"] = community.rows_of(hp.d0, n)
-            state.buffers["d_max"] = community.rows_of(hp.d0, n)
-            state.buffers["d_numerator"] = np.zeros((n, 1))
+            like = state.buffers["exp_avg"]
+            n = like.shape[0]
+            state.buffers["d"] = community.rows_of(hp.d0, n).astype(like.dtype)
+            state.buffers["d_max"] = community.rows_of(hp.d0, n).astype(like.dtype)
+            state.buffers["d_numerator"] = np.zeros((n, 1), dtype=like.dtype)
 
     def _update(self, hp: ProdigyParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:

@@ -77,13 +77,15 @@ class ScheduleFreeSGD(Optimizer[ScheduleFreeSGDParams]):
     .. math::
         \eta_t &= \eta \min\!\big(1, t/T_w\big),\quad
         w_t = t^{\,r}\,(\max_{i\le t}\eta_i)^{p_w},\quad c_t = w_t \Big/ \sum_{i\le t} w_i \\
-        y_t &\leftarrow (1-c_t)\,y_{t-1} + c_t z_{t-1}
-            + \eta_t\big(\beta(1-c_t) - 1\big)\, g_t,\quad g_t = \nabla f(y_{t-1}) + \lambda y_{t-1} \\
-        z_t &\leftarrow z_{t-1} - \eta_t g_t,\qquad z_0 = y_0 \\
-        x_t &= \big(y_t - (1-\beta) z_t\big)/\beta
+        \theta_t &\leftarrow (1-c_t)\,\theta_{t-1} + c_t z_{t-1}
+            + \eta_t\big(\beta(1-c_t) - 1\big)\, g_t,\quad
+            g_t = \nabla f(\theta_{t-1}) + \lambda \theta_{t-1} \\
+        z_t &\leftarrow z_{t-1} - \eta_t g_t,\qquad z_0 = \theta_0 \\
+        x_t &= \big(\theta_t - (1-\beta) z_t\big)/\beta
 
-    Three sequences: z is plain SGD, x its weighted running average (xₜ = (1−cₜ)xₜ₋₁ + cₜzₜ),
-    and the gradient is taken at y = (1−β)z + βx, between them. No learning-rate schedule is
+    θ is the paper's y, the parameters in train mode. Three sequences: z is plain SGD, x its
+    weighted running average (xₜ = (1−cₜ)xₜ₋₁ + cₜzₜ), and the gradient is taken at
+    y = (1−β)z + βx, between them. No learning-rate schedule is
     needed: the average plays its part. The points drawn are y; x (the ``x`` internal) is what
     the reference's ``eval()`` returns, computed from y and z as it does.
     Effective learning rate: ηₜ (the warmed-up η; z moves by −ηₜgₜ).
@@ -144,12 +146,13 @@ class ScheduleFreeAdamW(Optimizer[ScheduleFreeAdamWParams]):
 
     .. math::
         v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\quad
-        \hat g_t = \frac{g_t}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon} + \lambda y_{t-1} \\
-        y_t &\leftarrow (1-c_t)\,y_{t-1} + c_t z_{t-1} + \eta_t\big(\beta_1(1-c_t) - 1\big)\,\hat g_t \\
+        \hat g_t = \frac{g_t}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon} + \lambda \theta_{t-1} \\
+        \theta_t &\leftarrow (1-c_t)\,\theta_{t-1} + c_t z_{t-1}
+            + \eta_t\big(\beta_1(1-c_t) - 1\big)\,\hat g_t \\
         z_t &\leftarrow z_{t-1} - \eta_t \hat g_t,\qquad
-        x_t = \big(y_t - (1-\beta_1) z_t\big)/\beta_1
+        x_t = \big(\theta_t - (1-\beta_1) z_t\big)/\beta_1
 
-    with ηₜ, cₜ as in schedule-free SGD (warm-up over ``warmup_steps``, weights
+    (θ = y, the train-mode parameters) with ηₜ, cₜ as in schedule-free SGD (warm-up over ``warmup_steps``, weights
     tʳ·(max ηᵢ)^``weight_lr_power``). β₁ plays momentum's part: the gradient is taken at
     y = (1−β₁)z + β₁x. There is no first moment: the averaging replaces it. The points drawn
     are y; x is the ``x`` internal. Effective learning rate: ``ηₜ / (√(vₜ/(1−β₂ᵗ)) + ε)``, the

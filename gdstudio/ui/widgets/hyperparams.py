@@ -111,6 +111,13 @@ class ParamEditor(QWidget):
             self.slider.valueChanged.connect(self._on_slider_value)
             layout.addWidget(self.slider, 3)
             layout.addWidget(spin, 2)
+        #: For a number whose reference allows None (Prodigy's β₃, AdEMAMix's T): "auto" = None.
+        self.auto: QCheckBox | None = None
+        if getattr(spec, "optional", False):
+            self.auto = QCheckBox("auto")
+            self.auto.setToolTip(f"{tip}\n\nauto: the reference's None")
+            self.auto.toggled.connect(self._on_auto)
+            layout.addWidget(self.auto)
         self.reset_button = QToolButton()
         self.reset_button.setText("↺")
         self.reset_button.setAutoRaise(True)
@@ -130,6 +137,8 @@ class ParamEditor(QWidget):
 
     # ---------------------------------------------------------------- values
     def value(self) -> Value:
+        if self.auto is not None and self.auto.isChecked():
+            return None  # type: ignore[return-value]
         if self.check is not None:
             return self.check.isChecked()
         if self.combo is not None:
@@ -152,6 +161,13 @@ class ParamEditor(QWidget):
             self.combo.setCurrentText(str(value))
             self.combo.blockSignals(blocked)
             return
+        if self.auto is not None:
+            blocked = self.auto.blockSignals(True)
+            self.auto.setChecked(value is None)
+            self.auto.blockSignals(blocked)
+            self._enable_number(value is not None)
+            if value is None:  # the number shown for when "auto" is turned off
+                value = self.spec.soft_low
         values = tuple(value) if isinstance(value, tuple | list) else (float(value),)  # type: ignore[arg-type]
         for spin, v in zip(self.spins, values, strict=False):
             blocked = spin.blockSignals(True)
@@ -165,6 +181,15 @@ class ParamEditor(QWidget):
         self.committed.emit(self.value())
 
     # ---------------------------------------------------------------- edits
+    def _enable_number(self, on: bool) -> None:
+        for widget in (self.slider, *self.spins):
+            if widget is not None:
+                widget.setEnabled(on)
+
+    def _on_auto(self, checked: bool) -> None:
+        self._enable_number(not checked)
+        self.committed.emit(self.value())
+
     def _on_spin(self, _value: float) -> None:
         if self.slider is not None:
             self.slider.set_real_value(self.spins[0].value())
