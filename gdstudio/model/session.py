@@ -7,8 +7,8 @@ The state is declared in :mod:`gdstudio.model.state` and held in one instance ea
 session's whole life: :attr:`Session.problem_settings`, :attr:`Session.run_list` (a psygnal
 ``EventedList`` of :class:`RunEntry`: inserted / removed / moved events), :attr:`Session.playback`
 and :attr:`Session.options`. Each field has its own signal (``session.options.events.log_loss``,
-``entry.events.color``, ``session.playback.events.position`` …); see ``/work/notes`` api-M or the
-docstring of :mod:`gdstudio.model.evented`. This class keeps the domain operations (add, remove,
+``entry.events.color``, ``session.playback.events.position`` …); see :mod:`gdstudio.model.state`
+and :mod:`gdstudio.model.evented`. This class keeps the domain operations (add, remove,
 update, race, load, play, seek) and the invariants between those models. Write through its
 methods: they validate against the problem and the runs, restart what must restart, and record
 the edit on :attr:`Session.undo_stack`.
@@ -16,7 +16,10 @@ the edit on :attr:`Session.undo_stack`.
 The coarse signals below remain for the subscribers that redraw everything anyway (each is
 emitted once per operation): ``problem_changed``, ``runs_changed`` (added, removed, restarted,
 recoloured, shown / hidden), ``runs_advanced``, ``position_changed``, ``selection_changed``,
-``playing_changed``, ``speed_changed``, ``options_changed`` and ``message``.
+``playing_changed``, ``options_changed`` and ``message``. ``speed_changed`` is gone: its
+subscribers (the clock, the playback bar, the runs table) follow ``playback.events.steps_per_tick``,
+``ticks_per_second`` and ``max_steps``. ``runs_advanced`` has no field (new steps of a run are not
+a change of the model's declared state) and stays.
 
 Playback: ``position`` is the step shown. While playing, each tick moves ``position`` forward
 by ``steps_per_tick``: through history already computed (after scrubbing back) and, at the
@@ -164,7 +167,6 @@ class Session:
     position_changed = Signal(int)      # the step shown changed
     selection_changed = Signal(object)  # the selected run id (or None)
     playing_changed = Signal(bool)
-    speed_changed = Signal()            # playback settings: steps per tick, ticks per second, max steps
     options_changed = Signal()
     message = Signal(str)               # one-line status messages (divergence, convergence, errors)
 
@@ -186,8 +188,6 @@ class Session:
         pb.position.connect(lambda new, _old: self._relay(self.position_changed, new))
         pb.playing.connect(lambda new, _old: self._relay(self.playing_changed, new))
         pb.selected.connect(lambda new, _old: self._relay(self.selection_changed, new))
-        for name in _SPEED_FIELDS:
-            getattr(pb, name).connect(lambda _new, _old: self._relay(self.speed_changed))
         self._options.events.all.connect(lambda _info: self._relay(self.options_changed))
 
     # ------------------------------------------------------------------ the declared models
@@ -832,7 +832,6 @@ class Session:
         """Every coarse signal, after the whole content was swapped (load, restore)."""
         self.problem_changed.emit()
         self.runs_changed.emit()
-        self.speed_changed.emit()
         self.options_changed.emit()
         # Run ids may now name other runs: always re-announce the selection.
         self.selection_changed.emit(self.selected_id)

@@ -12,16 +12,20 @@ import pytest
 from gdstudio.model import Session
 
 SIGNALS = ("problem_changed", "runs_changed", "runs_advanced", "position_changed", "selection_changed",
-           "playing_changed", "speed_changed", "options_changed", "message")
+           "playing_changed", "options_changed", "message")
+#: Playback fields recorded too, under their own names (they replaced the coarse speed_changed).
+SPEED_FIELDS = ("steps_per_tick", "ticks_per_second", "max_steps")
 
 
 class Recorder:
-    """Records every signal a session emits as ``(name, args)``."""
+    """Records every coarse signal a session emits, and its speed fields' signals, as ``(name, args)``."""
 
     def __init__(self, session: Session) -> None:
         self.events: list[tuple[str, tuple[Any, ...]]] = []
         for name in SIGNALS:
             getattr(session, name).connect(lambda *args, _n=name: self.events.append((_n, args)))
+        for name in SPEED_FIELDS:
+            session.playback.events[name].connect(lambda *args, _n=name: self.events.append((_n, args)))
 
     def names(self) -> list[str]:
         return [n for n, _ in self.events]

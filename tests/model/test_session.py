@@ -381,7 +381,7 @@ def test_bad_settings_raise_value_error_and_change_nothing(h):
         h.assert_same_state(before, h.snapshot(s))
         assert rec.events == [], label
         for name in ("problem_changed", "runs_changed", "runs_advanced", "position_changed", "selection_changed",
-                     "playing_changed", "speed_changed", "options_changed", "message"):
+                     "playing_changed", "options_changed", "message"):
             getattr(s, name).disconnect()
 
 
@@ -506,13 +506,13 @@ def test_speed_max_steps_and_options_emit_only_on_change(h):
     s.set_speed(steps_per_tick=4)
     s.ticks_per_second = 60
     s.set_options(show_gradient=True, log_loss=False)
-    assert rec.names() == ["speed_changed", "speed_changed", "options_changed"]
+    assert rec.names() == ["steps_per_tick", "ticks_per_second", "options_changed"]
     assert (s.steps_per_tick, s.ticks_per_second) == (4, 60)
     assert s.options == ViewOptions(show_gradient=True, log_loss=False)
     s.forward(20)
     rec.clear()
     s.set_max_steps(12)
-    assert s.position == 12 and rec.names() == ["position_changed", "speed_changed"]
+    assert s.position == 12 and rec.names() == ["max_steps", "position_changed"]
 
 
 def test_signal_argument_types(h):
