@@ -43,6 +43,7 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 from gdstudio.engine.problems import Problem, Surface
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import Session
+from gdstudio.model.state import RunEntry
 from gdstudio.ui.background import Background, Job
 from gdstudio.ui.colormaps import SURFACE_MAP
 from gdstudio.ui.views.protocol import DisplayOptions, PickingView, View
@@ -137,7 +138,8 @@ class ViewBridge(QObject):
         self._stale_position = False
         self._scheduled = False
         self._grid_key: tuple[Problem, int, object] | None = None  # what last_surface is the grid of
-        self._entry_subs: dict[int, Subscriptions] = {}  # id() of each run entry -> its field subscriptions
+        #: id() of each run entry -> (the entry, its field subscriptions)
+        self._entry_subs: dict[int, tuple[RunEntry, Subscriptions]] = {}
         self._subs.connect(s.problem_changed, self.refresh_surface)
         runs = s.run_list.events
         for event in (runs.inserted, runs.removed, runs.moved, runs.changed, runs.reordered):
@@ -159,11 +161,12 @@ class ViewBridge(QObject):
     def _sync_entries(self) -> None:
         """Subscribe to the fields of each run entry in the list (and drop those of entries gone)."""
         entries = {id(e): e for e in self.session.run_list}
-        for key in [k for k in self._entry_subs if k not in entries]:
-            self._entry_subs.pop(key).disconnect_all()
+        for key in [k for k, (e, _subs) in self._entry_subs.items() if entries.get(k) is not e]:
+            self._entry_subs.pop(key)[1].disconnect_all()
         for key, entry in entries.items():
             if key not in self._entry_subs:
-                subs = self._entry_subs[key] = Subscriptions()
+                subs = Subscriptions()
+                self._entry_subs[key] = (entry, subs)
                 # What the views show of a run (the label comes from the config; a new run is a restart).
                 for event in (entry.events.config, entry.events.color, entry.events.visible, entry.events.run):
                     subs.connect(event, self._run_field_changed)
@@ -392,7 +395,7 @@ class ViewBridge(QObject):
         if self._closed:
             return
         self._subs.disconnect_all()
-        for subs in self._entry_subs.values():
+        for _entry, subs in self._entry_subs.values():
             subs.disconnect_all()
         self._entry_subs.clear()
         self._closed = True
