@@ -525,6 +525,10 @@ def main() -> None:
     write_extra()
     size = sum(f.stat().st_size for f in (CASES_FILE, TRAJ_FILE, DEFAULTS_FILE, EXTRA_CASES_FILE, EXTRA_TRAJ_FILE))
     print(f"{len(entries)} cases ({sum(e['tight'] for e in entries)} tight), {size / 1024:.0f} KiB in {DATA}")
+    # The community optimizers (pytorch_optimizer, schedulefree): their own script and data files.
+    import reference_community
+
+    reference_community.main()
 
 
 if __name__ == "__main__":

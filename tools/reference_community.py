@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import pytorch_optimizer  # noqa: E402
-import schedulefree  # noqa: E402
+import schedulefree  # type: ignore[import-untyped]  # noqa: E402
 from make_reference import jsonable, relative_deviation, write_npz  # noqa: E402
 
 from gdstudio.engine.problems import Problem, make_problem  # noqa: E402
