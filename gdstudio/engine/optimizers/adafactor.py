@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from gdstudio.engine.optimizers import common
+from gdstudio.engine.hyperparams import RowValue, Value
+from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.community import RefParam, ref_param
 
 #: torch's ``eps[0] = None``: the machine epsilon of the parameters' dtype, 2⁻⁵² in float64.
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
+class _EpsParam(RefParam):
+    """Adafactor's (ε₁, ε₂): torch's ``None`` for ε₁ (also ``none`` in text) is float64's ε."""
+
+    def _none_first(self, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.strip().strip("()[]").split(",")]
+            if len(parts) == 2:
+                try:
+                    first = FLOAT64_EPS if parts[0].lower() == "none" else float(parts[0])
+                    return (first, float(parts[1]))
+                except ValueError:
+                    pass
+            raise ValueError(f"Invalid {self.name} value: {value!r} (must be two numbers, e.g. none,0.001)")
+        if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] is None:
+            return (FLOAT64_EPS, value[1])
+        return value
+
+    def validate(self, value: object) -> Value:
+        return super().validate(self._none_first(value))
+
+    def validate_rows(self, value: object) -> RowValue:
+        return super().validate_rows(self._none_first(value))
+
+
+@dataclass(frozen=True)
 class AdafactorParams(Params):
     """``torch.optim.Adafactor``'s keywords and defaults (``eps[0] = None`` is float64's ε, 2⁻⁵²)."""
 
-    lr: Real = common.lr(1e-2)
-    beta2_decay: Real = common.hyperparam(
+    lr: Real = torch_params.lr(1e-2, torch_params.LR_SHOULD_BE)
+    beta2_decay: Real = ref_param(
         -0.8, "c", "decay of the second-moment weight: v is averaged with weight t^c (c ≤ 0)",
-        high=0.0, soft_low=-1.0, soft_high=0.0,
+        high=0.0, soft_low=-1.0, soft_high=0.0, message="beta2_decay should be <= 0 but is: {value}",
     )
-    eps: tuple[Real, Real] = common.hyperparam(
-        (FLOAT64_EPS, 1e-3), "ε", "(ε₁, ε₂): floor of the second moment (squared) and of the RMS of θ in the step",
+    eps: tuple[Real, Real] = field(default=(FLOAT64_EPS, 1e-3), metadata={"hyperparam": _EpsParam(
+        "", "ε", (FLOAT64_EPS, 1e-3), "(ε₁, ε₂): floor of the second moment (squared) and of the RMS of θ in the step",
         kind="pair", low=0.0, soft_low=1e-30, soft_high=1.0, log=True, symbols=("ε₁", "ε₂"),
-    )
-    d: Real = common.hyperparam(1.0, "d", "clipping threshold: the update's RMS is capped at d", low=1.0,
-                                soft_low=1.0, soft_high=10.0)
-    weight_decay: Real = common.weight_decay()
+        message="epsilon{index} should be >= 0 but is: {value}",
+    )})
+    d: Real = ref_param(1.0, "d", "clipping threshold: the update's RMS is capped at d", low=1.0,
+                        soft_low=1.0, soft_high=10.0, message="Clipping threshold d should be >= 1 but is: {value}")
+    weight_decay: Real = torch_params.weight_decay(0.0, "weight_decay should be >= 0 but is: {value}")
 
 
 def _rms_clip(rms: Array, floor: Real) -> Array:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
 
 
@@ -14,13 +14,13 @@ from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, 
 class ASGDParams(Params):
     """``torch.optim.ASGD``'s keywords and defaults."""
 
-    lr: Real = common.lr(1e-2)
+    lr: Real = torch_params.lr(1e-2, torch_params.INVALID_LR)
     lambd: Real = common.hyperparam(1e-4, "λ_η", "decay term: η shrinks as 1/(1 + λ η t)^α and θ by 1 − λη each step",
                                     low=0.0, soft_high=1.0)
     alpha: Real = common.hyperparam(0.75, "α", "power of the step-size decay η/(1 + λ η t)^α", low=0.0, soft_high=2.0)
     t0: Real = common.hyperparam(1e6, "t₀", "the step after which the average x̄ starts to move", low=0.0,
                                  soft_high=1000.0)
-    weight_decay: Real = common.weight_decay()
+    weight_decay: Real = torch_params.weight_decay(0.0, "Invalid weight_decay value: {value}")
 
 
 def _eta(lr: float, lambd: float, alpha: float, step: float) -> float:

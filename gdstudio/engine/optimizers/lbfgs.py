@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gdstudio.engine.hyperparams import Real
-from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, OptState, Params
 from gdstudio.engine.optimizers.objective import EVALS, Objective, ObjectiveRule
 
@@ -27,7 +27,7 @@ class LBFGSParams(Params):
     Rosenbrock (measured in torch 2.13 by ``tools/make_reference.py``).
     """
 
-    lr: Real = common.lr(1.0)
+    lr: Real = torch_params.lr(1.0, torch_params.INVALID_LR)
     max_iter: int = common.integer("k", 1, "iterations per step (each a direction and a step length)",
                                    low=1, soft_high=20)
     max_eval: int = common.integer("E", 25, "most loss/gradient evaluations per step (line search included)",

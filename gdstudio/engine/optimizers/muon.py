@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 from gdstudio.engine.optimizers.bfloat16 import F32, round_bf16, to_bf16
+from gdstudio.engine.optimizers.community import ref_param
 
 #: torch's defaults (Keller Jordan's constants).
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -19,9 +20,10 @@ NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 class MuonParams(Params):
     """``torch.optim.Muon``'s keywords and defaults."""
 
-    lr: Real = common.lr(1e-3)
-    weight_decay: Real = common.weight_decay(0.1)
-    momentum: Real = common.nonneg("μ", 0.95, "momentum: fraction of the previous buffer kept each step", 0.999)
+    lr: Real = torch_params.lr(1e-3, torch_params.LR_SHOULD_BE)
+    weight_decay: Real = torch_params.weight_decay(0.1, "weight decay should be >= 0 but is: {value}")
+    momentum: Real = ref_param(0.95, "μ", "momentum: fraction of the previous buffer kept each step", low=0.0,
+                               soft_high=0.999, message="momentum should be >= 0 but is: {value}")
     nesterov: bool = common.flag(
         "NAG", "Nesterov momentum: orthogonalise lerp(g, buffer, μ) instead of the buffer", True,
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdstudio.engine.optimizers import common
+from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 
 
@@ -14,7 +14,7 @@ from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 class RpropParams(Params):
     """``torch.optim.Rprop``'s keywords and defaults."""
 
-    lr: Real = common.lr(1e-2)
+    lr: Real = torch_params.lr(1e-2, torch_params.INVALID_LR)
     etas: tuple[Real, Real] = common.hyperparam(
         (0.5, 1.2), "η±", "(η₋, η₊): step-size factors when the gradient's sign flips / keeps (0 < η₋ < 1 < η₊)",
         kind="pair", low=0.0, low_open=True, soft_low=0.01, soft_high=3.0, symbols=("η₋", "η₊"),
