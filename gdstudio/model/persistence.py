@@ -152,6 +152,8 @@ class SessionLike(Protocol):
 # writing: each model's persisted fields
 # ------------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isinf(value):  # JSON has no ∞: Prodigy's growth_rate is "inf"
+        return "inf" if value > 0 else "-inf"
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     if isinstance(value, Mapping):
@@ -304,6 +306,15 @@ def _read_model(obj: Mapping[str, Any], declared: Iterable[dataclasses.Field[Any
 
 def _hyperparameter(spec: HyperParam, value: Any, where: str) -> None:
     """A hyperparameter as stored in JSON: a number, true/false, or a list of two numbers."""
+    if value is None and getattr(spec, "optional", False):  # a reference's None (Prodigy's β₃)
+        return
+    if value == "inf" and getattr(spec, "allow_inf", False):  # ∞ (Prodigy's growth_rate), JSON has none
+        return
+    if spec.kind == "triple":  # three decay rates (Adan's, AdEMAMix's betas), Muon's coefficients
+        if not (isinstance(value, list) and len(value) == 3 and all(_finite(v) for v in value)):
+            raise SessionError(f"{where}.hyperparameters.{spec.name}: expected a list of three numbers, "
+                               f"got {brief(value)}")
+        return
     ok = {"float": _finite(value),
           "bool": isinstance(value, bool),
           "pair": isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value)}[spec.kind]
