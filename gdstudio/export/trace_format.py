@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 from gdstudio.engine.problems import DataProblem
@@ -35,6 +36,8 @@ def _status(run: Run, steps: int) -> str:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):  # strict JSON has no ∞ (Prodigy's growth_rate)
+        return "inf" if value > 0 else "-inf"
     return value
 
 
