@@ -14,8 +14,9 @@
   exports the runs in the ``gdstudio trace`` format (CSV or JSON; one combined file, or one
   file per run next to the chosen name), all files or none.
 
-Dialogs open with ``open()`` (window-modal, not blocking the caller); the window keeps the
-last one in ``window.export_dialog`` and the last job in ``window.export_job``. Each dialog
+Dialogs open with ``open()`` (window-modal, not blocking the caller). The export state is the
+window's :class:`ExportController` (``window.exports``, made in ``MainWindow.__init__``): the last
+dialog (``dialog``), the last job (``job``) and its progress dialog (``progress``). Each dialog
 remembers the choices of its last OK (view, size, fps, frames, caption, format, folder…) in the
 window's :class:`~gdstudio.ui.settings.StudioSettings` (``window.settings``), so they come back
 at the next opening and the next launch; every remembered value is validated before use.
@@ -28,9 +29,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -54,10 +56,19 @@ from gdstudio.atomic import atomic_path
 from gdstudio.export.schedule import FRAME_MODES, frame_steps
 from gdstudio.export.trace_format import trace_csv, trace_json, traces_csv, traces_json
 from gdstudio.export.writers import ExportError, check_folder, output_kind, writer_for
+from gdstudio.ui.bridge import Subscriptions
 from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, check_size, export_frames, format_seconds
+
+if TYPE_CHECKING:
+    from gdstudio.model.session import Session
+    from gdstudio.ui.settings import StudioSettings
+    from gdstudio.ui.views.contour import ContourView
+    from gdstudio.ui.views.surface import SurfaceView
 
 __all__ = [
     "RESOLUTIONS",
+    "ExportController",
+    "ExportHost",
     "ExportJob",
     "ImageDialog",
     "ImageSettings",
@@ -65,10 +76,6 @@ __all__ = [
     "VideoExportDialog",
     "VideoSettings",
     "export_image",
-    "open_image_dialog",
-    "open_trajectory_dialog",
-    "open_video_dialog",
-    "start_video_export",
     "trajectory_files",
     "write_files",
 ]
@@ -81,6 +88,30 @@ RESOLUTIONS: tuple[tuple[str, tuple[int, int] | None], ...] = (
 VIEW_NAMES = {"contour": "Contour view", "surface": "3-D view", "both": "Both, side by side",
               "window": "The whole window", "multiples": "One contour per run (small multiples)"}
 _ERROR_STYLE = "color: #E0301E;"
+
+
+class ExportHost(Protocol):
+    """What the export dialogs need of the window (a QWidget: the dialogs' parent)."""
+
+    @property
+    def session(self) -> Session: ...
+    @property
+    def settings(self) -> StudioSettings: ...
+    @property
+    def current_path(self) -> Path | None: ...
+    @property
+    def contour(self) -> ContourView: ...
+    @property
+    def surface_view(self) -> SurfaceView: ...
+
+    def show_status(self, text: str) -> None: ...
+
+    def show_error(self, title: str, text: str) -> Any: ...
+
+
+def _widget(window: ExportHost) -> QWidget:
+    assert isinstance(window, QWidget)
+    return window
 
 
 # ================================================================================ settings
@@ -155,14 +186,21 @@ class _SizeField(QWidget):
         return self.width_box.value(), self.height_box.value()
 
 
-def _view_combo(views: tuple[str, ...], window: Any) -> QComboBox:
+def _items(combo: QComboBox) -> QStandardItemModel:
+    """A combo box's items (a QComboBox's own model is a QStandardItemModel)."""
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    return model
+
+
+def _view_combo(views: tuple[str, ...], window: ExportHost) -> QComboBox:
     combo = QComboBox()
     combo.setObjectName("view")
     two_d = window.session.problem.dim == 2
     for v in views:
         combo.addItem(VIEW_NAMES[v], v)
         if v in ("surface", "both") and not two_d:
-            item = combo.model().item(combo.count() - 1)
+            item = _items(combo).item(combo.count() - 1)
             item.setEnabled(False)
             item.setToolTip("The 3-D view applies to two-parameter problems")
     return combo
@@ -200,21 +238,16 @@ class _Dialog(QDialog):
     #: Where the choices are remembered in the studio settings (None: they are not).
     memory_key: str | None = None
 
-    def __init__(self, title: str, parent: QWidget) -> None:
-        super().__init__(parent)
-        store = getattr(parent, "settings", None)
-        self._store = store if hasattr(store, "dialog_values") else None
+    def __init__(self, title: str, window: ExportHost) -> None:
+        super().__init__(_widget(window))
+        self._store = window.settings
         self.setWindowTitle(title)
         self.setWindowModality(Qt.WindowModality.WindowModal)
         # The choices describe this problem and its runs: a new problem or session (a file
         # opened by a script, a test resetting the window) closes the dialog.
-        session = getattr(parent, "session", None)
-        if session is not None:
-            from gdstudio.ui.bridge import Subscriptions
-
-            self._subs = Subscriptions()
-            self._subs.connect(session.problem_changed, self._problem_changed)
-            self.finished.connect(lambda _result: self._subs.disconnect_all())
+        self._subs = Subscriptions()
+        self._subs.connect(window.session.problem_changed, self._problem_changed)
+        self.finished.connect(lambda _result: self._subs.disconnect_all())
         self.finished.connect(lambda _result: self.deleteLater())
         self.form = QFormLayout()
         self.error = QLabel()
@@ -238,7 +271,7 @@ class _Dialog(QDialog):
 
     def remembered(self) -> dict[str, Any]:
         """The choices saved at the last OK ({} without settings or a ``memory_key``)."""
-        if self._store is None or self.memory_key is None:
+        if self.memory_key is None:
             return {}
         return self._store.dialog_values(self.memory_key)
 
@@ -247,7 +280,7 @@ class _Dialog(QDialog):
         return {}
 
     def remember(self, settings: Any) -> None:
-        if self._store is not None and self.memory_key is not None:
+        if self.memory_key is not None:
             self._store.save_dialog_values(self.memory_key, self.memory(settings))
 
     def accept(self) -> None:
@@ -262,13 +295,13 @@ class _Dialog(QDialog):
         self.submitted.emit(settings)
 
 
-def _default_name(window: Any, suffix: str, folder: object = None) -> str:
+def _default_name(window: ExportHost, suffix: str, folder: object = None) -> str:
     """``<folder>/<problem name><suffix>``; the folder is ``folder`` when it names an existing
     directory (a remembered one), else the current file's folder, else the home folder."""
     if isinstance(folder, str) and folder and Path(folder).is_dir():
         base = Path(folder)
     else:
-        base = window.current_path.parent if getattr(window, "current_path", None) else Path.home()
+        base = window.current_path.parent if window.current_path is not None else Path.home()
     stem = (window.session.problem.name or "gdstudio").replace(" ", "_")
     return str(base / f"{stem}{suffix}")
 
@@ -280,7 +313,7 @@ _VIDEO_SUFFIX = {"mp4": ".mp4", "gif": ".gif", "png": "_frames"}
 def _restore_view(combo: QComboBox, value: object) -> None:
     """Select the remembered view if it is offered and enabled for this problem."""
     index = combo.findData(value) if isinstance(value, str) else -1
-    if index >= 0 and combo.model().item(index).isEnabled():
+    if index >= 0 and _items(combo).item(index).isEnabled():
         combo.setCurrentIndex(index)
 
 
@@ -311,7 +344,7 @@ class VideoExportDialog(_Dialog):
 
     memory_key = "export_video"
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: ExportHost) -> None:
         super().__init__("Export video", window)
         self.setObjectName("export_video_dialog")
         self.window_ = window
@@ -365,7 +398,8 @@ class VideoExportDialog(_Dialog):
         self.caption.setObjectName("caption")
         self.caption.setChecked(True)
         memory = self.remembered()
-        kind = memory.get("format") if memory.get("format") in _VIDEO_SUFFIX else "mp4"
+        remembered = memory.get("format")
+        kind = remembered if isinstance(remembered, str) and remembered in _VIDEO_SUFFIX else "mp4"
         self.path_field = _PathField(_default_name(window, _VIDEO_SUFFIX[kind], memory.get("folder")), "Export video",
                                      "MP4 video (*.mp4);;GIF animation (*.gif);;PNG frames (a new folder) (*)")
         self.summary = QLabel()
@@ -559,98 +593,13 @@ class ExportJob(QObject):
         return not self.running
 
 
-def start_video_export(window: Any, settings: VideoSettings) -> ExportJob | None:
-    """Start exporting ``settings`` from ``window`` behind a progress dialog; None if it could
-    not start (the reason is shown)."""
-    job = getattr(window, "export_job", None)
-    if job is not None and job.running:
-        window.show_status("An export is already running")
-        return None
-    session = window.session
-    session.set_playing(False)
-    try:
-        steps = settings.steps()
-        options = {"max_width": settings.size[0]} if output_kind(settings.path) == "gif" else {}
-        writer = writer_for(settings.path, settings.fps, **options)
-    except (ValueError, ExportError) as exc:
-        _report_failure(window, str(exc))
-        return None
-    try:
-        renderer = FrameRenderer(session, settings.view, settings.size, caption=settings.caption, window=window,
-                                 like_contour=getattr(window, "contour", None),
-                                 like_surface=getattr(window, "surface_view", None), last_step=settings.last)
-    except (ValueError, ExportError) as exc:
-        writer.abort()
-        _report_failure(window, str(exc))
-        return None
-    job = ExportJob(renderer, steps, writer, window)
-    window.export_job = job
-    dialog = QProgressDialog(f"Exporting {settings.path.name}…", "Cancel", 0, job.total, window)
-    dialog.setObjectName("export_progress")
-    dialog.setWindowTitle("Export video")
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(0)
-    dialog.setAutoClose(False)
-    dialog.setAutoReset(False)
-    dialog.canceled.connect(job.cancel)
-    window.export_progress = dialog
-
-    def on_progress(done: int, total: int) -> None:
-        dialog.setLabelText(f"Exporting {settings.path.name}: {job.progress.text()}")
-        dialog.setValue(done)
-
-    def close_dialog() -> None:
-        with contextlib.suppress(RuntimeError, TypeError):
-            dialog.canceled.disconnect(job.cancel)
-        dialog.hide()
-        dialog.deleteLater()
-
-    def on_finished(path: str) -> None:
-        close_dialog()
-        took = job.progress.elapsed
-        window.show_status(f"Exported {path}: {job.total} frames, {settings.size[0]}×{settings.size[1]}, "
-                           f"{settings.fps:g} fps, in {format_seconds(took)}")
-
-    def on_failed(message: str) -> None:
-        close_dialog()
-        _report_failure(window, message)
-
-    def on_cancelled() -> None:
-        close_dialog()
-        window.show_status(job.message)
-
-    job.progressed.connect(on_progress)
-    job.finished.connect(on_finished)
-    job.failed.connect(on_failed)
-    job.cancelled.connect(on_cancelled)
-    dialog.show()
-    window.show_status(f"Exporting {settings.path.name}…")
-    job.start()
-    return job
-
-
-def _report_failure(window: Any, message: str) -> None:
-    text = message if message.startswith(("Cannot", "Export")) else f"Cannot export: {message}"
-    window.show_status(text)
-    window.show_error("Export failed", f"{text}\n\nNothing was written.")
-
-
-def open_video_dialog(window: Any) -> VideoExportDialog:
-    """File → Export video: the dialog (non-blocking); OK starts the export."""
-    dialog = VideoExportDialog(window)
-    dialog.submitted.connect(lambda settings: start_video_export(window, settings))
-    window.export_dialog = dialog
-    dialog.open()
-    return dialog
-
-
 # ================================================================================ image
 class ImageDialog(_Dialog):
     """File → Export image: one PNG of a view at the step shown."""
 
     memory_key = "export_image"
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: ExportHost) -> None:
         super().__init__("Export image", window)
         self.setObjectName("export_image_dialog")
         self.view = _view_combo(VIEWS, window)
@@ -684,14 +633,14 @@ class ImageDialog(_Dialog):
                              self.caption.isChecked())
 
 
-def export_image(window: Any, settings: ImageSettings) -> Path:
+def export_image(window: ExportHost, settings: ImageSettings) -> Path:
     """Render the step shown into a PNG (atomically); ExportError / ValueError on failure."""
     from PIL import Image
 
     s = window.session
-    renderer = FrameRenderer(s, settings.view, settings.size, caption=settings.caption, window=window,
-                             like_contour=getattr(window, "contour", None),
-                             like_surface=getattr(window, "surface_view", None), last_step=s.computed_steps)
+    renderer = FrameRenderer(s, settings.view, settings.size, caption=settings.caption, window=_widget(window),
+                             like_contour=window.contour, like_surface=window.surface_view,
+                             last_step=s.computed_steps)
     try:
         frame = renderer.frame(s.position)
     finally:
@@ -702,23 +651,6 @@ def export_image(window: Any, settings: ImageSettings) -> Path:
     except OSError as exc:
         raise ExportError(f"Cannot write {settings.path}: {exc.strerror or exc}") from None
     return settings.path
-
-
-def open_image_dialog(window: Any) -> ImageDialog:
-    dialog = ImageDialog(window)
-
-    def run(settings: ImageSettings) -> None:
-        try:
-            path = export_image(window, settings)
-        except (ValueError, ExportError) as exc:
-            _report_failure(window, str(exc))
-            return
-        window.show_status(f"Exported {path} ({settings.size[0]}×{settings.size[1]}, step {window.session.position})")
-
-    dialog.submitted.connect(run)
-    window.export_dialog = dialog
-    dialog.open()
-    return dialog
 
 
 # ================================================================================ trajectories
@@ -765,7 +697,7 @@ class TrajectoryDialog(_Dialog):
 
     memory_key = "export_trajectories"
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: ExportHost) -> None:
         super().__init__("Export trajectories", window)
         self.setObjectName("export_trajectories_dialog")
         self.session = window.session
@@ -816,19 +748,154 @@ class TrajectoryDialog(_Dialog):
         return trajectory_files(self.session, path, str(self.format.currentData()), self.combined.isChecked())
 
 
-def open_trajectory_dialog(window: Any) -> TrajectoryDialog:
-    dialog = TrajectoryDialog(window)
+# ================================================================================ the window's export state
+class ExportController(QObject):
+    """The window's export state and the File → Export actions: the dialog open (:attr:`dialog`,
+    None once it closed), the last video job (:attr:`job`) and its progress dialog (:attr:`progress`).
+    Made by ``MainWindow.__init__`` as ``window.exports``; nothing is hung on the window."""
 
-    def run(files: dict[Path, str]) -> None:
+    def __init__(self, window: ExportHost) -> None:
+        super().__init__(_widget(window))
+        self.dialog: _Dialog | None = None
+        self.job: ExportJob | None = None
+        self.progress: QProgressDialog | None = None
+
+    @property
+    def window(self) -> ExportHost:
+        """The window (this controller's Qt parent: no Python reference cycle keeps it alive)."""
+        return cast(ExportHost, self.parent())
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    def cancel(self) -> None:
+        """Stop a running export (it leaves no partial file)."""
+        if self.job is not None:
+            self.job.cancel()
+
+    def _open(self, dialog: _Dialog) -> None:
+        self.dialog = dialog
+        dialog.finished.connect(lambda _result: self._finished(dialog))
+        dialog.open()
+
+    def _finished(self, dialog: _Dialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None  # it deletes itself once closed
+
+    # ---------------------------------------------------------------- video
+    def open_video(self) -> VideoExportDialog:
+        """File → Export video: the dialog (non-blocking); OK starts the export."""
+        dialog = VideoExportDialog(self.window)
+        dialog.submitted.connect(self.start_video)
+        self._open(dialog)
+        return dialog
+
+    def start_video(self, settings: VideoSettings) -> ExportJob | None:
+        """Start exporting ``settings`` behind a progress dialog; None if it could not start
+        (the reason is shown)."""
+        window = self.window
+        if self.running:
+            window.show_status("An export is already running")
+            return None
+        session = window.session
+        session.set_playing(False)
+        try:
+            steps = settings.steps()
+            options = {"max_width": settings.size[0]} if output_kind(settings.path) == "gif" else {}
+            writer = writer_for(settings.path, settings.fps, **options)
+        except (ValueError, ExportError) as exc:
+            self.report_failure(str(exc))
+            return None
+        try:
+            renderer = FrameRenderer(session, settings.view, settings.size, caption=settings.caption,
+                                     window=_widget(window),
+                                     like_contour=window.contour, like_surface=window.surface_view,
+                                     last_step=settings.last)
+        except (ValueError, ExportError) as exc:
+            writer.abort()
+            self.report_failure(str(exc))
+            return None
+        job = ExportJob(renderer, steps, writer, self)
+        self.job = job
+        dialog = QProgressDialog(f"Exporting {settings.path.name}…", "Cancel", 0, job.total, _widget(window))
+        dialog.setObjectName("export_progress")
+        dialog.setWindowTitle("Export video")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(job.cancel)
+        self.progress = dialog
+
+        def on_progress(done: int, total: int) -> None:
+            dialog.setLabelText(f"Exporting {settings.path.name}: {job.progress.text()}")
+            dialog.setValue(done)
+
+        def close_dialog() -> None:
+            with contextlib.suppress(RuntimeError, TypeError):
+                dialog.canceled.disconnect(job.cancel)
+            dialog.hide()
+            dialog.deleteLater()
+
+        def on_finished(path: str) -> None:
+            close_dialog()
+            took = job.progress.elapsed
+            window.show_status(f"Exported {path}: {job.total} frames, {settings.size[0]}×{settings.size[1]}, "
+                               f"{settings.fps:g} fps, in {format_seconds(took)}")
+
+        def on_failed(message: str) -> None:
+            close_dialog()
+            self.report_failure(message)
+
+        def on_cancelled() -> None:
+            close_dialog()
+            window.show_status(job.message)
+
+        job.progressed.connect(on_progress)
+        job.finished.connect(on_finished)
+        job.failed.connect(on_failed)
+        job.cancelled.connect(on_cancelled)
+        dialog.show()
+        window.show_status(f"Exporting {settings.path.name}…")
+        job.start()
+        return job
+
+    def report_failure(self, message: str) -> None:
+        text = message if message.startswith(("Cannot", "Export")) else f"Cannot export: {message}"
+        self.window.show_status(text)
+        self.window.show_error("Export failed", f"{text}\n\nNothing was written.")
+
+    # ---------------------------------------------------------------- image
+    def open_image(self) -> ImageDialog:
+        """File → Export image: OK writes one PNG of the step shown."""
+        dialog = ImageDialog(self.window)
+        dialog.submitted.connect(self._export_image)
+        self._open(dialog)
+        return dialog
+
+    def _export_image(self, settings: ImageSettings) -> None:
+        try:
+            path = export_image(self.window, settings)
+        except (ValueError, ExportError) as exc:
+            self.report_failure(str(exc))
+            return
+        self.window.show_status(f"Exported {path} ({settings.size[0]}×{settings.size[1]}, "
+                                f"step {self.window.session.position})")
+
+    # ---------------------------------------------------------------- trajectories
+    def open_trajectories(self) -> TrajectoryDialog:
+        """File → Export trajectories: OK writes the files, all or none."""
+        dialog = TrajectoryDialog(self.window)
+        dialog.submitted.connect(self._write_trajectories)
+        self._open(dialog)
+        return dialog
+
+    def _write_trajectories(self, files: dict[Path, str]) -> None:
         try:
             written = write_files(files)
         except OSError as exc:
-            _report_failure(window, f"Cannot write {getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
+            self.report_failure(f"Cannot write {getattr(exc, 'filename', None) or ''}: {exc.strerror or exc}")
             return
         names = ", ".join(p.name for p in written[:3]) + (f" and {len(written) - 3} more" if len(written) > 3 else "")
-        window.show_status(f"Exported the trajectories to {written[0].parent}: {names}")
-
-    dialog.submitted.connect(run)
-    window.export_dialog = dialog
-    dialog.open()
-    return dialog
+        self.window.show_status(f"Exported the trajectories to {written[0].parent}: {names}")

@@ -12,15 +12,13 @@ window-modal) or a status-bar line.
 from __future__ import annotations
 
 import contextlib
-import functools
 import html
-import threading
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
@@ -53,20 +51,25 @@ from gdstudio.model.session import (
     prepare_cost,
     prepare_session,
 )
-from gdstudio.ui.actions import ACTIONS, DOCKS, MENUS, SEP, TOOLBAR, ActionSpec, DockSpec
+from gdstudio.ui.actions import ACTIONS, DOCKS, MENUS, SEP, TOOLBAR, ActionId, ActionSet, DockSpec
+from gdstudio.ui.background import Background, Job
 from gdstudio.ui.bridge import Subscriptions, ViewBridge
 from gdstudio.ui.clock import Clock
-from gdstudio.ui.icons import icon as drawn_icon
+from gdstudio.ui.export_dialog import ExportController
 from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPanel
 from gdstudio.ui.panels.playback import format_loss
 from gdstudio.ui.presentation import scale_fonts
 from gdstudio.ui.settings import StudioSettings
+from gdstudio.ui.status import ThrottledSignal
 from gdstudio.ui.views.contour import ContourView
 from gdstudio.ui.views.fit import FitView
 from gdstudio.ui.views.history import HistoryView
 from gdstudio.ui.views.mirror import MirrorPane
 from gdstudio.ui.views.multiples import SmallMultiplesView
 from gdstudio.ui.views.surface import SurfaceView
+
+if TYPE_CHECKING:
+    from gdstudio.ui.training import TrainingLab
 
 __all__ = ["DEFAULT_PRESET", "MainWindow"]
 
@@ -77,64 +80,31 @@ PRESENTATION_SCALE = 1.8
 #: Saved steps × runs below which a session is prepared on the UI thread (~0.2 s at most).
 SYNC_LOAD_COST = 20_000
 FILE_FILTER = "gdstudio sessions (*.json);;All files (*)"
-_STATUS_THROTTLE_S = 0.1
 _ERROR_STYLE = "color: #E0301E; font-weight: bold;"
 
 
-class _RaceSignals(QObject):
-    done = Signal(int, object)  # generation, list[RunConfig] or Exception
+@dataclass(frozen=True)
+class _Loading:
+    """What a session being prepared off the UI thread is, and what to do once it is ready."""
 
-
-class _RaceTask(QRunnable):
-    """Plans a race (tuning η for each optimizer, ~1 s) on a pool thread.
-
-    ``plan`` is ``Session.plan_race`` bound to its arguments: it only reads the session's
-    (immutable) problem and configs, and the result is applied on the UI thread.
-    """
-
-    def __init__(self, generation: int, plan: Callable[[], list[RunConfig]], signals: _RaceSignals) -> None:
-        super().__init__()
-        self.generation, self.plan, self.signals = generation, plan, signals
-
-    def run(self) -> None:
-        try:
-            result: object = self.plan()
-        except Exception as exc:  # reported on the UI thread
-            result = exc
-        with contextlib.suppress(RuntimeError):  # the window closed while tuning
-            self.signals.done.emit(self.generation, result)
-
-
-class _LoadSignals(QObject):
-    progress = Signal(int, int, int)  # generation, steps done, steps in all
-    done = Signal(int, object)  # generation, PreparedSession or Exception
-
-
-class _LoadJob(QRunnable):
-    """``prepare_session`` on a pool thread: a new problem and new runs, nothing shared."""
-
-    def __init__(self, generation: int, data: Any, what: str, on_loaded: Callable[[], None],
-                 signals: _LoadSignals, on_failed: Callable[[str], None] | None = None) -> None:
-        super().__init__()
-        self.generation, self.data, self.what, self.signals = generation, data, what, signals
-        self.on_loaded, self.on_failed = on_loaded, on_failed
-        self.cancel = threading.Event()
-
-    def run(self) -> None:
-        def progress(done: int, total: int) -> None:
-            with contextlib.suppress(RuntimeError):
-                self.signals.progress.emit(self.generation, done, total)
-
-        try:
-            result: object = prepare_session(self.data, progress=progress, cancelled=self.cancel.is_set)
-        except Exception as exc:  # reported on the UI thread (SessionError, LoadCancelled)
-            result = exc
-        with contextlib.suppress(RuntimeError):  # the window closed while preparing
-            self.signals.done.emit(self.generation, result)
+    what: str
+    on_loaded: Callable[[], None]
+    on_failed: Callable[[str], None] | None = None
+    label: str = "open session"
 
 
 class MainWindow(QMainWindow):
     """The studio window. ``settings`` default to the user's; tests pass isolated ones."""
+
+    #: Presentation mode was entered (True) or left (False).
+    presentation_changed = Signal(bool)
+    # Declared for the action table (gdstudio.ui.actions), which is typed against this class.
+    session: Session
+    exports: ExportController
+    history_view: HistoryView
+    fit_view: FitView
+    #: The QActions by ActionId (shadows QWidget.actions(), the list of actions added to the window).
+    actions: dict[str, QAction]  # type: ignore[assignment]
 
     def __init__(self, session: Session | None = None, settings: StudioSettings | None = None) -> None:
         super().__init__()
@@ -144,8 +114,18 @@ class MainWindow(QMainWindow):
         self.document_title = "untitled"
         self.message_box: QMessageBox | None = None
         self.info_box: QMessageBox | None = None
-        self.training_lab: QWidget | None = None  # the Training lab window, made on first use
+        self.training_lab: TrainingLab | None = None  # the Training lab window, made on first use
         self._closed = False
+        self._asked = False  # File → Quit already asked about unsaved changes
+        self._presentation: tuple[Any, ...] | None = None  # what presentation mode hid, to restore
+        self.race_work = Background(self, name="gdstudio-race")  # tuning η for Race all
+        self.race_work.done.connect(self._on_race_tuned)
+        self.race_work.failed.connect(self._on_race_failed)
+        self.load_work = Background(self, name="gdstudio-load")  # preparing a long session
+        self.load_work.progress.connect(self._on_load_progress)
+        self.load_work.done.connect(self._on_load_done)
+        self.load_work.failed.connect(self._on_load_failed)
+        self.exports = ExportController(self)
         self.setObjectName("gdstudio_main_window")
         self.setWindowTitle("gdstudio")
         self.setDockNestingEnabled(True)
@@ -169,7 +149,8 @@ class MainWindow(QMainWindow):
                           (self.history_view, "Loss, gradient norm and effective step per step (Ctrl+L: log)")):
             view.setToolTip(tip)
 
-        self.actions: dict[str, QAction] = {spec.id: self._make_action(spec) for spec in ACTIONS}
+        self.action_set = ActionSet(ACTIONS, self, self, on_error=self.show_status)
+        self.actions = self.action_set.actions  # type: ignore[method-assign]
 
         self.playback = PlaybackBar(self.session, self.actions)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -192,7 +173,7 @@ class MainWindow(QMainWindow):
         cl.addWidget(self.playback)
         self.setCentralWidget(central)
 
-        self.panels: dict[str, QWidget] = {}
+        self.panels: dict[str, ProblemPanel | OptimizerPanel | RunsPanel] = {}
         self.docks: dict[str, QDockWidget] = {}
         for spec in DOCKS:
             self._make_dock(spec)
@@ -207,29 +188,18 @@ class MainWindow(QMainWindow):
         self.bridge.message.connect(self.show_status)
         self.bridge.add_view(self.fit_view)
         self.bridge.add_view(self.multiples)
-        self._presentation: tuple[Any, ...] | None = None  # what presentation mode hid, to restore
         self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.leave_presentation)
-        self._loading: _LoadJob | None = None  # a session being prepared off the UI thread
-        self._load_generation = 0
-        self._load_signals = _LoadSignals(self)
-        self._load_signals.progress.connect(self._on_load_progress)
-        self._load_signals.done.connect(self._on_load_done)
-        self.load_pool = QThreadPool(self)
-        self.load_pool.setMaxThreadCount(1)
         self.clock = Clock(self.session, self)
 
-        self._race_generation = 0
-        self._race_signals = _RaceSignals(self)  # a Qt child: never collected while a worker emits
-        self._race_signals.done.connect(self._on_race_tuned)
-        self.race_pool = QThreadPool(self)
-        self.race_pool.setMaxThreadCount(1)
-
+        # The status line's step / loss / fps: at most 10 updates a second while playing.
+        self.status_updates = ThrottledSignal(parent=self)
+        self.status_updates.fired.connect(self._update_status_labels)
         self._subs = Subscriptions()
         s = self.session
         self._subs.connect(s.message, self.show_status)
         self._subs.connect(s.playing_changed, self._on_playing)
-        self._subs.connect(s.options_changed, self._sync_checkable)
-        self._subs.connect(s.problem_changed, self._sync_checkable)
+        self._subs.connect(s.options_changed, self.action_set.refresh)
+        self._subs.connect(s.problem_changed, self.action_set.refresh)
         self._subs.connect(s.problem_changed, self._fit_views_to_problem)
         self._subs.connect(s.options_changed, self._apply_view_layout)
         self._subs.connect(s.problem_changed, self._apply_view_layout)
@@ -238,8 +208,8 @@ class MainWindow(QMainWindow):
         self._subs.connect(s.runs_advanced, self._refresh_status)
         self._subs.connect(s.runs_changed, lambda: self._refresh_status(force=True))
         self._subs.connect(s.selection_changed, lambda _id: self._on_selection())
-        self._status_last = 0.0
-        self._sync_checkable()
+        self._subs.connect(s.undo_stack.changed, self._on_undo_changed)
+        self.action_set.refresh()
         self._on_playing(s.playing)
         self._on_selection()
         self._fit_views_to_problem()
@@ -271,39 +241,8 @@ class MainWindow(QMainWindow):
                          Qt.Orientation.Horizontal)
 
     # ================================================================== construction
-    def _make_action(self, spec: ActionSpec) -> QAction:
-        action = QAction(spec.text, self)
-        action.setObjectName(f"action_{spec.id}")
-        if spec.shortcut:
-            action.setShortcut(QKeySequence(spec.shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        tip = spec.tooltip + (f"  ({QKeySequence(spec.shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-                              if spec.shortcut else "")
-        action.setToolTip(tip)
-        action.setStatusTip(spec.tooltip)
-        if spec.icon.startswith("draw:"):
-            action.setIcon(drawn_icon(spec.icon.removeprefix("draw:")))
-        elif spec.icon:
-            pixmap = getattr(QStyle.StandardPixmap, spec.icon)
-            action.setIcon(self.style().standardIcon(pixmap))
-        action.setCheckable(spec.checkable)
-        handler: Callable = getattr(self, spec.handler)
-        if spec.checkable:
-            action.triggered.connect(lambda checked, h=handler: self._safely(h, checked))
-        else:
-            action.triggered.connect(lambda _checked=False, h=handler: self._safely(h))
-        self.addAction(action)  # window-level shortcuts work even when the menu bar is hidden
-        return action
-
-    def _safely(self, handler: Callable, *args: Any) -> None:
-        """Run a handler; a ValueError becomes a status message instead of an exception."""
-        try:
-            handler(*args)
-        except ValueError as exc:
-            self.show_status(str(exc))
-
     def _make_dock(self, spec: DockSpec) -> QDockWidget:
-        widget = getattr(self, spec.factory)()
+        widget = spec.factory(self)
         dock = QDockWidget(spec.title, self)
         dock.setObjectName(f"dock_{spec.id}")
         dock.setToolTip(spec.tooltip)
@@ -338,12 +277,6 @@ class MainWindow(QMainWindow):
     def make_runs_panel(self) -> QWidget:
         panel = self.panels["runs"] = RunsPanel(self.session, self.actions)
         return panel
-
-    def make_history_view(self) -> QWidget:
-        return self.history_view
-
-    def make_fit_view(self) -> QWidget:
-        return self.fit_view
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -445,12 +378,12 @@ class MainWindow(QMainWindow):
         self.load_cancel.setObjectName("load_cancel")
         self.load_cancel.setToolTip("Stop opening the session (the current one stays)")
         self.load_cancel.clicked.connect(self.cancel_loading)
-        for w in (self.load_progress, self.load_cancel):
-            sb.addPermanentWidget(w)
-            w.hide()
-        for w in (self.status_step, self.status_loss, self.status_fps):
-            w.setMinimumWidth(110)
-            sb.addPermanentWidget(w)
+        for widget in (self.load_progress, self.load_cancel):
+            sb.addPermanentWidget(widget)
+            widget.hide()
+        for label in (self.status_step, self.status_loss, self.status_fps):
+            label.setMinimumWidth(110)
+            sb.addPermanentWidget(label)
 
     # ================================================================== status
     def show_status(self, text: str) -> None:
@@ -462,10 +395,10 @@ class MainWindow(QMainWindow):
         self.status_message.setToolTip(text)
 
     def _refresh_status(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and self.session.playing and now - self._status_last < _STATUS_THROTTLE_S:
-            return
-        self._status_last = now
+        """Ask for the step / loss / fps labels: at once when paused or ``force``, else throttled."""
+        self.status_updates.request(force=force or not self.session.playing)
+
+    def _update_status_labels(self) -> None:
         s = self.session
         self.status_step.setText(f"step {s.position} / {s.computed_steps}")
         e = s.selected
@@ -478,14 +411,12 @@ class MainWindow(QMainWindow):
             self.status_loss.setStyleSheet(_ERROR_STYLE if e.run.status is Status.DIVERGED else "")
         else:
             self.status_loss.setText("")
-        fps = self.clock.fps if hasattr(self, "clock") else 0.0
+        fps = self.clock.fps
         self.status_fps.setText(f"{fps:.0f} fps" if fps else "paused")
 
     def _on_playing(self, playing: bool) -> None:
-        a = self.actions["play"]
-        blocked = a.blockSignals(True)
-        a.setChecked(playing)
-        a.blockSignals(blocked)
+        """The play action's icon and text (its checked state follows the session by itself)."""
+        a = self.actions[ActionId.PLAY]
         a.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPause if playing
                                             else QStyle.StandardPixmap.SP_MediaPlay))
         a.setText("&Pause" if playing else "&Play")
@@ -533,30 +464,23 @@ class MainWindow(QMainWindow):
             set_colormap = getattr(view, "set_colormap", None)
             if callable(set_colormap):
                 set_colormap(cmap)
-        self.actions["show_surface"].setEnabled(dim == 2 and not multiples)
 
     def _on_selection(self) -> None:
-        has = self.session.selected is not None
-        for aid in ("duplicate_run", "remove_run"):
-            self.actions[aid].setEnabled(has)
+        self.action_set.refresh()  # duplicate / remove need a selected run
         self._refresh_status(force=True)
 
-    def _sync_checkable(self) -> None:
-        o = self.session.options
-        values = {"log_loss": o.log_loss, "show_gradient": o.show_gradient, "show_velocity": o.show_velocity,
-                  "show_effective_step": o.show_effective_step, "show_field": o.show_field,
-                  "log_scale": self.session.problem_settings.log_scale, "show_surface": o.show_surface,
-                  "grey_surface": o.grey_surface, "layout_multiples": o.small_multiples,
-                  "layout_side_by_side": not o.small_multiples, "presentation": self._presentation is not None}
-        for aid, value in values.items():
-            a = self.actions[aid]
-            if a.isChecked() != value:
-                blocked = a.blockSignals(True)
-                a.setChecked(value)
-                a.blockSignals(blocked)
+    def _on_undo_changed(self, *_args: object) -> None:
+        """Undo / Redo name their command and follow the stack; the title marks unsaved changes."""
+        self.action_set.refresh()
+        self._update_title()
+
+    @property
+    def modified(self) -> bool:
+        """The session has changes not saved to its file (since the launch, Open or Save)."""
+        return not self.session.undo_stack.is_clean
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.document_title} — gdstudio")
+        self.setWindowTitle(f"{self.document_title}{' *' if self.modified else ''} — gdstudio")
 
     def show_error(self, title: str, text: str) -> QMessageBox:
         """A window-modal message box that does not block the caller (errors in files, races)."""
@@ -569,7 +493,17 @@ class MainWindow(QMainWindow):
 
     # ================================================================== starting
     def start(self, session_path: str | None = None, preset: str | None = None) -> None:
-        """What the window shows first: a file, a preset, the last session, or the default preset."""
+        """What the window shows first: a file, a preset, the last session, or the default preset.
+        What it shows is where the undo history begins, with no unsaved changes."""
+        self._start(session_path, preset)
+        self._launched()
+
+    def _launched(self) -> None:
+        self.session.undo_stack.clear()
+        self.session.undo_stack.mark_clean()
+        self._update_title()
+
+    def _start(self, session_path: str | None, preset: str | None) -> None:
         if session_path:
             if self.open_path(session_path):
                 return
@@ -592,12 +526,13 @@ class MainWindow(QMainWindow):
                 def restored() -> None:
                     self.current_path = None
                     self.document_title = "last session"
-                    self._update_title()
+                    self._launched()
                     self.show_status("Restored the last session (File → New for the default)")
 
                 def refused(reason: str) -> None:
                     if not long:
                         self.load_preset(DEFAULT_PRESET)
+                        self._launched()
                     self.show_status(f"Cannot restore the last session ({reason}); showing the default")
 
                 self.load_document(data, "the last session", restored, on_failed=refused)
@@ -606,8 +541,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================== loading (all or nothing)
     def load_document(self, data: Any, what: str, on_loaded: Callable[[], None],
-                      on_failed: Callable[[str], None] | None = None) -> bool:
-        """Load a session document all or nothing; ``on_loaded`` runs once it is in place.
+                      on_failed: Callable[[str], None] | None = None, *, label: str = "open session") -> bool:
+        """Load a session document all or nothing; ``on_loaded`` runs once it is in place. The
+        load is one undo command named ``label`` ("open session foo.json", "load preset Beale").
 
         A failure shows a message box naming what is wrong, or, with ``on_failed``, calls it
         with that text instead (the quiet fallback of a launch).
@@ -623,51 +559,54 @@ class MainWindow(QMainWindow):
             except SessionError as exc:
                 self._failed(what, str(exc), on_failed)
                 return False
-            return self._swap_in(prepared, what, on_loaded, on_failed)
-        self._load_generation += 1
-        job = _LoadJob(self._load_generation, data, what, on_loaded, self._load_signals, on_failed)
-        self._loading = job
+            return self._swap_in(prepared, _Loading(what, on_loaded, on_failed, label))
+
+        def prepare(job: Job) -> PreparedSession:
+            return prepare_session(data, progress=lambda done, total: job.report((done, total)),
+                                   cancelled=job.cancelled)
+
+        self.load_work.start(prepare, context=_Loading(what, on_loaded, on_failed, label))
         self.load_progress.setRange(0, 0)
         self.load_progress.setFormat(f"Opening {what}… %p%")
         self.load_progress.show()
         self.load_cancel.show()
         self.show_status(f"Opening {what}: computing its runs (the window stays usable; Cancel stops)")
-        self.load_pool.start(job)
         return True
 
     @property
     def loading(self) -> bool:
         """A session is being prepared off the UI thread."""
-        return self._loading is not None
+        return self.load_work.busy
 
     def cancel_loading(self) -> None:
         """Stop preparing a session (the current one stays)."""
-        job, self._loading = self._loading, None
+        job = self.load_work.cancel()
         if job is not None:
-            job.cancel.set()
-            self._load_generation += 1
-            self.load_progress.hide()
-            self.load_cancel.hide()
-            self.show_status(f"Stopped opening {job.what}")
+            self._end_loading()
+            self.show_status(f"Stopped opening {job.context.what}")
 
-    def _on_load_progress(self, generation: int, done: int, total: int) -> None:
-        if generation == self._load_generation and total > 0:
+    def _end_loading(self) -> None:
+        self.load_progress.hide()
+        self.load_cancel.hide()
+
+    def _on_load_progress(self, _job: Job, value: object) -> None:
+        assert isinstance(value, tuple)
+        done, total = value
+        if total > 0:
             self.load_progress.setRange(0, 1000)
             self.load_progress.setValue(int(1000 * done / total))
 
-    def _on_load_done(self, generation: int, result: object) -> None:
-        job = self._loading
-        if generation != self._load_generation or job is None:
-            return  # cancelled, or superseded by another load
-        self._loading = None
-        self.load_progress.hide()
-        self.load_cancel.hide()
-        if isinstance(result, LoadCancelled):
+    def _on_load_done(self, job: Job, prepared: object) -> None:
+        self._end_loading()
+        assert isinstance(prepared, PreparedSession)
+        self._swap_in(prepared, job.context)
+
+    def _on_load_failed(self, job: Job, exc: object) -> None:
+        self._end_loading()
+        if isinstance(exc, LoadCancelled):
             return
-        if isinstance(result, Exception):
-            self._failed(job.what, str(result), job.on_failed)
-            return
-        self._swap_in(result, job.what, job.on_loaded, job.on_failed)  # type: ignore[arg-type]
+        loading: _Loading = job.context
+        self._failed(loading.what, str(exc), loading.on_failed)
 
     def _failed(self, what: str, text: str, on_failed: Callable[[str], None] | None) -> None:
         if on_failed is not None:
@@ -675,13 +614,13 @@ class MainWindow(QMainWindow):
         else:
             self.show_error(f"Cannot open {what}", text)
 
-    def _swap_in(self, prepared: PreparedSession, what: str, on_loaded: Callable[[], None],
-                 on_failed: Callable[[str], None] | None = None) -> bool:
+    def _swap_in(self, prepared: PreparedSession, loading: _Loading) -> bool:
         """Swap a prepared session in and push it to every view at once; if anything fails on
         the way, put the previous session back and say what failed."""
+        what, on_failed = loading.what, loading.on_failed
         snapshot = self.session.snapshot()
         try:
-            self.session.apply_prepared(prepared)
+            self.session.apply_prepared(prepared, label=loading.label)
             self.bridge.flush()
         except Exception as exc:  # any failure: nothing half-loaded stays on screen
             cause = exc.__cause__ or exc
@@ -693,13 +632,14 @@ class MainWindow(QMainWindow):
             if on_failed is None:
                 self.show_status(f"Cannot open {what}")
             return False
-        on_loaded()
+        loading.on_loaded()
         return True
 
     # ================================================================== File
     def new_session(self) -> None:
+        """File → New: the default preset, untitled; one undo command ("new session"), no question."""
         self.session.set_playing(False)
-        self.load_preset(DEFAULT_PRESET)
+        self.load_preset(DEFAULT_PRESET, label="new session")
         self.current_path = None
         self.document_title = "untitled"
         self._update_title()
@@ -722,7 +662,8 @@ class MainWindow(QMainWindow):
                 self.settings.remove_recent(path)
                 self._rebuild_recent_menu()
             return False
-        return self.load_document(data, Path(path).name, lambda: self._became_current(Path(path), "Opened"))
+        return self.load_document(data, Path(path).name, lambda: self._became_current(Path(path), "Opened"),
+                                  label=f"open session {Path(path).name}")
 
     def save_session(self) -> bool:
         if self.current_path is None:
@@ -751,6 +692,7 @@ class MainWindow(QMainWindow):
         """``path`` is now the session's file: title, recent files, status line."""
         self.current_path = path
         self.document_title = path.name
+        self.session.undo_stack.mark_clean()  # the session is what the file holds
         self.settings.add_recent(path)
         self._rebuild_recent_menu()
         self._update_title()
@@ -760,25 +702,9 @@ class MainWindow(QMainWindow):
         self.settings.clear_recent()
         self._rebuild_recent_menu()
 
-    # ================================================================== Export (gdstudio.ui.export_dialog)
-    def export_video(self) -> None:
-        """File → Export video: MP4 / GIF / PNG frames rendered offscreen, with progress and Cancel."""
-        from gdstudio.ui.export_dialog import open_video_dialog
-
-        open_video_dialog(self)
-
-    def export_image(self) -> None:
-        from gdstudio.ui.export_dialog import open_image_dialog
-
-        open_image_dialog(self)
-
-    def export_trajectories(self) -> None:
-        from gdstudio.ui.export_dialog import open_trajectory_dialog
-
-        open_trajectory_dialog(self)
-
     # ================================================================== Presets
-    def load_preset(self, preset_id: str) -> bool:
+    def load_preset(self, preset_id: str, *, label: str | None = None) -> bool:
+        """Load a preset: one undo command ("load preset Beale"), so it needs no question."""
         self.session.set_playing(False)
         try:
             data = preset_document(preset_id)
@@ -794,13 +720,9 @@ class MainWindow(QMainWindow):
             self._update_title()
             self.show_status(info.description if info and info.description else f"Preset {preset_id}")
 
-        return self.load_document(data, f"the preset {title!r}", loaded)
+        return self.load_document(data, f"the preset {title!r}", loaded, label=label or f"load preset {title}")
 
     # ================================================================== Playback
-    def toggle_playing(self, checked: bool | None = None) -> None:
-        self.session.set_playing(not self.session.playing if checked is None else bool(checked))
-        self._on_playing(self.session.playing)
-
     def step_forward(self) -> None:
         self.session.set_playing(False)
         if not self.session.step_forward():
@@ -810,9 +732,6 @@ class MainWindow(QMainWindow):
         self.session.set_playing(False)
         self.session.step_back()
 
-    def reset_runs(self) -> None:
-        self.session.reset()
-
     def faster(self) -> None:
         s = self.session
         s.set_speed(steps_per_tick=min(1000, max(s.steps_per_tick + 1, round(s.steps_per_tick * 1.5))))
@@ -820,12 +739,6 @@ class MainWindow(QMainWindow):
     def slower(self) -> None:
         s = self.session
         s.set_speed(steps_per_tick=max(1, min(s.steps_per_tick - 1, round(s.steps_per_tick / 1.5))))
-
-    def seek_end(self) -> None:
-        self.session.seek(self.session.computed_steps)
-
-    def seek_start(self) -> None:
-        self.session.seek(0)
 
     # ================================================================== Runs
     def add_run(self) -> None:
@@ -859,28 +772,28 @@ class MainWindow(QMainWindow):
         s.set_playing(False)
         sel = s.selected
         start = tuple(sel.config.start) if sel is not None else tuple(s.problem.start)
-        self._race_generation += 1
-        self._race_context = (s.problem, start)
-        self.actions["race_all"].setEnabled(False)
+        self.race_work.start(lambda _job: s.plan_race(start), context=(s.problem, start))
+        self.action_set.refresh()  # Race all is disabled while tuning
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self.show_status(f"Tuning η for {len(RACE_OPTIMIZERS)} optimizers from {start}…")
-        self.race_pool.start(_RaceTask(self._race_generation, functools.partial(s.plan_race, start),
-                                       self._race_signals))
 
     @property
     def racing(self) -> bool:
-        return not self.actions["race_all"].isEnabled()
+        """Race all is tuning η off the UI thread."""
+        return self.race_work.busy
 
-    def _on_race_tuned(self, generation: int, result: object) -> None:
-        if generation != self._race_generation:
-            return
+    def _race_ended(self) -> None:
         QApplication.restoreOverrideCursor()
-        self.actions["race_all"].setEnabled(True)
+        self.action_set.refresh()
+
+    def _on_race_failed(self, _job: Job, exc: object) -> None:
+        self._race_ended()
+        self.show_error("Race all", f"Tuning failed: {exc}")
+
+    def _on_race_tuned(self, job: Job, result: object) -> None:
+        self._race_ended()
         s = self.session
-        problem, start = self._race_context
-        if isinstance(result, Exception):
-            self.show_error("Race all", f"Tuning failed: {result}")
-            return
+        problem, start = job.context
         if s.problem is not problem:
             self.show_status("The problem changed while tuning: race cancelled")
             return
@@ -892,37 +805,14 @@ class MainWindow(QMainWindow):
         self.show_status(f"Racing {len(ids)} optimizers from {start}, each with its best η: press Space")
 
     # ================================================================== View
-    def set_log_loss(self, checked: bool) -> None:
-        self.session.set_options(log_loss=bool(checked))
+    @property
+    def presenting(self) -> bool:
+        """Presentation mode is on (F11)."""
+        return self._presentation is not None
 
-    def set_show_gradient(self, checked: bool) -> None:
-        self.session.set_options(show_gradient=bool(checked))
-
-    def set_show_velocity(self, checked: bool) -> None:
-        self.session.set_options(show_velocity=bool(checked))
-
-    def set_show_effective_step(self, checked: bool) -> None:
-        self.session.set_options(show_effective_step=bool(checked))
-
-    def set_show_field(self, checked: bool) -> None:
-        self.session.set_options(show_field=bool(checked))
-
-    def set_log_scale(self, checked: bool) -> None:
-        self.session.set_problem(log_scale=bool(checked))
-
-    def set_show_surface(self, checked: bool) -> None:
-        self.session.set_options(show_surface=bool(checked))
-
-    def set_grey_surface(self, checked: bool) -> None:
-        self.session.set_options(grey_surface=bool(checked))
-
-    def set_layout_side_by_side(self, _checked: bool = True) -> None:
-        self.session.set_options(small_multiples=False)
-        self._sync_checkable()
-
-    def set_layout_multiples(self, checked: bool = True) -> None:
-        self.session.set_options(small_multiples=bool(checked))
-        self._sync_checkable()
+    def presentation_signals(self) -> tuple[Any, ...]:
+        """What announces that presentation mode changed (the action's binding listens)."""
+        return (self.presentation_changed,)
 
     def set_presentation(self, checked: bool) -> None:
         """Presentation mode: only the views and the playback bar, full screen, large type."""
@@ -942,7 +832,9 @@ class MainWindow(QMainWindow):
             for w in hidden:
                 w.show()
             self.restoreState(state)
-        self._sync_checkable()
+        else:
+            return
+        self.presentation_changed.emit(self.presenting)
 
     def leave_presentation(self) -> None:
         if self._presentation is not None:
@@ -952,11 +844,7 @@ class MainWindow(QMainWindow):
         """Fonts, markers and line widths of the views × ``factor`` (1 restores them)."""
         for view in (self.contour, self.multiples, self.fit_view, self.history_view, self.surface_view,
                      self.playback):
-            scale = getattr(view, "set_presentation_scale", None)
-            if callable(scale):
-                scale(factor)
-            else:
-                scale_fonts(view, factor)
+            scale_fonts(view, factor)
 
     def reset_camera(self) -> None:
         self.surface_view.reset_camera()
@@ -986,7 +874,7 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = "".join(
             f"<tr><td><b>{html.escape(QKeySequence(a.shortcut).toString(QKeySequence.SequenceFormat.NativeText))}"
-            f"</b></td><td>{html.escape(a.text.replace('&', ''))}</td></tr>"
+            f"</b></td><td>{html.escape(a.label.replace('&', ''))}</td></tr>"
             for a in ACTIONS if a.shortcut
         )
         extra = ("<tr><td><b>click</b></td><td>move the selected run's start</td></tr>"
@@ -1001,12 +889,37 @@ class MainWindow(QMainWindow):
                    "the rule.</p>")
 
     # ================================================================== closing
+    def quit(self) -> None:
+        """File → Quit: asks first when the session has unsaved changes (Save / Discard / Cancel)."""
+        if self.confirm_discard():
+            self._asked = True
+            self.close()
+
+    def confirm_discard(self) -> bool:
+        """True when the session may be left: no unsaved changes, or the user saved them (Save)
+        or let them go (Discard). Cancel, or a Save that did not happen, keeps the window open.
+        (Either way the session is kept as the last session for the next launch.)"""
+        if not self.modified:
+            return True
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"“{self.document_title}” has changes that are not saved to a file. "
+            "Save them before quitting?", buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+        if answer == buttons.Save:
+            return self.save_session()
+        return answer == buttons.Discard
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        """A close from the window system (its close button, logging out) asks like File → Quit;
+        a close from code (scripts, tests) does not."""
+        if event.spontaneous() and not self._closed and not self._asked and not self.confirm_discard():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Auto-save the session and the layout, stop the clock, disconnect from the session."""
+        """Auto-save the session and the layout, stop the clock and the workers, disconnect."""
         if self._closed:
             return
         self._closed = True
@@ -1017,24 +930,18 @@ class MainWindow(QMainWindow):
         except (SessionError, OSError):
             pass  # closing must never fail; the next launch falls back to the default
         self.settings.save_window(self.saveGeometry(), self.saveState())
-        self._race_generation += 1
-        export_job = getattr(self, "export_job", None)
-        if export_job is not None:
-            export_job.cancel()  # a running export leaves no partial file
+        self.exports.cancel()  # a running export leaves no partial file
         if QApplication.overrideCursor() is not None and self.racing:
             QApplication.restoreOverrideCursor()
-        self.race_pool.clear()
-        self.race_pool.waitForDone(5000)
+        self.race_work.close(5000)
         self.cancel_loading()
-        self.load_pool.clear()
-        self.load_pool.waitForDone(5000)
+        self.load_work.close(5000)
         if self.training_lab is not None:
             self.training_lab.close()  # stops a training run and waits for its thread
         self.clock.close()
         self.bridge.close()
         self.surface_pane.close_view()
         self._subs.disconnect_all()
+        self.action_set.close()
         for panel in (*self.panels.values(), self.playback):
-            close = getattr(panel, "close_session", None)
-            if close is not None:
-                close()
+            panel.close_session()

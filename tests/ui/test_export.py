@@ -185,14 +185,14 @@ def test_dialog_choices_reach_the_writer(qtbot, studio, out_dir, spy) -> None:
     w = studio
     w.session.forward(40)
     w.actions["export_video"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     assert isinstance(dlg, ed.VideoExportDialog) and dlg.isVisible()
     assert dlg.last.value() == w.session.computed_steps == 40
     out = out_dir / "choice.mp4"
     _fill_video_dialog(dlg, out, view="both", size=(480, 270), fps=12, frames=9, first=5, last=29, caption=True)
     assert "9 frames of 480×270" in dlg.summary.text()
     dlg.accept()
-    job = w.export_job
+    job = w.exports.job
     assert job.wait(120) and job.state == "finished", job.message
     chosen = (spy["view"], spy["size"], spy["caption"], spy["fps"], spy["target"])
     assert chosen == ("both", (480, 270), True, 12.0, out)
@@ -208,9 +208,9 @@ def test_gif_and_png_from_the_dialog(qtbot, studio, out_dir) -> None:
     w.session.forward(12)
     for target in (out_dir / "a.gif", out_dir / "frames"):
         w.actions["export_video"].trigger()
-        _fill_video_dialog(w.export_dialog, target, fps=10)
-        w.export_dialog.accept()
-        assert w.export_job.wait(120) and w.export_job.state == "finished", w.export_job.message
+        _fill_video_dialog(w.exports.dialog, target, fps=10)
+        w.exports.dialog.accept()
+        assert w.exports.job.wait(120) and w.exports.job.state == "finished", w.exports.job.message
     with Image.open(out_dir / "a.gif") as im:
         assert (im.n_frames, im.size, im.info["loop"], im.info["duration"]) == (13, (320, 180), 0, 100)
     assert files(out_dir / "frames") == [f"frame_{i:05d}.png" for i in range(13)]
@@ -220,7 +220,7 @@ def test_gif_and_png_from_the_dialog(qtbot, studio, out_dir) -> None:
 def test_dialog_refuses_bad_output_and_stays_open(qtbot, studio, out_dir) -> None:
     w = studio
     w.actions["export_video"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     for path, message in ((out_dir / "missing" / "v.mp4", "Folder does not exist"),
                           (out_dir / "v.avi", "Unsupported output")):
         _fill_video_dialog(dlg, path)
@@ -236,14 +236,14 @@ def test_cancel_midway_leaves_nothing(qtbot, studio, out_dir) -> None:
     w.session.forward(300)
     w.actions["export_video"].trigger()
     out = out_dir / "long.mp4"
-    _fill_video_dialog(w.export_dialog, out, size=(640, 360))
+    _fill_video_dialog(w.exports.dialog, out, size=(640, 360))
     ticks = []
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(getattr(w, "export_job", None) is not None and w.export_job.running))
+    timer.timeout.connect(lambda: ticks.append(w.exports.running))
     timer.start(5)
-    w.export_dialog.accept()
-    job = w.export_job
-    progress = w.export_progress
+    w.exports.dialog.accept()
+    job = w.exports.job
+    progress = w.exports.progress
     assert progress.isVisible() and progress.maximum() == 301
     # The event loop keeps running during the export (it renders ~40 ms slices): other timers fire.
     qtbot.waitUntil(lambda: job.progress.done >= 40 and sum(ticks) >= 3, timeout=60_000)
@@ -270,9 +270,9 @@ def test_writer_failure_midway_is_reported_and_cleaned(qtbot, studio, out_dir, m
     w = studio
     w.session.forward(30)
     w.actions["export_video"].trigger()
-    _fill_video_dialog(w.export_dialog, out_dir / "full.mp4")
-    w.export_dialog.accept()
-    job = w.export_job
+    _fill_video_dialog(w.exports.dialog, out_dir / "full.mp4")
+    w.exports.dialog.accept()
+    job = w.exports.job
     assert job.wait(60) and job.state == "failed"
     assert "No space left on device" in job.message and "full.mp4" in job.message
     assert files(out_dir) == []
@@ -337,11 +337,11 @@ def test_closing_the_window_cancels_a_running_export(qtbot, studio_settings, out
     w = wf.make_window(qtbot, studio_settings)
     w.session.forward(300)
     w.actions["export_video"].trigger()
-    _fill_video_dialog(w.export_dialog, out_dir / "c.mp4")
-    w.export_dialog.accept()
-    qtbot.waitUntil(lambda: w.export_job.progress.done >= 2, timeout=60_000)
+    _fill_video_dialog(w.exports.dialog, out_dir / "c.mp4")
+    w.exports.dialog.accept()
+    qtbot.waitUntil(lambda: w.exports.job.progress.done >= 2, timeout=60_000)
     w.close()
-    assert w.export_job.state == "cancelled"
+    assert w.exports.job.state == "cancelled"
     assert files(out_dir) == []
 
 
@@ -350,7 +350,7 @@ def test_export_image_at_the_chosen_size(qtbot, studio, out_dir) -> None:
     w = studio
     w.session.forward(25)
     w.actions["export_image"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     assert isinstance(dlg, ed.ImageDialog)
     dlg.view.setCurrentIndex(dlg.view.findData("surface"))
     dlg.size_field.set_size((1920, 1080))
@@ -372,7 +372,7 @@ def test_export_trajectories_combined_and_per_run(qtbot, studio, out_dir) -> Non
     w.session.forward(15)
     runs = w.session.runs
     w.actions["export_trajectories"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     dlg.path_field.edit.setText(str(out_dir / "all.csv"))
     dlg.accept()
     rows = (out_dir / "all.csv").read_text().splitlines()
@@ -382,7 +382,7 @@ def test_export_trajectories_combined_and_per_run(qtbot, studio, out_dir) -> Non
     assert first_run == trace_csv(runs[0].run).splitlines()[1:]
 
     w.actions["export_trajectories"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     dlg.format.setCurrentIndex(dlg.format.findData("json"))
     dlg.per_run.setChecked(True)
     dlg.path_field.edit.setText(str(out_dir / "each.json"))
@@ -431,7 +431,7 @@ def test_no_thread_is_left_running(qtbot, tmp_path) -> None:
 def test_a_new_problem_closes_the_open_dialog(qtbot, studio) -> None:
     w = studio
     w.actions["export_video"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     assert dlg.isVisible()
     w.session.set_problem(name="rosenbrock")
     assert not dlg.isVisible()
@@ -475,7 +475,7 @@ def test_resizing_the_window_during_an_export_changes_nothing(qtbot, studio, out
     def export(name: str, resize_midway: bool) -> list[np.ndarray]:
         settings = ed.VideoSettings(out_dir / name, view="both", size=(480, 240), fps=10, frames=None, first=0,
                                     last=60, caption=True)
-        job = ed.start_video_export(w, settings)
+        job = w.exports.start_video(settings)
         if resize_midway:
             qtbot.waitUntil(lambda: job.progress.done >= 10, timeout=60_000)
             w.resize(700, 500)

@@ -43,14 +43,14 @@ def test_video_choices_come_back_at_the_next_opening(qtbot, studio, out_dir) -> 
     w = studio
     w.session.forward(12)
     w.actions["export_video"].trigger()
-    first = w.export_dialog
+    first = w.exports.dialog
     defaults = state(first)
     assert defaults[:8] == ("contour", (1280, 720), (1280, 720), 30, False, 13, "even", True)
     choose(first, out_dir / "clip.gif")
     first.accept()
-    assert w.export_job.wait(120) and w.export_job.state == "finished", w.export_job.message
+    assert w.exports.job.wait(120) and w.exports.job.state == "finished", w.exports.job.message
     w.actions["export_video"].trigger()
-    again = w.export_dialog
+    again = w.exports.dialog
     assert again is not first
     stem = w.session.problem.name
     assert state(again) == ("both", (480, 270), None, 12, True, 9, "article", False, out_dir / f"{stem}.gif")
@@ -60,13 +60,13 @@ def test_video_choices_come_back_at_the_next_opening(qtbot, studio, out_dir) -> 
 def test_cancel_remembers_nothing(qtbot, studio, out_dir) -> None:
     w = studio
     w.actions["export_video"].trigger()
-    dlg = w.export_dialog
+    dlg = w.exports.dialog
     defaults = state(dlg)
     choose(dlg, out_dir / "x.mp4")
     dlg.reject()
     w.actions["export_video"].trigger()
-    assert state(w.export_dialog) == defaults
-    w.export_dialog.reject()
+    assert state(w.exports.dialog) == defaults
+    w.exports.dialog.reject()
 
 
 def test_choices_survive_a_relaunch(qtbot, studio_settings, out_dir) -> None:

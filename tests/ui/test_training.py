@@ -60,8 +60,7 @@ def lab(qtbot, monkeypatch, tmp_path):
     configure(w)
     yield w
     w.close()
-    for worker in list(w._retired):
-        worker.join(10)
+    w.work.wait(10_000)  # runs given up (a stalled download) end on their own
 
 
 def configure(w: TrainingLab, hidden="16,16", iterations=40, batch=32, seed=0, eval_every=10,
@@ -157,7 +156,7 @@ def test_final_curves_equal_compare_optimizers(lab, qtbot):
 def test_stop_cancels_promptly_and_reenables_start(lab, qtbot):
     configure(lab, iterations=1_000_000, eval_every=0, optimizers=("sgd", "adam"))
     assert lab.start()
-    worker = lab._worker
+    worker = lab.current_run
     qtbot.waitUntil(lambda: lab.curves.data.completed >= 20, timeout=RUN_TIMEOUT)
     assert lab.running and not lab.start_action.isEnabled() and not lab.setup.isEnabled()
     with qtbot.waitSignal(lab.run_finished, timeout=RUN_TIMEOUT) as blocker:
@@ -175,7 +174,7 @@ def test_stop_cancels_promptly_and_reenables_start(lab, qtbot):
 def test_closing_during_training_stops_the_worker(lab, qtbot, qtlog):
     configure(lab, iterations=1_000_000, eval_every=0, optimizers=("sgd",))
     assert lab.start()
-    worker = lab._worker
+    worker = lab.current_run
     qtbot.waitUntil(lambda: lab.curves.data.completed >= 5, timeout=RUN_TIMEOUT)
     lab.close()
     assert not worker.is_alive()
@@ -297,7 +296,7 @@ def test_download_shows_progress_then_trains_on_the_cached_files(lab, qtbot, tmp
         lab.mnist_files = files
         seen = []
         original = lab._on_download
-        lab._on_download = lambda *args: (original(*args), seen.append((args[1], lab.progress.format())))
+        lab._on_download = lambda d: (original(d), seen.append((d.name, lab.progress.format())))
         lab.set_dataset("mnist_download")
         configure(lab, iterations=8, batch=8, eval_every=4, optimizers=("adam",))
         result = run(lab, qtbot)
@@ -327,7 +326,7 @@ def test_stop_during_a_stalled_download_returns_at_once(lab, qtbot):
         lab.download_timeout = 2.0
         lab.set_dataset("mnist_download")
         assert lab.start()
-        worker = lab._worker
+        worker = lab.current_run
         qtbot.waitUntil(lambda: worker.stage == "download", timeout=RUN_TIMEOUT)
         lab.stop()  # nothing to wait for: the stalled download is left to time out on its own
         assert not lab.running and lab.start_action.isEnabled()
@@ -483,7 +482,7 @@ def test_studio_opens_one_lab_and_closing_the_studio_stops_it(studio, qtbot):
     configure(lab, iterations=1_000_000, eval_every=0, optimizers=("sgd",))
     problem = studio.session.problem
     assert lab.start()
-    worker = lab._worker
+    worker = lab.current_run
     qtbot.waitUntil(lambda: lab.curves.data.completed >= 3, timeout=RUN_TIMEOUT)
     assert studio.session.problem is problem  # the studio is left alone
     studio.close()

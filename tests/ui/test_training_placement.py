@@ -85,8 +85,7 @@ def lab(qtbot, monkeypatch, tmp_path):
     qtbot.addWidget(w)
     yield w
     w.close()
-    for worker in list(w._retired):
-        worker.join(10)
+    w.work.wait(10_000)
 
 
 def _shown(qtbot, w, size: tuple[int, int]) -> None:

@@ -23,7 +23,8 @@ from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.runs import RunConfig, Status
 from gdstudio.model.presets import list_presets, preset_document
 from gdstudio.model.session import RACE_OPTIMIZERS
-from gdstudio.ui.actions import ACTIONS, DOCKS
+from gdstudio.ui.actions import ACTIONS, DOCKS, ActionId
+from gdstudio.ui.export_dialog import ImageDialog, TrajectoryDialog, VideoExportDialog
 from gdstudio.ui.panels.runs_panel import COLUMNS
 
 settle = wf.settle
@@ -354,61 +355,258 @@ def test_every_preset_loads_and_runs_20_steps(shared_studio, qtbot, preset):
     assert w.panels["runs"].model.rowCount() == len(s.runs)
 
 
-def _expect(w, action_id):
-    """(check after triggering) for actions with a visible effect on the model."""
-    s = w.session
-    before = {"pos": s.position, "runs": len(s.runs), "spt": s.steps_per_tick, "opts": s.options,
-              "log": s.problem_settings.log_scale, "playing": s.playing}
-    checks = {
-        "play": lambda: s.playing != before["playing"],
-        "step": lambda: s.position == before["pos"] + 1,
-        "step_back": lambda: s.position == max(0, before["pos"] - 1),
-        "reset": lambda: s.position == 0 and s.computed_steps == 0,
-        "faster": lambda: s.steps_per_tick > before["spt"],
-        "slower": lambda: s.steps_per_tick == max(1, before["spt"] - 1) or s.steps_per_tick < before["spt"],
-        "to_end": lambda: s.position == s.computed_steps,
-        "to_start": lambda: s.position == 0,
-        "add_run": lambda: len(s.runs) == before["runs"] + 1,
-        "duplicate_run": lambda: len(s.runs) == before["runs"] + 1,
-        "remove_run": lambda: len(s.runs) == before["runs"] - 1,
-        "log_loss": lambda: s.options.log_loss != before["opts"].log_loss,
-        "show_gradient": lambda: s.options.show_gradient != before["opts"].show_gradient,
-        "show_velocity": lambda: s.options.show_velocity != before["opts"].show_velocity,
-        "show_effective_step": lambda: s.options.show_effective_step != before["opts"].show_effective_step,
-        "show_field": lambda: s.options.show_field != before["opts"].show_field,
-        "log_scale": lambda: s.problem_settings.log_scale != before["log"],
-        "new": lambda: s.problem.name == "himmelblau" and w.current_path is None,
-        "clear_recent": lambda: w.settings.recent_files() == [],
-        "shortcuts": lambda: w.info_box is not None and w.info_box.isVisible(),
-        "about": lambda: w.info_box is not None and w.info_box.isVisible(),
-        "quit": lambda: not w.isVisible() and w.settings.last_session_path.exists(),
-        "race_all": lambda: len(s.runs) == len(RACE_OPTIMIZERS),
-        "training_lab": lambda: w.training_lab is not None and w.training_lab.isVisible(),
-    }
-    return checks.get(action_id, lambda: True)
+def _toggles(option):
+    """An option bound to a checkable action: the trigger flips it and the action shows it."""
+
+    def prepare(w, _ctx):
+        before = getattr(w.session.options, option)
+        return lambda: (getattr(w.session.options, option) != before
+                        and w.actions[option].isChecked() == getattr(w.session.options, option))
+
+    return prepare
+
+
+def _opens(dialog_type):
+    def prepare(w, _ctx):
+        return lambda: isinstance(w.exports.dialog, dialog_type) and w.exports.dialog.isVisible()
+
+    return prepare
+
+
+def _save_file(w, ctx):
+    """A session file holding the state shown now (and its dict)."""
+    path = ctx["tmp"] / "before.json"
+    assert w.save_to(path)
+    return path, w.session.to_dict()
+
+
+def _prepare_new(w, _ctx):
+    w.load_preset("rosenbrock")
+    return lambda: (w.session.problem.name == "himmelblau" and w.current_path is None
+                    and w.windowTitle().startswith("untitled"))
+
+
+def _prepare_open(w, ctx):
+    path, saved = _save_file(w, ctx)
+    w.load_preset("rosenbrock")
+    assert w.session.to_dict() != saved
+    ctx["open"] = path
+    return lambda: w.session.to_dict() == saved and w.current_path == path
+
+
+def _prepare_save(w, ctx):
+    w.current_path = None  # untitled: Save asks where, like Save As
+    target = ctx["save"] = ctx["tmp"] / "saved.json"
+    saved = w.session.to_dict()
+    return lambda: target.exists() and w.current_path == target and json.loads(target.read_text())["problem"] == \
+        saved["problem"]
+
+
+def _prepare_clear_recent(w, ctx):
+    _save_file(w, ctx)
+    assert w.settings.recent_files()
+    return lambda: w.settings.recent_files() == [] and next(a.text() for a in w.recent_menu.actions()) == \
+        "(no recent sessions)"
+
+
+def _prepare_play(w, _ctx):
+    return lambda: w.session.playing and w.actions["play"].isChecked()
+
+
+def _prepare_step(w, _ctx):
+    pos = w.session.position
+    return lambda: w.session.position == pos + 1
+
+
+def _prepare_step_back(w, _ctx):
+    pos = w.session.position
+    return lambda: w.session.position == pos - 1
+
+
+def _prepare_reset(w, _ctx):
+    return lambda: w.session.position == 0 and w.session.computed_steps == 0
+
+
+def _prepare_faster(w, _ctx):
+    spt = w.session.steps_per_tick
+    return lambda: w.session.steps_per_tick > spt
+
+
+def _prepare_slower(w, _ctx):
+    w.session.set_speed(steps_per_tick=5)
+    return lambda: w.session.steps_per_tick < 5
+
+
+def _prepare_to_end(w, _ctx):
+    w.session.seek(1)
+    return lambda: w.session.position == w.session.computed_steps == 3
+
+
+def _prepare_to_start(w, _ctx):
+    assert w.session.position == 3
+    return lambda: w.session.position == 0 and w.session.computed_steps == 3
+
+
+def _run_count_changes_by(delta):
+    def prepare(w, _ctx):
+        n = len(w.session.runs)
+        return lambda: len(w.session.runs) == n + delta
+
+    return prepare
+
+
+def _prepare_race(w, _ctx):
+    return lambda: [e.config.optimizer for e in w.session.runs] == list(RACE_OPTIMIZERS)
+
+
+def _prepare_log_scale(w, _ctx):
+    before = w.session.problem_settings.log_scale
+    return lambda: w.session.problem_settings.log_scale != before and w.actions["log_scale"].isChecked() != before
+
+
+def _prepare_show_surface(w, _ctx):
+    assert w.session.options.show_surface and w.surface_pane.isVisible()
+    return lambda: not w.session.options.show_surface and not w.surface_pane.isVisible()
+
+
+def _prepare_side_by_side(w, _ctx):
+    w.session.set_options(small_multiples=True)
+    assert not w.actions["layout_side_by_side"].isChecked()
+    return lambda: (not w.session.options.small_multiples and w.contour.isVisible() and not w.multiples.isVisible()
+                    and w.actions["layout_side_by_side"].isChecked())
+
+
+def _prepare_multiples(w, _ctx):
+    return lambda: (w.session.options.small_multiples and w.multiples.isVisible() and not w.contour.isVisible()
+                    and not w.actions["layout_side_by_side"].isChecked())
+
+
+def _prepare_presentation(w, _ctx):
+    return lambda: w.presenting and w.isFullScreen() and not w.toolbar.isVisible()
+
+
+def _prepare_reset_camera(w, _ctx):
+    w.surface_view.gl_view.setCameraPosition(distance=1.0, elevation=80.0, azimuth=10.0)
+    (x0, x1), (y0, y1) = w.contour.home_range()
+    w.contour.view_box.setRange(xRange=(x0, x0 + (x1 - x0) / 4), yRange=(y0, y0 + (y1 - y0) / 4), padding=0)
+
+    def check():
+        opts = w.surface_view.gl_view.opts
+        (cx0, cx1), _ = w.contour.view_box.viewRange()
+        return (opts["elevation"], opts["azimuth"]) == (30.0, -62.0) and opts["distance"] > 1.0 and \
+            (cx0, cx1) == pytest.approx((x0, x1), rel=0.05, abs=0.05)
+
+    return check
+
+
+def _prepare_lab(w, _ctx):
+    return lambda: w.training_lab is not None and w.training_lab.isVisible()
+
+
+def _prepare_info(text):
+    def prepare(w, _ctx):
+        return lambda: w.info_box is not None and w.info_box.isVisible() and text in w.info_box.text()
+
+    return prepare
+
+
+def _prepare_undo(w, _ctx):
+    before = w.session.to_dict()
+    w.actions["add_run"].trigger()
+    return lambda: w.session.to_dict() == before and w.actions["redo"].isEnabled()
+
+
+def _prepare_redo(w, _ctx):
+    w.actions["add_run"].trigger()
+    after = w.session.to_dict()
+    w.actions["undo"].trigger()
+    return lambda: w.session.to_dict() == after and not w.actions["redo"].isEnabled()
+
+
+def _prepare_quit(w, _ctx):
+    return lambda: not w.isVisible() and w.settings.last_session_path.exists()
+
+
+#: For every action: prepare(window, ctx) sets the stage and returns check(), true when the
+#: trigger had its effect. The test fails for an action missing here.
+ACTION_EFFECTS = {
+    "new": _prepare_new,
+    "open": _prepare_open,
+    "save": _prepare_save,
+    "save_as": _prepare_save,
+    "clear_recent": _prepare_clear_recent,
+    "export_video": _opens(VideoExportDialog),
+    "export_image": _opens(ImageDialog),
+    "export_trajectories": _opens(TrajectoryDialog),
+    "quit": _prepare_quit,
+    "undo": _prepare_undo,
+    "redo": _prepare_redo,
+    "play": _prepare_play,
+    "step": _prepare_step,
+    "step_back": _prepare_step_back,
+    "reset": _prepare_reset,
+    "faster": _prepare_faster,
+    "slower": _prepare_slower,
+    "to_end": _prepare_to_end,
+    "to_start": _prepare_to_start,
+    "add_run": _run_count_changes_by(+1),
+    "duplicate_run": _run_count_changes_by(+1),
+    "remove_run": _run_count_changes_by(-1),
+    "race_all": _prepare_race,
+    "log_loss": _toggles("log_loss"),
+    "show_gradient": _toggles("show_gradient"),
+    "show_velocity": _toggles("show_velocity"),
+    "show_effective_step": _toggles("show_effective_step"),
+    "show_field": _toggles("show_field"),
+    "log_scale": _prepare_log_scale,
+    "show_surface": _prepare_show_surface,
+    "grey_surface": _toggles("grey_surface"),
+    "layout_side_by_side": _prepare_side_by_side,
+    "layout_multiples": _prepare_multiples,
+    "presentation": _prepare_presentation,
+    "reset_camera": _prepare_reset_camera,
+    "training_lab": _prepare_lab,
+    "shortcuts": _prepare_info("Space"),
+    "about": _prepare_info("gdstudio"),
+}
+
+
+def test_every_action_has_an_effect_to_check():
+    assert set(ACTION_EFFECTS) == {a.id for a in ACTIONS} == set(ActionId)
 
 
 @pytest.mark.parametrize("action_id", [a.id for a in ACTIONS])
-def test_every_action_triggers(shared_studio, qtbot, monkeypatch, request, action_id):
+def test_every_action_triggers(shared_studio, qtbot, monkeypatch, request, tmp_path, action_id):
     w = request.getfixturevalue("studio") if action_id == "quit" else shared_studio
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: ("", "")))
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: ("", "")))
+    ctx = {"tmp": tmp_path}
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(ctx["open"]), "")))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(ctx["save"]), "")))
     w.session.forward(3)
+    settle(qtbot, w)
     action = w.actions[action_id]
     assert action.toolTip() and action.text()
-    check = _expect(w, action_id)
+    check = ACTION_EFFECTS[action_id](w, ctx)
+    assert not check(), f"{action_id}: the effect is there before the trigger"
     action.trigger()
     if action_id == "race_all":
         qtbot.waitUntil(lambda: not w.racing, timeout=60_000)
+    if action_id == "presentation":
+        qtbot.waitUntil(w.isFullScreen)
     assert check(), action_id
+    # back to the shared window's usual state
     w.session.set_playing(False)
     if action_id != "quit":
         settle(qtbot, w)
-    if w.info_box is not None:
-        w.info_box.close()
-    if action.isCheckable() and action_id != "play":
+    for box in (w.info_box, w.exports.dialog):
+        if box is not None and box.isVisible():
+            box.close()
+    if w.training_lab is not None:
+        w.training_lab.close()
+    if action.isCheckable() and action_id not in ("play", "layout_side_by_side"):
         action.trigger()  # and back
         settle(qtbot, w)
+    if action_id == "presentation":
+        qtbot.waitUntil(lambda: not w.isFullScreen())
 
 
 @pytest.mark.parametrize("dock_id", [d.id for d in DOCKS])

@@ -506,9 +506,9 @@ class CurvesView(QWidget):
             elif s.keys.get("cross"):
                 s.cross.setData([], [])
                 s.keys["cross"] = False
-            key = (len(d.eval_iterations), d.state)
-            if s.keys.get("acc") != key:
-                s.keys["acc"] = key
+            acc_key = (len(d.eval_iterations), d.state)
+            if s.keys.get("acc") != acc_key:
+                s.keys["acc"] = acc_key
                 its, acc = d.accuracy(label)
                 ok = np.isfinite(acc)  # none after a divergence
                 s.acc.setData(its[ok], acc[ok] * 100.0)
@@ -555,10 +555,12 @@ class CurvesView(QWidget):
         finite = y[np.isfinite(y)]
         loss = f"{finite[-1]:.4g}" if finite.size and d.diverged.get(label) is None else "—"
         acc = d.last_accuracy(label)
-        self.table.item(k, 2).setText(loss)
-        self.table.item(k, 3).setText(f"{acc:.1%}" if math.isfinite(acc) else "—")
+        cells = [self.table.item(k, c) for c in (2, 3, 4)]
+        assert all(cell is not None for cell in cells)  # made with the row
+        loss_cell, acc_cell, item = (cell for cell in cells if cell is not None)
+        loss_cell.setText(loss)
+        acc_cell.setText(f"{acc:.1%}" if math.isfinite(acc) else "—")
         status = self.status_text(label)
-        item = self.table.item(k, 4)
         item.setText(status)
         item.setForeground(QColor(DIVERGED_COLOR) if status.startswith("diverged") else self.palette().text().color())
 

@@ -175,17 +175,10 @@ class OptimizerEntry(QFrame):
         self._refresh()
         self.changed.emit()
 
-    def set_values(self, values: dict[str, Value]) -> None:
-        """Show ``values`` in the editors (unknown names raise KeyError)."""
-        for name, v in values.items():
-            self.editors[name].set_value(v)
-        self._refresh()
-        self.changed.emit()
-
     def _build_editors(self) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
-            w = item.widget()
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.setParent(None)
                 w.deleteLater()

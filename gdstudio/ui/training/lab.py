@@ -15,6 +15,13 @@ Right: :class:`~gdstudio.ui.training.curves.CurvesView`. Start trains on a worke
 settings: same dataset loading (the digits split drawn from the seed), same entries, same
 :class:`TrainConfig` — so the same seed gives the same numbers as the CLI, to the bit.
 
+The lab's state is a :class:`~gdstudio.train.lab_model.LabSettings` (``lab.settings``, Qt-free,
+evented): each setup widget writes its field and is redrawn from it; a value the model refuses
+is shown under its widget, and Start refuses while one is. The actions are a table
+(:data:`LAB_ACTIONS`) built by the studio's :class:`~gdstudio.ui.actions.ActionSet`; a run is a
+:class:`~gdstudio.ui.training.worker.TrainingRun` on the one background helper
+(:class:`~gdstudio.ui.background.Background`, daemon threads).
+
 Errors never raise out of a slot: bad settings are shown next to their field and in a red
 banner above the plots, and the run does not start; failures of the run itself (a missing or
 corrupt IDX file, no network) end the run with the banner; a diverging optimizer is a result.
@@ -22,14 +29,15 @@ corrupt IDX file, no network) end the run with the banner; a diverging optimizer
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
+from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,7 +52,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QStyle,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -53,62 +60,71 @@ from PySide6.QtWidgets import (
 
 from gdstudio.atomic import atomic_path, check_target
 from gdstudio.train.compare import CompareResult, TrainConfig
-from gdstudio.train.datasets import (
-    MNIST_FILES,
-    MNIST_MIRRORS,
-    Dataset,
-    DatasetError,
-    find_mnist_files,
-    mnist_cache_dir,
+from gdstudio.train.datasets import MNIST_FILES, MNIST_MIRRORS, Dataset, DatasetError, find_mnist_files, mnist_cache_dir
+from gdstudio.train.lab_model import (
+    MAX_HIDDEN_LAYERS,
+    MAX_HIDDEN_UNITS,
+    LabSettings,
+    network_text,
+    parse_hidden_sizes,
 )
+from gdstudio.ui.actions import ActionSet, ActionSpec
+from gdstudio.ui.background import Background, Job
 from gdstudio.ui.training.curves import SMOOTHING, CurvesView, LiveCurves
 from gdstudio.ui.training.entries import BOOK_OPTIMIZERS, OptimizerList, hp_summary
 from gdstudio.ui.training.placement import LAB_SIZE, beside
-from gdstudio.ui.training.worker import DOWNLOAD_TIMEOUT, UPDATE_INTERVAL, Chunk, TrainingWorker, TrainRequest
+from gdstudio.ui.training.worker import (
+    DOWNLOAD_TIMEOUT,
+    UPDATE_INTERVAL,
+    Chunk,
+    Download,
+    Loaded,
+    Phase,
+    TrainingRun,
+    TrainRequest,
+    failure_message,
+)
 
-__all__ = ["DATASETS", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "TrainingLab", "network_text", "parse_hidden_sizes"]
+__all__ = ["DATASETS", "LAB_ACTIONS", "MAX_HIDDEN_LAYERS", "MAX_HIDDEN_UNITS", "LabActionId", "TrainingLab",
+           "network_text", "parse_hidden_sizes"]
 
-#: Dataset choices: (key, combo text).
+#: Dataset choices: (key, combo text); the keys are :data:`gdstudio.train.lab_model.DATASETS`.
 DATASETS = (
     ("digits", "Digits — bundled 8×8 images (1,797)"),
     ("mnist_folder", "MNIST — from a folder…"),
     ("mnist_download", "MNIST — download into the cache"),
 )
-_FEATURES = {"digits": 64, "mnist_folder": 784, "mnist_download": 784}
-MAX_HIDDEN_LAYERS = 16
-MAX_HIDDEN_UNITS = 8192
 _ERROR_STYLE = "color: #E0301E;"
 _BANNER_STYLE = ("QLabel { color: #8a1c10; background: #fde7e4; border: 1px solid #e0301e; border-radius: 4px;"
                  " padding: 6px; }")
 _OK_STYLE = "color: #2a7d2a;"
 
 
-def parse_hidden_sizes(text: str) -> tuple[int, ...]:
-    """``"100,100"`` (commas and/or spaces) -> (100, 100); ``""`` or ``none`` -> () (softmax
-    regression). ValueError names the bad part."""
-    raw = text.strip()
-    if raw.lower() in ("", "none"):
-        return ()
-    parts = [p for p in re.split(r"[,\s;]+", raw) if p]
-    sizes = []
-    for part in parts:
-        if not part.isdigit():
-            raise ValueError(f"Invalid hidden sizes: {part!r} is not a whole number (write sizes like 100,100)")
-        n = int(part)
-        if n < 1 or n > MAX_HIDDEN_UNITS:
-            raise ValueError(f"Invalid hidden sizes: {n} units (each layer needs 1 to {MAX_HIDDEN_UNITS:,})")
-        sizes.append(n)
-    if len(sizes) > MAX_HIDDEN_LAYERS:
-        raise ValueError(f"Invalid hidden sizes: {len(sizes)} layers (at most {MAX_HIDDEN_LAYERS})")
-    return tuple(sizes)
+class LabActionId(StrEnum):
+    START = "start"
+    STOP = "stop"
+    FIT = "fit"
+    EXPORT_PNG = "export_png"
+    EXPORT_CSV = "export_csv"
+    CLOSE = "close"
 
 
-def network_text(features: int, hidden: tuple[int, ...], classes: int = 10) -> str:
-    """``64 → 100 → 10 · 7,510 weights`` (ReLU between layers, softmax at the end)."""
-    sizes = (features, *hidden, classes)
-    weights = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
-    kind = "ReLU, softmax" if hidden else "softmax regression"
-    return f"{' → '.join(map(str, sizes))}  ({kind}, {weights:,} weights)"
+L = LabActionId
+#: The lab's actions, built by :class:`~gdstudio.ui.actions.ActionSet` like the studio's.
+LAB_ACTIONS: tuple[ActionSpec[TrainingLab], ...] = (
+    ActionSpec(L.START, "Start", "Train one network per optimizer from the same weights on the same mini-batches",
+               lambda lab, _c: lab.start(), "Ctrl+Return", "SP_MediaPlay", enabled=lambda lab: not lab.running),
+    ActionSpec(L.STOP, "Stop", "Stop training (what was recorded stays)", lambda lab, _c: lab.stop(), "Esc",
+               "SP_MediaStop", enabled=lambda lab: lab.running and not lab.stopping),
+    ActionSpec(L.FIT, "Fit", "Fit the axes to the curves again", lambda lab, _c: lab.curves.fit(), "Ctrl+0"),
+    ActionSpec(L.EXPORT_PNG, "Export PNG…", "Save the loss plot as a PNG image", lambda lab, _c: lab.export_png(),
+               "Ctrl+E", "SP_DialogSaveButton",
+               enabled=lambda lab: lab.curves.data is not None and (lab.running or lab.curves.data.completed > 0)),
+    ActionSpec(L.EXPORT_CSV, "Export CSV…", "Save every loss and test accuracy as CSV (the columns of gdstudio "
+               "train --out)", lambda lab, _c: lab.export_csv(), "Ctrl+Shift+E", "SP_FileIcon",
+               enabled=lambda lab: lab.result is not None and not lab.running),
+    ActionSpec(L.CLOSE, "Close", "Close the Training lab (stops a run)", lambda lab, _c: lab.close(), "Ctrl+W"),
+)
 
 
 class TrainingLab(QMainWindow):
@@ -119,16 +135,29 @@ class TrainingLab(QMainWindow):
     run_started = Signal()
     curves_updated = Signal(int)
     run_finished = Signal(object)
+    # Declared for the action table (LAB_ACTIONS), which is typed against this class.
+    curves: CurvesView
+    stopping: bool
+    result: CompareResult | None
+    #: The QActions by LabActionId (shadows QWidget.actions()).
+    actions: dict[str, QAction]  # type: ignore[assignment]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("training_lab")
         self.setWindowTitle("Training lab — gdstudio")
         self.update_interval = UPDATE_INTERVAL
+        self.settings = LabSettings()
         self.result: CompareResult | None = None
-        self._worker: TrainingWorker | None = None
-        self._retired: list[TrainingWorker] = []
-        self._generation = 0
+        #: The run being made (None when idle); ``work`` runs it on a daemon thread.
+        self.current_run: TrainingRun | None = None
+        self.stopping = False  # Stop was pressed during training: the run ends after this iteration
+        self.work = Background(self, daemon=True, name="gdstudio-training")
+        self.work.progress.connect(self._on_report)
+        self.work.done.connect(self._on_finished)
+        self.work.failed.connect(self._on_failed)
+        self._invalid: dict[str, str] = {}  # field -> why the widget's value was refused
+        self._spins: dict[str, QSpinBox] = {}  # the settings' whole-number fields
         self._dataset_cache: tuple[object, Dataset] | None = None
         self._last_dir = str(Path.home())
         #: Where and how patiently MNIST is downloaded (tests point these at a local server).
@@ -168,8 +197,9 @@ class TrainingLab(QMainWindow):
         self.splitter.setSizes([440, 900])
         self.setCentralWidget(self.splitter)
         self._build_status()
+        self._bind_settings()
         self._on_dataset_changed()
-        self._on_hidden_changed()
+        self._show_network()
         self._set_running(False)
         screen = QGuiApplication.primaryScreen()
         avail = screen.availableGeometry() if screen is not None else None
@@ -216,36 +246,15 @@ class TrainingLab(QMainWindow):
         self.curves.set_colors(background, foreground)
 
     # ================================================================== construction
-    def _action(self, key: str, text: str, tip: str, slot, shortcut: str = "", icon: str = "") -> QAction:
-        a = QAction(text, self)
-        a.setObjectName(f"lab_{key}")
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            tip += f"  ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-        a.setToolTip(tip)
-        a.setStatusTip(tip)
-        if icon:
-            a.setIcon(self.style().standardIcon(getattr(QStyle.StandardPixmap, icon)))
-        a.triggered.connect(lambda _c=False: slot())
-        self.addAction(a)
-        return a
-
     def _build_actions(self) -> None:
-        self.start_action = self._action("start", "Start", "Train one network per optimizer from the same "
-                                         "weights on the same mini-batches", self.start, "Ctrl+Return",
-                                         "SP_MediaPlay")
-        self.stop_action = self._action("stop", "Stop", "Stop training (what was recorded stays)", self.stop,
-                                        "Esc", "SP_MediaStop")
-        self.fit_action = self._action("fit", "Fit", "Fit the axes to the curves again", lambda: self.curves.fit(),
-                                       "Ctrl+0")
-        self.png_action = self._action("export_png", "Export PNG…", "Save the loss plot as a PNG image",
-                                       lambda: self.export_png(), "Ctrl+E", "SP_DialogSaveButton")
-        self.csv_action = self._action("export_csv", "Export CSV…", "Save every loss and test accuracy as CSV "
-                                       "(the columns of gdstudio train --out)", lambda: self.export_csv(),
-                                       "Ctrl+Shift+E", "SP_FileIcon")
-        self.close_action = self._action("close", "Close", "Close the Training lab (stops a run)", self.close,
-                                         "Ctrl+W")
+        self.action_set = ActionSet(LAB_ACTIONS, self, self, on_error=self.show_error)
+        self.actions = self.action_set.actions  # type: ignore[method-assign]
+        self.start_action = self.actions[L.START]
+        self.stop_action = self.actions[L.STOP]
+        self.fit_action = self.actions[L.FIT]
+        self.png_action = self.actions[L.EXPORT_PNG]
+        self.csv_action = self.actions[L.EXPORT_CSV]
+        self.close_action = self.actions[L.CLOSE]
         tb = QToolBar("Training", self)
         tb.setObjectName("lab_toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -256,14 +265,12 @@ class TrainingLab(QMainWindow):
         self.log_y = QCheckBox("Log loss axis")
         self.log_y.setObjectName("log_y")
         self.log_y.setToolTip("Plot the training loss on a log scale")
-        self.log_y.toggled.connect(lambda on: self.curves.set_log_y(on))
         tb.addWidget(self.log_y)
         self.smoothing = QComboBox()
         self.smoothing.setObjectName("smoothing")
         for key, text in SMOOTHING:
             self.smoothing.addItem(text, key)
         self.smoothing.setToolTip("How the loss curves are smoothed (the book: an 11-tap Kaiser window, β = 2)")
-        self.smoothing.currentIndexChanged.connect(lambda _i: self.curves.set_smoothing(self.smoothing.currentData()))
         tb.addWidget(self.smoothing)
         tb.addAction(self.fit_action)
         tb.addSeparator()
@@ -286,7 +293,6 @@ class TrainingLab(QMainWindow):
         for key, text in DATASETS:
             self.dataset.addItem(text, key)
         self.dataset.setToolTip("What the networks learn to read: 10 classes of handwritten digits")
-        self.dataset.currentIndexChanged.connect(lambda _i: self._on_dataset_changed())
         dl.addWidget(self.dataset)
         self.folder_row = QWidget()
         fr = QHBoxLayout(self.folder_row)
@@ -297,7 +303,6 @@ class TrainingLab(QMainWindow):
         self.mnist_folder.setToolTip("A folder holding train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                                      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may end in .gz); "
                                      "its raw/ or MNIST/raw/ subfolder is searched too")
-        self.mnist_folder.editingFinished.connect(self._check_folder)
         self.browse = QToolButton()
         self.browse.setObjectName("browse_mnist")
         self.browse.setText("Browse…")
@@ -329,7 +334,6 @@ class TrainingLab(QMainWindow):
         self.hidden.setToolTip("Hidden layer sizes, comma-separated (the book: 100,100,100,100). "
                                "ReLU between layers, He initialization, softmax cross-entropy; 'none' trains "
                                "softmax regression")
-        self.hidden.textChanged.connect(lambda _t: self._on_hidden_changed())
         self.network_info = QLabel()
         self.network_info.setObjectName("network_info")
         self.network_info.setWordWrap(True)
@@ -385,6 +389,7 @@ class TrainingLab(QMainWindow):
 
     def _spin(self, name: str, lo: int, hi: int, value: int, step: int, tip: str) -> QSpinBox:
         s = QSpinBox()
+        self._spins[name] = s
         s.setObjectName(name)
         s.setRange(lo, hi)
         s.setValue(value)
@@ -412,22 +417,80 @@ class TrainingLab(QMainWindow):
         sb.addPermanentWidget(self.progress)
 
     # ================================================================== settings
+    def _bind_settings(self) -> None:
+        """Widgets write their field of :attr:`settings`; each field's signal redraws its widget
+        (bound methods: psygnal holds them weakly, so the lab is freed like any widget)."""
+        m = self.settings
+        self.dataset.currentIndexChanged.connect(lambda _i: self._write("dataset", self.dataset.currentData()))
+        self.mnist_folder.textChanged.connect(lambda text: self._write("mnist_folder", text))
+        self.mnist_folder.editingFinished.connect(self._check_folder)
+        self.hidden.textChanged.connect(lambda text: self._write("hidden", text))
+        self.log_y.toggled.connect(lambda on: self._write("log_y", bool(on)))
+        self.smoothing.currentIndexChanged.connect(lambda _i: self._write("smoothing", self.smoothing.currentData()))
+        for name, spin in self._spins.items():
+            spin.valueChanged.connect(lambda value, n=name: self._write(n, int(value)))
+            getattr(m.events, name).connect(self._show_budget)
+        m.events.dataset.connect(self._on_dataset_changed)
+        m.events.mnist_folder.connect(self._show_folder)
+        m.events.hidden.connect(self._show_hidden)
+        m.events.log_y.connect(self._show_log_y)
+        m.events.smoothing.connect(self._show_smoothing)
+        self._show_budget()
+        self._show_log_y(m.log_y)
+        self._show_smoothing(m.smoothing)
+
+    def _write(self, name: str, value: object) -> None:
+        """A widget's new value into the model; a refused value is shown under its widget."""
+        try:
+            setattr(self.settings, name, value)
+        except ValueError as exc:
+            self._invalid[name] = str(exc)
+        else:
+            self._invalid.pop(name, None)
+        if name == "hidden":
+            self._show_network()
+
+    def _show_budget(self, *_args: object) -> None:
+        for name, spin in self._spins.items():
+            _set_quietly(spin, spin.setValue, getattr(self.settings, name))
+
+    def _show_folder(self, folder: str, *_old: object) -> None:
+        if self.mnist_folder.text() != folder:
+            _set_quietly(self.mnist_folder, self.mnist_folder.setText, folder)
+
+    def _show_hidden(self, hidden: tuple[int, ...], *_old: object) -> None:
+        """The model's sizes in the field, unless the text already says them (as typed)."""
+        try:
+            same = parse_hidden_sizes(self.hidden.text()) == hidden
+        except ValueError:
+            same = False
+        if not same:
+            _set_quietly(self.hidden, self.hidden.setText, ",".join(map(str, hidden)) or "none")
+            self._invalid.pop("hidden", None)
+        self._show_network()
+
+    def _show_log_y(self, on: bool, *_old: object) -> None:
+        _set_quietly(self.log_y, self.log_y.setChecked, on)
+        self.curves.set_log_y(on)
+
+    def _show_smoothing(self, how: str, *_old: object) -> None:
+        _set_quietly(self.smoothing, self.smoothing.setCurrentIndex, self.smoothing.findData(how))
+        self.curves.set_smoothing(how)
+
     @property
     def dataset_choice(self) -> str:
-        return str(self.dataset.currentData())
+        return self.settings.dataset
 
     def set_dataset(self, key: str, folder: str | None = None) -> None:
         """Choose a dataset (a key of :data:`DATASETS`); ``folder`` for ``mnist_folder``."""
-        i = self.dataset.findData(key)
-        if i < 0:
-            raise ValueError(f"Invalid dataset value: {key!r} (known: {', '.join(k for k, _ in DATASETS)})")
         if folder is not None:
-            self.mnist_folder.setText(folder)
-        self.dataset.setCurrentIndex(i)
+            self.settings.mnist_folder = folder
+        self.settings.dataset = key  # ValueError names the known keys
         self._on_dataset_changed()
 
-    def _on_dataset_changed(self) -> None:
+    def _on_dataset_changed(self, *_args: object) -> None:
         key = self.dataset_choice
+        _set_quietly(self.dataset, self.dataset.setCurrentIndex, self.dataset.findData(key))
         self.folder_row.setVisible(key == "mnist_folder")
         self.dataset_error.hide()
         if key == "digits":
@@ -436,7 +499,7 @@ class TrainingLab(QMainWindow):
         elif key == "mnist_folder":
             self.dataset_info.setText("60,000 training and 10,000 test images of 28×28 pixels, read from the IDX "
                                       "files in a folder you choose.")
-            if self.mnist_folder.text().strip():
+            if self.settings.mnist_folder.strip():
                 self._check_folder()
         else:
             cache = mnist_cache_dir()
@@ -448,13 +511,13 @@ class TrainingLab(QMainWindow):
             except DatasetError:
                 self.dataset_info.setText(f"Not downloaded yet: Start fetches the four files ({size:.1f} MB, "
                                           f"checked by SHA-256) into {cache}.")
-        self._on_hidden_changed()
+        self._show_network()
 
     def choose_mnist_folder(self) -> None:
-        start = self.mnist_folder.text().strip() or self._last_dir
+        start = self.settings.mnist_folder.strip() or self._last_dir
         folder = QFileDialog.getExistingDirectory(self, "Choose the MNIST folder", start)
         if folder:
-            self.mnist_folder.setText(folder)
+            self.settings.mnist_folder = folder
             self._last_dir = folder
             self._check_folder()
 
@@ -462,54 +525,41 @@ class TrainingLab(QMainWindow):
         """Show whether the folder holds the four files (message under the field)."""
         if self.dataset_choice != "mnist_folder":
             return True
-        text = self.mnist_folder.text().strip()
         try:
-            if not text:
-                raise DatasetError("Choose the folder that holds the MNIST IDX files (Browse…)")
-            find_mnist_files(text)
+            self.settings.check_folder()
         except DatasetError as exc:
             self.dataset_error.setText(str(exc))
             self.dataset_error.show()
             return False
         self.dataset_error.hide()
-        self.dataset_info.setText(f"✓ Found the four MNIST files in {text}.")
+        self.dataset_info.setText(f"✓ Found the four MNIST files in {self.settings.mnist_folder.strip()}.")
         return True
 
-    def _on_hidden_changed(self) -> bool:
-        try:
-            hidden = parse_hidden_sizes(self.hidden.text())
-        except ValueError as exc:
-            self.hidden_error.setText(str(exc))
+    def _show_network(self) -> None:
+        """The network the settings describe, or why the hidden sizes were refused."""
+        error = self._invalid.get("hidden")
+        if error is not None:
+            self.hidden_error.setText(error)
             self.hidden_error.show()
             self.network_info.hide()
             self.hidden.setStyleSheet("QLineEdit { border: 1px solid #E0301E; }")
-            return False
+            return
         self.hidden_error.hide()
         self.network_info.show()
         self.hidden.setStyleSheet("")
-        self.network_info.setText(network_text(_FEATURES[self.dataset_choice], hidden))
-        return True
+        self.network_info.setText(network_text(self.settings.features, self.settings.hidden))
 
     def dataset_spec(self) -> str:
         """``digits``, ``mnist`` or ``mnist:FOLDER``; ValueError (shown) when the folder is not usable."""
-        key = self.dataset_choice
-        if key == "digits":
-            return "digits"
-        if key == "mnist_download":
-            return "mnist"
         if not self._check_folder():
             raise ValueError(self.dataset_error.text())
-        return f"mnist:{Path(self.mnist_folder.text().strip()).expanduser()}"
+        return self.settings.dataset_spec()
 
     def config(self) -> TrainConfig:
-        """The shared settings; ValueError (shown under the field) for bad hidden sizes."""
-        if not self._on_hidden_changed():
-            raise ValueError(self.hidden_error.text())
-        cfg = TrainConfig(hidden=parse_hidden_sizes(self.hidden.text()), iterations=self.iterations.value(),
-                          batch_size=self.batch_size.value(), seed=self.seed.value(),
-                          eval_every=self.eval_every.value())
-        cfg.validate()
-        return cfg
+        """The shared settings; ValueError (shown under its field) while a widget's value is refused."""
+        for message in self._invalid.values():
+            raise ValueError(message)
+        return self.settings.train_config()
 
     def request(self) -> TrainRequest:
         """Everything a run needs, validated; the first problem raises ValueError (and is shown)."""
@@ -522,7 +572,7 @@ class TrainingLab(QMainWindow):
     # ================================================================== running
     @property
     def running(self) -> bool:
-        return self._worker is not None
+        return self.current_run is not None
 
     def start(self) -> bool:
         """Validate the settings and start a run; False (with a message) when something is wrong."""
@@ -535,16 +585,7 @@ class TrainingLab(QMainWindow):
             self.show_error(str(exc))
             self.status.setText("Not started: fix the setting in red")
             return False
-        self._prune()
-        self._generation += 1
-        worker = TrainingWorker(self._generation, request, self._dataset_cache, self.update_interval)
-        sig = worker.signals
-        sig.phase.connect(self._on_phase)
-        sig.download.connect(self._on_download)
-        sig.loaded.connect(self._on_loaded)
-        sig.progress.connect(self._on_progress)
-        sig.finished.connect(self._on_finished)
-        sig.failed.connect(self._on_failed)
+        run = TrainingRun(request, self._dataset_cache, self.update_interval)
         rows = self.optimizers.rows
         data = LiveCurves(
             labels=[e.label for e in request.entries],
@@ -556,41 +597,60 @@ class TrainingLab(QMainWindow):
         self.result = None
         cfg = request.config
         name = {"digits": "digits", "mnist": "MNIST"}.get(request.dataset, "MNIST")
-        net = "-".join(map(str, (_FEATURES[self.dataset_choice], *cfg.hidden, 10)))
+        net = "-".join(map(str, (self.settings.features, *cfg.hidden, 10)))
         self.curves.begin(data, f"Training loss — {name}, network {net}, batch {cfg.batch_size}, seed {cfg.seed}")
-        self._worker = worker
+        self.current_run = run
         self._request = request
         self._set_running(True)
         self.status.setText("Starting…")
         self.progress.setRange(0, request.config.iterations)
         self.progress.setValue(0)
         self.progress.setFormat("%v / %m iterations")
-        worker.start()
+        self.work.start(run, context=run)
         self.run_started.emit()
         return True
 
     def stop(self) -> None:
         """Ask the run to stop. Training stops after the current iteration (the result keeps what
         was recorded); a download or load that has not reached training is given up at once."""
-        w = self._worker
-        if w is None:
+        run = self.current_run
+        if run is None:
             return
-        w.cancel()
-        if w.stage == "train":
-            self.stop_action.setEnabled(False)
+        if run.stage == "train":
+            run.stop()
+            self.stopping = True
+            self.action_set.refresh()
             self.status.setText("Stopping…")
             return
-        self._retire(w)
-        self._set_running(False)
+        self._give_up(run)
         self.status.setText("Stopped before training began")
         self.run_finished.emit(None)
 
-    def _current(self, generation: int) -> bool:
-        return self._worker is not None and self._worker.generation == generation
+    def _give_up(self, run: TrainingRun) -> None:
+        """Forget a run: its late reports are dropped; a stalled download times out on its own thread."""
+        run.stop()
+        self.work.cancel()
+        self._keep_dataset(run)
+        self.current_run = None
+        self._set_running(False)
 
-    def _on_phase(self, generation: int, phase: str) -> None:
-        if not self._current(generation):
-            return
+    def _keep_dataset(self, run: TrainingRun) -> None:
+        if run.loaded is not None:
+            self._dataset_cache = (run.loaded.key, run.loaded.dataset)  # worth keeping even from a run given up
+
+    def _on_report(self, _job: Job, value: object) -> None:
+        if isinstance(value, Chunk):
+            self._on_progress(value)
+        elif isinstance(value, Phase):
+            self._on_phase(value.name)
+        elif isinstance(value, Download):
+            self._on_download(value)
+        elif isinstance(value, Loaded):
+            self._dataset_cache = (value.key, value.dataset)
+            if self.dataset_choice == "mnist_download":
+                self._on_dataset_changed()
+
+    def _on_phase(self, phase: str) -> None:
         if phase == "download":
             self.status.setText("Downloading MNIST…")
             self.progress.setRange(0, 0)
@@ -609,28 +669,20 @@ class TrainingLab(QMainWindow):
 
     def _features(self) -> int:
         cached = self._dataset_cache
-        return cached[1].n_features if cached is not None else _FEATURES[self.dataset_choice]
+        return cached[1].n_features if cached is not None else self.settings.features
 
-    def _on_download(self, generation: int, name: str, done: int, total: int) -> None:
-        if not self._current(generation):
-            return
-        self.status.setText(f"Downloading MNIST: {name}")
-        if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(min(done, total))
-            self.progress.setFormat(f"{done / 1e6:.1f} / {total / 1e6:.1f} MB")
+    def _on_download(self, d: Download) -> None:
+        self.status.setText(f"Downloading MNIST: {d.name}")
+        if d.total > 0:
+            self.progress.setRange(0, d.total)
+            self.progress.setValue(min(d.done, d.total))
+            self.progress.setFormat(f"{d.done / 1e6:.1f} / {d.total / 1e6:.1f} MB")
         else:
             self.progress.setRange(0, 0)
-            self.progress.setFormat(f"{done / 1e6:.1f} MB")
+            self.progress.setFormat(f"{d.done / 1e6:.1f} MB")
 
-    def _on_loaded(self, generation: int, key: object, dataset: object) -> None:
-        if isinstance(dataset, Dataset):
-            self._dataset_cache = (key, dataset)  # worth keeping even from a run given up
-            if self.dataset_choice == "mnist_download":
-                self._on_dataset_changed()
-
-    def _on_progress(self, generation: int, chunk: Chunk) -> None:
-        if not self._current(generation) or self.curves.data is None:
+    def _on_progress(self, chunk: Chunk) -> None:
+        if self.curves.data is None:
             return
         self.curves.data.add(chunk)
         self.curves.request_refresh()
@@ -640,10 +692,15 @@ class TrainingLab(QMainWindow):
         self.rate.setText(f"{rate:,.0f} it/s · {_duration(left)} left" if math.isfinite(left) else "")
         self.curves_updated.emit(chunk.last)
 
-    def _on_finished(self, generation: int, result: object) -> None:
-        if not self._current(generation) or not isinstance(result, CompareResult):
+    def _on_finished(self, job: Job, result: object) -> None:
+        run = self.current_run
+        if run is None or job.context is not run or not isinstance(result, CompareResult):
             return
-        self._retire(self._worker)
+        self._finish(run, result)
+
+    def _finish(self, run: TrainingRun, result: CompareResult) -> None:
+        self._keep_dataset(run)
+        self.current_run = None
         self.result = result
         if self.curves.data is not None:
             self.curves.data.finish(result)
@@ -653,54 +710,41 @@ class TrainingLab(QMainWindow):
         self.curves_updated.emit(result.completed)
         self.run_finished.emit(result)
 
-    def _on_failed(self, generation: int, message: str) -> None:
-        if not self._current(generation):
+    def _on_failed(self, job: Job, exc: object) -> None:
+        run = self.current_run
+        if run is None or job.context is not run:
             return
-        self._retire(self._worker)
+        self._keep_dataset(run)
+        self.current_run = None
         if self.curves.data is not None:
             self.curves.data.state = "failed" if not self.curves.data.completed else "stopped"
             self.curves.refresh()
         self._set_running(False)
-        self.show_error(message)
+        self.show_error(failure_message(exc) if isinstance(exc, BaseException) else str(exc))
         self.status.setText("The run failed (see the message above the plots)")
         self.run_finished.emit(None)
 
     def _summary(self, r: CompareResult) -> str:
         names = [t.split(" η=")[0] for t in self.curves.data.titles] if self.curves.data else r.labels
         titles = dict(zip(r.labels, names, strict=False))
-        done = [(r.final_accuracy(l), titles.get(l, l)) for l in r.labels if r.diverged[l] is None]
-        done = [(a, l) for a, l in done if math.isfinite(a)]
+        done = [(r.final_accuracy(label), titles.get(label, label)) for label in r.labels
+                if r.diverged[label] is None]
+        done = [(a, label) for a, label in done if math.isfinite(a)]
         head = (f"Stopped after {r.completed:,} of {r.total:,} iterations" if r.cancelled
                 else f"Done: {r.completed:,} iterations in {r.seconds:.1f} s")
         if done:
             acc, label = max(done)
             head += f" · best test accuracy {label} {acc:.1%}"
-        div = [titles.get(l, l) for l in r.labels if r.diverged[l] is not None]
+        div = [titles.get(label, label) for label in r.labels if r.diverged[label] is not None]
         if div:
             head += f" · diverged: {', '.join(div)}"
         return head
 
-    def _retire(self, worker: TrainingWorker | None) -> None:
-        """Forget a run (its late signals are ignored); keep the object until its thread ends so
-        it is released on the UI thread."""
-        if worker is None:
-            return
-        if self._worker is worker:
-            self._worker = None
-        if worker.is_alive():
-            self._retired.append(worker)
-        self._prune()
-
-    def _prune(self) -> None:
-        self._retired = [w for w in self._retired if w.is_alive()]
-
     def _set_running(self, running: bool) -> None:
+        if not running:
+            self.stopping = False
         self.setup.setEnabled(not running)
-        self.start_action.setEnabled(not running)
-        self.stop_action.setEnabled(running)
-        has = self.result is not None
-        self.csv_action.setEnabled(has and not running)
-        self.png_action.setEnabled(self.curves.data is not None and (running or self.curves.data.completed > 0))
+        self.action_set.refresh()
         self.progress.setVisible(running)
         if not running:
             self.rate.setText("")
@@ -733,7 +777,8 @@ class TrainingLab(QMainWindow):
             target = check_target(path, "PNG")
             image = self.render_image()
             with atomic_path(target) as tmp:
-                if not image.save(str(tmp), "PNG"):
+                # (the stubs want bytes for the format; this PySide6 only takes str)
+                if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
                     raise OSError(f"Qt could not write {target}")
         except (OSError, ValueError) as exc:
             self.show_error(f"Cannot export the plot: {exc}")
@@ -742,7 +787,7 @@ class TrainingLab(QMainWindow):
         self.status.setText(f"Saved {target}")
         return True
 
-    def render_image(self):  # -> QImage
+    def render_image(self) -> QImage:
         """The loss plot exactly as on screen (legend included), at the screen's device pixel
         ratio: 2× on a HiDPI display. (Rendering pyqtgraph at another scale thins its cosmetic
         lines against the text and markers, so the export does not try.)"""
@@ -780,16 +825,25 @@ class TrainingLab(QMainWindow):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop a run and wait for its thread (a download stuck in connect() is left to time out
         on its own thread, which touches nothing of the window's)."""
-        w = self._worker
-        if w is None:
+        run = self.current_run
+        if run is None:
             return
-        w.cancel()
-        if w.stage == "train" and w.join(timeout) and w.result is not None:
-            self._on_finished(w.generation, w.result)  # keep what was recorded for when the lab reopens
+        run.stop()
+        if run.stage == "train" and run.join(timeout) and run.result is not None:
+            self.work.cancel()  # its queued outcome is handled here, not again later
+            self._finish(run, run.result)  # keep what was recorded for when the lab reopens
             return
-        self._retire(w)
-        self._set_running(False)
+        self._give_up(run)
         self.status.setText("Stopped: the window was closed")
+
+
+def _set_quietly(widget: QWidget, setter: Callable[[Any], object], value: object) -> None:
+    """Show a model value in ``widget`` without the widget writing it back."""
+    blocked = widget.blockSignals(True)
+    try:
+        setter(value)
+    finally:
+        widget.blockSignals(blocked)
 
 
 def _duration(seconds: float) -> str:

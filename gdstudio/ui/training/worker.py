@@ -1,15 +1,22 @@
-"""The Training lab's worker: load (or download) the data, then race the optimizers, off the UI thread.
+"""The Training lab's run: load (or download) the data, then race the optimizers, off the UI thread.
 
-A run is one :class:`TrainingWorker` on a daemon Python thread. It talks to the window only
-through the Qt signals of :class:`WorkerSignals` (queued to the UI thread), each tagged with the
-run's *generation* so the window ignores a run it has given up on. Why a Python thread and not a
-QThread: :func:`~gdstudio.train.compare.compare_optimizers` already stops on a
-``threading.Event``; and a download stuck in ``connect()`` cannot be interrupted, so the window
-must be able to walk away from it — a Python daemon thread can be left to time out on its own,
-while a QThread object destroyed before its thread ends aborts the process.
+A run is a :class:`TrainingRun` called by the lab's :class:`~gdstudio.ui.background.Background`
+helper (``daemon=True``: a daemon Python thread per run), which delivers its outcome on the UI
+thread and drops the outcome of a run the lab has given up on (its generation is no longer
+current). The run talks to the window only through ``job.report(value)``: a :class:`Phase` when
+downloading, loading or training begins, :class:`Download` progress, :class:`Loaded` (the dataset,
+worth keeping for the next run) and :class:`Chunk` s of losses. Why a daemon thread and not a
+QThread: a download stuck in ``connect()`` cannot be interrupted, so the window must be able to
+walk away from it — a daemon thread can be left to time out on its own, while a QThread object
+destroyed before its thread ends aborts the process.
 
-Updates are throttled: per-iteration losses are buffered in the worker and sent as one
-:class:`Chunk` at most every :data:`UPDATE_INTERVAL` seconds (≤ 20 Hz), plus once at the end.
+Stopping: :meth:`TrainingRun.stop` asks training to stop after the current iteration (the
+result keeps what was recorded and is delivered as usual); cancelling the job gives the run up
+(a download or load that has not reached training).
+
+Updates are throttled (:class:`~gdstudio.ui.status.Throttle`): per-iteration losses are buffered
+in the run and sent as one :class:`Chunk` at most every :data:`UPDATE_INTERVAL` seconds (≤ 20 Hz),
+plus once at the end.
 
 BLAS threads: ``compare_optimizers`` sets OpenBLAS to ``config.threads`` (1) for the run and
 restores the previous count when it returns. The setting is process-wide, so overlapping runs
@@ -20,16 +27,12 @@ waited for the lock never touches the setting.
 
 from __future__ import annotations
 
-import contextlib
-import math
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
 
 from gdstudio.train.compare import CompareResult, Entry, TrainConfig, TrainProgress, compare_optimizers
 from gdstudio.train.datasets import (
@@ -42,16 +45,21 @@ from gdstudio.train.datasets import (
     load_dataset,
     mnist_cache_dir,
 )
+from gdstudio.ui.background import Job
+from gdstudio.ui.status import Throttle
 
 __all__ = [
     "DOWNLOAD_TIMEOUT",
     "UPDATE_INTERVAL",
     "Chunk",
+    "Download",
+    "Loaded",
+    "Phase",
     "Throttle",
     "TrainRequest",
-    "TrainingWorker",
-    "WorkerSignals",
+    "TrainingRun",
     "dataset_key",
+    "failure_message",
 ]
 
 #: Seconds between two progress updates sent to the window (20 Hz at most).
@@ -97,30 +105,38 @@ class Chunk:
         return self.first + len(self.losses) - 1
 
 
-class Throttle:
-    """``ready()`` is true at most once per ``interval`` seconds of ``clock`` (the first call is)."""
+@dataclass(frozen=True)
+class Phase:
+    """``download``, ``load`` or ``train`` begins."""
 
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval, self.clock = float(interval), clock
-        self._last = -math.inf
-
-    def ready(self) -> bool:
-        now = self.clock()
-        if now - self._last >= self.interval:
-            self._last = now
-            return True
-        return False
+    name: str
 
 
-class WorkerSignals(QObject):
-    """Signals from a worker thread; the first argument of each is the run's generation."""
+@dataclass(frozen=True)
+class Download:
+    """``done`` of ``total`` bytes of file ``name`` (``total`` −1: unknown)."""
 
-    phase = Signal(int, str)              # "download", "load" or "train", when it begins
-    download = Signal(int, str, int, int)  # file name, bytes done, bytes total (−1: unknown)
-    loaded = Signal(int, object, object)  # dataset key, Dataset
-    progress = Signal(int, object)        # Chunk
-    finished = Signal(int, object)        # CompareResult (``cancelled`` when stopped)
-    failed = Signal(int, str)             # a message for the user
+    name: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The dataset a run loaded, under its cache key."""
+
+    key: tuple[str, int]
+    dataset: Dataset
+
+
+def failure_message(exc: BaseException) -> str:
+    """What the lab's banner says when a run raised ``exc``."""
+    if isinstance(exc, ValueError):  # DatasetError included: bad files, no network, bad settings
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return ("Out of memory: the network or the dataset is too large for this machine "
+                "(try fewer or smaller hidden layers)")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class _Cancelled(Exception):
@@ -128,91 +144,82 @@ class _Cancelled(Exception):
     mirror loop does not swallow it; the partial file is removed by the downloader)."""
 
 
-class TrainingWorker:
-    """One run: ``start()`` it, ``cancel()`` it; results arrive through :attr:`signals`.
+class TrainingRun:
+    """One run, called as ``fn(job)`` on the lab's background thread; returns the CompareResult.
 
     ``cached`` is a (key, dataset) pair the window kept from an earlier run; it is reused when
-    the key matches, so pressing Start twice does not re-read 47 MB of MNIST.
+    the key matches, so pressing Start twice does not re-read 47 MB of MNIST. :attr:`stage` is
+    ``idle`` → ``download`` / ``load`` → ``train`` → ``done``; :attr:`loaded` keeps the dataset
+    it loaded even when the run was given up.
     """
 
-    def __init__(self, generation: int, request: TrainRequest, cached: tuple[object, Dataset] | None = None,
+    def __init__(self, request: TrainRequest, cached: tuple[object, Dataset] | None = None,
                  interval: float = UPDATE_INTERVAL) -> None:
-        self.generation = generation
         self.request = request
         self.cached = cached
-        self.interval = interval
-        self.signals = WorkerSignals()
-        self.stage = "idle"  # idle -> download/load -> train -> done
+        self.stage = "idle"
         self.result: CompareResult | None = None
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"gdstudio-training-{generation}", daemon=True)
+        self.loaded: Loaded | None = None
+        self._stop = threading.Event()  # training stops after the current iteration
+        self._ended = threading.Event()
+        self._started = False
+        self._job: Job | None = None
         self._rows: list[list[float]] = []
         self._evals: list[tuple[int, list[float]]] = []
         self._first = 1
         self._throttle = Throttle(interval)
 
-    # ---------------------------------------------------------------- control
-    def start(self) -> None:
-        self._thread.start()
+    # ---------------------------------------------------------------- control (UI thread)
+    def stop(self) -> None:
+        """Stop training after the current iteration (the result keeps what was recorded)."""
+        self._stop.set()
 
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or (self._job is not None and self._job.cancelled())
 
     def is_alive(self) -> bool:
-        return self._thread.is_alive()
+        """The run's thread is still working."""
+        return self._started and not self._ended.is_set()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread.ident is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait for the run to end; True when it has (or never started)."""
+        return not self._started or self._ended.wait(timeout)
 
     # ---------------------------------------------------------------- thread
-    def _emit(self, signal_name: str, *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the receiver is gone (the window was destroyed)
-            getattr(self.signals, signal_name).emit(self.generation, *args)
-
-    def _run(self) -> None:
+    def __call__(self, job: Job) -> CompareResult | None:
+        self._job = job
+        self._started = True
         try:
-            dataset = self._load()
-            if self._cancel.is_set():
-                return
-            with _TRAIN_LOCK:
-                if self._cancel.is_set():
-                    return
-                self.stage = "train"
-                self._emit("phase", "train")
-                result = compare_optimizers(dataset, self.request.entries, self.request.config,
-                                            progress=self._on_progress, cancel=self._cancel)
-            self._flush(result.total, result.seconds)
-            self.result = result
-            self._emit("finished", result)
-        except _Cancelled:
-            pass
-        except DatasetError as exc:
-            self._emit("failed", str(exc))
-        except ValueError as exc:
-            self._emit("failed", str(exc))
-        except MemoryError:
-            self._emit("failed", "Out of memory: the network or the dataset is too large for this machine "
-                                 "(try fewer or smaller hidden layers)")
-        except Exception as exc:  # never let a run take the window down
-            self._emit("failed", f"{type(exc).__name__}: {exc}")
+            return self._run(job)
         finally:
             self.stage = "done"
+            self._ended.set()
 
-    def _load(self) -> Dataset:
+    def _run(self, job: Job) -> CompareResult | None:
+        try:
+            dataset = self._load(job)
+        except _Cancelled:
+            return None
+        if self._stopping():
+            return None
+        with _TRAIN_LOCK:
+            if self._stopping():
+                return None
+            self.stage = "train"
+            job.report(Phase("train"))
+            result = compare_optimizers(dataset, self.request.entries, self.request.config,
+                                        progress=self._on_progress, cancel=self._stop)
+        self._flush(result.total, result.seconds)
+        self.result = result
+        return result
+
+    def _load(self, job: Job) -> Dataset:
         req = self.request
         spec = req.dataset
         key = dataset_key(spec, req.config.seed)
         if self.cached is not None and self.cached[0] == key:
             return self.cached[1]
-        if self._cancel.is_set():  # stopped before the thread got here
+        if self._stopping():  # stopped before the thread got here
             raise _Cancelled
         if spec == "mnist":
             folder = mnist_cache_dir()
@@ -220,7 +227,7 @@ class TrainingWorker:
                 find_mnist_files(folder)
             except DatasetError:
                 self.stage = "download"
-                self._emit("phase", "download")
+                job.report(Phase("download"))
                 try:
                     download_mnist(folder, mirrors=req.mirrors, files=req.files, progress=self._on_download,
                                    timeout=req.download_timeout)
@@ -230,16 +237,18 @@ class TrainingWorker:
                         f"four files yourself and choose “MNIST from a folder”.\n\nDetails: {exc}") from None
             spec = f"mnist:{folder}"
         self.stage = "load"
-        self._emit("phase", "load")
+        job.report(Phase("load"))
         dataset = load_dataset(spec, seed=req.config.seed, dtype=req.config.dtype, download=False)
-        self._emit("loaded", key, dataset)
+        self.loaded = Loaded(key, dataset)
+        job.report(self.loaded)
         return dataset
 
     def _on_download(self, name: str, done: int, total: int | None) -> None:
-        if self._cancel.is_set():
+        if self._stopping():
             raise _Cancelled
         if self._throttle.ready() or (total is not None and done >= total):
-            self._emit("download", Path(name).name, int(done), -1 if total is None else int(total))
+            assert self._job is not None
+            self._job.report(Download(Path(name).name, int(done), -1 if total is None else int(total)))
 
     def _on_progress(self, p: TrainProgress) -> None:
         self._rows.append([p.loss[e.label] for e in self.request.entries])
@@ -255,4 +264,5 @@ class TrainingWorker:
         chunk = Chunk(self._first, losses, self._evals, total, elapsed)
         self._first += len(self._rows)
         self._rows, self._evals = [], []
-        self._emit("progress", chunk)
+        assert self._job is not None
+        self._job.report(chunk)

@@ -1,0 +1,41 @@
+"""A closed studio window (and its Training lab) is freed by reference counting, on the UI thread.
+
+Qt widgets must be destroyed on the UI thread. An object kept alive only by a Python reference
+cycle is freed by the garbage collector, which runs on whichever thread happens to allocate —
+often a worker (the problem panel's parser, a race) — and destroying the 3-D view's GL widget
+there aborts the process. So nothing of the window may sit in a cycle once it is closed: the
+action tables hold their window weakly, the export controller reaches it as its Qt parent, and
+the lab's model holds its slots as bound methods (weakly).
+"""
+
+from __future__ import annotations
+
+import gc
+
+import gdstudio_window_fixtures as wf
+
+from gdstudio.ui.main_window import MainWindow
+from gdstudio.ui.training import TrainingLab
+
+
+def test_a_closed_window_and_its_lab_are_not_left_to_the_garbage_collector(qtbot, studio_settings):
+    w = wf.make_window(qtbot, studio_settings)
+    w.load_preset("rosenbrock")
+    w.actions["add_run"].trigger()
+    w.actions["show_gradient"].trigger()
+    w.actions["export_image"].trigger()
+    w.exports.dialog.reject()
+    w.actions["training_lab"].trigger()
+    assert isinstance(w.training_lab, TrainingLab)
+    w.close()
+    w.deleteLater()
+    del w
+    qtbot.wait(20)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (MainWindow, TrainingLab))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
