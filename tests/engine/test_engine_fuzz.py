@@ -172,6 +172,9 @@ def test_runs_never_raise_or_warn(case):
     assert h.grad_norm.shape == (h.steps,)
     for field in History.STEP_FIELDS:
         assert h.step_array(field).shape == (h.steps, d)
+    assert h.internals == run.optimizer.internal_buffers
+    for name in h.internals:  # ASGD's x̄ (steps, D), L-BFGS's evaluations (steps,), …
+        assert h.step_array(name).shape[0] == h.steps
     assert np.isfinite(h.points).all() and np.isfinite(h.loss).all()
     np.testing.assert_array_equal(h.update, np.diff(h.points, axis=0))
     assert h.steps == taken + again <= 53

@@ -459,3 +459,26 @@ def test_asgd_schedule_acts_one_step_later_as_in_torch() -> None:
         assert info is not None
         assert q[0, 0] == pytest.approx(expected[k][0], rel=1e-14), f"step {k + 1}"
         assert info.internals["ax"][0, 0] == pytest.approx(expected[k][1], rel=1e-14), f"x̄ at step {k + 1}"
+
+
+@pytest.mark.parametrize(("problem", "name", "start", "hp"), [
+    # the search meets a NaN loss (−inf + inf far down the saddle): torch picks position 1 of a
+    # one-point bracket there (IndexError); here the run goes on and diverges as a result
+    ("saddle", "lbfgs", (-0.9328649501708026, 0.37856043283906676),
+     {"lr": 0.09884417108235362, "line_search_fn": "strong_wolfe", "max_iter": 3, "max_eval": 19,
+      "history_size": 1, "tolerance_grad": 2.686508929414389e-12, "tolerance_change": 2.4384293929604926e-10}),
+    # (1 + λη t)^α overflows: Python raises where torch's formula means η = 0
+    ("rosenbrock", "asgd", (-1.5, 2.0), {"lr": 1e300, "lambd": 1e5, "alpha": 3.0}),
+    ("rosenbrock", "lbfgs", (1e300, -1e300), {"line_search_fn": "strong_wolfe", "max_iter": 4}),
+])
+def test_overflow_and_nan_are_results_not_exceptions(problem: str, name: str, start: tuple[float, float],
+                                                     hp: dict[str, Any]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run = Run(make_problem(problem), RunConfig(name, start, hp, tol=0.0))
+        run.advance(30)
+        run.preview()
+    assert run.status in (Status.RUNNING, Status.DIVERGED)
+    assert np.isfinite(run.history.points).all()

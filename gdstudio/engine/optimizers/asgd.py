@@ -24,8 +24,12 @@ class ASGDParams(Params):
 
 
 def _eta(lr: float, lambd: float, alpha: float, step: float) -> float:
-    """torch's ``lr / ((1 + lambd * lr * step) ** alpha)`` in Python floats."""
-    return float(lr / ((1 + lambd * lr * step) ** alpha))
+    """torch's ``lr / ((1 + lambd * lr * step) ** alpha)`` in Python floats (a power that overflows
+    is inf, so η is 0, where Python would raise)."""
+    try:
+        return float(lr / ((1 + lambd * lr * step) ** alpha))
+    except OverflowError:
+        return 0.0
 
 
 def _mu(t0: float, step: float) -> float:

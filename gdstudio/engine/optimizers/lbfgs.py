@@ -128,6 +128,16 @@ def _dot(a: Array, b: Array) -> float:
     return total
 
 
+def _div(a: float, b: float) -> float:
+    """``a / b`` with IEEE semantics (torch's 0-dim tensors): ±inf or NaN where Python raises."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 def _abs_sum(a: Array) -> float:
     total = abs(float(a[0]))
     for j in range(1, a.shape[0]):
@@ -222,7 +232,7 @@ def _lbfgs_step(x: Array, flat_grad: Array, st: _Row, objective: Objective | Non
                 st.old_dirs.append(y)
                 st.old_stps.append(s)
                 st.ro.append(1.0 / ys)
-                st.h_diag = ys / _dot(y, y)
+                st.h_diag = _div(ys, _dot(y, y))
             num_old = len(st.old_dirs)
             al = [0.0] * num_old
             q = -flat_grad
@@ -237,7 +247,7 @@ def _lbfgs_step(x: Array, flat_grad: Array, st: _Row, objective: Objective | Non
         st.prev_flat_grad = flat_grad.copy()
         prev_loss = loss
         if st.n_iter == 1:
-            inverse = 1.0 / _abs_sum(flat_grad)
+            inverse = _div(1.0, _abs_sum(flat_grad))
             t = (inverse if inverse < 1.0 else 1.0) * lr
         else:
             t = lr
@@ -275,14 +285,14 @@ def _cubic_interpolate(x1: float, f1: float, g1: float, x2: float, f2: float, g2
         xmin_bound, xmax_bound = bounds
     else:
         xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1**2 - g1 * g2
+    d1 = g1 + g2 - _div(3 * (f1 - f2), x1 - x2)
+    d2_square = d1 * d1 - g1 * g2  # torch's d1**2: the same correctly rounded square, never OverflowError
     if d2_square >= 0:
         d2 = math.sqrt(d2_square)
         if x1 <= x2:
-            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+            min_pos = x2 - (x2 - x1) * _div(g2 + d2 - d1, g2 - g1 + 2 * d2)
         else:
-            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+            min_pos = x1 - (x1 - x2) * _div(g1 + d2 - d1, g1 - g2 + 2 * d2)
         return min(max(min_pos, xmin_bound), xmax_bound)
     return (xmin_bound + xmax_bound) / 2.0
 
@@ -332,6 +342,8 @@ def _strong_wolfe(obj: Callable[[Array], tuple[float, Array]], x: Array, t: floa
         bracket, bracket_f, bracket_g = [0.0, t], [f, f_new], [g, g_new]
     insuf_progress = False
     low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
+    if len(bracket) == 1:  # a NaN loss made torch pick position 1 of a one-point bracket (IndexError)
+        low_pos = 0
     while not done and ls_iter < max_ls:
         if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
             break
