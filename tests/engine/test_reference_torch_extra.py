@@ -396,7 +396,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("lbfgs", {"line_search_fn": "armijo"},
      "Invalid line_search_fn value: 'armijo' (must be one of none, strong_wolfe)"),
     ("muon", {"ns_steps": 100}, "Invalid ns_steps value: 100 (must be a whole number in [0, 99])"),
-    ("muon", {"adjust_lr_fn": "foo"}, "Invalid adjust_lr_fn value: 'foo' (must be one of original, match_rms_adamw)"),
+    ("muon", {"adjust_lr_fn": "foo"}, "Adjust learning rate function foo is not supported"),  # torch's
+    ("muon", {"adjust_lr_fn": 3}, "Invalid adjust_lr_fn value: 3 (must be one of original, match_rms_adamw)"),
     ("muon", {"ns_coefficients": (1.0, 2.0)}, "Invalid ns_coefficients value: (1.0, 2.0) "
                                              "(must be three numbers, e.g. 3.4,-4.8,2.0)"),
 ]

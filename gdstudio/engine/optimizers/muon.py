@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from gdstudio.engine.hyperparams import HyperParam, Value
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 from gdstudio.engine.optimizers.bfloat16 import F32, round_bf16, to_bf16
@@ -14,6 +15,16 @@ from gdstudio.engine.optimizers.community import ref_param
 
 #: torch's defaults (Keller Jordan's constants).
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+@dataclass(frozen=True)
+class _AdjustLrFn(HyperParam):
+    """torch's ``adjust_lr_fn``: None is "original"; another name raises torch's own message."""
+
+    def validate(self, value: object) -> Value:
+        if isinstance(value, str) and value.strip().lower() not in self.choices:
+            raise ValueError(f"Adjust learning rate function {value} is not supported")
+        return super().validate(value)
 
 
 @dataclass(frozen=True)
@@ -33,11 +44,11 @@ class MuonParams(Params):
     )
     eps: Real = common.eps(1e-7)
     ns_steps: int = common.integer("k", 5, "Newton-Schulz iterations per step", low=0, high=99, soft_high=10)
-    adjust_lr_fn: str = common.choice(
-        "original", ("original", "match_rms_adamw"),
+    adjust_lr_fn: str = field(default="original", metadata={"hyperparam": _AdjustLrFn(
+        "", "adj", "original",
         "learning-rate adjustment for the matrix shape: original √max(1, A/B) = 1 for a 1 x D matrix; "
-        "match_rms_adamw 0.2·√max(A, B) = 0.2·√D", symbol="adj",
-    )
+        "match_rms_adamw 0.2·√max(A, B) = 0.2·√D", kind="choice", choices=("original", "match_rms_adamw"),
+    )})
 
 
 class Muon(Optimizer[MuonParams]):
