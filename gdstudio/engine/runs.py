@@ -33,6 +33,8 @@ class Status(StrEnum):
     RUNNING = "running"
     CONVERGED = "converged"
     DIVERGED = "diverged"
+    #: The rule could not take the next step (Newton: a singular H + λI); ``Run.stop_reason`` says why.
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,9 @@ class Run:
     ``tol`` (checked at the start and after every step), and ``diverged`` at the first point
     whose coordinates or loss are not finite; that point is not recorded, so
     ``len(history) == diverged_at``. Invalid settings raise ValueError here, never later.
+    ``stopped`` when the rule could not take a step (:meth:`ObjectiveRule.failure`: Newton's
+    singular H + λI): the point stays the last one recorded and ``stop_reason`` is the rule's
+    one-line message (None otherwise).
     """
 
     def __init__(self, problem: Problem, config: RunConfig) -> None:
@@ -317,6 +322,7 @@ class Run:
         self.history = History(problem.dim, self.optimizer.internal_buffers)
         self.status = Status.RUNNING
         self.diverged_at: int | None = None
+        self.stop_reason: str | None = None
         self.history._reserve(1)
         with np.errstate(all="ignore"):
             loss0 = float(problem.loss(self.params[0]))
@@ -422,6 +428,7 @@ class Run:
         evaluates = opt if isinstance(opt, ObjectiveRule) else None
         i = first - 1  # the step row this iteration writes; its new point is row i + 1
         schedule, lrs, bad_rate = self.schedule, h._lr.data, False
+        stop_reason: str | None = None
         with np.errstate(all="ignore"):
             for _ in range(k):
                 batch = sampler.next() if sampler is not None else None
@@ -433,6 +440,10 @@ class Run:
                 else:  # the rule evaluates this step's objective itself (L-BFGS's line search)
                     objective = BatchObjective(problem, batch, noise=noise, rng=self._noise_rng)
                     evaluates.update(p, g, state, effs[i : i + 1], objective)
+                    stop_reason = evaluates.failure(state)
+                    if stop_reason is not None:  # the step was not taken: record nothing, stop here
+                        p[0] = points[i]
+                        break
                 grad_norms[i] = self._gnorm
                 if schedule is not None:
                     lrs[i] = self._lr_now
@@ -475,6 +486,9 @@ class Run:
         elif bad_rate:
             self.status = Status.DIVERGED
             self.diverged_at = h._points.n
+        elif stop_reason is not None:
+            self.status = Status.STOPPED
+            self.stop_reason = stop_reason
         return max(0, h.steps - (first - 1))
 
     def preview(self) -> dict[str, np.ndarray] | None:

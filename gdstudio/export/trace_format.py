@@ -2,8 +2,9 @@
 
 JSON keys: ``problem``, ``optimizer``, ``hyperparameters`` (every resolved value), ``start``,
 ``steps``, ``params`` (parameter names), ``points`` (points[k]: the parameters after k steps,
-finite values only), ``loss`` (full loss at points[k]), ``status`` ("ok", "converged" or
-"diverged") and ``diverged_at`` (first k whose point or loss is not finite, else null; when set,
+finite values only), ``loss`` (full loss at points[k]), ``status`` ("ok", "converged",
+"diverged" or "stopped": the rule could not take a step, ``stop_reason`` says why, else null)
+and ``diverged_at`` (first k whose point or loss is not finite, else null; when set,
 ``len(points) == diverged_at``); ``lr`` (lr[k]: the learning rate step k+1 used, one per step
 taken); plus the settings that reproduce the run (``batch_size``, ``shuffle``, ``noise``, ``seed``,
 ``tol``, ``schedule`` (null or its name), ``schedule_settings`` (every keyword of the schedule),
@@ -30,6 +31,8 @@ def _status(run: Run, steps: int) -> str:
         return "diverged"
     if run.status is Status.CONVERGED:
         return "converged"
+    if run.status is Status.STOPPED:
+        return "stopped"
     return "ok"
 
 
@@ -58,6 +61,7 @@ def trace_dict(run: Run, steps: int | None = None) -> dict[str, Any]:
         "lr": run.history.lr.tolist(),
         "status": _status(run, run.steps),
         "diverged_at": run.diverged_at,
+        "stop_reason": run.stop_reason,
         "batch_size": cfg.batch_size,
         "shuffle": cfg.shuffle,
         "noise": cfg.noise,

@@ -951,4 +951,6 @@ def _stop_message(e: RunEntry) -> str:
     assert run is not None
     if run.status is Status.DIVERGED:
         return f"Run {e.id} ({e.label}) diverged at step {run.diverged_at}: its point or loss is not finite"
+    if run.status is Status.STOPPED:
+        return f"Run {e.id} ({e.label}) stopped: {run.stop_reason}"
     return f"Run {e.id} ({e.label}) converged at step {run.steps} (gradient norm < {run.config.tol:g})"

@@ -37,6 +37,8 @@ NAMES = ["gd", "sgd", "momentum", "nag", "adagrad", "rmsprop", "adam", "adamw", 
 #: those packages: tests/engine/test_reference_community.py).
 COMMUNITY = ["lion", "adabelief", "yogi", "adan", "lamb", "ademamix", "prodigy", "laprop", "madgrad",
              "schedulefree-sgd", "schedulefree-adamw"]
+#: Then rules checked against their closed form (no reference package): tests/engine/test_newton.py.
+CLOSED_FORM = ["newton"]
 #: Rules whose step couples the coordinates (norms, dot products): their effective learning rate is
 #: checked in tests/engine/test_reference_torch_extra.py, not by the per-coordinate trace below.
 COUPLED = {"adafactor", "lbfgs", "muon"}
@@ -158,7 +160,7 @@ def test_infinite_betas_are_rejected() -> None:
 def test_unknown_optimizer_names_every_known_one() -> None:
     with pytest.raises(ValueError) as info:
         get_spec("adamm")
-    assert str(info.value) == f"Unknown optimizer: 'adamm' (known: {', '.join(NAMES + COMMUNITY)})"
+    assert str(info.value) == f"Unknown optimizer: 'adamm' (known: {', '.join(NAMES + COMMUNITY + CLOSED_FORM)})"
     with pytest.raises(ValueError, match=r"^Unknown optimizer: '' \(known: gd, sgd, "):
         make_optimizer("")
 
@@ -184,10 +186,10 @@ def test_values_are_converted_to_their_kind() -> None:
 
 # -- the registry against torch --------------------------------------------------------------------
 def test_registry_names_and_order() -> None:
-    assert optimizer_names() == NAMES + COMMUNITY
-    assert list(OPTIMIZERS) == NAMES + COMMUNITY
+    assert optimizer_names() == NAMES + COMMUNITY + CLOSED_FORM
+    assert list(OPTIMIZERS) == NAMES + COMMUNITY + CLOSED_FORM
     assert set(TORCH_FORM) == set(NAMES) == set(TORCH_OPTIMIZERS)
-    for name in NAMES + COMMUNITY:
+    for name in NAMES + COMMUNITY + CLOSED_FORM:
         assert get_spec(f"  {name.upper()} ") is OPTIMIZERS[name]
         assert OPTIMIZERS[name].name == name
 
@@ -555,7 +557,7 @@ def test_adam_effective_lr_is_step_size_over_denominator() -> None:
 
 
 # -- the docs show the registry ---------------------------------------------------------------------
-@pytest.mark.parametrize("name", NAMES + COMMUNITY)
+@pytest.mark.parametrize("name", NAMES + COMMUNITY + CLOSED_FORM)
 def test_docs_table_matches_registry(name: str) -> None:
     """docs/optimizers.md lists every hyperparameter with its symbol, default and range."""
     text = DOCS.read_text(encoding="utf-8")

@@ -33,7 +33,9 @@ def digits():
 
 def test_every_registry_optimizer_lowers_the_loss(digits):
     cfg = TrainConfig(hidden=(32, 32), iterations=150, batch_size=64, seed=1, eval_every=0)
-    result = compare_optimizers(digits, list(OPTIMIZERS), cfg)
+    # Newton needs an exact Hessian, which the networks do not provide (gdstudio/engine/optimizers/newton.py)
+    names = [n for n, spec in OPTIMIZERS.items() if not getattr(spec.rule, "needs_hessian", False)]
+    result = compare_optimizers(digits, names, cfg)
     chance = -np.log(0.1)
     for label in result.labels:
         loss = result.losses[label]

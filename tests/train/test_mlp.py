@@ -130,7 +130,7 @@ def test_bad_batch_shapes():
         net.loss_and_grad(params, x, y[:3])
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("name", [n for n, s in OPTIMIZERS.items() if not getattr(s.rule, "needs_hessian", False)])
 def test_float32_optimizer_step_stays_float32_and_matches_float64(name):
     """The engine's rules on float32 arrays: no upcast of parameters or state, and the same step
     as in float64 to float32 rounding."""

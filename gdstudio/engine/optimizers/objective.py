@@ -62,6 +62,11 @@ class BatchObjective:
             g = g + self.noise * self.rng.standard_normal(g.shape)
         return g
 
+    def hessian(self, points: Array) -> Array:
+        """The exact Hessian (M, D, D) of the mini-batch loss (``Problem.hessian``; no noise)."""
+        h: Array = np.asarray(self.problem.hessian(points, self.indices), dtype=np.float64)
+        return h
+
 
 class ObjectiveRule(Optimizer[P]):
     """Base of the rules that may evaluate the objective during a step (see the module docstring).
@@ -74,6 +79,9 @@ class ObjectiveRule(Optimizer[P]):
     """
 
     internal_buffers: ClassVar[tuple[str, ...]] = (EVALS,)
+    #: The rule needs the objective's exact Hessian (``objective.hessian(points) -> (M, D, D)``,
+    #: :class:`BatchObjective` has it): Newton. Callers without one (the Training lab's networks) leave it out.
+    needs_hessian: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -87,6 +95,13 @@ class ObjectiveRule(Optimizer[P]):
     def needs_objective(self) -> bool:
         """Whether a step evaluates the objective beyond the given gradient."""
         return True
+
+    def failure(self, state: OptState, row: int = 0) -> str | None:
+        """Why ``row``'s last step could not be taken (its point was left as it was), else None.
+
+        :class:`~gdstudio.engine.runs.Run` then stops with status ``stopped`` and this message
+        (Newton: a singular H + λI). The base rule never fails."""
+        return None
 
     def step(
         self, params: Array, grad: Array, state: OptState, *, record: bool = True,

@@ -36,6 +36,7 @@ from gdstudio.engine.optimizers.lion import Lion
 from gdstudio.engine.optimizers.madgrad import MADGRAD
 from gdstudio.engine.optimizers.muon import Muon
 from gdstudio.engine.optimizers.nadam import NAdam
+from gdstudio.engine.optimizers.newton import Newton
 from gdstudio.engine.optimizers.prodigy import Prodigy
 from gdstudio.engine.optimizers.radam import RAdam
 from gdstudio.engine.optimizers.rmsprop import RMSprop
@@ -157,6 +158,8 @@ _ENTRIES = (
     _spec(Lion, "sign of an interpolated momentum: every coordinate moves ±η", adaptive=False),
     _spec(AdaBelief, "Adam dividing by the gradient's spread around its average", adaptive=True),
     _spec(Yogi, "Adam with an additive, sign-controlled second moment", adaptive=True),
+    # second-order, no reference package (docs/optimizers.md: the closed form; tests/engine/test_newton.py)
+    _spec(Newton, "θ ← θ − η(H + λI)⁻¹∇f with the problem's exact Hessian H (damping λ)", adaptive=False),
     _spec(Adan, "adaptive Nesterov momentum from gradient differences", adaptive=True),
     _spec(Lamb, "Adam steps scaled by the trust ratio ‖θ‖/‖step‖", adaptive=True),
     _spec(AdEMAMix, "Adam plus a slow momentum mixed in with weight α", adaptive=True),

@@ -42,9 +42,10 @@ _THROTTLE_S = 0.1
 _DIVERGED = QColor("#E0301E")
 #: What the Status column says for each state (converged / diverged add "@ step").
 STATE_TEXT = {"playing": "playing", "paused": "paused", "limit": "at step limit",
-              Status.CONVERGED: "converged", Status.DIVERGED: "diverged"}
+              Status.CONVERGED: "converged", Status.DIVERGED: "diverged", Status.STOPPED: "stopped"}
 _STATE_ICONS = {"playing": "SP_MediaPlay", "paused": "SP_MediaPause", "limit": "SP_MediaStop",
-                Status.CONVERGED: "SP_DialogApplyButton", Status.DIVERGED: "SP_MessageBoxCritical"}
+                Status.CONVERGED: "SP_DialogApplyButton", Status.DIVERGED: "SP_MessageBoxCritical",
+                Status.STOPPED: "SP_MessageBoxWarning"}
 _CONVERGED = QColor("#2E9E44")
 
 
@@ -199,6 +200,8 @@ class RunsModel(QAbstractTableModel):
             lines.append(f"gradient noise σ = {cfg.noise:g}")
         if e.run is not None and e.run.status is Status.DIVERGED:
             lines.append(f"diverged at step {e.run.diverged_at}: its point or loss was not finite")
+        if e.run is not None and e.run.status is Status.STOPPED:
+            lines.append(f"stopped: {e.run.stop_reason}")
         return "\n".join(lines)
 
     def _row(self, e: RunEntry, position: int) -> tuple[tuple[str, ...], tuple[str, bool, str]]:
@@ -215,6 +218,8 @@ class RunsModel(QAbstractTableModel):
             text = f"converged @ {run.steps}"
         elif state == Status.DIVERGED:
             text = f"diverged @ {run.diverged_at}"
+        elif state == Status.STOPPED:
+            text = f"stopped @ {run.steps}"
         loss = format_loss(float(run.history.loss[k]))
         return ((f"{e.id}", e.label, key_hyperparameters(e), start, str(k), loss, text), (e.color, e.visible, state))
 

@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["PREVIEW_KEYS", "STATUSES", "HeightScale", "TrajectoryView", "contour_levels", "contour_path", "shown_index"]
 
-STATUSES = ("running", "converged", "diverged")
+STATUSES = ("running", "converged", "diverged", "stopped")  # stopped: the rule could not step (Newton)
 
 
 def _opt_array(name: str, value: Any, rows: int, dim: int | None) -> np.ndarray | None:
