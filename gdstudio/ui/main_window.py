@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         self.training_lab: TrainingLab | None = None  # the Training lab window, made on first use
         self._closed = False
         self._asked = False  # File → Quit already asked about unsaved changes
+        self._problem_key: tuple[object, ...] | None = None  # the problem the status line and docks describe
+        self._shown_panes: tuple[bool, bool, bool] | None = None  # contour, 3-D, small multiples
         self._presentation: tuple[Any, ...] | None = None  # what presentation mode hid, to restore
         self.race_work = Background(self, name="gdstudio-race")  # tuning η for Race all
         self.race_work.done.connect(self._on_race_tuned)
@@ -427,8 +429,8 @@ class MainWindow(QMainWindow):
         shows the model-fit dock for data problems (hidden for analytic surfaces)."""
         p = self.session.problem
         key = (p.name, getattr(p, "dataset", None), getattr(p, "formula", ""))
-        changed = key != getattr(self, "_problem_key", None)
-        if changed and hasattr(self, "_problem_key"):
+        changed = key != self._problem_key
+        if changed and self._problem_key is not None:
             extra = f" · {p.n_samples} data points" if p.n_samples else ""
             self.show_status(f"{p.title}: {p.formula}{extra}")
         if changed and self._presentation is None:
@@ -450,7 +452,7 @@ class MainWindow(QMainWindow):
         self.contour.setVisible(shown[0])
         self.surface_pane.setVisible(shown[1])
         self.multiples.setVisible(shown[2])
-        if shown != getattr(self, "_shown_panes", None):
+        if shown != self._shown_panes:
             self._shown_panes = shown
             total = max(3, self.splitter.width())
             count = sum(shown)
@@ -459,11 +461,7 @@ class MainWindow(QMainWindow):
         self.bridge.set_active(self.multiples, multiples)
         self.bridge.set_active(self.surface_view, surface)
         self.bridge.set_active(self.fit_view, self.docks["fit"].isVisible() or self.fit_view.isVisible())
-        cmap = "grey" if o.grey_surface else "viridis"
-        for view in (self.contour, self.surface_view, self.multiples):
-            set_colormap = getattr(view, "set_colormap", None)
-            if callable(set_colormap):
-                set_colormap(cmap)
+        # (the colour map, grey for races, is the bridge's: DisplayOptions.colormap)
 
     def _on_selection(self) -> None:
         self.action_set.refresh()  # duplicate / remove need a selected run
