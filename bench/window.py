@@ -179,6 +179,9 @@ class Bench:
 
     def seek_ms(self, count: int = 20) -> list[float]:
         """Seek to random steps; time until every view has repainted at the new step."""
+        from gdstudio.ui.views import HistoryView
+        from gdstudio.ui.views.protocol import DeferredFrames
+
         w = self.window
         s = w.session
         rng = random.Random(0)
@@ -190,9 +193,8 @@ class Bench:
             s.seek(k)
             self.app.processEvents()  # the bridge's queued push
             for v in views:
-                flush = getattr(v, "flush", None)
-                if callable(flush):
-                    flush()
+                if isinstance(v, DeferredFrames | HistoryView):  # views that defer a frame: apply it now
+                    v.flush()
                 v.repaint()
             times.append(time.perf_counter() - t)
             self.settle(0.02)
