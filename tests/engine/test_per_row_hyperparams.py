@@ -308,3 +308,18 @@ def test_momentum_turned_on_mid_run_creates_its_buffer() -> None:
     opt.set_hyperparameters(momentum=0.5)
     opt.update(p, np.ones_like(p), state)
     assert "momentum_buffer" in state.buffers
+
+
+def test_set_hyperparameters_tracks_the_rows() -> None:
+    """A column in, a column out: the row count follows, and columns must still agree."""
+    opt = make_optimizer("adam", {"eps": np.full((2, 1), 1e-8)})
+    assert opt.hp.rows == 2
+    with pytest.raises(ValueError, match=r"^Invalid eps value: 2 rows \(lr has 3: per-row values must all have"):
+        opt.set_hyperparameters(lr=np.full((3, 1), 0.1))
+    opt.set_hyperparameters(eps=1e-8)
+    assert opt.hp.rows is None
+    opt.init_state(np.zeros((5, 2)))  # any number of rows again
+    opt.set_hyperparameters(betas=(np.array([[0.5], [0.9], [0.95]]), 0.999))
+    assert opt.hp.rows == 3 and opt.hp.rows_slice(1, 3).rows == 2 and opt.hp.rows_slice(0, 1).betas[0].shape == (1, 1)
+    with pytest.raises(ValueError, match="per-row values have 3 rows, the parameters 5"):
+        opt.init_state(np.zeros((5, 2)))

@@ -96,7 +96,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast, get_args, get_or
 import numpy as np
 import numpy.typing as npt
 
-from gdstudio.engine.hyperparams import Column, HyperParam, Real, RowValue, Value
+from gdstudio.engine.hyperparams import Column, HyperParam, Real, Value
 
 __all__ = [
     "BLOCK_ROWS", "PARALLEL_ROWS", "Array", "Column", "OptState", "Optimizer", "Params", "Real",
@@ -137,6 +137,7 @@ def _pool() -> ThreadPoolExecutor:
 
 # -- hyperparameters ----------------------------------------------------------------------------
 _SPECS: dict[type, tuple[HyperParam, ...]] = {}
+_SPEC_MAPS: dict[type, dict[str, HyperParam]] = {}
 
 
 @dataclass(frozen=True)
@@ -181,10 +182,36 @@ class Params(Mapping[str, Value]):
             raise ValueError(f"Unknown hyperparameter for {owner}: {unknown[0]} (known: {', '.join(known)})")
 
     def __post_init__(self) -> None:
+        for spec in self.specs():
+            object.__setattr__(self, spec.name, spec.validate_rows(getattr(self, spec.name)))
+        self._check_rows()
+        self.check()
+
+    def with_changes(self, changes: Mapping[str, Any], *, owner: str) -> Self:
+        """A copy with ``changes`` (validated as at construction: only the changed fields are
+        converted again, then the rows and the joint checks); ``self`` is unchanged."""
+        cls = type(self)
+        specs = _SPEC_MAPS.get(cls) or _SPEC_MAPS.setdefault(cls, {spec.name: spec for spec in cls.specs()})
+        if not all(name in specs for name in changes):
+            cls.check_names(changes, owner=owner)
+        new = cls.__new__(cls)
+        new.__dict__.update(self.__dict__)
+        columns = self.rows is not None
+        for name, value in changes.items():
+            value = specs[name].validate_rows(value)
+            object.__setattr__(new, name, value)
+            columns = columns or isinstance(value, np.ndarray) or (
+                isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value))
+        if columns:  # (plain floats for plain floats keep rows None: the common, per-step case)
+            new._check_rows()
+        new.check()
+        return new
+
+    def _check_rows(self) -> None:
+        """Per-row columns must agree on N (kept for :attr:`rows`)."""
         rows: tuple[str, int] | None = None
         for spec in self.specs():
-            value = spec.validate_rows(getattr(self, spec.name))
-            object.__setattr__(self, spec.name, value)
+            value = getattr(self, spec.name)
             for i, part in enumerate(value if isinstance(value, tuple) else (value,)):
                 if isinstance(part, np.ndarray):
                     what = spec.name if not isinstance(value, tuple) else f"{spec.name}[{i}]"
@@ -195,7 +222,7 @@ class Params(Mapping[str, Value]):
                             f"Invalid {what} value: {part.shape[0]} rows ({rows[0]} has {rows[1]}: "
                             "per-row values must all have the same number of rows)"
                         )
-        self.check()
+        object.__setattr__(self, "_rows", None if rows is None else int(rows[1]))
 
     def check(self) -> None:
         """Cross-parameter checks (e.g. Nesterov needs momentum), row by row; raise ValueError."""
@@ -204,19 +231,14 @@ class Params(Mapping[str, Value]):
     @property
     def rows(self) -> int | None:
         """N if any value is an (N, 1) column, else None."""
-        for value in self._row_values():
-            if isinstance(value, np.ndarray):
-                return int(value.shape[0])
-        return None
-
-    def _row_values(self) -> Iterator[RowValue]:
-        for spec in self.specs():
-            value = getattr(self, spec.name)
-            yield from value if isinstance(value, tuple) else (value,)
+        rows: int | None = self.__dict__["_rows"]
+        return rows
 
     def rows_slice(self, start: int, stop: int) -> Self:
         """These parameters with every column cut to rows ``start:stop`` (no re-validation)."""
         out = copy.copy(self)
+        if self.rows is not None:
+            object.__setattr__(out, "_rows", len(range(self.rows)[start:stop]))
         for spec in self.specs():
             value = getattr(self, spec.name)
             if isinstance(value, np.ndarray):
@@ -350,7 +372,7 @@ class Optimizer(ABC, Generic[P]):
         when the state has N rows. Unknown names and bad values raise ValueError and change
         nothing.
         """
-        self.hp = type(self._hp).from_mapping({**self._hp.as_dict(), **changes}, owner=self.name)
+        self.hp = self._hp.with_changes(changes, owner=self.name)
 
     # -- state -------------------------------------------------------------------------
     def init_state(self, params: npt.NDArray[np.floating[Any]]) -> OptState:
