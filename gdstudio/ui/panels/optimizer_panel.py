@@ -173,8 +173,8 @@ class OptimizerPanel(QWidget):
         self._entry_subs = Subscriptions()
         self._entry_obj: RunEntry | None = None
         self._subs.connect(session.playback.events.selected, self._on_selection)
-        self._subs.connect(session.run_list.events.inserted, self._on_list)
-        self._subs.connect(session.run_list.events.removed, self._on_list)
+        self._subs.connect(session.run_list.events.batch_inserted, self._on_list)
+        self._subs.connect(session.run_list.events.batch_removed, self._on_list)
         for name in ("name", "dataset", "data_x", "data_y", "expr"):
             self._subs.connect(session.problem_settings.events[name], self._on_problem)
         self._rebind()
@@ -187,7 +187,7 @@ class OptimizerPanel(QWidget):
     def _on_selection(self, _new: object, _old: object) -> None:
         self._rebind()
 
-    def _on_list(self, _index: int, _entry: RunEntry) -> None:
+    def _on_list(self, _start: int, _stop: int, _entries: object) -> None:
         self._rebind()
 
     def _on_problem(self, _new: object, _old: object) -> None:

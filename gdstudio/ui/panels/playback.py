@@ -85,8 +85,8 @@ class PlaybackBar(QWidget):
         pb = s.playback.events
         self._subs.connect(pb.position, self._on_position)
         self._subs.connect(s.runs_advanced, self.refresh)
-        self._subs.connect(s.run_list.events.inserted, self._on_list)
-        self._subs.connect(s.run_list.events.removed, self._on_list)
+        self._subs.connect(s.run_list.events.batch_inserted, self._on_list)
+        self._subs.connect(s.run_list.events.batch_removed, self._on_list)
         self._entries = EntryFields(s, ("run",), self._on_restart)
         self._subs.connect(pb.selected, self._on_forced)
         self._subs.connect(pb.playing, self._on_forced)
@@ -107,7 +107,7 @@ class PlaybackBar(QWidget):
     def _on_forced(self, _new: object, _old: object) -> None:
         self.refresh(force=True)
 
-    def _on_list(self, _index: int, _entry: object) -> None:
+    def _on_list(self, _start: int, _stop: int, _entries: object) -> None:
         self.refresh(force=True)
 
     def _on_restart(self, _entry: object) -> None:

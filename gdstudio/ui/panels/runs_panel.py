@@ -302,8 +302,8 @@ class RunsPanel(QWidget):
         self._subs = Subscriptions()
         s = session
         pb = s.playback.events
-        self._subs.connect(s.run_list.events.inserted, self._on_list)
-        self._subs.connect(s.run_list.events.removed, self._on_list)
+        self._subs.connect(s.run_list.events.batch_inserted, self._on_list)
+        self._subs.connect(s.run_list.events.batch_removed, self._on_list)
         self._entries = EntryFields(s, ("config", "color", "visible", "run"), self._on_entry)
         self._subs.connect(s.runs_advanced, self._throttled)
         self._subs.connect(pb.position, self._on_position)
@@ -374,7 +374,7 @@ class RunsPanel(QWidget):
             return  # the next tick (or the stop) refreshes
         self.refresh()
 
-    def _on_list(self, _index: int, _entry: RunEntry) -> None:
+    def _on_list(self, _start: int, _stop: int, _entries: object) -> None:
         self.refresh()
         self._select_row(self.session.selected_id)
 
