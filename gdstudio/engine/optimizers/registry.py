@@ -87,7 +87,7 @@ class OptimizerSpec:
         values: dict[str, object] = dict(overrides)
         if from_text:
             specs = {h.name: h for h in self.hyperparams}
-            self._check_names(values)
+            self.rule.params_type.check_names(values, owner=self.name)
             for key, value in overrides.items():
                 if not isinstance(value, str):
                     raise ValueError(f"Invalid {key} value: {value!r} (must be text)")
@@ -95,17 +95,9 @@ class OptimizerSpec:
         params = self.params(values)
         return {key: params[key] for key in overrides}
 
-    def _check_names(self, values: Mapping[str, object]) -> None:
-        names = [h.name for h in self.hyperparams]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ValueError(f"Unknown hyperparameter for {self.name}: {unknown[0]} (known: {', '.join(names)})")
-
     def params(self, overrides: Mapping[str, object] | None = None) -> Params:
         """The rule's typed hyperparameters: these defaults, then ``overrides`` (validated)."""
-        values = dict(overrides or {})
-        self._check_names(values)
-        return self.rule.params_type.from_mapping({**self.defaults, **values}, owner=self.name)
+        return self.rule.params_type.from_mapping({**self.defaults, **(overrides or {})}, owner=self.name)
 
     def resolve(self, overrides: Mapping[str, object] | None = None) -> dict[str, Value]:
         """Every hyperparameter's validated value by name: these defaults, then ``overrides``."""
@@ -158,8 +150,6 @@ _ENTRIES = (
     _spec(Lion, "sign of an interpolated momentum: every coordinate moves ±η", adaptive=False),
     _spec(AdaBelief, "Adam dividing by the gradient's spread around its average", adaptive=True),
     _spec(Yogi, "Adam with an additive, sign-controlled second moment", adaptive=True),
-    # second-order, no reference package (docs/optimizers.md: the closed form; tests/engine/test_newton.py)
-    _spec(Newton, "θ ← θ − η(H + λI)⁻¹∇f with the problem's exact Hessian H (damping λ)", adaptive=False),
     _spec(Adan, "adaptive Nesterov momentum from gradient differences", adaptive=True),
     _spec(Lamb, "Adam steps scaled by the trust ratio ‖θ‖/‖step‖", adaptive=True),
     _spec(AdEMAMix, "Adam plus a slow momentum mixed in with weight α", adaptive=True),
@@ -168,6 +158,8 @@ _ENTRIES = (
     _spec(MADGRAD, "dual averaging with a cube-root adaptive scale and momentum", adaptive=True),
     _spec(ScheduleFreeSGD, "SGD whose gradient is taken between its iterate and their average", adaptive=False),
     _spec(ScheduleFreeAdamW, "schedule-free averaging around an RMS-normalised step", adaptive=True),
+    # second-order, no reference package (docs/optimizers.md: the closed form; tests/engine/test_newton.py)
+    _spec(Newton, "θ ← θ − η(H + λI)⁻¹∇f with the problem's exact Hessian H (damping λ)", adaptive=False),
 )
 
 #: Every optimizer by name, in display order.
