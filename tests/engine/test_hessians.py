@@ -3,12 +3,16 @@
 Analytic surfaces and data problems: central differences of the problem's own (exact) gradient,
 relative 1e-6 of max(1, |H|) at several points. Typed functions: second differences of the
 loss written by hand in NumPy (no SymPy anywhere in the reference), so a wrong symbolic
-derivative cannot agree with itself.
+derivative cannot agree with itself. And ten problems (a typed one included) against torch's
+autograd Hessians at five points each.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -210,3 +214,16 @@ def test_typed_hessian_is_cached_and_budgeted(monkeypatch: pytest.MonkeyPatch) -
 def test_typed_hessian_refusal_names_the_text_problem() -> None:
     with pytest.raises(ExpressionError, match="is an unknown function"):
         prepare_hessian("foo(x)")
+
+
+# -- torch's autograd Hessians (tests/data/reference_newton.json, tools/reference_newton.py) --------
+_TORCH = json.loads((Path(__file__).resolve().parents[1] / "data" / "reference_newton.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", _TORCH["hessians"], ids=[f"{c['problem']}{c['point']}" for c in _TORCH["hessians"]])
+def test_hessian_equals_torch_autograd(case: dict[str, Any]) -> None:
+    """The problems written again in torch, differentiated twice by ``torch.autograd.functional.hessian``."""
+    problem = make_problem(case["problem"], **case["kwargs"])
+    h = problem.hessian(np.array(case["point"]))
+    ref = np.array(case["hessian"])
+    assert np.max(np.abs(h - ref) / np.maximum(1.0, np.abs(ref))) < 1e-13

@@ -3,13 +3,16 @@
 One step lands on the minimum of a quadratic; a step elsewhere equals the 2 × 2 inverse written
 out in Python floats; a large damping λ tends to gradient descent with step η/λ; the effective
 learning rate is η·diag((H + λI)⁻¹); the mini-batch step uses that batch's Hessian; a singular or
-non-finite H + λI stops the run with a clear status that the trace and the session report.
+non-finite H + λI stops the run with a clear status that the trace and the session report; and
+eight trajectories equal torch's (autograd Hessian, ``torch.linalg.solve``) to 1e-11.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -305,3 +308,20 @@ def test_columns_equal_separate_runs_bit_for_bit(expr: str | None, start: tuple[
         p1, e1 = _trajectory(single, problem, np.array([start]), 30)
         assert points[:, i : i + 1].tobytes() == p1.tobytes(), f"row {i}"
         assert effs[:, i : i + 1].tobytes() == e1.tobytes(), f"row {i}"
+
+
+# -- torch (tools/reference_newton.py): autograd Hessians and torch.linalg.solve, step by step -----------
+_TORCH = json.loads((Path(__file__).resolve().parents[1] / "data" / "reference_newton.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", _TORCH["trajectories"],
+                         ids=[f"{c['problem']}-lr{c['lr']}-damping{c['damping']}" for c in _TORCH["trajectories"]])
+def test_trajectory_equals_torch(case: dict[str, Any]) -> None:
+    problem = make_problem(case["problem"], **case["kwargs"])
+    ref = np.array(case["points"])
+    run = Run(problem, RunConfig("newton", tuple(case["start"]), {"lr": case["lr"], "damping": case["damping"]},
+                                 tol=0.0))
+    run.advance(len(ref) - 1)
+    assert run.running and run.history.points.shape == ref.shape
+    err = np.abs(run.history.points - ref) / np.maximum(1.0, np.abs(ref))
+    assert err.max() < 1e-11, f"{err.max():.3g}"
