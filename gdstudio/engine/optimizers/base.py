@@ -191,7 +191,7 @@ class Params(Mapping[str, Value]):
         """A copy with ``changes`` (validated as at construction: only the changed fields are
         converted again, then the rows and the joint checks); ``self`` is unchanged."""
         cls = type(self)
-        specs = _SPEC_MAPS.get(cls) or _SPEC_MAPS.setdefault(cls, {spec.name: spec for spec in cls.specs()})
+        specs = cls._spec_map()
         if not all(name in specs for name in changes):
             cls.check_names(changes, owner=owner)
         new = cls.__new__(cls)
@@ -253,8 +253,15 @@ class Params(Mapping[str, Value]):
         """Every value by name, in field order."""
         return {spec.name: getattr(self, spec.name) for spec in self.specs()}
 
+    @classmethod
+    def _spec_map(cls) -> dict[str, HyperParam]:
+        specs = _SPEC_MAPS.get(cls)
+        if specs is None:
+            specs = _SPEC_MAPS[cls] = {spec.name: spec for spec in cls.specs()}
+        return specs
+
     def __getitem__(self, name: str) -> Value:
-        if name not in {spec.name for spec in self.specs()}:
+        if name not in self._spec_map():
             raise KeyError(name)
         value: Value = getattr(self, name)
         return value
