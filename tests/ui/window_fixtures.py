@@ -110,11 +110,10 @@ def scene_point(view, x: float, y: float) -> QPoint:
 
 
 def image_array(image: QImage) -> np.ndarray:
-    """(H, W, 4) uint8 of a QImage."""
-    img = image.convertToFormat(QImage.Format.Format_RGBA8888)
-    ptr = img.constBits()
-    arr = np.frombuffer(ptr, dtype=np.uint8, count=img.sizeInBytes()).reshape(img.height(), img.bytesPerLine())
-    return arr[:, : img.width() * 4].reshape(img.height(), img.width(), 4).copy()
+    """(H, W, 4) uint8 RGBA copy of a QImage (the one conversion, gdstudio.ui.qimage)."""
+    from gdstudio.ui.qimage import qimage_array
+
+    return qimage_array(image)
 
 
 def widget_pixels(widget) -> np.ndarray:
