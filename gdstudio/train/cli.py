@@ -43,7 +43,7 @@ from gdstudio.train.compare import (
     Entry,
     TrainConfig,
     TrainProgress,
-    check_schedules,
+    check_entries,
     compare_optimizers,
     smooth_curve,
 )
@@ -361,7 +361,7 @@ def _run_train(args: argparse.Namespace) -> int:
                              threads=args.threads or None, schedule=schedule.name,
                              schedule_settings=schedule.settings, warmup=schedule.warmup)
         config.validate()
-        check_schedules(entries, config)
+        check_entries(entries, config)
         check_count("--iterations", args.iterations, iteration_bytes(len(entries)), "loss history")
         out, plot = _outputs(args)
         dataset = load_dataset(args.dataset, seed=args.seed, test_fraction=args.test_fraction,

@@ -4,7 +4,9 @@ Fairness: every entry starts from the same He-initialized weights (one draw from
 sees the same sequence of mini-batches (one seeded :class:`~gdstudio.engine.sampling.BatchSampler`
 drawn once and replayed to every entry), so two entries with identical hyperparameters give
 identical curves. The update rules are the engine's (:func:`make_optimizer`), one optimizer
-state per parameter array (each W and each b). Batches are drawn epoch by epoch without
+state per parameter array (each W and each b); a rule that evaluates the objective
+(L-BFGS) or reduces over the whole group in its reference (Prodigy's D) sees the whole network as
+one vector (L-BFGS evaluates the iteration's mini-batch loss: torch's closure). Batches are drawn epoch by epoch without
 replacement (the engine's sampler); the book draws each batch independently with replacement
 (``np.random.choice``): another sampling scheme with the same expected gradient.
 
@@ -38,6 +40,7 @@ import numpy as np
 
 from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers.base import Optimizer
+from gdstudio.engine.optimizers.objective import ObjectiveRule
 from gdstudio.engine.optimizers.registry import get_spec
 from gdstudio.engine.sampling import BatchSampler, check_batch_size
 from gdstudio.engine.schedules import ParamValue, Schedule, make_schedule, momentum_target, validate_schedule
@@ -51,7 +54,7 @@ __all__ = [
     "Entry",
     "TrainConfig",
     "TrainProgress",
-    "check_schedules",
+    "check_entries",
     "compare_optimizers",
     "ema",
     "make_entry",
@@ -62,7 +65,11 @@ __all__ = [
 #: Learning rates for the Training lab, overriding the registry's (torch's) defaults where
 #: those barely move a network in 2,000 steps. The first five are the book's (seed 001):
 #: SGD 0.01, Momentum 0.01 (γ = 0.9 from the registry alias), AdaGrad 0.01, Adam 0.001,
-#: RMSProp 0.01; GD and NAG follow SGD/Momentum. Other optimizers keep torch's defaults.
+#: RMSProp 0.01; GD and NAG follow SGD/Momentum. L-BFGS searches each step's line (strong Wolfe on
+#: the mini-batch loss, as torch's LBFGS is used for networks; the studio's one-evaluation default
+#: makes wild steps on mini-batches). Lion: 3 × 10⁻⁴, its authors' "3-10x smaller than AdamW's" for the
+#: book's Adam 0.001 (its reference default 10⁻⁴ barely moves the network in a short race). Other
+#: optimizers keep their reference's defaults.
 TRAINING_DEFAULTS: dict[str, dict[str, Value]] = {
     "gd": {"lr": 0.01},
     "sgd": {"lr": 0.01},
@@ -71,6 +78,8 @@ TRAINING_DEFAULTS: dict[str, dict[str, Value]] = {
     "adagrad": {"lr": 0.01},
     "rmsprop": {"lr": 0.01},
     "adam": {"lr": 0.001},
+    "lbfgs": {"lr": 1.0, "line_search_fn": "strong_wolfe"},
+    "lion": {"lr": 3e-4},
 }
 
 
@@ -167,9 +176,15 @@ def _lr(opt: Optimizer) -> float:
     return float(value) if isinstance(value, (int, float, np.floating)) else math.nan
 
 
-def check_schedules(entries: Sequence[Entry], config: TrainConfig) -> None:
-    """ValueError when ``config``'s schedule cannot drive one of ``entries`` (see :func:`entry_schedules`)."""
-    entry_schedules(entries, [e.create() for e in entries], config)
+def check_entries(entries: Sequence[Entry], config: TrainConfig) -> None:
+    """ValueError (one line) when one of ``entries`` cannot train a network: a rule that needs the
+    Hessian (Newton), or ``config``'s schedule cannot drive it (see :func:`entry_schedules`)."""
+    opts = [e.create() for e in entries]
+    for entry, opt in zip(entries, opts, strict=True):
+        if isinstance(opt, ObjectiveRule) and opt.needs_hessian:
+            raise ValueError(f"Invalid optimizer for training: {entry.optimizer} needs the exact Hessian, which the "
+                             "Training lab's networks do not compute")
+    entry_schedules(entries, opts, config)
 
 
 def entry_schedules(entries: Sequence[Entry], opts: Sequence[Optimizer],
@@ -269,6 +284,7 @@ def compare_optimizers(
         raise ValueError(f"Invalid entries value: label {dup!r} appears twice (give each entry its own label)")
     n_train = len(dataset.y_train)
     config.validate(n_train)
+    check_entries(ents, config)
     opts = [e.create() for e in ents]
     hyperparams = {l: dict(o.hp.as_dict()) for l, o in zip(labels, opts, strict=True)}  # before any schedule
     schedules = entry_schedules(ents, opts, config)
@@ -278,9 +294,18 @@ def compare_optimizers(
 
     rng = np.random.default_rng(config.seed)
     start = net.init_params(rng)
-    params: list[Params] = [[p.copy() for p in start] for _ in ents]
-    states = [[o.init_state(p) for p in ps] for o, ps in zip(opts, params, strict=True)]
+    shapes = net.shapes
+    # Each parameter array is stepped with its rows as the engine's rows (elementwise rules give the
+    # same numbers in any layout). A rule whose reference reduces over the whole parameter group
+    # (L-BFGS, which also evaluates the objective; Prodigy's D) sees the whole network as one row:
+    # its parameters and gradient are views of one (1, P) array.
+    flats = [_flatten(start) if _whole_network(o) else None for o in opts]
+    params: list[Params] = [[p.copy() for p in start] if f is None else _views(f, shapes) for f in flats]
+    states = [[o.init_state(p) for p in ([f] if f is not None else ps)]
+              for o, ps, f in zip(opts, params, flats, strict=True)]
     grads = net.zeros_like_params()
+    flat_grad = np.zeros((1, sum(a * b for a, b in shapes)), net.dtype)
+    flat_grads = _views(flat_grad, shapes)
     sampler = BatchSampler(n_train, config.batch_size, shuffle=True, rng=rng)
 
     total = int(config.iterations)
@@ -311,7 +336,8 @@ def compare_optimizers(
                 if diverged[label] is not None:
                     row[label] = math.nan
                     continue
-                loss, _ = net.loss_and_grad(params[k], x, y, grads)
+                flat = flats[k]
+                loss, _ = net.loss_and_grad(params[k], x, y, grads if flat is None else flat_grads)
                 if not math.isfinite(loss):
                     diverged[label] = it
                     row[label] = math.nan
@@ -319,8 +345,13 @@ def compare_optimizers(
                 losses[label][it - 1] = loss
                 lrs[label][it - 1] = _lr(opt)
                 row[label] = loss
-                for p, g, s in zip(params[k], grads, states[k], strict=True):
-                    opt.step(p, g, s, record=False)
+                if flat is None:
+                    for p, g, s in zip(params[k], grads, states[k], strict=True):
+                        opt.step(p, g, s, record=False)
+                elif isinstance(opt, ObjectiveRule):
+                    opt.step(flat, flat_grad, states[k][0], record=False, objective=_BatchLoss(net, x, y))
+                else:
+                    opt.step(flat, flat_grad, states[k][0], record=False)
                 schedule = schedules[k]
                 if schedule is not None:
                     schedule.step(loss)
@@ -355,6 +386,54 @@ def compare_optimizers(
         cancelled=cancelled,
         seconds=time.perf_counter() - t0,
     )
+
+
+#: Rules whose reference reduces over all the parameters of a group (not per tensor).
+_GROUP_RULES = frozenset({"prodigy"})
+
+
+def _whole_network(opt: Optimizer) -> bool:
+    """Whether ``opt`` steps the network as one vector (see :func:`compare_optimizers`)."""
+    return isinstance(opt, ObjectiveRule) or opt.name in _GROUP_RULES
+
+
+def _flatten(params: Params) -> np.ndarray:
+    """The parameter arrays as one (1, P) row, in order."""
+    return np.concatenate([p.reshape(-1) for p in params])[None, :]
+
+
+def _views(flat: np.ndarray, shapes: Sequence[tuple[int, int]]) -> Params:
+    """The network's parameter arrays as views of a (1, P) row (writing one writes the row)."""
+    out: Params = []
+    start = 0
+    for a, b in shapes:
+        out.append(flat[0, start : start + a * b].reshape(a, b))
+        start += a * b
+    return out
+
+
+class _BatchLoss:
+    """The objective an L-BFGS step evaluates (torch's closure): the network's mean cross-entropy
+    on this iteration's mini-batch, as a function of its flattened parameters (M, P)."""
+
+    def __init__(self, net: MLP, x: np.ndarray, y: np.ndarray) -> None:
+        self.net, self.x, self.y = net, x, y
+
+    def _rows(self, points: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.atleast_2d(points), dtype=self.net.dtype)
+
+    def loss(self, points: np.ndarray) -> np.ndarray:
+        rows = self._rows(points)
+        return np.array([self.net.loss(_views(rows[i : i + 1], self.net.shapes), self.x, self.y)
+                         for i in range(len(rows))])
+
+    def gradient(self, points: np.ndarray) -> np.ndarray:
+        rows = self._rows(points)
+        out = np.empty_like(rows)
+        for i in range(len(rows)):
+            self.net.loss_and_grad(_views(rows[i : i + 1], self.net.shapes), self.x, self.y,
+                                   _views(out[i : i + 1], self.net.shapes))
+        return out
 
 
 def _evaluate(net: MLP, params: list[Params], labels: list[str], diverged: dict[str, int | None],

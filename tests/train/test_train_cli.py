@@ -87,6 +87,7 @@ def test_mnist_folder(tmp_path):
     (["--dataset", "mnist:/definitely/not/here"], "MNIST folder does not exist: /definitely/not/here"),
     (["--optimizers", "sgd,adamm"], "Unknown optimizer: 'adamm'"),
     (["--optimizers", "sgd,sgd"], "'sgd' is listed twice"),
+    (["--optimizers", "sgd,newton"], "newton needs the exact Hessian"),
     (["--optimizers", "sgd,"], "Invalid --optimizers value"),
     (["--hidden", "100,x"], "Invalid --hidden value: '100,x'"),
     (["--hidden", "100,-5"], "Invalid --hidden value"),
