@@ -343,3 +343,39 @@ def test_reference_tolerance_is_not_vacuous() -> None:
     wrong = {**case, "overrides": {**case["overrides"], "betas": [0.9, 0.999 + 1e-9]}}
     err = relative_error(engine_trajectory(wrong)[0], ref)
     assert TIGHT < err.max() < 1e-3
+
+
+# -- the effective learning rate is the factor the step applied ------------------------------------
+@pytest.mark.parametrize(
+    ("name", "overrides"),
+    [
+        ("adabelief", {"lr": 0.05}),
+        ("yogi", {"lr": 0.05}),
+        ("lamb", {"lr": 0.05}),
+        ("prodigy", {}),
+        ("adan", {"lr": 0.05, "betas": (0.9, 0.0, 0.99)}),  # β₂ = 0: no gradient-difference term
+    ],
+)
+def test_step_is_effective_lr_times_the_first_moment(name: str, overrides: dict[str, Any]) -> None:
+    problem = make_problem("rosenbrock")
+    opt = get_spec(name).create(overrides)
+    p = np.array([[-1.5, 2.0], [0.5, -0.5]])
+    state = opt.init_state(p)
+    for _ in range(30):
+        before = p.copy()
+        info = opt.step(p, problem.gradient(p), state)
+        assert info is not None and info.first_moment is not None
+        expected = before - info.effective_lr * info.first_moment  # to rounding of θ itself
+        assert np.all(np.abs(p - expected) <= 4 * np.spacing(np.maximum(np.abs(p), np.abs(before)))), (p, expected)
+
+
+def test_lion_moves_each_coordinate_by_exactly_its_effective_lr() -> None:
+    opt = get_spec("lion").create({"lr": 0.01})
+    p = np.array([[-1.5, 2.0]])
+    state = opt.init_state(p)
+    problem = make_problem("rosenbrock")
+    for _ in range(30):
+        before = p.copy()
+        info = opt.step(p, problem.gradient(p), state)
+        assert info is not None
+        assert np.all(np.abs(np.abs(p - before) - info.effective_lr) <= 4 * np.spacing(np.abs(before)))
