@@ -304,7 +304,8 @@ class Session:
         changed_problem = st.problem is not self._problem or st.settings != self._problem_settings.values()
         with self._hold():
             self._problem = st.problem
-            changed_runs = self._restore_runs(st.runs)
+            to = st.position if position or st.whole is not None else self.position
+            changed_runs = self._restore_runs(st.runs, to)
             if changed_problem:
                 self._problem_settings.update(**st.settings)
             self._next_id, self.title, self.description = st.next_id, st.title, st.description
@@ -316,11 +317,7 @@ class Session:
                 self._options.update(**st.whole["options"])
             ids = [e.id for e in self._runs]
             pb.selected = st.selected if st.selected in ids else (ids[0] if ids else None)
-            if position or st.whole is not None:
-                pb.position = min(st.position, self.computed_steps)
-            for e in self._runs:
-                self._catch_up(e)
-            self._set_position(min(pb.position, self.computed_steps))
+            self._set_position(min(to, self.computed_steps))
             if announce_all:
                 return
             if changed_problem:
@@ -328,8 +325,9 @@ class Session:
             if changed_runs:
                 self.runs_changed.emit()
 
-    def _restore_runs(self, target: tuple[_RunState, ...]) -> bool:
-        """Make the run list hold ``target`` (entries kept where the id stays; exact Run objects)."""
+    def _restore_runs(self, target: tuple[_RunState, ...], position: int) -> bool:
+        """Make the run list hold ``target`` (entries kept where the id stays; exact Run objects,
+        computed up to ``position``)."""
         changed = False
         wanted = [r.id for r in target]
         for e in list(self._runs):
@@ -344,9 +342,10 @@ class Session:
         for index, r in enumerate(target):
             found = current.get(r.id)
             run = r.run
-            if run is None:  # a state that kept the configuration only
-                same = found is not None and found.config == r.config and found.run is not None
-                run = found.run if same and found is not None else Run(self._problem, r.config)
+            if run is None:  # a state that kept the configuration only: the live run if it is the same
+                live = found.run if found is not None and found.config == r.config else None
+                run = live if live is not None else Run(self._problem, r.config)
+            self._caught_up(run, position)
             if found is None:
                 self._runs.insert(index, RunEntry(r.id, r.config, r.color, r.visible, run))
                 changed = True
@@ -469,9 +468,8 @@ class Session:
         rid = self._next_id
         with self.edit(f"add Run {rid} ({get_spec(cfg.optimizer).title})"):
             self._new_id()
-            entry = RunEntry(rid, cfg, color, visible, run)
+            entry = RunEntry(rid, cfg, color, visible, self._caught_up(run))
             self._runs.append(entry)
-            self._catch_up(entry)
             self.runs_changed.emit()
             if select:
                 self.select(rid)
@@ -519,8 +517,7 @@ class Session:
         config, run = normalize_config(self._problem, entry.config.with_(**changes))
         label, key = _run_edit_label(entry, config)
         with self.edit(label, merge_key=key):
-            entry.config, entry.run = config, run
-            self._catch_up(entry)
+            entry.config, entry.run = config, self._caught_up(run)
             self.runs_changed.emit()
         self._report([entry])
 
@@ -762,11 +759,13 @@ class Session:
             self.runs_advanced.emit()
         self._report(stopped)
 
-    def _catch_up(self, entry: RunEntry) -> None:
-        """A new, restarted or restored run computes up to the current position (so it shows there)."""
-        run = entry.run
-        if run is not None and run.running and run.steps < self.position:
-            run.advance(self.position - run.steps)
+    def _caught_up(self, run: Run, position: int | None = None) -> Run:
+        """``run`` advanced to ``position`` (default: the current one): done BEFORE it is given to an
+        entry, so the entry's ``run`` event already shows a run at the step shown."""
+        step = self.position if position is None else position
+        if run.running and run.steps < step:
+            run.advance(step - run.steps)
+        return run
 
     def _report(self, entries: Iterable[RunEntry]) -> None:
         """A message for each run that has stopped."""

@@ -19,6 +19,7 @@ from gdstudio.engine.optimizers import OPTIMIZERS, get_spec
 from gdstudio.engine.problems import PROBLEMS, make_problem
 from gdstudio.engine.problems.data import DATASETS
 from gdstudio.engine.runs import RunConfig
+from gdstudio.export.schedule import format_loss
 from gdstudio.model.session import Session
 from gdstudio.ui import bridge as bridge_mod
 from gdstudio.ui.bridge import ViewBridge, trajectories
@@ -651,3 +652,29 @@ def test_a_hyperparameter_edit_in_the_panel_is_a_named_undo_step(qtbot):
     s.undo_stack.undo()
     assert s.entry(rid).config.hyperparameters["lr"] == 0.1 and panel.editors["lr"].value() == 0.1
     panel.close_session()
+
+
+def test_table_and_readout_show_a_restarted_run_at_the_step_shown(qtbot):
+    """An edit (or its undo) at step 30 gives the entry a run already computed to step 30: the
+    row and the readout read it when the entry's ``run`` event arrives (no coarse signal needed)."""
+    s = session_with("adam", lr=0.1)
+    rid = s.selected_id
+    s.forward(30)
+    container = QObject()
+    runs = RunsPanel(s, _actions(container))
+    bar = PlaybackBar(s, _actions(container))
+    for w in (runs, bar):
+        qtbot.addWidget(w)
+    step_col, loss_col = COLUMNS.index("Step"), COLUMNS.index("Loss")
+
+    def shown() -> tuple[str, str]:
+        m = runs.model
+        return m.data(m.index(0, step_col)), m.data(m.index(0, loss_col))
+
+    for change in (lambda: s.set_start(rid, (1.0, 1.0)), s.undo_stack.undo, s.undo_stack.redo):
+        change()
+        run = s.entry(rid).run
+        assert run.steps == 30 and shown() == ("30", format_loss(float(run.history.loss[30])))
+        assert bar.readout.text().endswith(format_loss(float(run.history.loss[30])))
+    runs.close_session()
+    bar.close_session()
