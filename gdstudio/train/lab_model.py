@@ -1,12 +1,13 @@
 """The Training lab's settings as a declared, evented model (Qt-free).
 
 :class:`LabSettings` holds what the lab's setup panel and toolbar show — the data, the network,
-the budget and how the curves are drawn — as typed fields that validate on assignment and emit
-one psygnal signal each (``settings.events.<field>``, ``(new, old)``). The window writes a field when a widget is
-edited (a ValueError is shown next to the field and the model keeps its last valid value) and
+the budget, the competitors (:class:`LabEntry`: an optimizer and its changed hyperparameters)
+and how the curves are drawn — as typed fields that validate on assignment and emit one psygnal
+signal each (``settings.events.<field>``, ``(new, old)``). The window writes a field when a widget
+is edited (a ValueError is shown next to the widget and the model keeps its last valid value) and
 redraws a widget when its field changes, so the lab's state lives here, not in its widgets;
-:meth:`LabSettings.train_config` and :meth:`LabSettings.dataset_spec` are exactly what
-``gdstudio train`` would be given.
+:meth:`LabSettings.train_config`, :meth:`LabSettings.dataset_spec` and :meth:`LabSettings.entries`
+are exactly what ``gdstudio train`` would be given.
 
 The base, :class:`_EventedSettings`, keeps the contract of the studio's
 :class:`gdstudio.model.evented.EventedModel` (a field's ``metadata["validate"]`` converts or
@@ -21,23 +22,29 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from psygnal import SignalGroupDescriptor
 
-from gdstudio.train.compare import TrainConfig
+from gdstudio.engine.hyperparams import Value
+from gdstudio.train.compare import Entry, TrainConfig, make_entry
 from gdstudio.train.datasets import DatasetError, find_mnist_files
+from gdstudio.train.plot import PALETTE
 
 __all__ = [
+    "BOOK_OPTIMIZERS",
     "DATASETS",
     "FEATURES",
+    "MAX_ENTRIES",
     "MAX_HIDDEN_LAYERS",
     "MAX_HIDDEN_UNITS",
     "SMOOTHINGS",
+    "LabEntry",
     "LabSettings",
+    "entry_labels",
     "network_text",
     "parse_hidden_sizes",
 ]
@@ -50,6 +57,10 @@ FEATURES = {"digits": 64, "mnist_folder": 784, "mnist_download": 784}
 SMOOTHINGS = ("kaiser", "ema", "none")
 MAX_HIDDEN_LAYERS = 16
 MAX_HIDDEN_UNITS = 8192
+#: The book's comparison (seed 001): its four, plus the RMSProp its exercise adds.
+BOOK_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam", "rmsprop")
+#: As many competitors as the palette has distinct colours.
+MAX_ENTRIES = len(PALETTE)
 
 
 def parse_hidden_sizes(text: str) -> tuple[int, ...]:
@@ -120,6 +131,42 @@ def _text(name: str) -> Callable[[Any], str]:
     return check
 
 
+@dataclass(frozen=True)
+class LabEntry:
+    """One competitor: a registry optimizer and the hyperparameters changed from the lab's
+    defaults (:func:`gdstudio.train.compare.training_defaults`: the book's learning rates)."""
+
+    optimizer: str
+    overrides: Mapping[str, Value] = dataclasses.field(default_factory=dict)
+
+
+def entry_labels(names: list[str]) -> list[str]:
+    """Registry names, ``<name>_2`` for a repeat (the CSV column suffixes of ``gdstudio train``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _entries(value: Any) -> tuple[LabEntry, ...]:
+    """1 to MAX_ENTRIES competitors, each a known optimizer with valid overrides (an optimizer
+    name alone means its defaults)."""
+    if isinstance(value, (str, LabEntry)) or not isinstance(value, (tuple, list)):
+        raise ValueError(f"Invalid optimizers value: {value!r} (must be a list of optimizers)")
+    if not 1 <= len(value) <= MAX_ENTRIES:
+        raise ValueError(f"Invalid optimizers value: {len(value)} optimizers (must be 1 to {MAX_ENTRIES})")
+    out = []
+    for item in value:
+        entry = LabEntry(item) if isinstance(item, str) else item
+        if not isinstance(entry, LabEntry):
+            raise ValueError(f"Invalid optimizers value: {item!r} (must be an optimizer name or a LabEntry)")
+        checked = make_entry(entry.optimizer, entry.overrides)  # ValueError names the optimizer or the value
+        out.append(LabEntry(checked.optimizer, dict(checked.overrides)))
+    return tuple(out)
+
+
 def _hidden(value: Any) -> tuple[int, ...]:
     """Text as typed (``"100,100"``, ``none``) or a sequence of whole numbers."""
     if isinstance(value, str):
@@ -171,6 +218,7 @@ class LabSettings(_EventedSettings):
     eval_every: int = model_field(100, validate=_whole("eval_every", 0, 1_000_000))
     log_y: bool = model_field(False, validate=_flag("log_y"))
     smoothing: str = model_field("kaiser", validate=_choice("smoothing", SMOOTHINGS))
+    optimizers: tuple[LabEntry, ...] = model_field(tuple(LabEntry(n) for n in BOOK_OPTIMIZERS), validate=_entries)
 
     @property
     def features(self) -> int:
@@ -193,6 +241,12 @@ class LabSettings(_EventedSettings):
         if self.dataset == "mnist_download":
             return "mnist"
         return f"mnist:{self.check_folder()}"
+
+    def entries(self) -> list[Entry]:
+        """The competitors as ``gdstudio train`` runs them: labels ``adam``, ``adam_2``, …"""
+        labels = entry_labels([e.optimizer for e in self.optimizers])
+        return [make_entry(e.optimizer, e.overrides, label=label) for e, label in zip(self.optimizers, labels,
+                                                                                       strict=True)]
 
     def train_config(self) -> TrainConfig:
         """The settings every optimizer shares, validated."""

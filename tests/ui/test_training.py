@@ -38,6 +38,7 @@ from gdstudio.train.compare import (  # noqa: E402
 )
 from gdstudio.train.datasets import MNIST_FILES, load_dataset  # noqa: E402
 from gdstudio.train.idx import write_idx  # noqa: E402
+from gdstudio.train.lab_model import LabEntry  # noqa: E402
 from gdstudio.train.mlp import MLP  # noqa: E402
 from gdstudio.ui.training import TrainingLab  # noqa: E402
 from gdstudio.ui.training.curves import LiveCurves, fit_range  # noqa: E402
@@ -196,6 +197,39 @@ def test_diverging_optimizer_is_marked_not_raised(lab, qtbot):
     assert len(lab.curves._series[0].cross.getData()[0]) == 1  # the red cross where the curve ends
     assert "diverged: SGD" in lab.status.text()
     assert np.isfinite(result.losses["adam"]).all()
+
+
+def test_the_setup_widgets_and_the_lab_model_follow_each_other(lab, qtbot):
+    m = lab.settings
+    lab.seed.setValue(5)
+    assert m.seed == 5
+    m.iterations = 77
+    assert lab.iterations.value() == 77
+    lab.hidden.setText("8, 8")
+    assert m.hidden == (8, 8)
+    lab.hidden.setText("8,x")  # refused: the model keeps its last valid value, the field says why
+    assert m.hidden == (8, 8) and lab.hidden_error.isVisible() and not lab.start()
+    m.hidden = (4,)
+    assert lab.hidden.text() == "4" and not lab.hidden_error.isVisible()
+    assert lab.network_info.text().startswith("64 → 4 → 10")
+    m.log_y = True
+    assert lab.log_y.isChecked()
+    lab.smoothing.setCurrentIndex(lab.smoothing.findData("ema"))
+    assert m.smoothing == "ema"
+    m.dataset = "mnist_download"
+    assert lab.dataset.currentData() == "mnist_download" and lab.folder_row.isHidden()
+    m.dataset = "digits"
+    m.optimizers = ("adam", LabEntry("sgd", {"lr": 0.5}))
+    rows = lab.optimizers.rows
+    assert [r.optimizer for r in rows] == ["adam", "sgd"] and rows[1].editors["lr"].value() == 0.5
+    rows[0].editors["lr"].spins[0].setValue(0.003)  # as a user types it
+    assert m.optimizers[0] == LabEntry("adam", {"lr": 0.003})
+    m.iterations, m.eval_every, m.batch_size = 12, 6, 16
+    result = run(lab, qtbot)
+    assert result.hyperparams["adam"]["lr"] == 0.003 and result.hyperparams["sgd"]["lr"] == 0.5
+    np.testing.assert_array_equal(result.losses["sgd"], direct(hidden=(4,), iterations=12, batch=16, seed=5,
+                                                               eval_every=6, entries=[
+        make_entry("adam", {"lr": 0.003}), make_entry("sgd", {"lr": 0.5})]).losses["sgd"])
 
 
 def test_view_options_redraw_the_same_numbers(lab, qtbot):

@@ -31,16 +31,13 @@ from PySide6.QtWidgets import (
 from gdstudio.engine.hyperparams import Value, format_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, OptimizerSpec, get_spec
 from gdstudio.train.compare import Entry, make_entry, training_defaults
+from gdstudio.train.lab_model import BOOK_OPTIMIZERS, MAX_ENTRIES, LabEntry, entry_labels
 from gdstudio.train.plot import PALETTE
 from gdstudio.ui.widgets.hyperparams import ParamEditor, make_param_editor
 from gdstudio.ui.widgets.mathtext import rule_text
 
 __all__ = ["BOOK_OPTIMIZERS", "MAX_ENTRIES", "OptimizerEntry", "OptimizerList", "entry_color", "hp_summary"]
 
-#: The book's comparison (seed 001): its four, plus the RMSProp its exercise adds.
-BOOK_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam", "rmsprop")
-#: As many rows as the palette has distinct colours.
-MAX_ENTRIES = len(PALETTE)
 ERROR_STYLE = "color: #E0301E;"
 
 
@@ -172,7 +169,7 @@ class OptimizerEntry(QFrame):
         self.combo.blockSignals(blocked)
         self.combo.setToolTip(f"{self._spec.title}: {self._spec.summary}")
         self._build_editors()
-        self._refresh()
+        self.refresh()
         self.changed.emit()
 
     def _build_editors(self) -> None:
@@ -205,10 +202,11 @@ class OptimizerEntry(QFrame):
             self.show_error(str(exc))
         else:
             self.error.hide()
-        self._refresh()
+        self.refresh()
         self.changed.emit()
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """The summary line from the editors' values."""
         text = hp_summary(self._spec, self.values())
         self.summary.setText(text)
         self.summary.setToolTip(f"{self._spec.title}: {text}\n(⚙ to edit)")
@@ -312,13 +310,20 @@ class OptimizerList(QWidget):
 
     def labels(self) -> list[str]:
         """Registry names, ``<name>_2`` for a repeat (the CSV column suffixes)."""
-        seen: dict[str, int] = {}
-        out = []
-        for row in self.rows:
-            seen[row.optimizer] = seen.get(row.optimizer, 0) + 1
-            k = seen[row.optimizer]
-            out.append(row.optimizer if k == 1 else f"{row.optimizer}_{k}")
-        return out
+        return entry_labels([row.optimizer for row in self.rows])
+
+    def lab_entries(self) -> tuple[LabEntry, ...]:
+        """What the rows show, as the lab model's entries (not validated here)."""
+        return tuple(LabEntry(row.optimizer, row.overrides()) for row in self.rows)
+
+    def set_entries(self, entries: Sequence[LabEntry]) -> None:
+        """Rows for ``entries`` (the lab model's), editors showing their overrides."""
+        self.set_names([e.optimizer for e in entries])
+        for row, entry in zip(self.rows, entries, strict=True):
+            for name, value in entry.overrides.items():
+                row.editors[name].set_value(value)
+            row.refresh()
+        self.changed.emit()
 
     def entries(self) -> list[Entry]:
         """Validated entries in row order; ValueError (also shown under its row) on the first bad one."""

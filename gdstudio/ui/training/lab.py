@@ -62,8 +62,10 @@ from gdstudio.atomic import atomic_path, check_target
 from gdstudio.train.compare import CompareResult, TrainConfig
 from gdstudio.train.datasets import MNIST_FILES, MNIST_MIRRORS, Dataset, DatasetError, find_mnist_files, mnist_cache_dir
 from gdstudio.train.lab_model import (
+    BOOK_OPTIMIZERS,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_UNITS,
+    LabEntry,
     LabSettings,
     network_text,
     parse_hidden_sizes,
@@ -71,7 +73,7 @@ from gdstudio.train.lab_model import (
 from gdstudio.ui.actions import ActionSet, ActionSpec
 from gdstudio.ui.background import Background, Job
 from gdstudio.ui.training.curves import SMOOTHING, CurvesView, LiveCurves
-from gdstudio.ui.training.entries import BOOK_OPTIMIZERS, OptimizerList, hp_summary
+from gdstudio.ui.training.entries import OptimizerList, hp_summary
 from gdstudio.ui.training.placement import LAB_SIZE, beside
 from gdstudio.ui.training.worker import (
     DOWNLOAD_TIMEOUT,
@@ -435,6 +437,9 @@ class TrainingLab(QMainWindow):
         m.events.hidden.connect(self._show_hidden)
         m.events.log_y.connect(self._show_log_y)
         m.events.smoothing.connect(self._show_smoothing)
+        self.optimizers.changed.connect(self._write_optimizers)
+        m.events.optimizers.connect(self._show_optimizers)
+        self._show_optimizers(m.optimizers)
         self._show_budget()
         self._show_log_y(m.log_y)
         self._show_smoothing(m.smoothing)
@@ -449,6 +454,13 @@ class TrainingLab(QMainWindow):
             self._invalid.pop(name, None)
         if name == "hidden":
             self._show_network()
+
+    def _write_optimizers(self) -> None:
+        self._write("optimizers", self.optimizers.lab_entries())
+
+    def _show_optimizers(self, entries: tuple[LabEntry, ...], *_old: object) -> None:
+        if self.optimizers.lab_entries() != entries:
+            self.optimizers.set_entries(entries)
 
     def _show_budget(self, *_args: object) -> None:
         for name, spin in self._spins.items():
@@ -557,15 +569,19 @@ class TrainingLab(QMainWindow):
 
     def config(self) -> TrainConfig:
         """The shared settings; ValueError (shown under its field) while a widget's value is refused."""
-        for message in self._invalid.values():
-            raise ValueError(message)
+        for name, message in self._invalid.items():
+            if name != "optimizers":
+                raise ValueError(message)
         return self.settings.train_config()
 
     def request(self) -> TrainRequest:
         """Everything a run needs, validated; the first problem raises ValueError (and is shown)."""
         config = self.config()
         spec = self.dataset_spec()
-        entries = tuple(self.optimizers.entries())
+        if "optimizers" in self._invalid:
+            self.optimizers.entries()  # shows the refused value under its row (and raises)
+            raise ValueError(self._invalid["optimizers"])
+        entries = tuple(self.settings.entries())
         return TrainRequest(spec, entries, config, self.download_timeout, tuple(self.mnist_mirrors),
                             dict(self.mnist_files))
 
