@@ -257,10 +257,10 @@ class RunsLayer(pg.GraphicsObject):
             if before is None or r.n < before[0]:
                 return False
             n0, last = before
+            if not np.array_equal(r.points[n0 - 1], last):
+                return False  # restarted or replaced under the same key (an undo: maybe as long)
             if r.n == n0:
                 continue
-            if not np.array_equal(r.points[n0 - 1], last):
-                return False  # restarted or replaced under the same key
             pts = r.points[n0 - 1 : r.n]
             if not (np.isfinite(pts).all() and (pts >= lo).all() and (pts <= hi).all()):
                 return False  # it leaves the box: the clipped geometry draws it (✕ and all)
