@@ -52,3 +52,19 @@ def test_views_accept_the_stopped_status(stopped):
     s.forward(3)
     views = {t.key: t for t in trajectories(s, preview=True)}
     assert views[stop].status == "stopped" and views[stop].points.shape == (1, 2)
+
+
+def test_main_window_shows_the_stop_without_a_traceback(studio, qtbot):
+    import gdstudio_window_fixtures as wf
+
+    w = studio
+    w.session.set_problem(name="custom", expr="x**4 + y**4")
+    rid = w.session.add_run(RunConfig("newton", (0.0, 1.0)))
+    w.session.forward(5)
+    wf.settle(qtbot, w)
+    assert w.session.entry(rid).status is Status.STOPPED
+    assert w.status_message.text().endswith(f"stopped: {REASON}")
+    model = w.panels["runs"].model
+    assert model.data(model.index(model.ids.index(rid), STATUS)) == "stopped @ 0"
+    drawn = w.contour.drawn_run(rid)
+    assert drawn is not None and not drawn.crossed  # a stop is not a divergence: no cross
