@@ -529,6 +529,10 @@ def main() -> None:
     import reference_community
 
     reference_community.main()
+    # Newton's closed form against torch's autograd Hessians (tools/reference_newton.py).
+    import reference_newton
+
+    reference_newton.main()
 
 
 if __name__ == "__main__":
