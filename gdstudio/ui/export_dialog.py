@@ -53,11 +53,12 @@ from PySide6.QtWidgets import (
 )
 
 from gdstudio.atomic import atomic_path
+from gdstudio.export.frames import MAX_SIZE, MIN_SIZE, Progress, check_size, export_frames, format_seconds
 from gdstudio.export.schedule import FRAME_MODES, frame_steps
 from gdstudio.export.trace_format import trace_csv, trace_json, traces_csv, traces_json
 from gdstudio.export.writers import ExportError, check_folder, output_kind, writer_for
 from gdstudio.ui.bridge import Subscriptions
-from gdstudio.ui.frames import VIEWS, FrameRenderer, Progress, check_size, export_frames, format_seconds
+from gdstudio.ui.frames import VIEWS, FrameRenderer
 
 if TYPE_CHECKING:
     from gdstudio.model.session import Session
@@ -154,7 +155,7 @@ class _SizeField(QWidget):
             self.combo.addItem(text, size)
         self.width_box, self.height_box = QSpinBox(), QSpinBox()
         for box, name in ((self.width_box, "width"), (self.height_box, "height")):
-            box.setRange(64, 7680)
+            box.setRange(MIN_SIZE, MAX_SIZE)
             box.setSuffix(" px")
             box.setObjectName(name)
         row = QHBoxLayout(self)
