@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -85,12 +86,15 @@ class HyperParam:
                 return fallback
             raise ValueError(f"Invalid {self.name} value: {value!r} (must be {self.range_text()})")
         if self.kind == "int":
-            whole = isinstance(value, numbers.Integral) or (
-                isinstance(value, numbers.Real) and float(value).is_integer()
-            )
-            if isinstance(value, (bool, np.bool_)) or not whole:
+            number: int | None = None
+            if isinstance(value, (bool, np.bool_)):
+                pass
+            elif isinstance(value, numbers.Integral):
+                number = operator.index(value)
+            elif isinstance(value, numbers.Real) and float(value).is_integer():
+                number = int(float(value))
+            if number is None:
                 raise ValueError(f"Invalid {self.name} value: {value!r} (must be {self.range_text()})")
-            number: int = int(value)  # type: ignore[call-overload]
             if not (number > self.low if self.low_open else number >= self.low) or not (
                 number < self.high if self.high_open else number <= self.high
             ):
