@@ -198,18 +198,21 @@ class MainWindow(QMainWindow):
         self.status_updates.fired.connect(self._update_status_labels)
         self._subs = Subscriptions()
         s = self.session
+        # The fields the window shows (the views are the bridge's; the checkable actions follow
+        # their own fields through their bindings).
         self._subs.connect(s.message, self.show_status)
-        self._subs.connect(s.playing_changed, self._on_playing)
-        self._subs.connect(s.options_changed, self.action_set.refresh)
-        self._subs.connect(s.problem_changed, self.action_set.refresh)
+        self._subs.connect(s.playback.events.playing, self._on_playing)
+        for layout_field in (s.options.events.small_multiples, s.options.events.show_surface):
+            self._subs.connect(layout_field, self.action_set.refresh)  # 3-D view: enabled side by side only
+            self._subs.connect(layout_field, self._apply_view_layout)
+        self._subs.connect(s.problem_changed, self.action_set.refresh)  # the problem object is swapped
         self._subs.connect(s.problem_changed, self._fit_views_to_problem)
-        self._subs.connect(s.options_changed, self._apply_view_layout)
         self._subs.connect(s.problem_changed, self._apply_view_layout)
         self.docks["fit"].visibilityChanged.connect(lambda _v: self._apply_view_layout())
-        self._subs.connect(s.position_changed, lambda _s: self._refresh_status())
-        self._subs.connect(s.runs_advanced, self._refresh_status)
+        self._subs.connect(s.playback.events.position, lambda *_: self._refresh_status())
+        self._subs.connect(s.runs_advanced, self._refresh_status)  # (steps computed: no field)
         self._subs.connect(s.runs_changed, lambda: self._refresh_status(force=True))
-        self._subs.connect(s.selection_changed, lambda _id: self._on_selection())
+        self._subs.connect(s.playback.events.selected, lambda *_: self._on_selection())
         self._subs.connect(s.undo_stack.changed, self._on_undo_changed)
         self.action_set.refresh()
         self._on_playing(s.playing)
