@@ -274,3 +274,4 @@ class ViewOptions(EventedModel):
     show_surface: bool = field(default=True, metadata=meta(_boolean("show_surface")))  # View → 3-D view
     grey_surface: bool = field(default=False, metadata=meta(_boolean("grey_surface")))  # coloured runs stand out
     small_multiples: bool = field(default=False, metadata=meta(_boolean("small_multiples")))  # one contour per run
+    show_internals: bool = field(default=False, metadata=meta(_boolean("show_internals")))  # ASGD's x̄, Prodigy's d …
