@@ -43,7 +43,7 @@ from gdstudio.train.mlp import MLP  # noqa: E402
 from gdstudio.ui.training import TrainingLab  # noqa: E402
 from gdstudio.ui.training.curves import LiveCurves, fit_range  # noqa: E402
 from gdstudio.ui.training.entries import BOOK_OPTIMIZERS, MAX_ENTRIES, OptimizerEntry, entry_color  # noqa: E402
-from gdstudio.ui.training.lab import network_text, parse_hidden_sizes  # noqa: E402
+from gdstudio.ui.training.lab import LAB_ACTIONS, LabActionId, network_text, parse_hidden_sizes  # noqa: E402
 from gdstudio.ui.training.worker import Chunk, Throttle  # noqa: E402
 
 RUN_TIMEOUT = 60_000  # ms: a wait limit for slow shared machines, not a speed assertion
@@ -422,6 +422,61 @@ def test_export_file_dialogs_add_the_suffix_and_cancel_writes_nothing(lab, qtbot
     assert not lab.export_csv()  # cancelled
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.CSV", "plot.png"]
     assert [a[1] for a in asked] == ["training_loss.png", "training_curves.csv", "training_curves.csv"]
+
+
+def _lab_effects(lab, qtbot, tmp_path, monkeypatch):
+    """For every lab action: prepare the stage, return check() (true once the trigger acted)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda _p, _t, start, _f: (str(tmp_path / Path(start).name), "")))
+
+    def start():
+        configure(lab, iterations=1_000_000, eval_every=0, optimizers=("sgd",))
+        return lambda: lab.running and not lab.start_action.isEnabled() and lab.stop_action.isEnabled()
+
+    def stop():
+        configure(lab, iterations=1_000_000, eval_every=0, optimizers=("sgd",))
+        assert lab.start()
+        qtbot.waitUntil(lambda: lab.curves.data.completed >= 3, timeout=RUN_TIMEOUT)
+        return lambda: lab.stopping and not lab.stop_action.isEnabled()
+
+    def fit():
+        run(lab, qtbot)
+        box = lab.curves.loss_plot.getPlotItem().getViewBox()
+        box.setXRange(10, 20, padding=0)
+        return lambda: box.viewRange()[0][0] < 1 and box.viewRange()[0][1] > 40
+
+    def export_png():
+        run(lab, qtbot)
+        png = tmp_path / "training_loss.png"
+        return lambda: png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def export_csv():
+        result = run(lab, qtbot)
+        csv = tmp_path / "training_curves.csv"
+        return lambda: csv.exists() and csv.read_text().count("\n") == result.completed + 1
+
+    def close():
+        return lambda: not lab.isVisible()
+
+    return {"start": start, "stop": stop, "fit": fit, "export_png": export_png, "export_csv": export_csv,
+            "close": close}
+
+
+@pytest.mark.parametrize("action_id", [a.id for a in LAB_ACTIONS])
+def test_every_lab_action_triggers(lab, qtbot, tmp_path, monkeypatch, action_id):
+    effects = _lab_effects(lab, qtbot, tmp_path, monkeypatch)
+    assert set(effects) == {a.id for a in LAB_ACTIONS} == set(LabActionId)
+    check = effects[action_id]()
+    assert not check(), f"{action_id}: the effect is there before the trigger"
+    action = lab.actions[action_id]
+    assert action.isEnabled() and action.toolTip()
+    action.trigger()
+    assert check(), action_id
+    if lab.running:
+        with qtbot.waitSignal(lab.run_finished, timeout=RUN_TIMEOUT):
+            lab.stop()
 
 
 # ------------------------------------------------------------------------------ optimizer rows
