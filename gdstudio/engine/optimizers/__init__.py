@@ -2,15 +2,20 @@
 
 from gdstudio.engine.optimizers.base import Optimizer, OptState, StepInternals
 from gdstudio.engine.optimizers.registry import (
+    GROUPS,
     OPTIMIZERS,
+    Group,
     OptimizerSpec,
     get_spec,
     make_optimizer,
     optimizer_names,
+    optimizers_by_group,
 )
 
 __all__ = [
+    "GROUPS",
     "OPTIMIZERS",
+    "Group",
     "OptState",
     "Optimizer",
     "OptimizerSpec",
@@ -18,4 +23,5 @@ __all__ = [
     "get_spec",
     "make_optimizer",
     "optimizer_names",
+    "optimizers_by_group",
 ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from gdstudio.engine.hyperparams import HyperParam, Value
 from gdstudio.engine.optimizers.adabelief import AdaBelief
@@ -45,7 +45,29 @@ from gdstudio.engine.optimizers.schedulefree import ScheduleFreeAdamW, ScheduleF
 from gdstudio.engine.optimizers.sgd import SGD
 from gdstudio.engine.optimizers.yogi import Yogi
 
-__all__ = ["OPTIMIZERS", "OptimizerSpec", "get_spec", "make_optimizer", "optimizer_names"]
+__all__ = [
+    "GROUPS",
+    "OPTIMIZERS",
+    "Group",
+    "OptimizerSpec",
+    "get_spec",
+    "make_optimizer",
+    "optimizer_names",
+    "optimizers_by_group",
+]
+
+#: The families the window groups optimizers by (:attr:`OptimizerSpec.group`):
+#: ``classic`` — a step along the (momentum-averaged) gradient with one η for every coordinate
+#: (gd, sgd, momentum, nag; asgd, which only adds a decaying η and an average of the iterates);
+#: ``adaptive`` — a per-coordinate scale from gradient statistics (Adagrad … Adafactor, the
+#: pytorch_optimizer Adam family, MADGRAD);
+#: ``sign-based`` — the step's size ignores the gradient's magnitude (lion, rprop, muon);
+#: ``second-order`` — curvature: l-bfgs (quasi-Newton), newton (exact Hessian);
+#: ``schedule-free`` — the schedulefree package's interpolation/averaging in place of a schedule.
+Group = Literal["classic", "adaptive", "sign-based", "second-order", "schedule-free"]
+
+#: Every :data:`Group`, in display order.
+GROUPS: tuple[Group, ...] = get_args(Group)
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,12 @@ class OptimizerSpec:
     defaults: Mapping[str, Value]
     summary: str
     adaptive: bool
+    #: The family the window lists it under: one of :data:`GROUPS`.
+    group: Group
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUPS:
+            raise ValueError(f"Invalid group value: {self.group!r} (must be one of {', '.join(GROUPS)})")
 
     @property
     def hyperparams(self) -> tuple[HyperParam, ...]:
@@ -117,49 +145,61 @@ class OptimizerSpec:
         return self.rule.__doc__ or ""
 
 
-def _spec(rule: type[Optimizer[Any]], summary: str, *, adaptive: bool, name: str = "", title: str = "",
-          **defaults: Value) -> OptimizerSpec:
-    return OptimizerSpec(name or rule.name, title or rule.title, rule, defaults, summary, adaptive)
+def _spec(rule: type[Optimizer[Any]], summary: str, *, adaptive: bool, group: Group, name: str = "",
+          title: str = "", **defaults: Value) -> OptimizerSpec:
+    return OptimizerSpec(name or rule.name, title or rule.title, rule, defaults, summary, adaptive, group)
 
 
-#: Every entry in display order: the articles' names first, then torch's.
+#: Every entry in display order: the articles' names first, then torch's; :attr:`OptimizerSpec.group` sorts
+#: them for the window's grouped list (:data:`GROUPS`).
 _ENTRIES = (
-    _spec(SGD, "plain gradient descent θ ← θ − η∇f (the articles' GD)", adaptive=False, name="gd", title="GD"),
-    _spec(SGD, "θ ← θ − η·d, d the gradient or its momentum buffer", adaptive=False),
-    _spec(SGD, "SGD with momentum γ = 0.9", adaptive=False, name="momentum", title="Momentum", momentum=0.9),
-    _spec(SGD, "Nesterov accelerated gradient, γ = 0.9", adaptive=False,
+    _spec(SGD, "plain gradient descent θ ← θ − η∇f (the articles' GD)", adaptive=False, group="classic",
+          name="gd", title="GD"),
+    _spec(SGD, "θ ← θ − η·d, d the gradient or its momentum buffer", adaptive=False, group="classic"),
+    _spec(SGD, "SGD with momentum γ = 0.9", adaptive=False, group="classic",
+          name="momentum", title="Momentum", momentum=0.9),
+    _spec(SGD, "Nesterov accelerated gradient, γ = 0.9", adaptive=False, group="classic",
           name="nag", title="NAG", momentum=0.9, nesterov=True),
-    _spec(Adagrad, "steps shrink with the running sum of squared gradients", adaptive=True),
-    _spec(RMSprop, "steps scaled by a moving average of squared gradients", adaptive=True),
-    _spec(Adam, "momentum plus RMSProp scaling, with bias correction", adaptive=True),
-    _spec(Adam, "Adam with weight decay applied to θ directly", adaptive=True,
+    _spec(Adagrad, "steps shrink with the running sum of squared gradients", adaptive=True, group="adaptive"),
+    _spec(RMSprop, "steps scaled by a moving average of squared gradients", adaptive=True, group="adaptive"),
+    _spec(Adam, "momentum plus RMSProp scaling, with bias correction", adaptive=True, group="adaptive"),
+    _spec(Adam, "Adam with weight decay applied to θ directly", adaptive=True, group="adaptive",
           name="adamw", title="AdamW", decoupled_weight_decay=True, weight_decay=1e-2),
-    _spec(NAdam, "Adam with a Nesterov look-ahead on the first moment", adaptive=True),
-    _spec(RAdam, "Adam with a variance rectification in the first steps", adaptive=True),
-    _spec(Adamax, "Adam with the infinity norm in place of the second moment", adaptive=True),
-    _spec(Adadelta, "steps scaled by the ratio of running RMS of updates and gradients", adaptive=True),
-    _spec(Rprop, "per-parameter step sizes steered by the gradient's sign only", adaptive=True),
-    _spec(ASGD, "SGD with a decaying step and a Polyak average x̄ of the iterates", adaptive=False),
+    _spec(NAdam, "Adam with a Nesterov look-ahead on the first moment", adaptive=True, group="adaptive"),
+    _spec(RAdam, "Adam with a variance rectification in the first steps", adaptive=True, group="adaptive"),
+    _spec(Adamax, "Adam with the infinity norm in place of the second moment", adaptive=True, group="adaptive"),
+    _spec(Adadelta, "steps scaled by the ratio of running RMS of updates and gradients", adaptive=True,
+          group="adaptive"),
+    # Rprop reads only the gradient's sign (its step sizes adapt to sign changes, not to magnitudes)
+    _spec(Rprop, "per-parameter step sizes steered by the gradient's sign only", adaptive=True, group="sign-based"),
+    # ASGD is SGD with a decaying step plus an average of the iterates: nothing is scaled per coordinate
+    _spec(ASGD, "SGD with a decaying step and a Polyak average x̄ of the iterates", adaptive=False, group="classic"),
     _spec(Adafactor, "steps relative to |θ|, scaled by the second moment, RMS-clipped", adaptive=True,
-          eps=(2.0**-52, 1e-3)),  # torch's eps[0] None: float64's ε
+          group="adaptive", eps=(2.0**-52, 1e-3)),  # torch's eps[0] None: float64's ε
     _spec(LBFGS, "quasi-Newton direction from recent curvature pairs, optional strong-Wolfe search",
-          adaptive=False, max_iter=1, max_eval=25),  # one gdstudio step is one step(closure)
+          adaptive=False, group="second-order", max_iter=1, max_eval=25),  # one gdstudio step is one step(closure)
+    # Muon's Newton-Schulz iteration approximates the matrix sign UVᵀ of the momentum (sign(m) for a
+    # scalar; m/‖m‖ up to the iteration's spread for a 1 x D row): the step length ignores |g|, as Lion's
     _spec(Muon, "momentum orthogonalised by Newton-Schulz (normalised for a 1 x D matrix)", adaptive=False,
-          adjust_lr_fn="original"),  # torch's None
+          group="sign-based", adjust_lr_fn="original"),  # torch's None
     # pytorch_optimizer 4.1.0 and schedulefree 1.4.1 (docs/optimizers.md, "Community optimizers")
-    _spec(Lion, "sign of an interpolated momentum: every coordinate moves ±η", adaptive=False),
-    _spec(AdaBelief, "Adam dividing by the gradient's spread around its average", adaptive=True),
-    _spec(Yogi, "Adam with an additive, sign-controlled second moment", adaptive=True),
-    _spec(Adan, "adaptive Nesterov momentum from gradient differences", adaptive=True),
-    _spec(Lamb, "Adam steps scaled by the trust ratio ‖θ‖/‖step‖", adaptive=True),
-    _spec(AdEMAMix, "Adam plus a slow momentum mixed in with weight α", adaptive=True),
-    _spec(Prodigy, "Adam with step size D, an estimate of the distance to the solution", adaptive=True),
-    _spec(LaProp, "momentum of RMSProp-normalised gradients", adaptive=True),
-    _spec(MADGRAD, "dual averaging with a cube-root adaptive scale and momentum", adaptive=True),
-    _spec(ScheduleFreeSGD, "SGD whose gradient is taken between its iterate and their average", adaptive=False),
-    _spec(ScheduleFreeAdamW, "schedule-free averaging around an RMS-normalised step", adaptive=True),
+    _spec(Lion, "sign of an interpolated momentum: every coordinate moves ±η", adaptive=False, group="sign-based"),
+    _spec(AdaBelief, "Adam dividing by the gradient's spread around its average", adaptive=True, group="adaptive"),
+    _spec(Yogi, "Adam with an additive, sign-controlled second moment", adaptive=True, group="adaptive"),
+    _spec(Adan, "adaptive Nesterov momentum from gradient differences", adaptive=True, group="adaptive"),
+    _spec(Lamb, "Adam steps scaled by the trust ratio ‖θ‖/‖step‖", adaptive=True, group="adaptive"),
+    _spec(AdEMAMix, "Adam plus a slow momentum mixed in with weight α", adaptive=True, group="adaptive"),
+    _spec(Prodigy, "Adam with step size D, an estimate of the distance to the solution", adaptive=True,
+          group="adaptive"),
+    _spec(LaProp, "momentum of RMSProp-normalised gradients", adaptive=True, group="adaptive"),
+    _spec(MADGRAD, "dual averaging with a cube-root adaptive scale and momentum", adaptive=True, group="adaptive"),
+    _spec(ScheduleFreeSGD, "SGD whose gradient is taken between its iterate and their average", adaptive=False,
+          group="schedule-free"),
+    _spec(ScheduleFreeAdamW, "schedule-free averaging around an RMS-normalised step", adaptive=True,
+          group="schedule-free"),
     # second-order, no reference package (docs/optimizers.md: the closed form; tests/engine/test_newton.py)
-    _spec(Newton, "θ ← θ − η(H + λI)⁻¹∇f with the problem's exact Hessian H (damping λ)", adaptive=False),
+    _spec(Newton, "θ ← θ − η(H + λI)⁻¹∇f with the problem's exact Hessian H (damping λ)", adaptive=False,
+          group="second-order"),
 )
 
 #: Every optimizer by name, in display order.
@@ -168,6 +208,11 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _ENTRIES}
 
 def optimizer_names() -> list[str]:
     return list(OPTIMIZERS)
+
+
+def optimizers_by_group() -> dict[Group, list[str]]:
+    """Every optimizer name by group: :data:`GROUPS` order, registry order within a group."""
+    return {group: [spec.name for spec in _ENTRIES if spec.group == group] for group in GROUPS}
 
 
 def get_spec(name: str) -> OptimizerSpec:
