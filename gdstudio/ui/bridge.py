@@ -16,7 +16,7 @@ models, :mod:`gdstudio.model.state`) and, on
   recolour re-pens one run);
 * ``playback.position``: ``set_position``;
 * ``options.show_gradient`` / ``show_velocity`` / ``show_effective_step`` / ``show_field`` /
-  ``log_loss`` / ``grey_surface``: ``set_options``
+  ``log_loss`` / ``grey_surface`` / ``show_internals``: ``set_options``
   (:class:`~gdstudio.ui.views.protocol.DisplayOptions`); the layout options (3-D view, small
   multiples) are the window's, not the bridge's.
   The selection, playing and speed are shown by no view: not subscribed.
@@ -89,7 +89,7 @@ def trajectories(session: Session, *, preview: bool = False) -> list[TrajectoryV
         ahead = e.run.preview() if preview and e.visible and e.run.running else None
         out.append(TrajectoryView.from_history(
             e.id, e.run.history, status=str(e.run.status), color=e.color, label=e.label, visible=e.visible,
-            preview=ahead,
+            preview=ahead, scheduled=e.run.schedule is not None,
         ))
     return out
 
@@ -99,7 +99,8 @@ def display_options(session: Session) -> DisplayOptions:
     races, so the coloured runs stand out), from the session's view options."""
     o = session.options
     return DisplayOptions(gradient=o.show_gradient, velocity=o.show_velocity, effective_step=o.show_effective_step,
-                          field=o.show_field, log_loss=o.log_loss, colormap=GREY_MAP if o.grey_surface else SURFACE_MAP)
+                          field=o.show_field, log_loss=o.log_loss, colormap=GREY_MAP if o.grey_surface else SURFACE_MAP,
+                          internals=o.show_internals)
 
 
 def surface_cost(problem: Problem, resolution: int) -> int:
@@ -150,7 +151,7 @@ class ViewBridge(QObject):
         # Arrows at the runs' heads need the runs' previews; the field and the loss axis do not.
         for event in (o.show_gradient, o.show_velocity, o.show_effective_step):
             self._subs.connect(event, self._preview_option_changed)
-        for event in (o.show_field, o.log_loss, o.grey_surface):
+        for event in (o.show_field, o.log_loss, o.grey_surface, o.show_internals):
             self._subs.connect(event, self._option_changed)
         self._sync_entries()
         for view in (contour, surface, history):

@@ -26,6 +26,7 @@ from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
 from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, SegmentSet
 from gdstudio.ui.views._pg import EXACT_POINTS, DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
+from gdstudio.ui.views.internals import DrawnInternal, InternalsLayer, internal_paths
 from gdstudio.ui.views.protocol import DisplayOptions, FrameMixin, GradientFn, PickingView
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
@@ -50,7 +51,7 @@ _REFIT_FACTOR = 1.25
 
 # Stacking order of the items.
 _Z_IMAGE, _Z_CONTOUR, _Z_FIELD, _Z_CURVE = -100, -50, -40, -30
-_Z_MIN, _Z_RUNS, _Z_ARROW = 9, 10, 20
+_Z_MIN, _Z_RUNS, _Z_INTERNALS, _Z_ARROW = 9, 10, 11, 20
 
 
 class _StartViewBox(pg.ViewBox):
@@ -160,8 +161,11 @@ class ContourView(FrameMixin, PickingView):
         }
         self.runs_layer = RunsLayer()
         self.runs_layer.setZValue(_Z_RUNS)
+        #: The runs' point-like internals (ASGD's x̄, schedule-free's x) when shown.
+        self.internals_layer = InternalsLayer()
+        self.internals_layer.setZValue(_Z_INTERNALS)
         for item in (self.image, self.contours, self.curve_1d, self.field, self.minima, self.runs_layer,
-                     *self.arrows.values()):
+                     self.internals_layer, *self.arrows.values()):
             pi.addItem(item)
         for item in self.arrows.values():
             item.setZValue(_Z_ARROW)
@@ -172,6 +176,7 @@ class ContourView(FrameMixin, PickingView):
         self._trajs: list[TrajectoryView] = []
         self._step = 0
         self._overlays = dict.fromkeys(_OVERLAYS, False)
+        self._internals = False
         self._scale: HeightScale | None = None
         self._gradient_fn: GradientFn | None = None
         self._arrow_refs: dict[str, float] | None = None
@@ -331,9 +336,26 @@ class ContourView(FrameMixin, PickingView):
         """Nothing to do before the surface arrives (the labels and ∇f come with it)."""
 
     def set_options(self, options: DisplayOptions) -> None:
-        """The arrows and the field that are on, and the heat map's colour map."""
+        """The arrows and the field that are on, the heat map's colour map and the internals."""
         self.set_overlays(**options.overlays)
         self.set_colormap(options.colormap)
+        self.set_internals_visible(options.internals)
+
+    def set_internals_visible(self, on: bool) -> None:
+        """Draw the runs' point-like internals (dashed paths, hollow heads)."""
+        if bool(on) != self._internals:
+            self._internals = bool(on)
+            self._update_internals()
+
+    def internal_paths(self) -> list[DrawnInternal]:
+        """What is drawn of the internals (empty when they are off)."""
+        return self.internals_layer.drawn()
+
+    def _update_internals(self) -> None:
+        on = self._internals and self._dim == 2
+        drawn = internal_paths(self._trajs, self._step, self._box_lo, self._box_hi) if on else []
+        if drawn or self.internals_layer.drawn():
+            self.internals_layer.set_drawn(drawn, self._pixel())
 
     # -- runs ----------------------------------------------------------------------------
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:
@@ -440,6 +462,7 @@ class ContourView(FrameMixin, PickingView):
             del self._geoms[key]
         self.runs_layer.set_runs(drawn)
         self._last_pixel = pixel
+        self._update_internals()
         self._update_arrows()
 
     # -- overlays ------------------------------------------------------------------------

@@ -48,14 +48,24 @@ from gdstudio.ui.views.types import TrajectoryView, shown_index
 if TYPE_CHECKING:
     from gdstudio.engine.problems import Problem
 
-__all__ = ["MIN_PLOT_SIZE", "PLOTS", "HistoryView", "SeriesSummary", "log10_masked", "peak_decimate"]
+__all__ = ["ALL_PLOTS", "INTERNALS", "MIN_PLOT_SIZE", "PLOTS", "HistoryView", "SeriesSummary", "log10_masked",
+           "peak_decimate"]
 
 #: Plot names, in grid order (row-major 2 × 2).
 PLOTS = ("loss", "parameters", "effective_lr", "grad_norm")
+#: The fifth plot, shown with the internals option: the rules' per-step numbers (Prodigy's d,
+#: L-BFGS's evaluations), log axis.
+INTERNALS = "internals"
+ALL_PLOTS = (*PLOTS, INTERNALS)
 _TITLES = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective learning rate",
-           "grad_norm": "gradient norm ‖∇f‖"}
-_SHORT = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective lr", "grad_norm": "‖∇f‖"}
+           "grad_norm": "gradient norm ‖∇f‖", INTERNALS: "optimizer internals (log)"}
+_SHORT = {"loss": "loss", "parameters": "parameters", "effective_lr": "effective lr", "grad_norm": "‖∇f‖",
+          INTERNALS: "internals"}
 _STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine)
+#: The scheduled η in the effective-lr plot.
+_SCHEDULE_STYLE = Qt.PenStyle.DotLine
+#: The label of the scheduled η curve.
+SCHEDULE_LABEL = "η (schedule)"
 #: While playing (set_frame with growing runs) curves, line and dots are redrawn at most this often
 #: (s); a timer catches up. A seek (set_position) redraws the line and dots at once.
 CURVE_INTERVAL = 1 / 15
@@ -508,7 +518,9 @@ class _RunCurves:
 class HistoryView(QWidget):
     """Four small plots of each run's history in one GraphicsLayoutWidget (one scene repaints per
     frame), arranged to fit (see the module docstring). ``plots[name]`` are the PlotItems, named
-    as in :data:`PLOTS`; ``escape_markers[name]`` the ✕ where runs leave a plot."""
+    as in :data:`ALL_PLOTS`; ``escape_markers[name]`` the ✕ where runs leave a plot. The
+    effective-lr plot also draws each scheduled run's η (dotted); the internals plot is laid out
+    only while :class:`DisplayOptions` ``internals`` is on."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -531,7 +543,7 @@ class HistoryView(QWidget):
         self.escape_markers: dict[str, PassiveScatter] = {}
         self.tails: dict[str, _Paths] = {}
         self.bodies: dict[str, _Paths] = {}
-        for name in PLOTS:
+        for name in ALL_PLOTS:
             plot = pg.PlotItem()
             _free_width(plot.titleLabel)
             plot.setTitle(_TITLES[name], size="9pt")
@@ -564,7 +576,8 @@ class HistoryView(QWidget):
             plot.addItem(cross)
             self.plots[name], self.position_lines[name], self.markers[name] = plot, line, marker
             self.escape_markers[name] = cross
-        self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True}
+        self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True, INTERNALS: True}
+        self._show_internals = False
         for name, on in self._log.items():
             self._set_log_axis(name, on)
         #: The grid shape (rows, columns) and the plots shown (all but in paged mode).
@@ -572,7 +585,7 @@ class HistoryView(QWidget):
         self.shown_plots: tuple[str, ...] = ()
         self._runs: dict[Hashable, _RunCurves] = {}
         self._trajs: list[TrajectoryView] = []
-        self._escaping: dict[str, set[Hashable]] = {name: set() for name in PLOTS}
+        self._escaping: dict[str, set[Hashable]] = {name: set() for name in ALL_PLOTS}
         self._step = 0
         self._loss_offset: float | None = None
         self._param_names: tuple[str, ...] = ("x", "y")
@@ -603,12 +616,14 @@ class HistoryView(QWidget):
             self._update_curves()
 
     def _choose_arrangement(self, width: int, height: int) -> tuple[int, int, int]:
-        """(rows, columns, plots per page): a grid of all four that gives each plot at least
-        MIN_PLOT_SIZE, else pages of two (or one) plots."""
+        """(rows, columns, plots per page): a grid of all the plots (four, five with the internals)
+        that gives each plot at least MIN_PLOT_SIZE, else pages of two (or one) plots."""
         mw, mh = MIN_PLOT_SIZE
-        for rows, cols in ((2, 2), (1, 4), (4, 1)):
+        n = len(self.plot_names)
+        grids = ((2, 2), (1, 4), (4, 1)) if n == 4 else ((2, 3), (3, 2), (1, 5), (5, 1))
+        for rows, cols in grids:
             if width / cols >= mw and height / rows >= mh:
-                return rows, cols, 4
+                return rows, cols, n
         tab_h = self.tabs.sizeHint().height()
         if width / 2 >= mw:
             return 1, 2, 2
@@ -619,11 +634,12 @@ class HistoryView(QWidget):
     def _arrange(self, force: bool = False) -> bool:
         """Lay the plots out for the current size; True if the plots shown or their grid changed."""
         rows, cols, per_page = self._choose_arrangement(max(1, self.width()), max(1, self.height()))
-        pages = [PLOTS[i : i + per_page] for i in range(0, len(PLOTS), per_page)]
-        if per_page < 4:
+        names = self.plot_names
+        pages = [names[i : i + per_page] for i in range(0, len(names), per_page)]
+        if per_page < len(names):
             labels = [" · ".join(_SHORT[p] for p in page) for page in pages]
             if [self.tabs.tabText(i) for i in range(self.tabs.count())] != labels:
-                current = self.shown_plots[0] if self.shown_plots else PLOTS[0]
+                current = self.shown_plots[0] if self.shown_plots and self.shown_plots[0] in names else names[0]
                 blocked = self.tabs.blockSignals(True)
                 while self.tabs.count():
                     self.tabs.removeTab(0)
@@ -633,8 +649,8 @@ class HistoryView(QWidget):
                 self.tabs.blockSignals(blocked)
             shown = pages[max(0, self.tabs.currentIndex())]
         else:
-            shown = PLOTS
-        self.tabs.setVisible(per_page < 4)
+            shown = names
+        self.tabs.setVisible(per_page < len(names))
         if not force and (rows, cols) == self.arrangement and shown == self.shown_plots:
             return False
         ci = self.layout_widget.ci
@@ -652,11 +668,16 @@ class HistoryView(QWidget):
         self.arrangement, self.shown_plots = (rows, cols), tuple(shown)
         return True
 
+    @property
+    def plot_names(self) -> tuple[str, ...]:
+        """The plots laid out: :data:`PLOTS`, and the internals plot while it is switched on."""
+        return ALL_PLOTS if self._show_internals else PLOTS
+
     def show_plot(self, name: str) -> None:
         """Bring plot ``name`` into view (its page, in paged mode)."""
         if name not in self.shown_plots:
             per_page = self.arrangement[0] * self.arrangement[1]
-            self.tabs.setCurrentIndex(PLOTS.index(name) // max(1, per_page))
+            self.tabs.setCurrentIndex(self.plot_names.index(name) // max(1, per_page))
 
     # -- settings ------------------------------------------------------------------------
     def set_log_loss(self, on: bool) -> None:
@@ -689,8 +710,18 @@ class HistoryView(QWidget):
             self.set_param_names(labels)
 
     def set_options(self, options: DisplayOptions) -> None:
-        """The loss axis: logarithmic or linear."""
+        """The loss axis (logarithmic or linear) and the internals plot."""
+        self.set_internals_visible(options.internals)
         self.set_log_loss(options.log_loss)
+
+    def set_internals_visible(self, on: bool) -> None:
+        """Lay out the internals plot (each run's per-step internals: Prodigy's d, L-BFGS's evaluations)."""
+        if bool(on) == self._show_internals:
+            return
+        self._show_internals = bool(on)
+        self.set_trajectories(self._trajs)  # the runs' internals curves appear or go
+        self._arrange(force=True)
+        self._update_curves()
 
     def set_param_names(self, names: Sequence[str]) -> None:
         self._param_names = tuple(str(n) for n in names)
@@ -703,7 +734,19 @@ class HistoryView(QWidget):
         if len(names) >= 2:
             suffix = f" ({names[0]} solid, {names[1]} dashed)"
         self._set_title("parameters", "parameters" + suffix)
+        shown = [t for t in self._trajs if t.visible]
+        if any(t.schedule_lr is not None for t in shown):  # the η curve: dotted
+            suffix = f" ({names[0]}, {SCHEDULE_LABEL} dotted)" if len(names) == 1 else (
+                f" ({names[0]} solid, {names[1]} dashed, {SCHEDULE_LABEL} dotted)" if len(names) >= 2
+                else f" ({SCHEDULE_LABEL} dotted)")
         self._set_title("effective_lr", "effective learning rate" + suffix)
+        inner: list[str] = []
+        for t in shown:
+            for i, name in enumerate(self._scalar_internals(t)):
+                label = f"{name} {'solid' if i == 0 else 'dashed'}" if len(t.scalar_internals()) > 1 else name
+                if label not in inner:
+                    inner.append(label)
+        self._set_title(INTERNALS, "optimizer internals (log)" + (": " + ", ".join(inner) if inner else ": none"))
         self._set_title("loss", "loss − min (log)" if self._loss_offset is not None else "loss")
 
     def _set_title(self, plot: str, text: str) -> None:
@@ -718,8 +761,7 @@ class HistoryView(QWidget):
         keys = {t.key for t in trajs}
         if keys != {t.key for t in self._trajs}:
             self._refit = True  # runs replaced: ranges start afresh
-        structure_changed = [(t.key, t.visible, t.color, t.dim) for t in trajs] != [
-            (t.key, t.visible, t.color, t.dim) for t in self._trajs]
+        structure_changed = [self._structure(t) for t in trajs] != [self._structure(t) for t in self._trajs]
         for key in [k for k in self._runs if k not in keys]:
             del self._runs[key]
             self._bodies_dirty = True
@@ -727,20 +769,24 @@ class HistoryView(QWidget):
             run = self._runs.get(t.key)
             if run is None:
                 run = self._runs[t.key] = _RunCurves()
-                for name in PLOTS:
+                for name in ALL_PLOTS:
                     run.curves[name] = []
-            dims = {"loss": 1, "parameters": t.dim, "effective_lr": t.dim, "grad_norm": 1}
+            dims = {"loss": 1, "parameters": t.dim, "effective_lr": t.dim + (t.schedule_lr is not None),
+                    "grad_norm": 1, INTERNALS: len(self._scalar_internals(t))}
             for name, n in dims.items():
                 curves = run.curves[name]
                 while len(curves) < n:
                     curves.append(_Curve())
                     run.color = ""  # restyle
-                del curves[n:]
+                if len(curves) > n:
+                    del curves[n:]
+                    self._bodies_dirty = True
             if run.color != t.color:
                 run.color = t.color
-                for curves in run.curves.values():
+                for name, curves in run.curves.items():
                     for i, c in enumerate(curves):
-                        c.set_pen(mk_pen(t.color, CURVE_WIDTH, _STYLES[min(i, 1)]))
+                        style = _SCHEDULE_STYLE if name == "effective_lr" and i >= t.dim else _STYLES[min(i, 1)]
+                        c.set_pen(mk_pen(t.color, CURVE_WIDTH, style))
                 self._bodies_dirty = True
         self._trajs = trajs
         if structure_changed or time.perf_counter() - self._curves_time >= CURVE_INTERVAL:
@@ -784,13 +830,25 @@ class HistoryView(QWidget):
         self.flush()
         return set(self._escaping[plot])
 
+    @staticmethod
+    def _structure(t: TrajectoryView) -> tuple:
+        """What decides a run's curves and pens (not its values)."""
+        return t.key, t.visible, t.color, t.dim, t.schedule_lr is not None, tuple(t.scalar_internals())
+
+    def _scalar_internals(self, t: TrajectoryView) -> dict[str, np.ndarray]:
+        return t.scalar_internals() if self._show_internals else {}
+
     def _series(self, t: TrajectoryView) -> dict[str, list[np.ndarray]]:
-        """Raw y values per plot (before the log transform)."""
+        """Raw y values per plot (before the log transform): the effective lr of each parameter,
+        then the scheduled η (runs with a schedule); the internals plot, each scalar internal."""
         out: dict[str, list[np.ndarray]] = {"loss": [t.loss], "parameters": [t.points[:, i] for i in range(t.dim)]}
         eff = t.effective_lr
         out["effective_lr"] = [eff[:, i] for i in range(t.dim)] if eff is not None else [np.empty(0)] * t.dim
+        if t.schedule_lr is not None:
+            out["effective_lr"].append(t.schedule_lr)
         norms = t.gradient_norms()
         out["grad_norm"] = [norms if norms is not None else np.empty(0)]
+        out[INTERNALS] = list(self._scalar_internals(t).values())
         return out
 
     def _transform(self, name: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -825,12 +883,12 @@ class HistoryView(QWidget):
                     c.set_visible(t.visible)
                     self._bodies_dirty = True
         self._fit_ranges(visible, series)
-        crosses: dict[str, list[tuple[float, float, str]]] = {name: [] for name in PLOTS}
+        crosses: dict[str, list[tuple[float, float, str]]] = {name: [] for name in ALL_PLOTS}
         for t in visible:
             for name, arrays in series[t.key].items():
                 crosses[name] += [(x, y, t.color) for x, y in self._draw_run(t, name, arrays)]
         self._draw_escapes(crosses)
-        for name in PLOTS:
+        for name in ALL_PLOTS:
             curves = [c for t in visible for c in self._runs[t.key].curves[name]]
             if self._bodies_dirty or name in self._bodies_changed:
                 self.bodies[name].set_paths([p for p in (c.body_path() for c in curves) if p is not None])
@@ -1003,7 +1061,7 @@ class HistoryView(QWidget):
         self._position_pending = False
         for line in self.position_lines.values():
             line.setValue(self._step)
-        points: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in PLOTS}
+        points: dict[str, tuple[list, list, list]] = {name: ([], [], []) for name in ALL_PLOTS}
         ranges = {name: plot.vb.viewRange()[1] for name, plot in self.plots.items()}
         for t in self._trajs:
             if not t.visible:

@@ -46,8 +46,9 @@ GradientFn = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class DisplayOptions:
-    """The overlays (arrows at each run's head, the −∇f field), the loss axis and the surface's
-    colour map (``gdstudio.ui.colormaps.COLORMAPS``) the views show."""
+    """The overlays (arrows at each run's head, the −∇f field), the loss axis, the surface's
+    colour map (``gdstudio.ui.colormaps.COLORMAPS``) the views show, and whether they draw the
+    optimizers' internals (``TrajectoryView.internals``: paths on the contour, curves in the history)."""
 
     gradient: bool = False
     velocity: bool = False
@@ -55,6 +56,7 @@ class DisplayOptions:
     field: bool = False
     log_loss: bool = True
     colormap: str = SURFACE_MAP
+    internals: bool = False
 
     @property
     def overlays(self) -> dict[str, bool]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,12 @@ class TrajectoryView:
     step factor, ``update`` = ``points[k+1] − points[k]``, ``grad_norm`` (K−1,) the norm of the
     exact gradient at ``points[k]`` (computed from ``grad`` when not given).
 
+    ``schedule_lr`` (K−1,): the η each step used when the run follows a learning-rate schedule
+    (None without one). ``internals``: the rule's extra per-step quantities by name (History's
+    ``internals``), row k their value after step k+1 — (K−1, D) for a point-like one (ASGD's
+    averaged iterate ``ax``, schedule-free's ``x``), (K−1,) for one number per step (Prodigy's
+    ``d``, L-BFGS's ``evals``); NaN rows before the rule created the buffer.
+
     ``preview`` (optional) describes the step the run *would* take next from its last point
     (``points[last_index]``, which has no row yet): a mapping with keys ``"grad"``,
     ``"first_moment"`` (all-NaN for rules without one), ``"effective_lr"`` and ``"update"``,
@@ -77,6 +83,8 @@ class TrajectoryView:
     update: np.ndarray | None = None
     grad_norm: np.ndarray | None = None
     preview: Mapping[str, np.ndarray] | None = None
+    schedule_lr: np.ndarray | None = None
+    internals: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         pts = np.asarray(self.points, dtype=np.float64)
@@ -99,6 +107,22 @@ class TrajectoryView:
         self.grad_norm = _opt_array("grad_norm", self.grad_norm, rows, None)
         if self.preview is not None:
             self.preview = _preview(self.preview, d)
+        self.schedule_lr = _opt_array("schedule_lr", self.schedule_lr, rows, None)
+        internals = {}
+        for name, value in self.internals.items():
+            arr = np.asarray(value, dtype=np.float64)
+            checked = _opt_array(f"internals[{name!r}]", arr, rows, d if arr.ndim == 2 else None)
+            assert checked is not None
+            internals[str(name)] = checked
+        self.internals = internals
+
+    def point_internals(self) -> dict[str, np.ndarray]:
+        """The point-like internals, (K−1, D) each (paths on the contour)."""
+        return {k: v for k, v in self.internals.items() if v.ndim == 2}
+
+    def scalar_internals(self) -> dict[str, np.ndarray]:
+        """The internals with one number per step, (K−1,) each (curves in the history)."""
+        return {k: v for k, v in self.internals.items() if v.ndim == 1}
 
     @property
     def dim(self) -> int:
@@ -120,12 +144,17 @@ class TrajectoryView:
     def from_history(
         cls, key: Hashable, history: Any, *, status: str = "running", color: str = "#E69F00",
         label: str = "", visible: bool = True, preview: Mapping[str, np.ndarray] | None = None,
+        scheduled: bool = False,
     ) -> TrajectoryView:
-        """Wrap an engine ``History`` (no copies: its arrays are views); ``preview`` as in the class."""
+        """Wrap an engine ``History`` (no copies: its arrays are views); ``preview`` as in the class;
+        ``scheduled``: the run follows a schedule (its ``lr`` becomes ``schedule_lr``)."""
+        names = tuple(getattr(history, "internals", ()))
         return cls(
             key, history.points, history.loss, color=color, visible=visible, status=str(status), label=label,
             grad=history.grad, first_moment=history.first_moment, effective_lr=history.effective_lr,
             update=history.update, grad_norm=history.grad_norm, preview=preview,
+            schedule_lr=history.lr if scheduled else None,
+            internals={name: history.step_array(name) for name in names},
         )
 
 
