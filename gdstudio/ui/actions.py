@@ -126,6 +126,7 @@ class ActionId(StrEnum):
     SHOW_VELOCITY = "show_velocity"
     SHOW_EFFECTIVE_STEP = "show_effective_step"
     SHOW_FIELD = "show_field"
+    SHOW_INTERNALS = "show_internals"
     LOG_SCALE = "log_scale"
     SHOW_SURFACE = "show_surface"
     GREY_SURFACE = "grey_surface"
@@ -408,6 +409,9 @@ ACTIONS: tuple[ActionSpec[Studio], ...] = (
                "rate × direction)", shortcut="E", bound=_option("show_effective_step")),
     ActionSpec(A.SHOW_FIELD, "Gradient &field", "Field of −∇f arrows over the contour", shortcut="F",
                bound=_option("show_field")),
+    ActionSpec(A.SHOW_INTERNALS, "Show optimizer &internals", "Draw what some rules keep besides the point: "
+               "ASGD's average and schedule-free's x as dashed paths on the contour, Prodigy's d and L-BFGS's "
+               "evaluations per step as curves in the history", shortcut="I", bound=_option("show_internals")),
     ActionSpec(A.LOG_SCALE, "Log &colour scale", "Colour and height by log(loss − min): shows the valleys of "
                "steep surfaces", shortcut="Ctrl+Shift+L", bound=_LOG_SCALE),
     ActionSpec(A.SHOW_SURFACE, "&3-D view", "Show the 3-D surface beside the contour (hide it for a wider contour "
@@ -441,8 +445,8 @@ MENUS: tuple[MenuSpec, ...] = (
                                        A.FASTER, A.SLOWER)),
     MenuSpec("runs", "&Runs", (A.ADD_RUN, A.DUPLICATE_RUN, A.REMOVE_RUN, SEP, A.RACE_ALL)),
     MenuSpec("view", "&View", (A.LOG_LOSS, A.LOG_SCALE, A.GREY_SURFACE, SEP, A.SHOW_GRADIENT, A.SHOW_VELOCITY,
-                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, SEP, A.SHOW_SURFACE, "@layout", A.PRESENTATION,
-                               SEP, A.RESET_CAMERA, SEP, "@docks")),
+                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, A.SHOW_INTERNALS, SEP, A.SHOW_SURFACE, "@layout",
+                               A.PRESENTATION, SEP, A.RESET_CAMERA, SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
     MenuSpec("tools", "&Tools", (A.TRAINING_LAB,)),
     MenuSpec("help", "&Help", (A.SHORTCUTS, A.ABOUT)),

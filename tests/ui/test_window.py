@@ -558,6 +558,7 @@ ACTION_EFFECTS = {
     "show_velocity": _toggles("show_velocity"),
     "show_effective_step": _toggles("show_effective_step"),
     "show_field": _toggles("show_field"),
+    "show_internals": _toggles("show_internals"),
     "log_scale": _prepare_log_scale,
     "show_surface": _prepare_show_surface,
     "grey_surface": _toggles("grey_surface"),
