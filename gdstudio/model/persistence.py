@@ -1,6 +1,6 @@
 """Sessions as versioned JSON: everything needed to reproduce the runs and the view.
 
-A file is ``{"format": "gdstudio-session", "version": 2, "problem": {...}, "runs": [...],
+A file is ``{"format": "gdstudio-session", "version": 3, "problem": {...}, "runs": [...],
 "playback": {...}, "view": {...}}`` plus optional ``title``, ``group`` and ``description``
 (presets). ``playback.computed_steps`` (optional, default ``position``) is how far the runs had
 been computed: opening the file recomputes them that far, so the histories come back identical.
@@ -14,9 +14,10 @@ is the index of the selected run.
 Versions: :func:`migrate` upgrades an older document one version at a time through
 :data:`MIGRATIONS` (``MIGRATIONS[n]`` turns a version-n document into version n + 1) before it is
 read; a newer version than :data:`VERSION` is refused (so an older gdstudio says "saved by a newer
-gdstudio" rather than "unknown key"). Version 2 added learning-rate schedules to runs; version-1
-files (tests/data/sessions/v1) load unchanged. The next change of format adds its step to the
-table, and a fixture folder beside tests/data/sessions/v1.
+gdstudio" rather than "unknown key"). Version 2 added learning-rate schedules to runs, version 3
+the view option ``show_internals``; version-1 files (tests/data/sessions/v1) load unchanged. A new
+persisted field is a new version: add its step to the table (writing the old meaning explicitly),
+and a fixture folder beside tests/data/sessions/v1.
 
 Loading validates the whole document before anything is applied: a corrupt or foreign file
 (bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
@@ -80,9 +81,9 @@ __all__ = [
 ]
 
 FORMAT = "gdstudio-session"
-#: 1: the first format (commit 848c8e8). 2: runs may have ``schedule``, ``schedule_settings`` and
-#: ``warmup`` (learning-rate schedules; absent in version 1, which means no schedule).
-VERSION = 2
+#: 1: the first format (commit 848c8e8). 2: runs have ``schedule``, ``schedule_settings`` and
+#: ``warmup`` (learning-rate schedules). 3: the view has ``show_internals`` (optimizers' internals).
+VERSION = 3
 #: The largest session file read (a session of 12 runs with 10⁴ data points is ~0.5 MB).
 MAX_SESSION_BYTES = 8 * 1024 * 1024
 
@@ -97,8 +98,16 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added the view option ``show_internals``; before it, internals were never drawn."""
+    view = doc.get("view")
+    if isinstance(view, dict):
+        view.setdefault("show_internals", False)
+    return doc
+
+
 #: ``MIGRATIONS[n]``: a version-n document (a fresh dict, safe to change) → version n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 class SessionError(ValueError):

@@ -13,12 +13,13 @@ def test_current_version_passes_through_unchanged():
     assert migrate(doc) == doc
 
 
-def test_version_1_documents_read_as_version_2():
+def test_version_1_documents_read_as_the_current_version():
     doc = {"format": FORMAT, "version": 1, "problem": {"name": "bowl"},
            "runs": [{"optimizer": "gd", "start": [1, 1]}]}
-    up = migrate(doc)
-    assert up["version"] == 2 and up["runs"][0] == {"optimizer": "gd", "start": [1, 1], "schedule": None,
-                                                    "schedule_settings": {}, "warmup": 0}
+    up = migrate({**doc, "view": {}})
+    assert up["version"] == persistence.VERSION and up["runs"][0] == {
+        "optimizer": "gd", "start": [1, 1], "schedule": None, "schedule_settings": {}, "warmup": 0}
+    assert up["view"] == {"show_internals": False}
     cfg = session_from_dict(doc).runs[0].config
     assert (cfg.schedule, dict(cfg.schedule_settings), cfg.warmup) == (None, {}, 0)
 
@@ -57,3 +58,27 @@ def test_a_missing_step_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(persistence, "MIGRATIONS", {})
     with pytest.raises(SessionError, match="Cannot read version 1 sessions"):
         migrate({"format": FORMAT, "version": 1})
+
+
+def test_a_migrated_v1_file_has_every_key_a_file_of_this_version_has():
+    """A new persisted field needs a migration step writing its old meaning: then an old file,
+    migrated, has exactly the keys this version writes (what presets' canonical form relies on)."""
+    import json
+    from pathlib import Path
+
+    from gdstudio.model import Session
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "sessions" / "v1"
+    for path in sorted(folder.glob("*.json")):
+        if path.name == "expected.json":
+            continue
+        old = json.loads(path.read_text(encoding="utf-8"))
+        new = Session()
+        new.apply_dict(old)
+        now = new.to_dict()
+        up = migrate(old)
+        assert set(up["problem"]) == set(now["problem"]), path.name
+        assert set(up["view"]) == set(now["view"]), path.name
+        assert set(up["playback"]) == set(now["playback"]), path.name
+        for a, b in zip(up["runs"], now["runs"], strict=True):
+            assert set(a) == set(b), path.name
