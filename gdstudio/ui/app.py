@@ -98,7 +98,8 @@ def run_app(session: str | None = None, preset: str | None = None) -> int:
             return 2
     app.setApplicationName("gdstudio")
     app.setOrganizationName("gdstudio")
-    app.setApplicationDisplayName("gdstudio")
+    if isinstance(app, QApplication):  # (a QCoreApplication made elsewhere has no display name)
+        app.setApplicationDisplayName("gdstudio")
     apply_color_scheme(app)
 
     from gdstudio.ui.main_window import MainWindow

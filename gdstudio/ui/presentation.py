@@ -8,6 +8,7 @@ widths and scatter markers scaled sizes. The originals are remembered on first u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -77,12 +78,16 @@ def _scale_item(item: object, factor: float) -> None:
         item.setSize(float(size) * factor)  # type: ignore[arg-type]
 
 
+def _font_copy(widget: QWidget) -> QFont:
+    return QFont(widget.font())
+
+
 def scale_fonts(widget: QWidget, factor: float) -> None:
     """Scale ``widget``'s tree to ``factor`` × its original fonts, lines and markers."""
     widgets = [widget, *widget.findChildren(QWidget)]
     # Remember every original first: a child inherits its parent's font, so scaling the parent
     # before reading the child would make the child's scaled font its "original" (compounding).
-    originals = [_original(w, "font", lambda w=w: QFont(w.font())) for w in widgets]
+    originals = [_original(w, "font", functools.partial(_font_copy, w)) for w in widgets]
     for w, font in zip(widgets, originals, strict=True):
         w.setFont(_scaled_font(font, factor))  # type: ignore[arg-type]
         if isinstance(w, pg.GraphicsView):

@@ -50,7 +50,9 @@ class StudioSettings:
         value = self.qsettings.value("recent_files", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or []) if v][:MAX_RECENT]
+        if not isinstance(value, (list, tuple)):
+            return []
+        return [str(v) for v in value if v][:MAX_RECENT]
 
     def add_recent(self, path: str | Path) -> list[str]:
         p = os.path.abspath(str(path))
