@@ -61,7 +61,8 @@ def test_sgd_effective_lr_curve_halves_with_a_step_schedule(history):
     for x, y in curves:
         np.testing.assert_array_equal(x, np.arange(35))
         np.testing.assert_allclose(10.0 ** y, closed, rtol=1e-12)  # log axis: log10 drawn
-    assert SCHEDULE_LABEL in history.plots["effective_lr"].titleLabel.text
+    key = history.schedule_key
+    assert key.isVisible() and [label.text for _sample, label in key.items] == [SCHEDULE_LABEL]
     # The dot at the position sits on the η the step took there.
     history.set_position(25)
     ys = history.markers["effective_lr"].getData()[1]
@@ -73,7 +74,7 @@ def test_no_schedule_no_eta_curve(history):
     run = Run(bowl, RunConfig("adam", (-7.0, 2.0), {"lr": 0.1}, tol=0.0)).run(20)
     history.set_frame([_traj(1, run)], 20)
     assert len(history.curve_data(1, "effective_lr")) == 2
-    assert SCHEDULE_LABEL not in history.plots["effective_lr"].titleLabel.text
+    assert not history.schedule_key.isVisible()
 
 
 def test_adam_effective_lr_curve_is_the_rate_each_step_used(history):

@@ -576,6 +576,12 @@ class HistoryView(QWidget):
             plot.addItem(cross)
             self.plots[name], self.position_lines[name], self.markers[name] = plot, line, marker
             self.escape_markers[name] = cross
+        #: The key of the dotted η curves in the effective-lr plot (shown when a run has a schedule).
+        self.schedule_key = pg.LegendItem(offset=(-6, 2), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 170))
+        self.schedule_key.setParentItem(self.plots["effective_lr"].vb)
+        self.schedule_key.addItem(pg.PlotDataItem(pen=mk_pen("#707070", 1.4, _SCHEDULE_STYLE)), SCHEDULE_LABEL)
+        self.schedule_key.setZValue(80)
+        self.schedule_key.hide()
         self._log = {"loss": False, "parameters": False, "effective_lr": True, "grad_norm": True, INTERNALS: True}
         self._show_internals = False
         for name, on in self._log.items():
@@ -735,11 +741,10 @@ class HistoryView(QWidget):
             suffix = f" ({names[0]} solid, {names[1]} dashed)"
         self._set_title("parameters", "parameters" + suffix)
         shown = [t for t in self._trajs if t.visible]
-        if any(t.schedule_lr is not None for t in shown):  # the η curve: dotted
-            suffix = f" ({names[0]}, {SCHEDULE_LABEL} dotted)" if len(names) == 1 else (
-                f" ({names[0]} solid, {names[1]} dashed, {SCHEDULE_LABEL} dotted)" if len(names) >= 2
-                else f" ({SCHEDULE_LABEL} dotted)")
         self._set_title("effective_lr", "effective learning rate" + suffix)
+        scheduled = any(t.schedule_lr is not None for t in shown)  # the η curves: dotted, named in a key
+        if self.schedule_key.isVisible() != scheduled:
+            self.schedule_key.setVisible(scheduled)
         inner: list[str] = []
         for t in shown:
             for i, name in enumerate(self._scalar_internals(t)):

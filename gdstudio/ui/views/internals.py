@@ -24,9 +24,11 @@ from gdstudio.ui.views.types import TrajectoryView, shown_index
 __all__ = ["HEAD_RADIUS", "DrawnInternal", "InternalsLayer", "internal_paths"]
 
 #: Radius (px) of the hollow circle at an internal's head.
-HEAD_RADIUS = 4.0
-#: Dashed path width (px).
-PATH_WIDTH = 1.3
+HEAD_RADIUS = 5.0
+#: Dashed path width (px); a dark solid line twice as wide lies under it, so the dashes read as
+#: dashes even where the internal runs along its run's own (solid) path.
+PATH_WIDTH = 1.5
+_UNDER = QColor(16, 16, 16, 170)
 
 
 @dataclass(eq=False)
@@ -111,23 +113,29 @@ class InternalsLayer(pg.GraphicsObject):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         transform = painter.transform()
         heads = []
+        under = QPen(_UNDER, 2 * PATH_WIDTH + 0.6)
+        under.setCosmetic(True)
+        under.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         for d in self._drawn:
             color = QColor(d.color)
             pen = QPen(color, PATH_WIDTH)
             pen.setCosmetic(True)
-            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setDashPattern([3.0, 2.0])  # in pen widths: 4.5 px dashes, 3 px gaps
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-            painter.setPen(pen)
             verts = d.verts
             if self._pixel is not None and len(verts) > EXACT_POINTS and not np.isnan(verts).any():
                 verts = verts[path_keep(verts, self._pixel)]
-            painter.drawPath(pg.arrayToQPath(verts[:, 0], verts[:, 1], connect="finite"))
+            path = pg.arrayToQPath(verts[:, 0], verts[:, 1], connect="finite")
+            painter.setPen(under)
+            painter.drawPath(path)
+            painter.setPen(pen)
+            painter.drawPath(path)
             if d.head is not None:
                 heads.append((color, transform.map(QPointF(*d.head))))
         painter.resetTransform()
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for color, p in heads:
-            dark = QPen(QColor(16, 16, 16, 200), 3.2)
+            dark = QPen(_UNDER, 3.4)
             painter.setPen(dark)  # a dark rim under the ring: readable on light and dark surfaces
             painter.drawEllipse(p, HEAD_RADIUS, HEAD_RADIUS)
             painter.setPen(QPen(color, 1.6))
