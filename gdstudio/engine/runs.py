@@ -267,7 +267,11 @@ class Run:
     ``len(history) == diverged_at``. Invalid settings raise ValueError here, never later.
     ``stopped`` when the rule could not take a step (:meth:`ObjectiveRule.failure`: Newton's
     singular H + λI): the point stays the last one recorded and ``stop_reason`` is the rule's
-    one-line message (None otherwise).
+    one-line message. Also ``converged`` when a deterministic step (all the data, no noise) met
+    the rule's own termination test and left the point where it was
+    (:meth:`ObjectiveRule.converged`: L-BFGS with max |g| ≤ tolerance_grad, as torch's ``step``
+    returning early): that step is not recorded and ``stop_reason`` is the rule's message.
+    ``stop_reason`` is None otherwise (running, diverged, or converged by ``tol``).
     """
 
     def __init__(self, problem: Problem, config: RunConfig) -> None:
@@ -429,6 +433,7 @@ class Run:
         i = first - 1  # the step row this iteration writes; its new point is row i + 1
         schedule, lrs, bad_rate = self.schedule, h._lr.data, False
         stop_reason: str | None = None
+        done = False
         with np.errstate(all="ignore"):
             for _ in range(k):
                 batch = sampler.next() if sampler is not None else None
@@ -444,6 +449,12 @@ class Run:
                     if stop_reason is not None:  # the step was not taken: record nothing, stop here
                         p[0] = points[i]
                         break
+                    if batch is None and not noise:  # deterministic: a step the rule ended unmoved repeats
+                        stop_reason = evaluates.converged(state)
+                        if stop_reason is not None:  # the rule's own test: record nothing, converged here
+                            done = True
+                            p[0] = points[i]
+                            break
                 grad_norms[i] = self._gnorm
                 if schedule is not None:
                     lrs[i] = self._lr_now
@@ -487,12 +498,13 @@ class Run:
             self.status = Status.DIVERGED
             self.diverged_at = h._points.n
         elif stop_reason is not None:
-            self.status = Status.STOPPED
+            self.status = Status.CONVERGED if done else Status.STOPPED
             self.stop_reason = stop_reason
         return max(0, h.steps - (first - 1))
 
     def preview(self) -> dict[str, np.ndarray] | None:
-        """The step :meth:`advance` would take next, without taking it; None unless running.
+        """The step :meth:`advance` would take next, without taking it; None unless running, or when
+        ``advance`` would record no step (the rule stops, or converges by its own test, there).
 
         Computed on copies of the optimizer state, the parameters, the mini-batch sampler and
         the noise generator, so the run is untouched (its later trajectory is bit-identical).
@@ -516,6 +528,10 @@ class Run:
                 g = g + self._noise * rng.standard_normal(g.shape)
             if isinstance(opt, ObjectiveRule):
                 opt.update(params, g, state, eff, BatchObjective(self.problem, batch, noise=self._noise, rng=rng))
+                if opt.failure(state) is not None or (
+                    batch is None and not self._noise and opt.converged(state) is not None
+                ):
+                    return None  # advance would record no step: it stops or converges there
             else:
                 opt.update(params, g, state, eff)
             update = params[0] - self.params[0]

@@ -5,7 +5,8 @@ stopping early: ``tol`` = 0) and score it by the mean full loss over the second 
 
     score(η) = mean(L(θ_k) for k = ⌊(steps + 1) / 2⌋ … steps),
 
-rewarding fast, settled descent over a lucky last step; a diverged run scores +inf. The η with
+rewarding fast, settled descent over a lucky last step; a diverged run scores +inf. A run its rule
+ends where it would stay (L-BFGS converged by its own test, Newton stopped) keeps that loss to the end. The η with
 the lowest score wins, ties going to the smaller η (and, if every η diverges, the smallest).
 
 All candidates of one optimizer run at once, as the rows of one (N, D) parameter array stepped by
@@ -145,7 +146,10 @@ def _lr_score_reference(problem: Problem, config: RunConfig, lr: float, steps: i
     run = Run(problem, _tuning_config(config, lr)).run(steps)
     if run.status is Status.DIVERGED:
         return math.inf
-    return _score(run.history.loss)
+    loss = run.history.loss
+    if len(loss) < steps + 1:  # the rule ended the run where it stays (L-BFGS's own test, Newton's stop):
+        loss = np.concatenate([loss, np.full(steps + 1 - len(loss), loss[-1])])  # the budget at that loss
+    return _score(loss)
 
 
 def _tune_lr_reference(problem: Problem, config: RunConfig, *, steps: int = 150,

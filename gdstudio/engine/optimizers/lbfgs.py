@@ -11,10 +11,13 @@ import numpy as np
 from gdstudio.engine.hyperparams import Real
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, OptState, Params
-from gdstudio.engine.optimizers.objective import EVALS, Objective, ObjectiveRule
+from gdstudio.engine.optimizers.objective import DONE, EVALS, Objective, ObjectiveRule
 
 #: Per-row state kept between steps (torch keeps these in ``state[first param]``).
 _ROW_STATE = ("d", "t", "H_diag", "prev_flat_grad", "n_iter", "func_evals", "n_old", "old_dirs", "old_stps", "ro")
+#: Why a step left its row where it was (the ``done`` buffer; ``done_value`` holds the number tested).
+_MOVED, _SMALL_GRADIENT, _NO_DESCENT, _UPHILL = 0.0, 1.0, 2.0, 3.0
+DONE_VALUE = "done_value"
 
 
 @dataclass(frozen=True)
@@ -51,23 +54,31 @@ class LBFGSParams(Params):
 class LBFGS(ObjectiveRule[LBFGSParams]):
     r"""L-BFGS as in ``torch.optim.LBFGS`` (after minFunc); one gdstudio step is one ``step(closure)``.
 
-    Each iteration (``max_iter`` per step):
+    Each iteration (``max_iter`` per step; one with gdstudio's default), α the step length
+    (torch's ``t``):
 
     .. math::
-        y &= g_k - g_{k-1},\quad s = t_{k-1} d_{k-1},\quad
-            \text{keep } (s, y, \rho = 1/y^\top s) \text{ if } y^\top s > 10^{-10},\ H_0 = \frac{y^\top s}{y^\top y} \\
-        d_k &= -H_k g_k \quad\text{(two-loop recursion over the last } m \text{ pairs; } d_1 = -g_1) \\
-        t_k &= \eta\,\min(1, 1/\lVert g_1\rVert_1) \text{ (first iteration)},\ \eta \text{ after};
-            \quad\text{strong Wolfe: } t_k \text{ from a cubic-interpolation search with } c_1 = 10^{-4}, c_2 = 0.9 \\
-        \theta_{k+1} &= \theta_k + t_k d_k
+        y &\leftarrow g_t - g_{t-1},\quad s \leftarrow \alpha_{t-1} d_{t-1}:\ \text{keep } (s, y, \rho = 1/(y\cdot s))
+            \text{ if } y\cdot s > 10^{-10},\ \gamma = \frac{y\cdot s}{y\cdot y} \\
+        d_t &\leftarrow -H_t g_t \quad (\text{two-loop recursion over the last } m \text{ pairs from } H_0 = \gamma I;
+            \ d_1 = -g_1) \\
+        \alpha_t &\leftarrow \eta \min(1, 1/\sum|g_1|) \text{ (first iteration), } \eta \text{ after; strong Wolfe: }
+            \text{a cubic-interpolation search from there, } c_1 = 10^{-4},\ c_2 = 0.9 \\
+        \theta_t &\leftarrow \theta_{t-1} + \alpha_t d_t
 
-    A step does nothing when max |gₖ| ≤ ``tolerance_grad``; iterations stop early when
-    max |tₖdₖ| or the loss change falls below ``tolerance_change``, or after ``max_eval``
-    evaluations. The line search evaluates the loss and gradient at trial points (the step's
-    mini-batch), so every step records how many evaluations it used (``evals``, the first one
-    included). Rows (runs) are independent and stepped one by one: the line search's control
-    flow differs per row. Effective learning rate: tₖ, the step length along the quasi-Newton
-    direction dₖ (the last iteration's).
+    A step does nothing when max |g| ≤ ``tolerance_grad``, or when its first direction is no
+    descent direction, g·d > −``tolerance_change``: torch's ``step`` returns before moving, and
+    with the same gradient every later step does the same, so the rule reports it (``done``,
+    ``converged``) and a Run on all the data without noise ends ``converged`` there. A direction
+    that points uphill (g·d > ``tolerance_change``: the curvature pairs broke down, e.g. after an
+    overflow) is a ``failure`` instead: the Run ends ``stopped``.
+    Iterations within a step stop early when max |α d| or the loss change falls below
+    ``tolerance_change``, or after ``max_eval`` evaluations (the next step goes on from there,
+    as torch's next ``step`` does). The line search evaluates the loss and gradient at trial
+    points (the step's mini-batch), so every step records how many evaluations it used
+    (``evals``, the first one included). Rows (runs) are independent and stepped one by one: the
+    line search's control flow differs per row. Effective learning rate: α, the step length
+    along the quasi-Newton direction d (the last iteration's).
     """
 
     name = "lbfgs"
@@ -89,7 +100,7 @@ class LBFGS(ObjectiveRule[LBFGSParams]):
         ``history_size``, as torch's lists do), so a large ``history_size`` costs nothing upfront."""
         n, dim = params.shape
         bufs = state.buffers
-        for name in ("t", "H_diag", "n_iter", "func_evals", "n_old", EVALS):
+        for name in ("t", "H_diag", "n_iter", "func_evals", "n_old", EVALS, DONE, DONE_VALUE):
             if name not in bufs:
                 bufs[name] = np.zeros((n, 1))
         if "ro" not in bufs:
@@ -114,6 +125,25 @@ class LBFGS(ObjectiveRule[LBFGSParams]):
             params[i] = x
             if eff is not None:
                 eff[i] = t_last
+
+    def converged(self, state: OptState, row: int = 0) -> str | None:
+        bufs = state.buffers
+        why = float(bufs[DONE][row, 0]) if DONE in bufs else _MOVED
+        value = float(bufs[DONE_VALUE][row, 0]) if DONE_VALUE in bufs else math.nan
+        if why == _SMALL_GRADIENT:
+            return (f"max |∇f| = {value:.3g} ≤ tolerance_grad ({_at(self.hp.tolerance_grad, row):g}): "
+                    "L-BFGS takes no further step")
+        if why == _NO_DESCENT:
+            return (f"∇f·d = {value:.3g} > -tolerance_change ({-_at(self.hp.tolerance_change, row):g}) "
+                    "along the L-BFGS direction d: it takes no further step")
+        return None
+
+    def failure(self, state: OptState, row: int = 0) -> str | None:
+        bufs = state.buffers
+        if DONE not in bufs or float(bufs[DONE][row, 0]) != _UPHILL:
+            return None
+        return (f"the L-BFGS direction d points uphill at step {state.t} (∇f·d = {float(bufs[DONE_VALUE][row, 0]):.3g}"
+                " > 0, its curvature pairs have broken down): it takes no further step")
 
 
 def _at(value: Real, i: int) -> float:
@@ -165,6 +195,7 @@ class _Row:
         self.old_stps = [bufs["old_stps"][i, k].copy() for k in range(n_old)]
         self.ro = [float(bufs["ro"][i, k]) for k in range(n_old)]
         self.evals = 0
+        self.done, self.done_value = _MOVED, 0.0
 
     def store(self) -> None:
         b, i = self.bufs, self.i
@@ -188,6 +219,8 @@ class _Row:
             b["old_stps"][i, k] = s
             b["ro"][i, k] = r
         b[EVALS][i, 0] = self.evals
+        b[DONE][i, 0] = self.done
+        b[DONE_VALUE][i, 0] = self.done_value
 
 
 def _lbfgs_step(x: Array, flat_grad: Array, st: _Row, objective: Objective | None, *, lr: float, max_iter: int,
@@ -209,7 +242,9 @@ def _lbfgs_step(x: Array, flat_grad: Array, st: _Row, objective: Objective | Non
     current_evals = 1
     st.func_evals += 1
     st.evals = 1
-    if _abs_max(flat_grad) <= tolerance_grad:
+    largest = _abs_max(flat_grad)
+    if largest <= tolerance_grad:
+        st.done, st.done_value = _SMALL_GRADIENT, largest
         return 0.0
     d, t = st.d, st.t
     n_iter = 0
@@ -253,6 +288,8 @@ def _lbfgs_step(x: Array, flat_grad: Array, st: _Row, objective: Objective | Non
             t = lr
         gtd = _dot(flat_grad, d)
         if gtd > -tolerance_change:
+            if n_iter == 1:  # nothing moved in this step (a later iteration's break follows a move)
+                st.done, st.done_value = (_NO_DESCENT if gtd <= tolerance_change else _UPHILL), gtd
             break
         ls_func_evals = 0
         if strong_wolfe:

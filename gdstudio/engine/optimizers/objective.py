@@ -23,10 +23,13 @@ import numpy.typing as npt
 
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, P, Params, StepInternals
 
-__all__ = ["EVALS", "BatchObjective", "Objective", "ObjectiveRule"]
+__all__ = ["DONE", "EVALS", "BatchObjective", "Objective", "ObjectiveRule"]
 
 #: The (N, 1) state buffer holding the evaluations each row used in the last step.
 EVALS = "evals"
+#: The (N, 1) state buffer a rule sets non-zero for a row whose last step met the rule's own
+#: termination test and left the point where it was (0: the row stepped as usual).
+DONE = "done"
 
 
 class Objective(Protocol):
@@ -101,6 +104,27 @@ class ObjectiveRule(Optimizer[P]):
 
         :class:`~gdstudio.engine.runs.Run` then stops with status ``stopped`` and this message
         (Newton: a singular H + λI). The base rule never fails."""
+        return None
+
+    def done(self, state: OptState) -> npt.NDArray[np.bool_]:
+        """(N,) True for each row whose last step met the rule's own termination test and left
+        its point where it was (torch's ``LBFGS.step`` returning early): with the same gradient
+        every later step does the same. Read from the :data:`DONE` buffer (all False without one)."""
+        buf = state.buffers.get(DONE)
+        if buf is None:
+            rows = next(iter(state.buffers.values())).shape[0] if state.buffers else 0
+            return np.zeros(rows, dtype=bool)
+        flags: npt.NDArray[np.bool_] = buf[:, 0] != 0
+        return flags
+
+    def converged(self, state: OptState, row: int = 0) -> str | None:
+        """Why ``row``'s last step found the rule converged by its own test (:meth:`done`), worded
+        for the user, else None.
+
+        :class:`~gdstudio.engine.runs.Run` then ends the run ``converged`` with this message as
+        ``stop_reason`` when the step was deterministic (all the data, no gradient noise): the
+        step is not recorded, since every later one would leave the point there too. The base
+        rule never reports it."""
         return None
 
     def step(
