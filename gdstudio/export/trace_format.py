@@ -3,7 +3,8 @@
 JSON keys: ``problem``, ``optimizer``, ``hyperparameters`` (every resolved value), ``start``,
 ``steps``, ``params`` (parameter names), ``points`` (points[k]: the parameters after k steps,
 finite values only), ``loss`` (full loss at points[k]), ``status`` ("ok", "converged",
-"diverged" or "stopped": the rule could not take a step, ``stop_reason`` says why, else null)
+"diverged" or "stopped": the rule could not take a step), ``stop_reason`` (why the rule ended the
+run: "stopped", or "converged" by the rule's own test such as L-BFGS's tolerance_grad; else null)
 and ``diverged_at`` (first k whose point or loss is not finite, else null; when set,
 ``len(points) == diverged_at``); ``lr`` (lr[k]: the learning rate step k+1 used, one per step
 taken); plus the settings that reproduce the run (``batch_size``, ``shuffle``, ``noise``, ``seed``,

@@ -952,4 +952,6 @@ def _stop_message(e: RunEntry) -> str:
         return f"Run {e.id} ({e.label}) diverged at step {run.diverged_at}: its point or loss is not finite"
     if run.status is Status.STOPPED:
         return f"Run {e.id} ({e.label}) stopped: {run.stop_reason}"
+    if run.stop_reason is not None:  # converged by the rule's own test (L-BFGS: Run.stop_reason says which)
+        return f"Run {e.id} ({e.label}) converged at step {run.steps}: {run.stop_reason}"
     return f"Run {e.id} ({e.label}) converged at step {run.steps} (gradient norm < {run.config.tol:g})"

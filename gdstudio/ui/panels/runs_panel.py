@@ -202,6 +202,8 @@ class RunsModel(QAbstractTableModel):
             lines.append(f"diverged at step {e.run.diverged_at}: its point or loss was not finite")
         if e.run is not None and e.run.status is Status.STOPPED:
             lines.append(f"stopped: {e.run.stop_reason}")
+        if e.run is not None and e.run.status is Status.CONVERGED and e.run.stop_reason is not None:
+            lines.append(f"converged: {e.run.stop_reason}")
         return "\n".join(lines)
 
     def _row(self, e: RunEntry, position: int) -> tuple[tuple[str, ...], tuple[str, bool, str]]:
