@@ -103,10 +103,10 @@ class LBFGS(ObjectiveRule[LBFGSParams]):
         for name in ("t", "H_diag", "n_iter", "func_evals", "n_old", EVALS, DONE, DONE_VALUE):
             if name not in bufs:
                 bufs[name] = np.zeros((n, 1))
-        if "ro" not in bufs:
-            bufs["old_dirs"] = np.zeros((n, 0, dim))
-            bufs["old_stps"] = np.zeros((n, 0, dim))
-            bufs["ro"] = np.zeros((n, 0))
+        if "ro" not in bufs:  # the pairs have the parameters' dtype (float32 in the Training lab), as torch's
+            bufs["old_dirs"] = np.zeros((n, 0, dim), dtype=params.dtype)
+            bufs["old_stps"] = np.zeros((n, 0, dim), dtype=params.dtype)
+            bufs["ro"] = np.zeros((n, 0), dtype=params.dtype)
 
     def _step_rows(self, params: Array, grad: Array, state: OptState, eff: Array | None,
                    objective: Objective | None) -> None:
@@ -204,7 +204,7 @@ class _Row:
             cap = max(held, 2 * b["ro"].shape[1])
             for name in ("old_dirs", "old_stps", "ro"):
                 old = b[name]
-                grown = np.zeros((old.shape[0], cap, *old.shape[2:]))
+                grown = np.zeros((old.shape[0], cap, *old.shape[2:]), dtype=old.dtype)
                 grown[:, : old.shape[1]] = old
                 b[name] = grown
         b["d"][i] = self.d
