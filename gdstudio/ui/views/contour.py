@@ -26,7 +26,7 @@ from gdstudio.ui.colormaps import SURFACE_MAP, check_colormap, lookup_table
 from gdstudio.ui.qt_setup import is_software_gl
 from gdstudio.ui.views._paths import ClippedPath, FirstInCell, Grow, SegmentSet
 from gdstudio.ui.views._pg import EXACT_POINTS, DrawnRun, PassiveScatter, RunsLayer, arrow_segments, mk_pen
-from gdstudio.ui.views.internals import DrawnInternal, InternalsLayer, internal_paths
+from gdstudio.ui.views.internals import DrawnInternal, InternalPaths, InternalsLayer
 from gdstudio.ui.views.protocol import DisplayOptions, FrameMixin, GradientFn, PickingView
 from gdstudio.ui.views.types import HeightScale, TrajectoryView, contour_path, shown_index
 
@@ -177,6 +177,7 @@ class ContourView(FrameMixin, PickingView):
         self._step = 0
         self._overlays = dict.fromkeys(_OVERLAYS, False)
         self._internals = False
+        self._internal_paths = InternalPaths()
         self._scale: HeightScale | None = None
         self._gradient_fn: GradientFn | None = None
         self._arrow_refs: dict[str, float] | None = None
@@ -353,9 +354,12 @@ class ContourView(FrameMixin, PickingView):
 
     def _update_internals(self) -> None:
         on = self._internals and self._dim == 2
-        drawn = internal_paths(self._trajs, self._step, self._box_lo, self._box_hi) if on else []
+        pixel = self._pixel()
+        drawn = self._internal_paths.drawn(self._trajs, self._step, self._box_lo, self._box_hi, pixel) if on else []
+        if not on:
+            self._internal_paths.clear()
         if drawn or self.internals_layer.drawn():
-            self.internals_layer.set_drawn(drawn, self._pixel())
+            self.internals_layer.set_drawn(drawn, pixel)
 
     # -- runs ----------------------------------------------------------------------------
     def set_frame(self, trajectories: Sequence[TrajectoryView], step: int) -> None:

@@ -17,11 +17,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from gdstudio.ui.views._paths import ClippedPath, inside_box
-from gdstudio.ui.views._pg import EXACT_POINTS, path_keep
+from gdstudio.ui.views._paths import ClippedPath, Thinning, inside_box
+from gdstudio.ui.views._pg import EXACT_POINTS
 from gdstudio.ui.views.types import TrajectoryView, shown_index
 
-__all__ = ["HEAD_RADIUS", "DrawnInternal", "InternalsLayer", "internal_paths"]
+__all__ = ["HEAD_RADIUS", "DrawnInternal", "InternalPaths", "InternalsLayer"]
 
 #: Radius (px) of the hollow circle at an internal's head.
 HEAD_RADIUS = 5.0
@@ -34,8 +34,8 @@ _UNDER = QColor(16, 16, 16, 170)
 @dataclass(eq=False)
 class DrawnInternal:
     """One internal of one run as drawn: ``points`` (m, 2) its finite rows up to the step shown
-    (the History values), ``verts`` the clipped polyline (NaN rows between pieces), ``head`` its
-    last point when inside the box."""
+    (the History values), ``verts`` the clipped polyline thinned for the zoom (NaN rows between
+    pieces), ``head`` its last point when inside the box."""
 
     key: Hashable
     name: str
@@ -45,34 +45,103 @@ class DrawnInternal:
     head: tuple[float, float] | None
 
 
-def _finite_rows(values: np.ndarray, stop: int) -> np.ndarray:
-    """Rows ``[:stop]`` from the first finite one up to (not including) the next non-finite one."""
-    rows = values[:stop]
-    ok = np.isfinite(rows).all(axis=1)
-    if not ok.any():
-        return rows[:0]
-    first = int(np.argmax(ok))
-    bad = ~ok[first:]
-    last = first + (int(np.argmax(bad)) if bad.any() else len(bad))
-    return rows[first:last]
+class _InternalPath:
+    """One internal's path, kept between frames (as the contour's run geometry): its rows are
+    clipped as they arrive, thinned for the pixel size, so a frame costs O(new rows + drawn
+    vertices), never O(history)."""
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.lo, self.hi = lo, hi
+        self.clip = ClippedPath(lo, hi)
+        self.offset: int | None = None  # the first finite row (the rows before: no buffer yet)
+        self.seen = 0  # rows looked at
+        self.thin: Thinning | None = None
+        self.pixel: tuple[float, float] | None = None
+        self._checks: list[tuple[int, np.ndarray]] = []
+
+    def matches(self, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+        """Whether ``values`` continue the rows seen (a few compared) in the same box."""
+        if len(values) < self.seen or not (np.array_equal(lo, self.lo) and np.array_equal(hi, self.hi)):
+            return False
+        return all(np.array_equal(values[i], row, equal_nan=True) for i, row in self._checks)
+
+    def extend(self, values: np.ndarray) -> None:
+        n = len(values)
+        if n <= self.seen:
+            return
+        new = values[self.seen : n]
+        if self.offset is None:
+            ok = np.isfinite(new).all(axis=1)
+            if ok.any():
+                self.offset = self.seen + int(np.argmax(ok))
+                new = values[self.offset : n]
+        if self.offset is not None:
+            self.clip.extend(new)  # stops at the first non-finite row (a diverged run)
+            if self.thin is not None:
+                self.thin.extend(self.clip.verts)
+        self.seen = n
+        self._checks = [(i, values[i].copy()) for i in sorted({0, n // 2, n - 1})]
+
+    def fit(self, pixel: tuple[float, float] | None) -> None:
+        """Thin for this pixel size (recomputed only when it changed by more than 25 %)."""
+        if pixel is None:
+            self.thin, self.pixel = None, None
+            return
+        old = self.pixel
+        if self.thin is None or old is None or max(pixel[0] / old[0], old[0] / pixel[0],
+                                                    pixel[1] / old[1], old[1] / pixel[1]) > 1.25:
+            self.pixel = pixel
+            self.thin = Thinning(np.array(pixel))
+            self.thin.extend(self.clip.verts)
+
+    def drawn(self, key: Hashable, name: str, color: str, values: np.ndarray, k: int) -> DrawnInternal | None:
+        """Rows 0 … k−1 (the values after steps 1 … k)."""
+        clip, offset = self.clip, self.offset
+        if offset is None or k <= offset or clip.n == 0:
+            return None
+        shown = min(k - offset, clip.n)  # rows of the path shown (it stops at a non-finite one)
+        points = values[offset : offset + shown]
+        m = clip.prefix_len(shown - 1)
+        verts = clip.verts[:m]
+        if self.thin is not None and m > EXACT_POINTS:
+            verts = verts[self.thin.prefix(m)]
+        last = points[-1:]
+        head = (float(last[0, 0]), float(last[0, 1])) if inside_box(last, self.lo, self.hi)[0] else None
+        return DrawnInternal(key, name, color, points, verts, head)
 
 
-def internal_paths(trajs: list[TrajectoryView], step: int, lo: np.ndarray, hi: np.ndarray) -> list[DrawnInternal]:
-    """The point-like internals of the visible 2-D runs at playback position ``step``."""
-    out = []
-    for t in trajs:
-        if not t.visible or t.dim != 2:
-            continue
-        k = shown_index(t, step)  # points 0..k shown: internal rows 0..k−1 (after steps 1..k)
-        for name, values in t.point_internals().items():
-            pts = _finite_rows(values, k)
-            if not len(pts):
+class InternalPaths:
+    """The point-like internals of the visible 2-D runs, cached per (run key, name)."""
+
+    def __init__(self) -> None:
+        self._paths: dict[tuple[Hashable, str], _InternalPath] = {}
+
+    def drawn(self, trajs: list[TrajectoryView], step: int, lo: np.ndarray, hi: np.ndarray,
+              pixel: tuple[float, float] | None) -> list[DrawnInternal]:
+        """What to draw at playback position ``step`` (rows before a buffer existed skipped, each
+        path up to its first non-finite row, clipped to [lo, hi])."""
+        out = []
+        seen = set()
+        for t in trajs:
+            if not t.visible or t.dim != 2:
                 continue
-            clip = ClippedPath(lo, hi)
-            clip.extend(pts)
-            head = (float(pts[-1, 0]), float(pts[-1, 1])) if inside_box(pts[-1:], lo, hi)[0] else None
-            out.append(DrawnInternal(t.key, name, t.color, pts, clip.verts, head))
-    return out
+            k = shown_index(t, step)  # points 0..k shown: internal rows 0..k−1 (after steps 1..k)
+            for name, values in t.point_internals().items():
+                seen.add((t.key, name))
+                path = self._paths.get((t.key, name))
+                if path is None or not path.matches(values, lo, hi):
+                    path = self._paths[(t.key, name)] = _InternalPath(lo.copy(), hi.copy())
+                path.extend(values)
+                path.fit(pixel)
+                d = path.drawn(t.key, name, t.color, values, k)
+                if d is not None:
+                    out.append(d)
+        for gone in [key for key in self._paths if key not in seen]:
+            del self._paths[gone]
+        return out
+
+    def clear(self) -> None:
+        self._paths.clear()
 
 
 class InternalsLayer(pg.GraphicsObject):
@@ -123,8 +192,6 @@ class InternalsLayer(pg.GraphicsObject):
             pen.setDashPattern([3.0, 2.0])  # in pen widths: 4.5 px dashes, 3 px gaps
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)
             verts = d.verts
-            if self._pixel is not None and len(verts) > EXACT_POINTS and not np.isnan(verts).any():
-                verts = verts[path_keep(verts, self._pixel)]
             path = pg.arrayToQPath(verts[:, 0], verts[:, 1], connect="finite")
             painter.setPen(under)
             painter.drawPath(path)
