@@ -261,3 +261,22 @@ def test_show_internals_is_saved_with_the_session():
     del doc["view"]["show_internals"]  # a file written before the option: off
     t.apply_dict(doc)
     assert not t.options.show_internals
+
+
+def test_a_growing_run_and_a_restart_under_the_same_key(contour):
+    """The contour keeps each internal's clipped path between frames: growing rows extend it,
+    a run replaced under its key (a restart from elsewhere) starts it afresh."""
+    rosen = make_problem("rosenbrock")
+    run = Run(rosen, RunConfig("asgd", (-1.5, 2.0), {"lr": 1e-3, "t0": 5.0}, tol=0.0))
+    _surface(contour, rosen)
+    contour.set_options(ON)
+    for chunk in (1, 3, 50, 400):
+        run.advance(chunk)
+        contour.set_frame([_traj(1, run)], run.history.steps)
+        (d,) = contour.internal_paths()
+        np.testing.assert_array_equal(d.points, run.history.step_array("ax"))
+    other = Run(rosen, RunConfig("asgd", (1.0, -0.5), {"lr": 1e-3, "t0": 5.0}, tol=0.0)).run(300)
+    contour.set_frame([_traj(1, other)], 300)
+    (d,) = contour.internal_paths()
+    np.testing.assert_array_equal(d.points, other.history.step_array("ax"))
+    assert np.isfinite(d.verts).all() and np.allclose(d.verts[0], other.history.step_array("ax")[0])
