@@ -280,3 +280,19 @@ def test_a_growing_run_and_a_restart_under_the_same_key(contour):
     (d,) = contour.internal_paths()
     np.testing.assert_array_equal(d.points, other.history.step_array("ax"))
     assert np.isfinite(d.verts).all() and np.allclose(d.verts[0], other.history.step_array("ax")[0])
+
+
+def test_the_internals_plot_joins_the_layout(history, qtbot):
+    """Five plots: a 2 × 3 grid with room, else pages (each plot reachable, the internals too)."""
+    assert history.arrangement == (2, 2)
+    history.set_options(ON)
+    assert history.arrangement == (2, 3) and history.shown_plots == (*PLOTS, INTERNALS)
+    assert not history.tabs.isVisible()
+    history.resize(300, 500)  # too narrow for 3 columns or 2: pages of two plots one above the other
+    qtbot.waitUntil(lambda: history.tabs.isVisible())
+    assert history.tabs.count() == 3
+    history.show_plot(INTERNALS)
+    assert INTERNALS in history.shown_plots and history.plots[INTERNALS].isVisible()
+    history.set_options(DisplayOptions())
+    assert history.tabs.count() == 2 and INTERNALS not in history.shown_plots
+    assert not history.plots[INTERNALS].isVisible()
