@@ -296,3 +296,14 @@ def test_the_internals_plot_joins_the_layout(history, qtbot):
     history.set_options(DisplayOptions())
     assert history.tabs.count() == 2 and INTERNALS not in history.shown_plots
     assert not history.plots[INTERNALS].isVisible()
+
+
+def test_an_internal_not_recorded_yet_is_left_out():
+    """Before the first step (or before the rule created the buffer) History reads a point-like
+    internal as NaN per step: the views get nothing for it, not a scalar curve named ``ax``."""
+    rosen = make_problem("rosenbrock")
+    run = Run(rosen, RunConfig("asgd", (-1.5, 2.0), {"lr": 1e-3}, tol=0.0))
+    assert _traj(1, run).internals == {}
+    run.advance(1)
+    t = _traj(1, run)
+    assert list(t.point_internals()) == ["ax"] and t.scalar_internals() == {}

@@ -148,13 +148,18 @@ class TrajectoryView:
     ) -> TrajectoryView:
         """Wrap an engine ``History`` (no copies: its arrays are views); ``preview`` as in the class;
         ``scheduled``: the run follows a schedule (its ``lr`` becomes ``schedule_lr``)."""
-        names = tuple(getattr(history, "internals", ()))
+        internals = {}
+        for name in getattr(history, "internals", ()):
+            values = history.step_array(name)
+            # A buffer not created yet reads as one NaN per step whatever its kind: nothing to show.
+            if not (values.ndim == 1 and (values.size == 0 or (math.isnan(values[-1]) and np.isnan(values).all()))):
+                internals[name] = values
         return cls(
             key, history.points, history.loss, color=color, visible=visible, status=str(status), label=label,
             grad=history.grad, first_moment=history.first_moment, effective_lr=history.effective_lr,
             update=history.update, grad_norm=history.grad_norm, preview=preview,
             schedule_lr=history.lr if scheduled else None,
-            internals={name: history.step_array(name) for name in names},
+            internals=internals,
         )
 
 
