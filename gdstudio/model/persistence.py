@@ -326,9 +326,12 @@ def _hyperparameter(spec: HyperParam, value: Any, where: str) -> None:
         return
     ok = {"float": _finite(value),
           "bool": isinstance(value, bool),
+          "int": _finite(value),  # whole numbers (L-BFGS's max_eval): the engine's boundary checks the rest
+          "choice": isinstance(value, str),  # a word (L-BFGS's line_search_fn)
           "pair": isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value)}[spec.kind]
     if not ok:
-        expected = {"float": "a finite number", "bool": "true/false", "pair": "a list of two numbers"}[spec.kind]
+        expected = {"float": "a finite number", "bool": "true/false", "int": "a whole number", "choice": "a word",
+                    "pair": "a list of two numbers"}[spec.kind]
         raise SessionError(f"{where}.hyperparameters.{spec.name}: expected {expected}, got {brief(value)}")
 
 
