@@ -14,7 +14,9 @@ from typing import Any
 from gdstudio.model.persistence import SessionError, read_session_file
 from gdstudio.resources import resource_path
 
-__all__ = ["GROUP_ORDER", "PresetInfo", "list_presets", "load_preset", "preset_document", "presets_by_group"]
+__all__ = [
+    "ARTICLE_GROUPS", "GROUP_ORDER", "PresetInfo", "list_presets", "load_preset", "preset_document", "presets_by_group",
+]
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,15 @@ def _folder() -> Path:
     return resource_path("presets")
 
 
-#: Menu order of the groups: the articles' scenarios in the articles' order, then the showcases
-#: (a group not listed here comes before the showcases, alphabetically).
-GROUP_ORDER: tuple[str, ...] = (
+#: The groups of the articles' scenarios, in the articles' order (their descriptions credit the article).
+ARTICLE_GROUPS: tuple[str, ...] = (
     "Sigmoid neuron", "Line through the origin (y = w·x)", "Optimizer comparison on a bowl", "Line fit", "Ravines",
-    "Showcases",
+)
+
+#: Menu order of the groups: the articles' scenarios, then the newer rules and the learning-rate
+#: schedules, then the showcases (a group not listed here comes before the showcases, alphabetically).
+GROUP_ORDER: tuple[str, ...] = (
+    *ARTICLE_GROUPS, "Second-order methods", "Newer optimizers", "Learning-rate schedules", "Showcases",
 )
 
 

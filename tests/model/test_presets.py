@@ -12,7 +12,7 @@ import pytest
 
 from gdstudio.model import Session, SessionError, list_presets, load_preset, presets_by_group
 from gdstudio.model.persistence import migrate, session_from_dict
-from gdstudio.model.presets import GROUP_ORDER, preset_document
+from gdstudio.model.presets import ARTICLE_GROUPS, GROUP_ORDER, preset_document
 from gdstudio.resources import resource_path
 
 FILES = sorted(resource_path("presets").glob("*.json"))
@@ -47,7 +47,7 @@ def test_presets_by_group_puts_the_articles_first_and_names_scenarios_by_what_th
         # Named by what it shows; the article is credited in the description, not as "Seed 000".
         assert "seed" not in info.title.lower() and "seed 0" not in info.group.lower()
         assert "seed 0" not in info.description.lower()
-        if info.group != "Showcases":
+        if info.group in ARTICLE_GROUPS:
             assert "(From " in info.description
 
 
@@ -243,3 +243,81 @@ def test_other_seed_presets_match_their_descriptions():
         assert [c.hyperparameters["lr"] for c in configs if c.optimizer in ("momentum", "nag")] == [n, n]
         minibatch = [c for c in configs if c.batch_size == 1 and c.optimizer == "gd"]
         assert len(minibatch) == 1 and not minibatch[0].shuffle
+
+
+# ------------------------------------------------------------- the newer rules' and schedules' presets
+def _played(preset: str) -> Session:
+    s = _session(preset)
+    s.forward(s.max_steps)
+    return s
+
+
+def test_newton_vs_gd_newton_lands_on_the_minimum_in_one_step_and_gd_zig_zags():
+    s = _played("newton-vs-gd")
+    newton, gd = s.runs
+    assert s.problem.name == "rotated-bowl" and newton.config.optimizer == "newton" and gd.config.optimizer == "gd"
+    assert newton.config.start == gd.config.start
+    assert newton.run.history.loss[1] < 1e-12 and newton.run.steps == 1  # one step, then converged
+    np.testing.assert_allclose(newton.run.history.points[1], [0.0, 0.0], atol=1e-12)
+    # GD: the steep direction (x − y) flips sign every step (factor 1 − 8η = −0.6), the shallow one
+    # (x + y) only shrinks (factor 1 − 0.4η = 0.92).
+    p = gd.run.history.points[:30]
+    steep, shallow = p[:, 0] - p[:, 1], p[:, 0] + p[:, 1]
+    assert (np.sign(steep[1:]) == -np.sign(steep[:-1])).all()
+    np.testing.assert_allclose(steep[1:] / steep[:-1], -0.6, rtol=1e-9)
+    np.testing.assert_allclose(shallow[1:] / shallow[:-1], 0.92, rtol=1e-9)
+    assert gd.run.history.loss[-1] > 1e-12  # still not where Newton was after one step
+
+
+def test_lbfgs_rosenbrock_strong_wolfe_converges_first():
+    s = _played("lbfgs-rosenbrock")
+    wolfe, plain, adam, gd = s.runs
+    assert wolfe.config.hyperparameters == {"line_search_fn": "strong_wolfe", "max_eval": 25}
+    assert s.options.show_internals
+    assert wolfe.run.status == "converged" and wolfe.run.steps <= 45
+    np.testing.assert_allclose(wolfe.run.history.points[-1], [1.0, 1.0], atol=1e-4)
+    assert plain.run.steps > 1.5 * wolfe.run.steps  # without a line search: about twice as many steps
+    for slow in (adam, gd):  # still on the way after 500 steps
+        assert slow.run.steps == 500 and slow.run.history.loss[-1] > 1e3 * wolfe.run.history.loss[-1]
+
+
+def test_lion_vs_adam_lion_moves_exactly_eta_per_coordinate_and_adam_settles():
+    s = _played("lion-vs-adam")
+    lion, adam = s.runs
+    eta = lion.config.hyperparameters["lr"]
+    steps = np.abs(np.diff(lion.run.history.points, axis=0))
+    np.testing.assert_allclose(steps, eta, rtol=1e-9)  # every step, every coordinate: ±η
+    minimum = np.array([3.0, 0.5])
+    lion_last = np.linalg.norm(lion.run.history.points[-100:] - minimum, axis=1)
+    assert lion_last.max() < 5 * eta and lion_last.min() > 0.5 * eta  # bounces near it, never on it
+    adam_steps = np.linalg.norm(np.diff(adam.run.history.points, axis=0), axis=1)
+    assert adam_steps[-1] < 1e-3 * adam_steps.max()  # Adam's steps shrink
+    assert adam.run.history.loss[-1] < 1e-6 < lion.run.history.loss[-100:].min()
+
+
+def test_warmup_cosine_settles_where_the_constant_eta_jitters():
+    s = _played("warmup-cosine")
+    const, sched = s.runs
+    assert (const.config.schedule, const.config.warmup) == (None, 0)
+    assert (sched.config.schedule, sched.config.warmup) == ("cosine", 20)
+    assert sched.config.schedule_settings["T_max"] == s.max_steps - 20  # the cosine spans the rest of the run
+    eta = 0.01
+    lr = sched.run.history.lr
+    np.testing.assert_allclose(lr[0], eta / 20, rtol=1e-12)  # the warm-up's first step
+    assert lr[19] < eta and lr[20] == eta  # warm-up done: the cosine starts at η
+    assert lr[-1] < 1e-3 * eta and (np.diff(lr[20:]) <= 0).all()
+    np.testing.assert_array_equal(const.run.history.lr, eta)
+    tail = slice(-30, None)
+    assert sched.run.history.loss[tail].mean() < const.run.history.loss[tail].mean() / 10
+
+
+def test_schedulefree_ends_as_low_as_adamw_with_cosine():
+    s = _played("schedulefree-vs-cosine")
+    const, cosine, free = s.runs
+    assert (const.config.optimizer, cosine.config.optimizer, free.config.optimizer) == (
+        "adamw", "adamw", "schedulefree-adamw")
+    assert cosine.config.schedule == "cosine" and cosine.config.schedule_settings["T_max"] == s.max_steps
+    assert free.config.schedule is None
+    tail = slice(-30, None)
+    c, k, f = (e.run.history.loss[tail].mean() for e in (const, cosine, free))
+    assert f < 2 * k and k < c / 2 and f < c / 2
