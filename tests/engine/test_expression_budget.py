@@ -31,10 +31,10 @@ from gdstudio.engine.expressions import (
     MAX_FOLDED_EXPONENT,
     MAX_ROOT_DIGITS,
     ExpressionError,
-    ExpressionProblem,
     parse_expression,
     prepare_expression,
 )
+from gdstudio.engine.problems.expression import ExpressionProblem
 
 HANG_GUARD = 20.0  # seconds; 10× the 2 s bound: only a hang (or a broken deadline) trips it
 
@@ -93,7 +93,8 @@ def test_issue_cases_do_not_hang_even_in_a_fresh_process() -> None:
     """A subprocess, so that even a hang inside one C call (holding the GIL) fails the test."""
     texts = [c[0] for c in ISSUE_CASES] + ["(x*((1/7**100)**10 + (1/9**100)**10))**(-99/7)"]
     script = textwrap.dedent(f"""
-        from gdstudio.engine.expressions import ExpressionError, ExpressionProblem
+        from gdstudio.engine.expressions import ExpressionError
+        from gdstudio.engine.problems.expression import ExpressionProblem
         for text in {texts!r}:
             try:
                 ExpressionProblem(text)

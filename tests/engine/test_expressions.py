@@ -19,11 +19,11 @@ from gdstudio.engine.expressions import (
     MAX_DEPTH,
     MAX_LENGTH,
     ExpressionError,
-    ExpressionProblem,
     parse_expression,
 )
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.problems.analytic import ANALYTIC
+from gdstudio.engine.problems.expression import ExpressionProblem
 from gdstudio.engine.runs import Run, RunConfig, Status
 
 Arr = np.ndarray

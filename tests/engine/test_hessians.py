@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gdstudio.engine.expressions import MAX_GRADIENT_NODES, ExpressionError, ExpressionProblem, prepare_hessian
+from gdstudio.engine.expressions import MAX_GRADIENT_NODES, ExpressionError, prepare_hessian
 from gdstudio.engine.problems import ANALYTIC, DATASETS, DataProblem, Problem, make_problem
 from gdstudio.engine.problems.base import Problem as BaseProblem
+from gdstudio.engine.problems.expression import ExpressionProblem
 
 RTOL = 1e-6
 

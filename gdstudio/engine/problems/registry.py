@@ -74,7 +74,7 @@ def make_problem(
     if key == CUSTOM:
         if not expr:
             raise ValueError("The custom problem needs an expression, e.g. --expr 'x**2 + y**2'")
-        from gdstudio.engine.expressions import ExpressionProblem  # sympy loads only when needed
+        from gdstudio.engine.problems.expression import ExpressionProblem  # sympy loads only when needed
 
         return ExpressionProblem(expr)
     if expr:
