@@ -10,6 +10,7 @@ import argparse
 import time
 
 from gdstudio.engine import expressions as ex
+from gdstudio.engine.problems.expression import ExpressionProblem
 
 ISSUE = [
     "(((1/9**100)**100)**100)**100",
@@ -37,7 +38,7 @@ def main() -> None:
         ex._CACHE.clear()
         t0 = time.perf_counter()
         try:
-            ex.ExpressionProblem(text)
+            ExpressionProblem(text)
             outcome = "accepted"
         except ex.ExpressionError as err:
             outcome = f"refused: {err}"
