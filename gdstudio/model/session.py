@@ -52,6 +52,7 @@ from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import PROBLEMS, Bounds, Problem, Surface
 from gdstudio.engine.runs import Run, RunConfig, Status
+from gdstudio.engine.schedules import format_param_value
 from gdstudio.model.palette import PALETTE
 from gdstudio.model.persistence import ParsedSession, session_from_dict, session_to_dict
 from gdstudio.model.state import (
@@ -878,7 +879,17 @@ def _run_edit_label(entry: RunEntry, new: RunConfig) -> tuple[str, Hashable | No
             return (f"set {sym} of Run {rid} to {format_value(new.hyperparameters[name])}",
                     ("hyperparameter", rid, name))
         return f"change hyperparameters of Run {rid}", None
+    if "schedule" in changed:  # with its settings and warm-up, when chosen in the panel
+        return f"set schedule of Run {rid} to {new.schedule or 'constant η'}", None
+    if "warmup" in changed and set(changed) <= {"warmup", "schedule_settings"}:  # the horizon follows it
+        return f"set warm-up of Run {rid} to {new.warmup}", ("warmup", rid)
     if changed == ["schedule_settings"]:
+        keys = sorted(set(old.schedule_settings) | set(new.schedule_settings))
+        diff = [k for k in keys if old.schedule_settings.get(k) != new.schedule_settings.get(k)]
+        if len(diff) == 1 and diff[0] in new.schedule_settings:
+            value = new.schedule_settings[diff[0]]
+            shown = format_param_value(tuple(value) if isinstance(value, list) else value)
+            return f"set {diff[0]} of Run {rid} to {shown}", ("schedule_settings", rid, diff[0])
         return f"change schedule settings of Run {rid}", ("schedule_settings", rid)
     if len(changed) == 1:
         name = changed[0]
