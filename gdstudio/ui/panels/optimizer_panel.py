@@ -1,8 +1,10 @@
-"""The optimizer panel: the selected run's algorithm, hyperparameters, batching, noise and start.
+"""The optimizer panel: the selected run's algorithm, hyperparameters, schedule, batching, noise and start.
 
-Everything is generated from the registry: the algorithm combo lists ``OPTIMIZERS`` in order,
-and each :class:`HyperParam` of the chosen rule gets an editor (log slider + spin box for η and
-ε, linear slider + spin box for other numbers, a check box for flags, two spin boxes for β₁, β₂)
+Everything is generated from the registries: the algorithm combo lists ``OPTIMIZERS`` under
+their groups (classic, adaptive, sign-based, second-order, schedule-free: disabled header
+items that keyboard and mouse skip), and each :class:`HyperParam` of the chosen rule gets an
+editor (log slider + spin box for η and ε, linear slider + spin box for other numbers, a check
+box for flags, two spin boxes for β₁, β₂)
 whose tooltip is the parameter's help, range and default followed by the rule's update formula.
 
 The panel follows the fields it shows (the selected run id, the selected entry's ``config`` and
@@ -10,6 +12,13 @@ The panel follows the fields it shows (the selected run id, the selected entry's
 through ``Session.update_run`` (one undoable command each) after the optimizer's override boundary,
 ``OptimizerSpec.validate_overrides``; an invalid value shows its message in red under the editors
 and changes nothing.
+
+The learning-rate schedule box offers "constant η (none)" and every schedule of
+``gdstudio.engine.schedules.SCHEDULES``, one editor per keyword (:class:`ScheduleParamEditor`),
+a warm-up spin box and a live preview of η over the run's steps (``preview_schedule`` over the
+session's max steps). Keywords that follow the run's length (cosine's T_max, one-cycle's
+total_steps) are stored resolved (``validate_schedule(..., horizon=max_steps)``, so the run does
+what the preview shows) and shown "auto" while they equal that rule; a new warm-up re-resolves them.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,14 +40,29 @@ from PySide6.QtWidgets import (
 )
 
 from gdstudio.engine.hyperparams import Value
-from gdstudio.engine.optimizers import OPTIMIZERS, OptimizerSpec, get_spec
+from gdstudio.engine.optimizers import GROUPS, OptimizerSpec, get_spec, optimizers_by_group
+from gdstudio.engine.schedules import (
+    SCHEDULES,
+    ScheduleSpec,
+    get_schedule_spec,
+    preview_schedule,
+    validate_schedule,
+)
+from gdstudio.engine.schedules.registry import RULES as SCHEDULE_RULES
 from gdstudio.model.session import RunEntry, Session
 from gdstudio.ui.bridge import Subscriptions
 from gdstudio.ui.widgets.hyperparams import ParamEditor, make_param_editor
 from gdstudio.ui.widgets.mathtext import rule_text
 from gdstudio.ui.widgets.numbers import NumberSpinBox
+from gdstudio.ui.widgets.schedule_params import ScheduleParamEditor
+from gdstudio.ui.widgets.schedule_preview import SchedulePreview
 
-__all__ = ["OptimizerPanel", "carried_hyperparameters"]
+__all__ = ["GROUP_TITLES", "OptimizerPanel", "carried_hyperparameters", "grouped_optimizer_model"]
+
+#: The combo's header of each registry group.
+GROUP_TITLES = {"classic": "Classic", "adaptive": "Adaptive", "sign-based": "Sign-based",
+                "second-order": "Second-order", "schedule-free": "Schedule-free"}
+NO_SCHEDULE = "constant η (none)"
 
 ERROR_STYLE = "color: #E0301E;"
 
@@ -50,6 +75,35 @@ def carried_hyperparameters(old: RunEntry, new: OptimizerSpec) -> dict[str, Valu
     if lr is not None and old_spec.adaptive == new.adaptive and any(h.name == "lr" for h in new.hyperparams):
         return {"lr": lr}
     return {}
+
+
+def grouped_optimizer_model(parent: QWidget | None = None) -> QStandardItemModel:
+    """Every rule of the registry under its group's header, in ``GROUPS`` order.
+
+    Headers are bold, not enabled and not selectable (a QComboBox's arrow keys and its popup skip
+    them) and carry no data; a rule's item carries its name (UserRole) and its summary and update
+    rule as tooltip.
+    """
+    model = QStandardItemModel(parent)
+    bold = QFont()
+    bold.setBold(True)
+    by_group = optimizers_by_group()
+    for group in GROUPS:
+        names = by_group.get(group, [])
+        if not names:
+            continue
+        header = QStandardItem(GROUP_TITLES.get(group, group.capitalize()))
+        header.setFlags(Qt.ItemFlag.NoItemFlags)
+        header.setFont(bold)
+        header.setData(f"group:{group}", Qt.ItemDataRole.AccessibleDescriptionRole)
+        model.appendRow(header)
+        for name in names:
+            spec = get_spec(name)
+            item = QStandardItem(spec.title)
+            item.setData(spec.name, Qt.ItemDataRole.UserRole)
+            item.setToolTip(f"{spec.title}: {spec.summary}\n\n{rule_text(spec.docstring)}")
+            model.appendRow(item)
+    return model
 
 
 class OptimizerPanel(QWidget):
@@ -72,11 +126,7 @@ class OptimizerPanel(QWidget):
         # The longest title must not set the panel's minimum width (it is elided instead).
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
-        for spec in OPTIMIZERS.values():
-            self.combo.addItem(spec.title, spec.name)
-            i = self.combo.count() - 1
-            self.combo.setItemData(i, f"{spec.title}: {spec.summary}\n\n{rule_text(spec.docstring)}",
-                                   Qt.ItemDataRole.ToolTipRole)
+        self.combo.setModel(grouped_optimizer_model(self.combo))
         self.combo.activated.connect(self._on_optimizer_chosen)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -90,6 +140,7 @@ class OptimizerPanel(QWidget):
         self.params_grid.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.params_grid.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.params_grid.setHorizontalSpacing(8)
+        self._build_schedule_box()
         self.error = QLabel()
         self.error.setObjectName("optimizer_error")
         self.error.setStyleSheet(ERROR_STYLE)
@@ -161,6 +212,7 @@ class OptimizerPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.summary)
         layout.addWidget(self.params_box)
+        layout.addWidget(self.schedule_box)
         layout.addWidget(self.error)
         layout.addWidget(self.data_box)
         layout.addWidget(self.start_box)
@@ -177,6 +229,8 @@ class OptimizerPanel(QWidget):
         self._subs.connect(session.run_list.events.batch_removed, self._on_list)
         for name in ("name", "dataset", "data_x", "data_y", "expr"):
             self._subs.connect(session.problem_settings.events[name], self._on_problem)
+        self._subs.connect(session.playback.events.max_steps, self._on_max_steps)
+        self._subs.connect(session.runs_advanced, self._on_advanced)
         self._rebind()
 
     # ---------------------------------------------------------------- binding
@@ -219,7 +273,7 @@ class OptimizerPanel(QWidget):
         """Show the selected run's settings (editors are rebuilt only when the rule changes)."""
         e = self.entry
         has = e is not None
-        for w in (self.combo, self.params_box, self.data_box, self.start_box, self.summary):
+        for w in (self.combo, self.params_box, self.schedule_box, self.data_box, self.start_box, self.summary):
             w.setEnabled(has)
         self.empty.setVisible(not has)
         if e is None:
@@ -241,6 +295,7 @@ class OptimizerPanel(QWidget):
         values = spec.resolve(e.config.hyperparameters)
         for name, editor in self.editors.items():
             editor.set_value(values[name])
+        self._refresh_schedule(e)
 
         problem = self.session.problem
         n = problem.n_samples
@@ -340,6 +395,171 @@ class OptimizerPanel(QWidget):
         dim = self.session.problem.dim
         start = tuple(float(s.value()) for s in self.start_spins[:dim])
         self._update(start=start)
+
+    # ---------------------------------------------------------------- schedule
+    def _build_schedule_box(self) -> None:
+        self.schedule_box = QGroupBox("Learning-rate schedule")
+        self.schedule_box.setObjectName("schedule_box")
+        box = QVBoxLayout(self.schedule_box)
+        box.setSpacing(4)
+        self.schedule_combo = QComboBox()
+        self.schedule_combo.setObjectName("schedule_combo")
+        self.schedule_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.schedule_combo.setMinimumContentsLength(12)
+        self.schedule_combo.addItem(NO_SCHEDULE, None)
+        self.schedule_combo.setItemData(0, "η stays as set (a warm-up, if any, still ramps it up first)",
+                                        Qt.ItemDataRole.ToolTipRole)
+        for spec in SCHEDULES.values():
+            self.schedule_combo.addItem(spec.title, spec.name)
+            self.schedule_combo.setItemData(
+                self.schedule_combo.count() - 1,
+                f"{spec.title} (torch's {spec.torch_class}): {spec.summary}\n\n{SCHEDULE_RULES.get(spec.name, '')}",
+                Qt.ItemDataRole.ToolTipRole)
+        self.schedule_combo.activated.connect(self._on_schedule_chosen)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("schedule"))
+        top.addWidget(self.schedule_combo, 1)
+        box.addLayout(top)
+        self.schedule_form = QFormLayout()
+        self.schedule_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.schedule_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.schedule_form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.schedule_form.setHorizontalSpacing(8)
+        box.addLayout(self.schedule_form)
+        self.warmup = QSpinBox()
+        self.warmup.setObjectName("warmup")
+        self.warmup.setRange(0, 10**6)
+        self.warmup.setSpecialValueText("none")
+        self.warmup.setSuffix(" steps")
+        self.warmup.setKeyboardTracking(False)
+        self.warmup.setToolTip("Linear warm-up: η rises from η/N to η over the first N steps, then the schedule "
+                               "starts (torch's SequentialLR([LinearLR(1/N, total_iters=N), schedule], [N])); "
+                               "0 = none")
+        self.warmup.valueChanged.connect(self._on_warmup)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("warm-up"))
+        row.addWidget(self.warmup, 1)
+        box.addLayout(row)
+        self.schedule_preview = SchedulePreview()
+        box.addWidget(self.schedule_preview)
+        self.schedule_editors: dict[str, ScheduleParamEditor] = {}
+        self._bound_schedule: str | None = None
+
+    def _horizon(self) -> int:
+        return int(self.session.playback.max_steps)
+
+    def _auto_value(self, warmup: int) -> int:
+        """What a keyword that follows the run's length resolves to (``validate_schedule``'s rule)."""
+        return max(1, self._horizon() - warmup)
+
+    def _build_schedule_editors(self, spec: ScheduleSpec | None) -> None:
+        for editor in self.schedule_editors.values():
+            for w in (editor.label, editor):
+                self.schedule_form.removeWidget(w)
+                w.setParent(None)
+                w.deleteLater()
+        while self.schedule_form.rowCount():
+            self.schedule_form.removeRow(0)
+        self.schedule_editors.clear()
+        if spec is not None:
+            for param in spec.params:
+                editor = ScheduleParamEditor(param)
+                editor.committed.connect(lambda value, key=param.name: self._on_schedule_param(key, value))
+                editor.label.setMinimumWidth(editor.label.sizeHint().width())
+                self.schedule_form.addRow(editor.label, editor)
+                self.schedule_editors[param.name] = editor
+        self._bound_schedule = None if spec is None else spec.name
+
+    def _refresh_schedule(self, e: RunEntry) -> None:
+        """Show the run's schedule, its keywords, warm-up and the preview of η."""
+        c = e.config
+        with QSignalBlocker(self.schedule_combo):
+            self.schedule_combo.setCurrentIndex(max(0, self.schedule_combo.findData(c.schedule)))
+        spec = None if c.schedule is None else get_schedule_spec(c.schedule)
+        if spec is None or spec.name != self._bound_schedule or len(self.schedule_editors) != len(spec.params):
+            self._build_schedule_editors(spec)
+        if spec is not None:
+            auto = self._auto_value(c.warmup)
+            for param in spec.params:
+                value = c.schedule_settings.get(param.name, param.default)
+                follows = param.name in spec.horizon_keys and (value is None or value == auto)
+                self.schedule_editors[param.name].set_value(value, auto=follows or value is None)
+        with QSignalBlocker(self.warmup):
+            self.warmup.setValue(int(c.warmup))
+        self._refresh_preview(e)
+
+    def preview_data(self, e: RunEntry) -> dict[str, Any]:
+        """What the preview draws for ``e``: ``preview_schedule`` of its config over the max steps
+        (plateau with the losses computed so far)."""
+        c = e.config
+        lr = get_spec(c.optimizer).resolve(c.hyperparameters).get("lr", 1.0)
+        assert isinstance(lr, int | float), lr
+        losses = None
+        if c.schedule is not None and get_schedule_spec(c.schedule).watches_loss and e.run is not None:
+            losses = list(e.run.history.loss[1:])
+        return preview_schedule(c.schedule, c.schedule_settings, float(lr), self._horizon(), warmup=c.warmup,
+                                losses=losses)
+
+    def _refresh_preview(self, e: RunEntry) -> None:
+        try:
+            data = self.preview_data(e)
+        except ValueError as exc:  # a config the run refused too (shown as the run's status)
+            self.schedule_preview.set_data([], None, 0)  # type: ignore[arg-type]
+            self.schedule_preview.setToolTip(str(exc))
+            return
+        self.schedule_preview.set_data(data["lr"], data["momentum"], e.config.warmup)
+
+    def _on_max_steps(self, _new: object, _old: object) -> None:
+        e = self.entry
+        if e is not None:
+            self._refresh_schedule(e)
+
+    def _on_advanced(self) -> None:
+        e = self.entry
+        if e is not None and e.config.schedule is not None and get_schedule_spec(e.config.schedule).watches_loss:
+            self._refresh_preview(e)
+
+    def _write_schedule(self, name: str | None, settings: dict[str, Any], warmup: int) -> bool:
+        """Validate (auto keywords that follow the run's length resolved to it) and apply."""
+        try:
+            resolved = validate_schedule(name, settings, warmup=warmup, horizon=self._horizon())
+        except ValueError as exc:
+            self.show_error(str(exc))
+            self.refresh()
+            return False
+        return self._update(schedule=name, schedule_settings=resolved, warmup=warmup)
+
+    def _on_schedule_chosen(self, index: int) -> None:
+        e = self.entry
+        if e is None:
+            return
+        name = self.schedule_combo.itemData(index)
+        if name == e.config.schedule:
+            return
+        self._write_schedule(name, {}, e.config.warmup)
+
+    def _following(self, e: RunEntry) -> dict[str, Any]:
+        """The run's settings with the keywords that follow its length set back to auto (None)."""
+        c = e.config
+        settings = dict(c.schedule_settings)
+        if c.schedule is not None:
+            auto = self._auto_value(c.warmup)
+            for key in get_schedule_spec(c.schedule).horizon_keys:
+                if settings.get(key) in (None, auto):
+                    settings[key] = None
+        return settings
+
+    def _on_schedule_param(self, key: str, value: Any) -> None:
+        e = self.entry
+        if e is None or e.config.schedule is None:
+            return
+        self._write_schedule(e.config.schedule, {**self._following(e), key: value}, e.config.warmup)
+
+    def _on_warmup(self, value: int) -> None:
+        e = self.entry
+        if e is None or value == e.config.warmup:
+            return
+        self._write_schedule(e.config.schedule, self._following(e), int(value))
 
     def close_session(self) -> None:
         self._subs.disconnect_all()

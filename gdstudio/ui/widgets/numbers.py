@@ -53,7 +53,7 @@ class NumberSpinBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> object:  # Qt override: (state, text, pos)
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:  # type: ignore[override]
         t = text.strip().replace("−", "-")
         try:
             v = float(t)
@@ -124,7 +124,7 @@ class LogSlider(ValueSlider):
         if not (0 < lo < hi):
             raise ValueError(f"Invalid log slider range: ({lo}, {hi}) (need 0 < lo < hi)")
         decades = math.log10(hi) - math.log10(lo)
-        per_decade = LOG_TICKS_PER_DECADE
+        per_decade: float = LOG_TICKS_PER_DECADE
         if ticks is None:
             ticks = max(600, round(per_decade * decades))
         per_decade = ticks / decades
