@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -63,6 +63,7 @@ __all__ = ["GROUP_TITLES", "OptimizerPanel", "carried_hyperparameters", "grouped
 GROUP_TITLES = {"classic": "Classic", "adaptive": "Adaptive", "sign-based": "Sign-based",
                 "second-order": "Second-order", "schedule-free": "Schedule-free"}
 NO_SCHEDULE = "constant η (none)"
+HEADER_COLOR = "#3A7BD5"
 
 ERROR_STYLE = "color: #E0301E;"
 
@@ -95,6 +96,7 @@ def grouped_optimizer_model(parent: QWidget | None = None) -> QStandardItemModel
         header = QStandardItem(GROUP_TITLES.get(group, group.capitalize()))
         header.setFlags(Qt.ItemFlag.NoItemFlags)
         header.setFont(bold)
+        header.setForeground(QBrush(QColor(HEADER_COLOR)))  # readable although disabled, light or dark scheme
         header.setData(f"group:{group}", Qt.ItemDataRole.AccessibleDescriptionRole)
         model.appendRow(header)
         for name in names:
@@ -324,6 +326,7 @@ class OptimizerPanel(QWidget):
         for editor in self.editors.values():
             for w in (editor.label, editor):
                 self.params_grid.removeWidget(w)
+                w.hide()  # before it loses its parent: never shown as a window of its own
                 w.setParent(None)
                 w.deleteLater()
         while self.params_grid.rowCount():
@@ -456,6 +459,7 @@ class OptimizerPanel(QWidget):
         for editor in self.schedule_editors.values():
             for w in (editor.label, editor):
                 self.schedule_form.removeWidget(w)
+                w.hide()
                 w.setParent(None)
                 w.deleteLater()
         while self.schedule_form.rowCount():

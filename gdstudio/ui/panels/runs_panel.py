@@ -74,6 +74,9 @@ def key_hyperparameters(entry: RunEntry) -> str:
             parts.append(f"{hp.symbol}={format_value(v)}")
     if entry.config.batch_size is not None and not entry.config.shuffle:
         parts.append("in order")
+    schedule, warmup = entry.config.schedule, entry.config.warmup
+    if schedule is not None or warmup:  # the learning-rate schedule: "warm-up 20 + cosine"
+        parts.append(" + ".join(([f"warm-up {warmup}"] if warmup else []) + ([schedule] if schedule else [])))
     return "  ".join(parts)
 
 

@@ -36,12 +36,12 @@ class SchedulePreview(QWidget):
         self.lr: np.ndarray = np.empty(0)
         self.momentum: np.ndarray | None = None
         self.warmup = 0
-        self.setMinimumHeight(64)
+        self.setMinimumHeight(84)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("η for each step of the run (step 1 at the left, the run's last step at the right)")
 
     def sizeHint(self) -> QSize:
-        return QSize(220, 72)
+        return QSize(220, 96)
 
     def set_data(self, lr: np.ndarray, momentum: np.ndarray | None = None, warmup: int = 0) -> None:
         """Show η (one value per step) and, when not None, the momentum / β₁ the schedule sets."""
@@ -106,7 +106,7 @@ class SchedulePreview(QWidget):
                 p.drawPolyline(self._polygon(self.momentum, rect, lo - pad, hi + pad))
         top = float(finite.max())
         p.setPen(QPen(QColor(LR_COLOR), 1.8))
-        p.drawPolyline(self._polygon(self.lr, rect, min(0.0, float(finite.min())), top if top > 0 else 1.0))
+        p.drawPolyline(self._polygon(self.lr, rect, min(0.0, float(finite.min())), 1.08 * top if top > 0 else 1.0))
         p.setPen(text)
         p.drawText(QRectF(6, 0, self.width() - 12, h), Qt.AlignmentFlag.AlignLeft,
                    f"η max {_short(top)}   last {_short(float(self.lr[-1]))}")
