@@ -256,3 +256,52 @@ def test_the_schedule_is_saved_and_opened_with_the_session(qtbot):
     c = other.runs[0].config
     assert c.schedule == "cyclic" and c.schedule_settings["step_size_up"] == 25
     assert c.schedule_settings["max_lr"] is None
+
+
+def test_switching_a_cyclic_run_to_a_rule_without_momentum_is_refused(qtbot):
+    s, panel, rid = make(qtbot, "adam", lr=0.01)
+    choose(panel.schedule_combo, "cyclic")
+    before = s.entry(rid).config
+    choose(panel.combo, "adagrad")
+    assert "adagrad has no momentum or betas to cycle" in panel.error.text() and not panel.error.isHidden()
+    assert s.entry(rid).config == before and panel.combo.currentData() == "adam"
+
+
+def test_the_preview_follows_max_steps_and_plateau_uses_the_losses_computed(qtbot):
+    s, panel, rid = make(qtbot)
+    choose(panel.schedule_combo, "exponential")
+    s.set_max_steps(50)
+    assert len(panel.schedule_preview.lr) == 50
+    assert_preview_is(panel, s, rid)
+    s.update_run(rid, noise=2.0)
+    choose(panel.schedule_combo, "plateau")
+    panel.schedule_editors["patience"].spin.setValue(2)
+    assert s.entry(rid).config.schedule_settings["patience"] == 2
+    s.forward(50)  # the preview now knows the losses: η drops where the run's did
+    run_lr = s.entry(rid).run.history.lr
+    assert run_lr.min() < 0.01  # the noisy run did hit plateaus
+    np.testing.assert_array_equal(panel.schedule_preview.lr, run_lr)
+
+
+def test_the_runs_table_names_the_schedule(qtbot):
+    from gdstudio.ui.panels.runs_panel import key_hyperparameters
+
+    s, panel, rid = make(qtbot)
+    assert "cosine" not in key_hyperparameters(s.entry(rid))
+    choose(panel.schedule_combo, "cosine")
+    panel.warmup.setValue(20)
+    assert key_hyperparameters(s.entry(rid)).endswith("warm-up 20 + cosine")
+
+
+def test_arrow_keys_in_the_open_list_skip_the_headers(qtbot):
+    s, panel, rid = make(qtbot)
+    classic, adaptive = optimizers_by_group()["classic"], optimizers_by_group()["adaptive"]
+    s.update_run(rid, optimizer=classic[-1])
+    panel.combo.showPopup()
+    view = panel.combo.view()
+    qtbot.waitUntil(view.isVisible)
+    assert view.currentIndex().data(Qt.ItemDataRole.UserRole) == classic[-1]
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert view.currentIndex().data(Qt.ItemDataRole.UserRole) == adaptive[0]
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert s.entry(rid).config.optimizer == adaptive[0]
