@@ -277,10 +277,12 @@ def test_the_preview_follows_max_steps_and_plateau_uses_the_losses_computed(qtbo
     choose(panel.schedule_combo, "plateau")
     panel.schedule_editors["patience"].spin.setValue(2)
     assert s.entry(rid).config.schedule_settings["patience"] == 2
-    s.forward(50)  # the preview now knows the losses: η drops where the run's did
+    s.forward(50)  # the preview now knows the losses: η drops where the run's did (redrawn within 200 ms)
     run_lr = s.entry(rid).run.history.lr
     assert run_lr.min() < 0.01  # the noisy run did hit plateaus
+    qtbot.waitUntil(lambda: panel.schedule_preview.lr.min() < 0.01)
     np.testing.assert_array_equal(panel.schedule_preview.lr, run_lr)
+    assert panel.schedule_preview.position == s.position == 50
 
 
 def test_the_runs_table_names_the_schedule(qtbot):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -233,6 +233,7 @@ class OptimizerPanel(QWidget):
             self._subs.connect(session.problem_settings.events[name], self._on_problem)
         self._subs.connect(session.playback.events.max_steps, self._on_max_steps)
         self._subs.connect(session.runs_advanced, self._on_advanced)
+        self._subs.connect(session.playback.events.position, self._on_position)
         self._rebind()
 
     # ---------------------------------------------------------------- binding
@@ -445,6 +446,11 @@ class OptimizerPanel(QWidget):
         box.addLayout(row)
         self.schedule_preview = SchedulePreview()
         box.addWidget(self.schedule_preview)
+        # plateau's preview follows the losses computed: redrawn at most every 200 ms while playing
+        self._plateau_timer = QTimer(self)
+        self._plateau_timer.setSingleShot(True)
+        self._plateau_timer.setInterval(200)
+        self._plateau_timer.timeout.connect(self._on_plateau_timer)
         self.schedule_editors: dict[str, ScheduleParamEditor] = {}
         self._bound_schedule: str | None = None
 
@@ -512,6 +518,10 @@ class OptimizerPanel(QWidget):
             self.schedule_preview.setToolTip(str(exc))
             return
         self.schedule_preview.set_data(data["lr"], data["momentum"], e.config.warmup)
+        self.schedule_preview.set_position(int(self.session.playback.position))
+
+    def _on_position(self, new: int, _old: int) -> None:
+        self.schedule_preview.set_position(int(new))
 
     def _on_max_steps(self, _new: object, _old: object) -> None:
         e = self.entry
@@ -520,7 +530,13 @@ class OptimizerPanel(QWidget):
 
     def _on_advanced(self) -> None:
         e = self.entry
-        if e is not None and e.config.schedule is not None and get_schedule_spec(e.config.schedule).watches_loss:
+        if (e is not None and e.config.schedule is not None and get_schedule_spec(e.config.schedule).watches_loss
+                and not self._plateau_timer.isActive()):
+            self._plateau_timer.start()
+
+    def _on_plateau_timer(self) -> None:
+        e = self.entry
+        if e is not None:
             self._refresh_preview(e)
 
     def _write_schedule(self, name: str | None, settings: dict[str, Any], warmup: int) -> bool:

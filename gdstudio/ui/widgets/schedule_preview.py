@@ -36,6 +36,8 @@ class SchedulePreview(QWidget):
         self.lr: np.ndarray = np.empty(0)
         self.momentum: np.ndarray | None = None
         self.warmup = 0
+        #: The step shown by the playback (0 = the start): marked on the curve.
+        self.position = 0
         self.setMinimumHeight(84)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("η for each step of the run (step 1 at the left, the run's last step at the right)")
@@ -55,6 +57,12 @@ class SchedulePreview(QWidget):
             tip += f"\ndotted line: end of the {self.warmup}-step warm-up"
         self.setToolTip(tip)
         self.update()
+
+    def set_position(self, position: int) -> None:
+        """Mark the step the playback shows (its η: ``lr[position - 1]``; 0 marks nothing)."""
+        if position != self.position:
+            self.position = int(position)
+            self.update()
 
     # ---------------------------------------------------------------- drawing
     @staticmethod
@@ -107,6 +115,18 @@ class SchedulePreview(QWidget):
         top = float(finite.max())
         p.setPen(QPen(QColor(LR_COLOR), 1.8))
         p.drawPolyline(self._polygon(self.lr, rect, min(0.0, float(finite.min())), 1.08 * top if top > 0 else 1.0))
+        n_pos = min(self.position, n)
+        if n_pos >= 1 and math.isfinite(self.lr[n_pos - 1]):  # the step shown: a dot on the η curve
+            x = rect.left() + (rect.width() * (n_pos - 1) / (n - 1) if n > 1 else rect.width() / 2)
+            hi = 1.08 * top if top > 0 else 1.0
+            lo = min(0.0, float(finite.min()))
+            y = rect.bottom() - rect.height() * (self.lr[n_pos - 1] - lo) / (hi - lo if hi > lo else 1.0)
+            p.setPen(QPen(faint, 1))
+            p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            p.setBrush(QColor(LR_COLOR))
+            p.setPen(QPen(text, 1))
+            p.drawEllipse(QPointF(x, y), 3.5, 3.5)
+            p.setBrush(Qt.BrushStyle.NoBrush)
         p.setPen(text)
         p.drawText(QRectF(6, 0, self.width() - 12, h), Qt.AlignmentFlag.AlignLeft,
                    f"η max {_short(top)}   last {_short(float(self.lr[-1]))}")
@@ -117,6 +137,7 @@ class SchedulePreview(QWidget):
                        f"β₁/momentum {_short(lo_m)}–{_short(hi_m)}")
         p.setPen(faint)
         bottom = QRectF(6, self.height() - h - 1, self.width() - 12, h)
-        p.drawText(bottom, Qt.AlignmentFlag.AlignLeft, "step 1")
+        p.drawText(bottom, Qt.AlignmentFlag.AlignLeft,
+                   f"step {n_pos}: η {_short(float(self.lr[n_pos - 1]))}" if n_pos >= 1 else "step 1")
         p.drawText(bottom, Qt.AlignmentFlag.AlignRight, f"{n}")
         p.end()
