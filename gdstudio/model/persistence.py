@@ -51,8 +51,8 @@ from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems.base import check_bounds
 from gdstudio.engine.runs import RunConfig
 from gdstudio.engine.schedules import validate_schedule
+from gdstudio.evented import persisted_fields
 from gdstudio.limits import brief
-from gdstudio.model.evented import persisted_fields
 from gdstudio.model.palette import PALETTE
 from gdstudio.model.state import (
     MAX_STEPS_LIMIT,

@@ -8,7 +8,7 @@ session's whole life: :attr:`Session.problem_settings`, :attr:`Session.run_list`
 ``EventedList`` of :class:`RunEntry`: inserted / removed / moved events), :attr:`Session.playback`
 and :attr:`Session.options`. Each field has its own signal (``session.options.events.log_loss``,
 ``entry.events.color``, ``session.playback.events.position`` …); see :mod:`gdstudio.model.state`
-and :mod:`gdstudio.model.evented`. This class keeps the domain operations (add, remove,
+and :mod:`gdstudio.evented`. This class keeps the domain operations (add, remove,
 update, race, load, play, seek) and the invariants between those models. Write through its
 methods: they validate against the problem and the runs, restart what must restart, and record
 the edit on :attr:`Session.undo_stack`.

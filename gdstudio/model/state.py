@@ -1,6 +1,6 @@
 """The session's declared state: problem settings, run entries, playback and view options.
 
-Each is an :class:`~gdstudio.model.evented.EventedModel` dataclass: typed fields, validation on
+Each is an :class:`~gdstudio.evented.EventedModel` dataclass: typed fields, validation on
 assignment (ValueError naming the setting and the value; nothing changes), and one psygnal signal
 per field (``model.events.<field>``, emitted with ``(new, old)`` only on a change). Session files
 are written and read from these declarations (:mod:`gdstudio.model.persistence`), and the
@@ -27,7 +27,7 @@ import numpy as np
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Bounds, Problem, make_problem
 from gdstudio.engine.runs import Run, RunConfig, Status
-from gdstudio.model.evented import EventedModel, meta
+from gdstudio.evented import EventedModel, meta
 from gdstudio.parsing import FloatListError, parse_floats
 
 __all__ = [

@@ -9,12 +9,10 @@ redraws a widget when its field changes, so the lab's state lives here, not in i
 :meth:`LabSettings.train_config`, :meth:`LabSettings.dataset_spec` and :meth:`LabSettings.entries`
 are exactly what ``gdstudio train`` would be given.
 
-The base, :class:`_EventedSettings`, keeps the contract of the studio's
-:class:`gdstudio.model.evented.EventedModel` (a field's ``metadata["validate"]`` converts or
-raises ValueError; the field's signal is emitted only when the value changed; construction
-validates and emits nothing) in a few lines of its own: ``train`` stands alone in the layers
-(import-linter: ``export : train : model`` are independent), so it cannot import ``model``.
-Once that base moves to the utilities layer, this class derives from it instead.
+It derives from the studio's one evented base, :class:`gdstudio.evented.EventedModel` (a
+field's ``metadata["validate"]`` converts or raises ValueError; the field's signal is emitted only
+when the value changed; construction validates and emits nothing), which sits in the utilities
+layer so that ``train`` and ``model`` share it without importing each other.
 """
 
 from __future__ import annotations
@@ -25,11 +23,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
-
-from psygnal import SignalGroupDescriptor
+from typing import Any
 
 from gdstudio.engine.hyperparams import Value
+from gdstudio.evented import EventedModel, meta
 from gdstudio.train.compare import Entry, TrainConfig, make_entry
 from gdstudio.train.datasets import DatasetError, find_mnist_files
 from gdstudio.train.plot import PALETTE
@@ -177,36 +174,13 @@ def _hidden(value: Any) -> tuple[int, ...]:
 
 
 # ================================================================================ the model
-_MISSING = object()
-
-
 def model_field(default: Any, *, validate: Callable[[Any], Any]) -> Any:
     """A dataclass field whose value ``validate`` converts, or rejects with ValueError."""
-    return dataclasses.field(default=default, metadata={"validate": validate})
-
-
-class _EventedSettings:
-    """Validate on assignment, one psygnal signal ``(new, old)`` per field (use with ``@dataclass``)."""
-
-    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor(patch_setattr=False,
-                                                                    connect_child_events=False)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        f = type(self).__dataclass_fields__.get(name)  # type: ignore[attr-defined]
-        if f is not None and f.metadata.get("validate") is not None:
-            value = f.metadata["validate"](value)
-        old = self.__dict__.get(name, _MISSING)
-        object.__setattr__(self, name, value)
-        if f is not None and old is not _MISSING and old != value:
-            getattr(self.events, name).emit(value, old)
-
-    def values(self) -> dict[str, Any]:
-        """``{field: value}`` for every field."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+    return dataclasses.field(default=default, metadata=meta(validate, persist=False))
 
 
 @dataclass
-class LabSettings(_EventedSettings):
+class LabSettings(EventedModel):
     """The lab's setup and view settings; each field validates on assignment and has a signal."""
 
     dataset: str = model_field("digits", validate=_choice("dataset", DATASETS))
