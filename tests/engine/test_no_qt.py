@@ -16,7 +16,7 @@ import pytest
 
 CORE = ("gdstudio.engine", "gdstudio.model", "gdstudio.export", "gdstudio.train")
 #: Top-level modules below the ui layer (see the layers contract in pyproject.toml).
-UTILITIES = ("cli_common", "parsing", "atomic", "limits", "interrupts", "resources")
+UTILITIES = ("cli_common", "parsing", "atomic", "limits", "interrupts", "resources", "evented")
 ROOT = Path(__file__).resolve().parents[2]
 QT = ("PySide6", "pyqtgraph", "OpenGL", "shiboken6")
 
