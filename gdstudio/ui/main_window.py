@@ -224,8 +224,24 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.window_geometry(), self.settings.window_state()
         if geometry is not None:
             self.restoreGeometry(geometry)
+        self.fit_to_screen()
         self._layout_pending = state is None or not self.restoreState(state)
         self._update_title()
+
+    def fit_to_screen(self) -> None:
+        """Keep the window on its screen: the default 1600×1000, or a size saved on a larger
+        screen, is shrunk to the available area (a 1280×720 projector) and moved into view."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        w, h = min(self.width(), avail.width()), min(self.height(), avail.height())
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        x = min(max(self.x(), avail.x()), avail.x() + avail.width() - self.width())
+        y = min(max(self.y(), avail.y()), avail.y() + avail.height() - self.height())
+        if (x, y) != (self.x(), self.y()):
+            self.move(x, y)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)

@@ -113,3 +113,24 @@ def test_runs_table_fits_its_dock(small_window):
         if col in (4, 5, 6):  # step, loss, status: whole
             for row in range(m.rowCount()):
                 assert fm.horizontalAdvance(m.data(m.index(row, col))) <= table.columnWidth(col), (row, col)
+
+
+def test_a_window_saved_on_a_large_screen_fits_a_small_one(qtbot, tmp_path):
+    """A geometry saved at 1600×1000 (or the default size) never opens past a 1280×720 screen."""
+    from PySide6.QtCore import QRect
+
+    from gdstudio.ui.main_window import MainWindow
+
+    w = MainWindow(settings=isolated_settings(tmp_path))
+    qtbot.addWidget(w)
+    avail = w.screen().availableGeometry()
+    small = QRect(avail.x(), avail.y(), 1280, 720)
+    w.resize(1600, 1000)
+    w.move(avail.x() + 500, avail.y() + 400)
+    w.screen().availableGeometry = lambda: small  # type: ignore[method-assign]
+    try:
+        w.fit_to_screen()
+    finally:
+        del w.screen().availableGeometry
+    assert (w.width(), w.height()) == (1280, 720)
+    assert (w.x(), w.y()) == (small.x(), small.y())
