@@ -24,13 +24,13 @@ import numpy as np
 import numpy.typing as npt
 
 Kind = Literal["float", "bool", "pair", "int", "choice", "triple"]
-Value = float | bool | tuple[float, float] | int | str | tuple[float, float, float]
+Value = float | bool | tuple[float, float] | int | str | tuple[float, float, float] | None
 #: An (N, 1) float64 column of per-row values (read-only once validated).
 Column = npt.NDArray[np.float64]
 #: A number for every row, or one per row.
 Real = float | Column
 #: A validated value that may hold per-row columns.
-RowValue = Real | bool | tuple[Real, Real] | int | str | tuple[float, float, float]
+RowValue = Real | bool | tuple[Real, Real] | int | str | tuple[float, float, float] | None
 
 __all__ = ["Column", "HyperParam", "Kind", "Real", "RowValue", "Value", "format_value", "parse_value"]
 

@@ -88,7 +88,7 @@ class RefParam(HyperParam):
 
     def validate(self, value: object) -> Value:
         if self.optional and _is_none(value):
-            return None  # type: ignore[return-value]
+            return None
         if isinstance(value, str):
             return self._parse(value)
         if self.kind in ("pair", "triple"):
@@ -101,7 +101,7 @@ class RefParam(HyperParam):
 
     def validate_rows(self, value: object) -> RowValue:
         if self.optional and _is_none(value):
-            return None  # type: ignore[return-value]
+            return None
         if self.kind in ("pair", "triple") and not isinstance(value, str):
             return self._tuple(value, rows=True)  # type: ignore[return-value]
         if self.kind == "float" and isinstance(value, np.ndarray) and value.ndim > 0:
@@ -159,7 +159,7 @@ class RefParam(HyperParam):
     def _parse(self, text: str) -> Value:
         raw = text.strip()
         if self.optional and raw.lower() in ("none", "auto"):
-            return None  # type: ignore[return-value]
+            return None
         if self.kind in ("pair", "triple"):
             parts = [p.strip() for p in raw.strip("()[]").split(",")]
             try:
