@@ -533,6 +533,10 @@ def main() -> None:
     import reference_newton
 
     reference_newton.main()
+    # The Training lab's Muon entry (Muon on weight matrices + AdamW on biases): tools/reference_muon_lab.py.
+    import reference_muon_lab
+
+    reference_muon_lab.main()
 
 
 if __name__ == "__main__":

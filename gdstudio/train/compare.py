@@ -4,8 +4,10 @@ Fairness: every entry starts from the same He-initialized weights (one draw from
 sees the same sequence of mini-batches (one seeded :class:`~gdstudio.engine.sampling.BatchSampler`
 drawn once and replayed to every entry), so two entries with identical hyperparameters give
 identical curves. The update rules are the engine's (:func:`make_optimizer`), one optimizer
-state per parameter array (each W and each b); a rule that evaluates the objective
-(L-BFGS) or reduces over the whole group in its reference (Prodigy's D) sees the whole network as
+state per parameter array (each W and each b); Muon steps each weight matrix as a matrix and
+AdamW the biases, as torch's documentation recommends (:mod:`gdstudio.train.muon_lab`); a rule
+that evaluates the objective (L-BFGS) or reduces over the whole group in its reference (Prodigy's
+D, Adan's gradient clipping) sees the whole network as
 one vector (L-BFGS evaluates the iteration's mini-batch loss: torch's closure). Batches are drawn epoch by epoch without
 replacement (the engine's sampler); the book draws each batch independently with replacement
 (``np.random.choice``): another sampling scheme with the same expected gradient.
@@ -47,6 +49,7 @@ from gdstudio.engine.schedules import ParamValue, Schedule, make_schedule, momen
 from gdstudio.train.blas import blas_threads
 from gdstudio.train.datasets import Dataset
 from gdstudio.train.mlp import MLP, Params
+from gdstudio.train.muon_lab import MuonWithAdamW
 
 __all__ = [
     "TRAINING_DEFAULTS",
@@ -160,7 +163,7 @@ class _EntrySchedule:
         if momentum is not None and self.target == "betas":
             betas = self.opt.hp.as_dict()["betas"]
             assert isinstance(betas, tuple)  # (β₁, β₂): the schedule sets β₁
-            changes["betas"] = (momentum, betas[1])
+            changes["betas"] = (momentum, *betas[1:])  # keep β₂ (and Adan's / AdEMAMix's β₃)
         elif momentum is not None and self.target == "momentum":
             changes["momentum"] = momentum
         self.opt.set_hyperparameters(**changes)
@@ -301,6 +304,7 @@ def compare_optimizers(
     # its parameters and gradient are views of one (1, P) array.
     flats = [_flatten(start) if _whole_network(o) else None for o in opts]
     params: list[Params] = [[p.copy() for p in start] if f is None else _views(f, shapes) for f in flats]
+    muons = [MuonWithAdamW(o, ps) if o.name == "muon" else None for o, ps in zip(opts, params, strict=True)]
     states = [[o.init_state(p) for p in ([f] if f is not None else ps)]
               for o, ps, f in zip(opts, params, flats, strict=True)]
     grads = net.zeros_like_params()
@@ -345,7 +349,10 @@ def compare_optimizers(
                 losses[label][it - 1] = loss
                 lrs[label][it - 1] = _lr(opt)
                 row[label] = loss
-                if flat is None:
+                muon = muons[k]
+                if muon is not None:
+                    muon.step(params[k], grads)
+                elif flat is None:
                     for p, g, s in zip(params[k], grads, states[k], strict=True):
                         opt.step(p, g, s, record=False)
                 elif isinstance(opt, ObjectiveRule):
@@ -388,8 +395,10 @@ def compare_optimizers(
     )
 
 
-#: Rules whose reference reduces over all the parameters of a group (not per tensor).
-_GROUP_RULES = frozenset({"prodigy"})
+#: Rules whose reference reduces over all the parameters of a group (not per tensor): Prodigy's D;
+#: Adan's gradient clipping (``max_grad_norm`` > 0 rescales by the norm of every gradient of the
+#: group in pytorch_optimizer's Adan; elementwise otherwise, so one row gives the same numbers).
+_GROUP_RULES = frozenset({"prodigy", "adan"})
 
 
 def _whole_network(opt: Optimizer) -> bool:
