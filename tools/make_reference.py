@@ -537,6 +537,10 @@ def main() -> None:
     import reference_muon_lab
 
     reference_muon_lab.main()
+    # The learning-rate schedules (torch.optim.lr_scheduler sequences and whole runs): tools/reference_schedules.py.
+    import reference_schedules
+
+    reference_schedules.main()
 
 
 if __name__ == "__main__":
