@@ -30,7 +30,7 @@ Column = npt.NDArray[np.float64]
 #: A number for every row, or one per row.
 Real = float | Column
 #: A validated value that may hold per-row columns.
-RowValue = Real | bool | tuple[Real, Real] | int | str | tuple[float, float, float] | None
+RowValue = Real | bool | tuple[Real, Real] | int | str | tuple[Real, Real, Real] | None
 
 __all__ = ["Column", "HyperParam", "Kind", "Real", "RowValue", "Value", "format_value", "parse_value"]
 
@@ -45,7 +45,7 @@ class HyperParam:
     a ``triple`` (Muon's ``ns_coefficients``) likewise with three. An ``int`` (L-BFGS's
     ``max_iter``) is a whole number within the bounds; a ``choice`` (``line_search_fn``) one of
     ``choices`` (torch's None is the choice ``"none"``, or the default where there is none).
-    Switches, ints, choices and triples are one value for all rows.
+    Switches, ints and choices are one value for all rows; each number of a pair or triple may be a column.
     """
 
     name: str
@@ -130,7 +130,7 @@ class HyperParam:
             return value
         if type(value) is bool and self.kind == "bool":
             return value
-        if self.kind in ("bool", "int", "choice", "triple"):
+        if self.kind in ("bool", "int", "choice"):
             if isinstance(value, np.ndarray) and value.ndim > 0:
                 raise ValueError(
                     f"Invalid {self.name} value: array of shape {value.shape} "
@@ -142,8 +142,9 @@ class HyperParam:
                 return self._column(value, self.name)
             return self.validate(value)
         if isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) and v.ndim > 0 for v in value):
-            if len(value) != 2:
-                raise ValueError(f"Invalid {self.name} value: {len(value)} items (must be two, e.g. 0.9,0.999)")
+            size, example = (3, "3.4445,-4.775,2.0315") if self.kind == "triple" else (2, "0.9,0.999")
+            if len(value) != size:
+                raise ValueError(f"Invalid {self.name} value: {len(value)} items (must be {size}, e.g. {example})")
             parts: list[Real] = []
             for i, item in enumerate(value):
                 what = f"{self.name}[{i}]"
@@ -155,7 +156,7 @@ class HyperParam:
                 number = float(item)
                 self._check_scalar(number, what)
                 parts.append(number)
-            return (parts[0], parts[1])
+            return (parts[0], parts[1]) if size == 2 else (parts[0], parts[1], parts[2])
         return self.validate(value)
 
     def _column(self, value: npt.NDArray[np.generic], what: str) -> Column:

@@ -27,13 +27,13 @@ PROBLEMS = [("rosenbrock", (-1.5, 2.0)), ("himmelblau", (0.5, -3.5))]
 
 
 def _numbers(spec: OptimizerSpec) -> Iterator[tuple[str, int | None, HyperParam]]:
-    """(name, pair component or None, spec) of every number that may be per-row."""
+    """(name, pair/triple component or None, spec) of every number that may be per-row."""
     for hp in spec.hyperparams:
         if hp.kind == "float":
             yield hp.name, None, hp
-        elif hp.kind == "pair":
-            yield hp.name, 0, hp
-            yield hp.name, 1, hp
+        elif hp.kind in ("pair", "triple"):
+            for part in range(2 if hp.kind == "pair" else 3):
+                yield hp.name, part, hp
 
 
 def _candidates(hp: HyperParam, default: float) -> list[float]:

@@ -67,8 +67,9 @@ registry entry). The rule's arithmetic must therefore be elementwise in the hype
   5 % of arguments: 5,392 of 10⁵ random β at t = 3, measured with NumPy 2.4);
 - a branch on a value (``if momentum != 0``, ``if 1 − β₁ < 0.5``) becomes a per-row choice:
   :func:`common.nonzero` / :func:`common.decay` / :func:`common.lerp_` / :func:`common.choose`;
-- switches (``bool``), whole numbers, choices and triples are the same for all rows, so plain
-  ``if hp.amsgrad:`` is fine.
+- switches (``bool``), whole numbers and choices are the same for all rows, so plain
+  ``if hp.amsgrad:`` is fine; each number of a triple (Muon's ``ns_coefficients``) may be a
+  column like a pair's.
 
 A rule that evaluates the objective itself during a step (a line search) derives
 :class:`~gdstudio.engine.optimizers.objective.ObjectiveRule` instead.

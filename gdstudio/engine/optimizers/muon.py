@@ -42,7 +42,7 @@ class MuonParams(Params):
     nesterov: bool = common.flag(
         "NAG", "Nesterov momentum: orthogonalise lerp(g, buffer, μ) instead of the buffer", True,
     )
-    ns_coefficients: tuple[float, float, float] = common.triple(
+    ns_coefficients: tuple[Real, Real, Real] = common.triple(
         NS_COEFFICIENTS, "abc", "(a, b, c): the Newton-Schulz polynomial X ← aX + (b·XXᵀ + c·(XXᵀ)²)X",
         symbols=("a", "b", "c"),
     )
@@ -113,12 +113,13 @@ def _lr_ratio(adjust_lr_fn: str, dim: int) -> float:
     return math.sqrt(max(1, a / b))
 
 
-def newton_schulz(grad: Array, coefficients: tuple[float, float, float], steps: int, eps: Real) -> F32:
+def newton_schulz(grad: Array, coefficients: tuple[Real, Real, Real], steps: int, eps: Real) -> F32:
     """torch's ``_zeropower_via_newtonschulz`` for each row of ``grad`` (N, D) as a 1 x D matrix.
 
-    Returns bfloat16 values as float32. ``eps`` may be an (N, 1) column.
+    Returns bfloat16 values as float32. ``eps`` and each coefficient may be an (N, 1) column
+    (float32 products either way, so a column row equals a run with that scalar bit for bit).
     """
-    a, b, c = (np.float32(v) for v in coefficients)
+    a, b, c = (np.asarray(v, dtype=np.float32) for v in coefficients)
     with np.errstate(all="ignore"):
         x = to_bf16(grad)
         norm = round_bf16(np.sqrt(np.sum(x * x, axis=1, keepdims=True, dtype=np.float32)))
@@ -149,7 +150,8 @@ def muon_matrix_step(hp: MuonParams, param: Array, grad: Array, buf: Array,
         common.lerp_(direction, buf, hp.momentum)
     else:
         direction = buf
-    ortho = newton_schulz_matrix(direction, hp.ns_coefficients, hp.ns_steps, float(hp.eps)).astype(param.dtype)
+    a_, b_, c_ = (float(v) for v in hp.ns_coefficients)  # one matrix: the run's scalar values
+    ortho = newton_schulz_matrix(direction, (a_, b_, c_), hp.ns_steps, float(hp.eps)).astype(param.dtype)
     ratio = 0.2 * math.sqrt(max(a, b)) if hp.adjust_lr_fn == "match_rms_adamw" else math.sqrt(max(1, a / b))
     lr = float(hp.lr)
     param *= 1 - lr * float(hp.weight_decay)
