@@ -40,6 +40,7 @@ from gdstudio.export.frames import (
 )
 from gdstudio.export.schedule import Caption, caption
 from gdstudio.export.writers import ExportError
+from gdstudio.ui.qimage import image_to_rgb, qimage_array
 
 __all__ = [
     "GL_VIEWS",
@@ -61,14 +62,6 @@ VIEWS = ("contour", "surface", "both", "window", "multiples")
 #: Views that need OpenGL (an X display: QT_QPA_PLATFORM=offscreen cannot draw them).
 GL_VIEWS = frozenset({"surface", "both"})
 _SURFACE_TIMEOUT_S = 120.0
-
-
-def image_to_rgb(image: QImage) -> np.ndarray:
-    """An (H, W, 3) uint8 RGB copy of a QImage (any format)."""
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-    arr = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
-    return arr[:, : 3 * w].reshape(h, w, 3).copy()
 
 
 class FrameRenderer:
@@ -294,8 +287,8 @@ class FrameRenderer:
         """The frame of ``step`` as an (H, W, 3) uint8 RGB array: ``out`` if given (reused, no
         allocation), else a new array."""
         img = self.render(step)
-        h, w, bpl = img.height(), img.width(), img.bytesPerLine()
-        bgra = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)[:, : 4 * w].reshape(h, w, 4)
+        bgra = qimage_array(img, QImage.Format.Format_RGB32, copy=False)  # a view of the image's buffer
+        h, w = bgra.shape[:2]
         if out is None or out.shape != (h, w, 3) or out.dtype != np.uint8:
             out = np.empty((h, w, 3), np.uint8)
         out[..., 0] = bgra[..., 2]  # RGB32 is B, G, R, 0xff in memory (little-endian)
