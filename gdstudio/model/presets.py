@@ -1,4 +1,4 @@
-"""Presets: the articles' scenarios and showcases, stored as session files in resources/presets.
+"""Presets: the articles' scenarios and showcases, stored as session files in gdstudio/_resources/presets.
 
 A preset is a session document (see :mod:`gdstudio.model.persistence`) with a ``title``, a
 ``group`` (the menu it appears under) and a ``description``. Adding a preset is adding a file.

@@ -1,7 +1,7 @@
 """Datasets for the Training lab: bundled 8×8 digits, and MNIST from IDX files.
 
 - ``digits``: the UCI optdigits test set as shipped in scikit-learn (1,797 images of 8×8
-  pixels in 0..16), bundled as ``resources/datasets/digits.csv.gz``; split into train and test
+  pixels in 0..16), bundled as ``gdstudio/_resources/datasets/digits.csv.gz``; split into train and test
   by a seeded, stratified shuffle.
 - ``mnist``: the four standard IDX files (60,000 + 10,000 images of 28×28 pixels in 0..255),
   read from a folder (``mnist:PATH``) or downloaded once into ``$XDG_CACHE_HOME/gdstudio/mnist``

@@ -1,4 +1,4 @@
-"""Presets: every file in resources/presets is a valid session document that loads and plays;
+"""Presets: every file in gdstudio/_resources/presets is a valid session document that loads and plays;
 the list is grouped for menus; the seed scenarios match their descriptions and the articles'
 own loops (seed 001's optimizer classes, seed 002's GD and SGD loops)."""
 

@@ -12,11 +12,12 @@ import pytest
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model import Session, UndoStack, load_preset
 from gdstudio.model.undo import Command
+from gdstudio.resources import resource_path
 
 GD = RunConfig("gd", (-7.0, 2.0), {"lr": 0.1})
 MOM = RunConfig("momentum", (-7.0, 2.0), {"lr": 0.05, "momentum": 0.9})
 BOOK_BOWL_TITLE = __import__("json").loads(
-    (Path(__file__).resolve().parents[2] / "resources" / "presets" / "book-bowl.json").read_text())["title"]
+    resource_path("presets", "book-bowl.json").read_text())["title"]
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "sessions" / "v1" / "line-minibatch.json"
 
 
