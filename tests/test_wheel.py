@@ -118,3 +118,15 @@ def test_installed_render_gif(installed: tuple[Path, Path]) -> None:
           "--out", "x.gif"], cwd=work)
     with Image.open(work / "x.gif") as gif:
         assert gif.format == "GIF" and gif.n_frames > 1 and min(gif.size) > 0
+
+
+@pytest.mark.slow
+def test_installed_python_api_trace(installed: tuple[Path, Path]) -> None:
+    """`gd.trace` from the installed package gives the same points as from the source tree."""
+    bin_dir, work = installed
+    code = ("import json, gdstudio as gd; r = gd.trace('rosenbrock', 'adam', start=(-1.5, 2), steps=5); "
+            "print(json.dumps({'shape': list(r.points.shape), 'points': r.points.tolist()}))")
+    got = json.loads(_run([str(bin_dir / "python"), "-c", code], cwd=work).stdout)
+    here = gdstudio.trace("rosenbrock", "adam", start=(-1.5, 2), steps=5)
+    assert got["shape"] == [6, 2] == list(here.points.shape)
+    np.testing.assert_array_equal(np.array(got["points"]), here.points)
