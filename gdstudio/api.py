@@ -327,7 +327,8 @@ def race(problem: Problem | str, optimizers: Iterable[str | tuple[str, Mapping[s
 
     ``optimizers``: names, or ``(name, {hyperparameters})`` pairs. ``common``: the run options of
     :func:`trace` (``batch_size``, ``noise``, ``seed``, ``tol``, ``schedule``, …) and
-    hyperparameters every run takes (a pair's own values win).
+    hyperparameters every run takes (a pair's own values win; a pair's dict may also hold run
+    options, e.g. ``("sgd", {"lr": 1.0, "batch_size": 1})``).
     """
     prob = _as_problem(problem)
     options = {k: v for k, v in common.items() if k in _RUN_OPTIONS}
@@ -340,7 +341,9 @@ def race(problem: Problem | str, optimizers: Iterable[str | tuple[str, Mapping[s
             name, own = item[0], dict(item[1])
         else:
             raise ValueError(f"Invalid optimizer entry: {item!r} (give a name or a (name, {{hyperparameters}}) pair)")
-        configs.append(_config(prob, name, start, steps, hyperparameters={**shared, **own}, **options))
+        own_options = {k: own.pop(k) for k in list(own) if k in _RUN_OPTIONS}  # e.g. one run's batch_size=1
+        configs.append(_config(prob, name, start, steps, hyperparameters={**shared, **own},
+                               **{**options, **own_options}))
     if not configs:
         raise ValueError(f"race needs at least one optimizer (known: {', '.join(optimizer_names())})")
     session = Session()
