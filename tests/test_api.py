@@ -200,6 +200,10 @@ def test_race_common_run_options() -> None:
     run = gd.trace("linear-regression", "adam", steps=30, batch_size=2, noise=0.05, seed=7,
                    schedule="exponential", schedule_settings={"gamma": 0.9})
     np.testing.assert_array_equal(entry_points(s, 1), run.points)
+    # a pair's dict may hold run options too (one mini-batch run beside full-batch ones)
+    mixed = gd.race("linear-regression", ["gd", ("sgd", {"lr": 0.1, "batch_size": 1, "shuffle": False})], steps=10)
+    assert [e.config.batch_size for e in mixed.runs] == [None, 1] and not mixed.runs[1].config.shuffle
+    assert mixed.runs[1].config.hyperparameters == {"lr": 0.1}
 
 
 # ------------------------------------------------------------------------------------------- render
@@ -329,3 +333,23 @@ def test_show_blocks_in_a_script_until_the_window_closes(tmp_path: Path) -> None
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:3] == ["runs 1 steps 30", "closing", "returned False"]
+
+
+def test_show_returns_at_once_under_ipython_gui_qt(tmp_path: Path) -> None:
+    """``%gui qt`` before any QApplication exists (IPython's input hook makes one later): no exec."""
+    script = textwrap.dedent(f"""
+        from IPython.core.interactiveshell import InteractiveShell
+        import gdstudio as gd
+        from gdstudio.ui.settings import StudioSettings
+
+        InteractiveShell.instance().active_eventloop = "qt"  # what %gui qt sets
+        window = gd.show(gd.trace("bowl", "adam", steps=10), settings=StudioSettings.in_folder({str(tmp_path)!r}))
+        print("returned", window.isVisible(), len(window.session.runs), flush=True)
+        window.close()
+    """)
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "returned True 1"
