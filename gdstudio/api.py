@@ -81,6 +81,8 @@ __all__ = [
 REPR_SIZE = (800, 500)
 #: Windows opened by :func:`show` in a running event loop, kept alive until they close.
 _OPEN_WINDOWS: list[Any] = []
+#: Whether this module made the QApplication (for a render): :func:`show` still runs its loop then.
+_MADE_APP = False
 
 
 class Session(ModelSession):
@@ -421,10 +423,18 @@ def _application(view: str) -> Any:
     from gdstudio.ui.render_command import _application as render_application
     from gdstudio.ui.render_command import platform_for
 
+    global _MADE_APP
     try:
-        return render_application(platform_for(view))
+        from PySide6.QtWidgets import QApplication
+
+        made = QApplication.instance() is None
+        app = render_application(platform_for(view))
+    except ImportError as exc:
+        raise ValueError(f"rendering needs the window's libraries: {exc}") from None
     except CliError as exc:
         raise ValueError(str(exc)) from None
+    _MADE_APP = _MADE_APP or made
+    return app
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
@@ -511,8 +521,10 @@ def show(source: Run | ModelSession, *, settings: Any = None) -> MainWindow:
     """Open the studio window with the runs of ``source`` (a Run or a Session; a Session is
     shared: edits in the window change it).
 
-    In a script this runs the Qt event loop until the window closes. When a QApplication already
-    runs (IPython after ``%gui qt``, a Qt program) it returns the window at once. ``settings``: a
+    In a script this runs the Qt event loop until the window closes (also after :func:`render` or
+    a ``_repr_png_`` made the QApplication). When someone else runs the event loop (IPython after
+    ``%gui qt``, a Qt program or pytest-qt: a QApplication this module did not make) it returns the
+    window at once. ``settings``: a
     :class:`gdstudio.ui.settings.StudioSettings` (default: the user's). ValueError (one line)
     without a display.
     """
@@ -533,7 +545,8 @@ def show(source: Run | ModelSession, *, settings: Any = None) -> MainWindow:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
-    blocking = app is None and not _ipython_qt_loop()
+    # Block unless someone else runs (or will run) the event loop: IPython's %gui qt, pytest-qt, a Qt program.
+    blocking = (app is None or _MADE_APP) and not _ipython_qt_loop()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv and sys.argv[0] else "gdstudio"])
         app.setApplicationName("gdstudio")

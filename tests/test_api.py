@@ -284,8 +284,11 @@ def test_run_and_session_repr_png() -> None:
 
 
 # ------------------------------------------------------------------------------------------- show
-def test_show_returns_at_once_in_a_running_event_loop(qtbot, tmp_path: Path) -> None:
+def test_show_returns_at_once_in_a_running_event_loop(qtbot, tmp_path: Path, monkeypatch) -> None:
     from PySide6.QtCore import QSettings
+
+    # pytest-qt runs the loop; the render tests above may have made its QApplication: say it is not ours.
+    monkeypatch.setattr(gd.api, "_MADE_APP", False)
 
     from gdstudio.ui.settings import StudioSettings
 
@@ -324,6 +327,7 @@ def test_show_blocks_in_a_script_until_the_window_closes(tmp_path: Path) -> None
         main_window.MainWindow.show = show_then_close
         from gdstudio.ui.settings import StudioSettings
         run = gd.trace("bowl", "adam", steps=30, lr=0.1)
+        run._repr_png_()  # the QApplication made for a picture does not stop show from running the loop
         window = gd.show(run, settings=StudioSettings.in_folder({str(tmp_path)!r}))
         print("returned", window.isVisible(), flush=True)
     """)
