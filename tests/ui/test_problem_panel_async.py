@@ -60,9 +60,9 @@ def test_a_slow_parse_leaves_the_event_loop_running_and_its_error_appears(qtbot)
         ticks.clear()
     timer.stop()
     # The UI thread was free while the worker parsed: a blocked loop would give at most one tick
-    # (a coalesced one). Not a count over time: 8 engineers' tests share 2 cores, and the worker
-    # holds the GIL most of the ~2 s, so how many of the 100 due ticks run varies (6 seen).
-    assert len(ticks) >= 3
+    # (a coalesced one). Not a count over time: on 2 shared cores, with the worker holding the GIL
+    # most of the ~2 s, how many of the 100 due ticks run varies (2 to 6 seen under load).
+    assert len(ticks) >= 2
     assert done.args == [False]
     assert panel.expr_error.isVisible() and not panel.expr_status.isVisible()
     assert panel.expr_error.text() == (f"Expression too complex: parsing it took more than {ex.TIME_LIMIT:g} s "
