@@ -54,7 +54,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import sympy
@@ -735,6 +735,7 @@ class CompiledExpression:
     gy: Fn
 
 
+_T = TypeVar("_T")
 _CACHE: OrderedDict[str, CompiledExpression] = OrderedDict()
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
@@ -766,24 +767,39 @@ def prepare_expression(text: str) -> CompiledExpression:
     :class:`ExpressionError`, also when the work takes longer than :data:`TIME_LIMIT` seconds
     (naming the stage: parsing, differentiating or compiling).
     """
-    with _CACHE_LOCK:
-        if isinstance(text, str) and text in _CACHE:
-            _CACHE.move_to_end(text)
-            return _CACHE[text]
-    stage = ["parsing it"]
+    if not isinstance(text, str):
+        stage = ["parsing it"]
+        return _within_budget(lambda: _compile_text(text, stage), stage)
+    return _cached(_CACHE, text, _compile_text, "parsing it")
+
+
+def _within_budget(work: Callable[[], _T], stage: list[str]) -> _T:
+    """``work()`` on a worker thread within :data:`TIME_LIMIT`; ExpressionError naming
+    ``stage[0]`` (the step it reached) when it runs out of time or recursion depth."""
     try:
-        compiled = run_with_deadline(lambda: _compile_text(text, stage), TIME_LIMIT, "gdstudio-expression")
+        return run_with_deadline(work, TIME_LIMIT, "gdstudio-expression")
     except DeadlineExceeded:
         raise ExpressionError(
             f"Expression too complex: {stage[0]} took more than {TIME_LIMIT:g} s (simplify it)"
         ) from None
     except RecursionError:
         raise ExpressionError(f"Expression too complex: {stage[0]} recursed too deeply (simplify it)") from None
+
+
+def _cached(cache: OrderedDict[str, _T], text: str, make: Callable[[Any, list[str]], _T], first_stage: str,
+            source: Any = None) -> _T:
+    """``make(source or text, stage)`` within the budget, kept in the LRU ``cache`` by text."""
     with _CACHE_LOCK:
-        _CACHE[text] = compiled
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return compiled
+        if text in cache:
+            cache.move_to_end(text)
+            return cache[text]
+    stage = [first_stage]
+    value = _within_budget(lambda: make(text if source is None else source, stage), stage)
+    with _CACHE_LOCK:
+        cache[text] = value
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -824,21 +840,4 @@ def prepare_hessian(text: str) -> CompiledHessian:
     :data:`MAX_GRADIENT_NODES` nodes, or the work takes longer than :data:`TIME_LIMIT` seconds.
     """
     compiled = prepare_expression(text)
-    with _CACHE_LOCK:
-        if text in _HESSIANS:
-            _HESSIANS.move_to_end(text)
-            return _HESSIANS[text]
-    stage = ["differentiating it twice"]
-    try:
-        hessian = run_with_deadline(lambda: _hessian_of(compiled, stage), TIME_LIMIT, "gdstudio-expression")
-    except DeadlineExceeded:
-        raise ExpressionError(
-            f"Expression too complex: {stage[0]} took more than {TIME_LIMIT:g} s (simplify it)"
-        ) from None
-    except RecursionError:
-        raise ExpressionError(f"Expression too complex: {stage[0]} recursed too deeply (simplify it)") from None
-    with _CACHE_LOCK:
-        _HESSIANS[text] = hessian
-        while len(_HESSIANS) > _CACHE_SIZE:
-            _HESSIANS.popitem(last=False)
-    return hessian
+    return _cached(_HESSIANS, text, _hessian_of, "differentiating it twice", source=compiled)
