@@ -100,19 +100,23 @@ class HyperParam:
             ):
                 raise ValueError(f"Invalid {self.name} value: {number} (must be {self.range_text()})")
             return number
+        a, b, c = self._numbers(value, "three", "3.4,-4.8,2.0")
+        return (a, b, c)
+
+    def _numbers(self, value: object, count: str, example: str) -> tuple[float, ...]:
+        """A pair's or triple's items as floats, each checked against the range, or ValueError."""
+        message = f"Invalid {self.name} value: {value!r} (must be {count} numbers, e.g. {example})"
         try:
             if not isinstance(value, Iterable):
                 raise TypeError
             items = tuple(float(v) for v in value)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"Invalid {self.name} value: {value!r} (must be three numbers, e.g. 3.4,-4.8,2.0)"
-            ) from None
-        if len(items) != 3:
-            raise ValueError(f"Invalid {self.name} value: {value!r} (must be three numbers, e.g. 3.4,-4.8,2.0)")
+            raise ValueError(message) from None
+        if len(items) != {"two": 2, "three": 3}[count]:
+            raise ValueError(message)
         for i, item in enumerate(items):
             self._check_scalar(item, f"{self.name}[{i}]")
-        return (items[0], items[1], items[2])
+        return items
 
     def _check_scalar(self, value: float, what: str) -> None:
         inside = (
@@ -193,19 +197,8 @@ class HyperParam:
         if self.kind == "pair":
             if isinstance(value, str):
                 return parse_value(self, value)
-            try:
-                if not isinstance(value, Iterable):
-                    raise TypeError
-                items = tuple(float(v) for v in value)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"Invalid {self.name} value: {value!r} (must be two numbers, e.g. 0.9,0.999)"
-                ) from None
-            if len(items) != 2:
-                raise ValueError(f"Invalid {self.name} value: {value!r} (must be two numbers, e.g. 0.9,0.999)")
-            for i, item in enumerate(items):
-                self._check_scalar(item, f"{self.name}[{i}]")
-            return (items[0], items[1])
+            first, second = self._numbers(value, "two", "0.9,0.999")
+            return (first, second)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             if isinstance(value, str):
                 return parse_value(self, value)
