@@ -189,6 +189,9 @@ class ContourView(FrameMixin, PickingView):
         self._box_hi = np.array([1.0, 1.0])
         self._geoms: dict[Hashable, _RunGeometry] = {}
         self._last_pixel: tuple[float, float] | None = None
+        #: ``click_handler(x, y, shift) -> bool``: when set and it returns True, a left click is taken
+        #: by it instead of emitting startClicked / startAdded (a basin map's pixels add runs).
+        self.click_handler: Callable[[float, float, bool], bool] | None = None
         self.view_box.sigRangeChanged.connect(self._on_view_changed)
         self.view_box.sigResized.connect(self._on_view_changed)
         self._set_axis_labels()
@@ -618,6 +621,8 @@ class ContourView(FrameMixin, PickingView):
 
     # -- mouse ---------------------------------------------------------------------------
     def _clicked(self, x: float, y: float, shift: bool) -> None:
+        if self.click_handler is not None and self._dim == 2 and self.click_handler(float(x), float(y), shift):
+            return
         if self._dim == 1:
             y = math.nan
         (self.startAdded if shift else self.startClicked).emit(float(x), float(y))
