@@ -98,6 +98,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gdstudio.engine.hyperparams import Column, HyperParam, Real, Value
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docstring_math
 
 __all__ = [
     "BLOCK_ROWS", "PARALLEL_ROWS", "Array", "Column", "OptState", "Optimizer", "Params", "Real",
@@ -341,6 +342,11 @@ class Optimizer(ABC, Generic[P]):
     second_moment_buffer: ClassVar[str | None] = None
     #: Further buffers reported in :attr:`StepInternals.internals`.
     internal_buffers: ClassVar[tuple[str, ...]] = ()
+    #: The state buffers' LaTeX symbols and meanings by name, for the step inspector
+    #: (:mod:`~gdstudio.engine.optimizers.quantities`); undocumented buffers still appear.
+    buffer_docs: ClassVar[Mapping[str, BufferDoc]] = {}
+    #: Quantities of a step that are not buffers (bias corrections, the preconditioner's scale …).
+    derived: ClassVar[tuple[Derived, ...]] = ()
     _advances: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -381,6 +387,12 @@ class Optimizer(ABC, Generic[P]):
         nothing.
         """
         self.hp = self._hp.with_changes(changes, owner=self.name)
+
+    def update_latex(self) -> str:
+        """The update rule in LaTeX (an ``aligned`` body) for these hyperparameters; by default
+        the class docstring's ``.. math::`` block. Rules with switches override it so the
+        formula is the run's own (Adam's AMSGrad max, SGD's Nesterov form …)."""
+        return docstring_math(type(self).__doc__)
 
     # -- state -------------------------------------------------------------------------
     def init_state(self, params: npt.NDArray[np.floating[Any]]) -> OptState:

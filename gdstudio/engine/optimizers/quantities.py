@@ -1,0 +1,159 @@
+"""What a rule declares so one step can be explained without inspector code.
+
+A rule lists, as class variables of :class:`~gdstudio.engine.optimizers.base.Optimizer`:
+
+- ``buffer_docs``: its state buffers' LaTeX symbol and one-line meaning, by torch's name
+  (``{"exp_avg": BufferDoc(r"m_t", "first moment …", role="velocity_new")}``). A buffer without
+  a doc still appears in the explanation under its own name;
+- ``derived``: :class:`Derived` quantities that are not buffers (bias corrections 1 − β₁ᵗ,
+  √v̂ + ε, NAG's direction …), each a function of the step's :class:`StepContext`;
+- the update rule in LaTeX for the run's own hyperparameters, :meth:`Optimizer.update_latex`
+  (default: the class docstring's ``.. math::`` block).
+
+Roles tag the vectors slow motion draws (:data:`ROLES`). Every vector with a velocity role is in
+the unit of the rule's buffer (gradient units: draw ``velocity_old``, ``velocity_add`` and
+``velocity_new`` with one common scale, ``velocity_old + velocity_add = velocity_new``);
+``step`` is Δθ in parameter units; ``scale`` is the per-axis divisor of the preconditioner;
+``gradient_point`` is the point where the step's gradient was taken.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from gdstudio.engine.optimizers.base import OptState, Params
+
+__all__ = [
+    "ROLES", "BufferDoc", "Derived", "Role", "StepContext", "docstring_math", "latex_number",
+]
+
+Array = npt.NDArray[np.float64]
+
+#: Slow motion's stages, in the order they are played.
+Role = Literal["gradient", "gradient_point", "velocity_old", "velocity_add", "velocity_new", "scale", "step"]
+ROLES: tuple[Role, ...] = (
+    "gradient", "gradient_point", "velocity_old", "velocity_add", "velocity_new", "scale", "step",
+)
+
+
+@dataclass(frozen=True)
+class BufferDoc:
+    """A state buffer's LaTeX symbol, one-line meaning and optional slow-motion role (its value
+    after the step)."""
+
+    symbol: str
+    meaning: str
+    role: Role | None = None
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """One step of one run (row 0 of the state), as the declarations see it.
+
+    ``hp``: the hyperparameters the step used (a schedule's η included); ``t``: the step's
+    number (1 for the first); ``before`` / ``after``: copies of the optimizer state around the
+    step; ``grad``: the gradient the step used (batch and noise included), (D,);
+    ``param_before`` / ``param_after``: θ around the step; ``effective_lr``: the engine's (D,).
+    """
+
+    hp: Params
+    t: int
+    before: OptState
+    after: OptState
+    grad: Array
+    param_before: Array
+    param_after: Array
+    effective_lr: Array
+
+    def buf(self, name: str, *, after: bool = True) -> Array:
+        """Row 0 of a buffer (zeros of θ's shape before the buffer existed)."""
+        state = self.after if after else self.before
+        value = state.buffers.get(name)
+        if value is None:
+            return np.zeros_like(self.param_before)
+        row: Array = np.array(value[0], dtype=np.float64)
+        return row
+
+    def shared(self, name: str, *, after: bool = True) -> float:
+        """A value shared by the rows (a scalar, or row 0 of an (N, 1) column)."""
+        state = self.after if after else self.before
+        if name in state.buffers:
+            return float(state.buffers[name][0, 0])
+        return float(state.scalars[name])
+
+    def number(self, name: str, index: int | None = None) -> float:
+        """A hyperparameter as a float (row 0 of a column; ``index`` picks a pair's item)."""
+        value: Any = self.hp[name]
+        if index is not None:
+            value = value[index]
+        return float(np.ravel(value)[0])
+
+    def flag(self, name: str) -> bool:
+        return bool(self.hp[name])
+
+
+#: A derived quantity's value: a float, a (D,) array, or None when it does not apply to these
+#: hyperparameters (the row is left out: e.g. NAG's direction without Nesterov).
+Value = float | Array | None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A quantity of the step that is not a state buffer: name (ASCII, a JSON key), LaTeX
+    symbol, one-line meaning, ``value(ctx)`` and an optional slow-motion :data:`Role`."""
+
+    name: str
+    symbol: str
+    meaning: str
+    value: Callable[[StepContext], Value]
+    role: Role | None = None
+
+
+_MATH = re.compile(r"^([ \t]*)\.\. math::[ \t]*\n", re.MULTILINE)
+
+
+def docstring_math(doc: str | None) -> str:
+    """The first ``.. math::`` block of a docstring, dedented (an ``aligned`` body), or ''."""
+    if not doc:
+        return ""
+    match = _MATH.search(doc)
+    if match is None:
+        return ""
+    outer = len(match.group(1).expandtabs())
+    lines: list[str] = []
+    for line in doc[match.end():].splitlines():
+        if line.strip() and len(line) - len(line.lstrip()) <= outer:
+            break
+        lines.append(line)
+    body = [line for line in lines if line.strip()]
+    if not body:
+        return ""
+    indent = min(len(line) - len(line.lstrip()) for line in body)
+    return "\n".join(line[indent:].rstrip() for line in body)
+
+
+def latex_number(x: float) -> str:
+    """A number for a formula: ``0.9``, ``10^{-8}``, ``1.5 \\cdot 10^{-3}``."""
+    if x == 0 or (1e-3 <= abs(x) < 1e4):
+        return f"{x:.6g}"
+    mantissa, exponent = f"{x:.4e}".split("e")
+    m = mantissa.rstrip("0").rstrip(".")
+    e = int(exponent)
+    if m in ("1", "-1"):
+        return f"{m[:-1]}10^{{{e}}}"
+    return f"{m} \\cdot 10^{{{e}}}"
+
+
+def merge_docs(*docs: Mapping[str, BufferDoc]) -> dict[str, BufferDoc]:
+    """Buffer docs of a base and its variants (later ones win)."""
+    out: dict[str, BufferDoc] = {}
+    for d in docs:
+        out.update(d)
+    return out
