@@ -22,13 +22,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    from gdstudio.engine.optimizers.base import OptState, Params
 
 __all__ = [
     "ROLES", "BufferDoc", "Derived", "Role", "StepContext", "docstring_math", "latex_number",
@@ -41,6 +38,14 @@ Role = Literal["gradient", "gradient_point", "velocity_old", "velocity_add", "ve
 ROLES: tuple[Role, ...] = (
     "gradient", "gradient_point", "velocity_old", "velocity_add", "velocity_new", "scale", "step",
 )
+
+
+class _State(Protocol):
+    """:class:`~gdstudio.engine.optimizers.base.OptState` as read here (this module imports no rule)."""
+
+    t: int
+    buffers: dict[str, npt.NDArray[np.float64]]
+    scalars: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,10 @@ class StepContext:
     ``param_before`` / ``param_after``: θ around the step; ``effective_lr``: the engine's (D,).
     """
 
-    hp: Params
+    hp: Mapping[str, Any]
     t: int
-    before: OptState
-    after: OptState
+    before: _State
+    after: _State
     grad: Array
     param_before: Array
     param_after: Array
