@@ -15,9 +15,10 @@ Versions: :func:`migrate` upgrades an older document one version at a time throu
 :data:`MIGRATIONS` (``MIGRATIONS[n]`` turns a version-n document into version n + 1) before it is
 read; a newer version than :data:`VERSION` is refused (so an older gdstudio says "saved by a newer
 gdstudio" rather than "unknown key"). Version 2 added learning-rate schedules to runs, version 3
-the view option ``show_internals``; version-1 files (tests/data/sessions/v1) load unchanged. A new
-persisted field is a new version: add its step to the table (writing the old meaning explicitly),
-and a fixture folder beside tests/data/sessions/v1.
+the view option ``show_internals``, version 4 the problem's ``landscape`` (a network's loss
+landscape: grid, axes, titles, recorded paths; null for every other problem); version-1 files
+(tests/data/sessions/v1) load unchanged. A new persisted field is a new version: add its step to
+the table (writing the old meaning explicitly), and a fixture folder beside tests/data/sessions/v1.
 
 Loading validates the whole document before anything is applied: a corrupt or foreign file
 (bad JSON, another format, a newer version, wrong types, unknown keys, optimizers or
@@ -49,6 +50,7 @@ from gdstudio.engine.hyperparams import HyperParam
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.problems.base import check_bounds
+from gdstudio.engine.problems.landscape import LandscapeData, landscape_from_json
 from gdstudio.engine.runs import RunConfig
 from gdstudio.engine.schedules import validate_schedule
 from gdstudio.evented import persisted_fields
@@ -83,7 +85,8 @@ __all__ = [
 FORMAT = "gdstudio-session"
 #: 1: the first format (commit 848c8e8). 2: runs have ``schedule``, ``schedule_settings`` and
 #: ``warmup`` (learning-rate schedules). 3: the view has ``show_internals`` (optimizers' internals).
-VERSION = 3
+#: 4: the problem has ``landscape`` (a network's loss landscape and its recorded paths).
+VERSION = 4
 #: The largest session file read (a session of 12 runs with 10⁴ data points is ~0.5 MB).
 MAX_SESSION_BYTES = 8 * 1024 * 1024
 
@@ -106,8 +109,16 @@ def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _v3_to_v4(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 added the problem key ``landscape``; before it, no session held a network landscape."""
+    problem = doc.get("problem")
+    if isinstance(problem, dict):
+        problem.setdefault("landscape", None)
+    return doc
+
+
 #: ``MIGRATIONS[n]``: a version-n document (a fresh dict, safe to change) → version n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 class SessionError(ValueError):
@@ -161,6 +172,8 @@ class SessionLike(Protocol):
 # writing: each model's persisted fields
 # ------------------------------------------------------------------------------------------
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, LandscapeData):
+        return value.to_json()
     if isinstance(value, float) and math.isinf(value):  # JSON has no ∞: Prodigy's growth_rate is "inf"
         return "inf" if value > 0 else "-inf"
     if isinstance(value, (tuple, list)):
@@ -304,6 +317,14 @@ def _read(obj: Mapping[str, Any], f: dataclasses.Field[Any], where: str) -> Any:
         if any(len(b) != 2 for b in pairs):
             raise SessionError(f"{where}.{key}: each axis needs [low, high], got {brief(raw)}")
         return pairs
+    if kind == "landscape":
+        raw = _get(obj, key, dict, where, default)
+        if raw is None:
+            return None
+        try:
+            return landscape_from_json(raw)
+        except ValueError as exc:
+            raise SessionError(f"{where}.{key}: {_short(exc)}") from None
     kinds: dict[str, type] = {"text": str, "bool": bool, "int": int, "object": dict}
     return _get(obj, key, kinds[kind], where, default)
 

@@ -51,6 +51,7 @@ from psygnal.containers import EventedList
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import PROBLEMS, Bounds, Problem, Surface
+from gdstudio.engine.recorded import make_run
 from gdstudio.engine.runs import Run, RunConfig, Status
 from gdstudio.engine.schedules import format_param_value
 from gdstudio.model.palette import PALETTE
@@ -345,7 +346,7 @@ class Session:
             run = r.run
             if run is None:  # a state that kept the configuration only: the live run if it is the same
                 live = found.run if found is not None and found.config == r.config else None
-                run = live if live is not None else Run(self._problem, r.config)
+                run = live if live is not None else make_run(self._problem, r.config)
             self._caught_up(run, position)
             if found is None:
                 self._runs.insert(index, RunEntry(r.id, r.config, r.color, r.visible, run))
@@ -729,7 +730,7 @@ class Session:
         """Restart every run from its start and show step 0."""
         self.set_playing(False)
         for e in self._runs:
-            e.run = Run(self._problem, e.config)
+            e.run = make_run(self._problem, e.config)
         self._set_position(0)
         if self._runs:
             self.runs_changed.emit()
@@ -940,7 +941,7 @@ def prepare_session(data: Mapping[str, Any], *, progress: Callable[[int, int], N
     with :class:`LoadCancelled`. SessionError (a ValueError) for a bad document.
     """
     parsed = session_from_dict(data)
-    runs = [Run(parsed.problem, spec.config) for spec in parsed.runs]
+    runs = [make_run(parsed.problem, spec.config) for spec in parsed.runs]
     target = parsed.computed_steps
     total = target * len(runs)
     for stop in range(min(PREPARE_CHUNK, target), target + PREPARE_CHUNK, PREPARE_CHUNK):

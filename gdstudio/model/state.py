@@ -26,6 +26,8 @@ import numpy as np
 
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import Bounds, Problem, make_problem
+from gdstudio.engine.problems.landscape import LANDSCAPE, LandscapeData, LandscapeProblem
+from gdstudio.engine.recorded import RecordedRun, make_run
 from gdstudio.engine.runs import Run, RunConfig, Status
 from gdstudio.evented import EventedModel, meta
 from gdstudio.parsing import FloatListError, parse_floats
@@ -140,6 +142,12 @@ def _bounds(value: object) -> Bounds | None:
     return bounds
 
 
+def _landscape(value: object) -> LandscapeData | None:
+    if value is not None and not isinstance(value, LandscapeData):
+        raise ValueError(f"Invalid landscape value: {value!r} (must be LandscapeData or None)")
+    return value
+
+
 def _run_config(value: object) -> RunConfig:
     if not isinstance(value, RunConfig):
         raise ValueError(f"Invalid run config: {value!r} (must be a RunConfig)")
@@ -171,7 +179,7 @@ def normalize_config(problem: Problem, config: RunConfig) -> tuple[RunConfig, Ru
         raise ValueError(f"Invalid hyperparameters value: {config.hyperparameters!r} (must be a mapping)")
     hp = spec.validate_overrides(config.hyperparameters)
     cfg = config.with_(optimizer=spec.name, start=floats(config.start, "start"), hyperparameters=hp)
-    run = Run(problem, cfg)  # validates start, batch size, noise, tol, seed, shuffle and the rule jointly
+    run = make_run(problem, cfg)  # validates start, batch size, noise, tol, seed, shuffle and the rule jointly
     cfg = cfg.with_(
         batch_size=None if cfg.batch_size is None else int(cfg.batch_size),
         shuffle=bool(cfg.shuffle), noise=float(cfg.noise), seed=int(cfg.seed), tol=float(cfg.tol),
@@ -198,9 +206,18 @@ class ProblemSettings(EventedModel):
     bounds: Bounds | None = field(default=None, metadata=meta(_bounds))  # None: the problem's default view
     resolution: int = field(default=256, metadata=meta(_resolution))
     log_scale: bool = field(default=False, metadata=meta(_boolean("log_scale")))
+    #: A network's loss landscape (name ``landscape``): the grid and the recorded paths (version 4).
+    landscape: LandscapeData | None = field(default=None, metadata=meta(_landscape, json="landscape"))
 
     def build(self) -> Problem:
         """The engine problem (ValueError with a clear message when the settings are bad)."""
+        if self.name == LANDSCAPE or self.landscape is not None:
+            if self.name != LANDSCAPE or self.landscape is None:
+                raise ValueError("A network landscape needs the name 'landscape' and its grid (open one from the "
+                                 "Training lab's Show landscape, or a session that holds one)")
+            if self.dataset or self.data_x or self.data_y or self.expr:
+                raise ValueError("A network landscape takes no dataset, data or expression")
+            return LandscapeProblem(self.landscape)
         return make_problem(self.name, data_x=self.data_x, data_y=self.data_y, dataset=self.dataset,
                             expr=self.expr)
 
@@ -211,7 +228,7 @@ class ProblemSettings(EventedModel):
     @property
     def problem_key(self) -> tuple[Any, ...]:
         """The settings that decide the problem itself (not how it is viewed)."""
-        return (self.name, self.dataset, self.data_x, self.data_y, self.expr)
+        return (self.name, self.dataset, self.data_x, self.data_y, self.expr, self.landscape)
 
 
 @dataclass(eq=True)
@@ -227,6 +244,8 @@ class RunEntry(EventedModel):
 
     @property
     def label(self) -> str:
+        if isinstance(self.run, RecordedRun):  # a recorded training path: the Training lab's name
+            return self.run.label
         spec = get_spec(self.config.optimizer)
         lr = self.config.hyperparameters.get("lr", dict(spec.defaults).get("lr"))
         if lr is None:

@@ -1,0 +1,43 @@
+"""A network landscape as a session document: the grid as the problem, each recorded path a run.
+
+:func:`landscape_document` makes the document :meth:`Session.apply_dict` opens (one undoable
+command, like opening a session file), so a landscape is saved, loaded and undone like any session.
+Each run replays the recorded path whose index is its ``seed`` (:mod:`gdstudio.engine.recorded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gdstudio.engine.problems.landscape import LANDSCAPE, LandscapeData
+from gdstudio.model.palette import PALETTE
+from gdstudio.model.persistence import FORMAT, VERSION, _jsonable
+
+__all__ = ["landscape_document"]
+
+
+def landscape_document(data: LandscapeData, *, colors: Sequence[str] | None = None, title: str = "",
+                       ticks_per_second: int = 10) -> dict[str, Any]:
+    """The session document of ``data``: problem ``landscape``, one run per recorded path (its
+    optimizer, hyperparameters and projected start; ``seed`` = the path's index) in ``colors``
+    (default: the palette in order), at step 0. ValueError if ``data`` is not a landscape."""
+    if not isinstance(data, LandscapeData):
+        raise ValueError(f"Invalid landscape value: {data!r} (must be LandscapeData)")
+    if not data.paths:
+        raise ValueError("Invalid landscape value: it has no recorded paths to show")
+    colors = list(colors) if colors is not None else [PALETTE[i % len(PALETTE)] for i in range(len(data.paths))]
+    if len(colors) < len(data.paths):
+        raise ValueError(f"Invalid colors value: {len(colors)} colour(s) for {len(data.paths)} paths")
+    steps = max(len(p.points) for p in data.paths) - 1
+    runs = [{"optimizer": p.optimizer, "start": [float(v) for v in p.points[0]],
+             "hyperparameters": _jsonable(dict(p.hyperparameters)), "seed": i, "color": colors[i]}
+            for i, p in enumerate(data.paths)]
+    return {
+        "format": FORMAT, "version": VERSION,
+        "title": title or (f"Network landscape: {data.note}" if data.note else "Network landscape"),
+        "problem": {"name": LANDSCAPE, "landscape": data.to_json()},
+        "runs": runs,
+        "playback": {"position": 0, "computed_steps": 0, "steps_per_tick": 1, "ticks_per_second": ticks_per_second,
+                     "max_steps": max(1, steps)},
+    }
