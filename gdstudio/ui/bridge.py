@@ -41,6 +41,7 @@ from typing import Any
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal, Slot
 
 from gdstudio.engine.problems import Problem, Surface
+from gdstudio.engine.problems.landscape import LANDSCAPE
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import Session
 from gdstudio.model.state import RunEntry
@@ -55,6 +56,9 @@ __all__ = ["SYNC_SURFACE_COST", "Subscriptions", "ViewBridge", "display_options"
 SYNC_SURFACE_COST = 4_000_000
 #: Dragging a start ring re-runs that run live while the position shown is at most this.
 LIVE_DRAG_STEPS = 400
+#: The status line when the contour of a network landscape is clicked.
+LANDSCAPE_CLICK = ("This is a network landscape: its runs are recorded training paths, so a click adds or moves "
+                   "no run (train again in the Training lab)")
 #: The surface's colour map with View → Grey surface.
 GREY_MAP = "grey"
 
@@ -350,8 +354,17 @@ class ViewBridge(QObject):
     def _start_from(self, x: float, y: float) -> tuple[float, ...]:
         return (x,) if self.session.problem.dim == 1 or math.isnan(y) else (x, y)
 
+    def _on_landscape(self) -> bool:
+        """On a network landscape a click adds or moves no run (its runs are recorded paths): say so."""
+        if self.session.problem.name != LANDSCAPE:
+            return False
+        self.message.emit(LANDSCAPE_CLICK)
+        return True
+
     def _on_start_clicked(self, x: float, y: float) -> None:
         """A click: the selected run starts there (a first run is created when there is none)."""
+        if self._on_landscape():
+            return
         s = self.session
         start = self._start_from(x, y)
         try:
@@ -364,6 +377,8 @@ class ViewBridge(QObject):
 
     def _on_start_added(self, x: float, y: float) -> None:
         """A shift-click: a copy of the selected run's configuration starting there."""
+        if self._on_landscape():
+            return
         s = self.session
         start = self._start_from(x, y)
         template = s.selected.config if s.selected is not None else RunConfig("adam", start, {"lr": 0.1})
@@ -375,12 +390,15 @@ class ViewBridge(QObject):
     def _on_start_dragged(self, key: object, x: float, y: float) -> None:
         """Live preview while a start ring is dragged: the run restarts from the pointer when
         recomputing it up to the position shown is cheap (≤ :data:`LIVE_DRAG_STEPS` steps)."""
-        if self.session.position > LIVE_DRAG_STEPS or not isinstance(key, int):
+        if self.session.position > LIVE_DRAG_STEPS or not isinstance(key, int) or \
+                self.session.problem.name == LANDSCAPE:
             return  # the ring follows the pointer (the view draws it); the run moves on drop
         with contextlib.suppress(ValueError):
             self.session.set_start(key, self._start_from(x, y))
 
     def _on_start_dropped(self, key: object, x: float, y: float) -> None:
+        if self._on_landscape():
+            return
         s = self.session
         if not isinstance(key, int):
             self.message.emit(f"Invalid run key: {key!r}")

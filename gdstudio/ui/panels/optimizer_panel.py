@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers import GROUPS, OptimizerSpec, get_spec, optimizers_by_group
+from gdstudio.engine.recorded import RecordedRun
 from gdstudio.engine.schedules import (
     SCHEDULES,
     ScheduleSpec,
@@ -66,6 +67,9 @@ NO_SCHEDULE = "constant η (none)"
 HEADER_COLOR = "#3A7BD5"
 
 ERROR_STYLE = "color: #E0301E;"
+#: Shown above a recorded run's (read-only) settings.
+RECORDED_NOTE = ("A recorded training path on a network landscape: read-only (train again in the Training lab "
+                 "to change it).")
 
 
 def carried_hyperparameters(old: RunEntry, new: OptimizerSpec) -> dict[str, Value]:
@@ -205,6 +209,11 @@ class OptimizerPanel(QWidget):
 
         self.empty = QLabel("No run selected: add one (Ctrl+R) or click on the contour.")
         self.empty.setWordWrap(True)
+        # A recorded training path (a network landscape) is shown, never re-run: read-only.
+        self.recorded_note = QLabel()
+        self.recorded_note.setObjectName("recorded_note")
+        self.recorded_note.setWordWrap(True)
+        self.recorded_note.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -212,6 +221,7 @@ class OptimizerPanel(QWidget):
         top.addWidget(self.run_label)
         top.addWidget(self.combo, 1)
         layout.addLayout(top)
+        layout.addWidget(self.recorded_note)
         layout.addWidget(self.summary)
         layout.addWidget(self.params_box)
         layout.addWidget(self.schedule_box)
@@ -276,8 +286,12 @@ class OptimizerPanel(QWidget):
         """Show the selected run's settings (editors are rebuilt only when the rule changes)."""
         e = self.entry
         has = e is not None
+        recorded = has and isinstance(e.run, RecordedRun)
         for w in (self.combo, self.params_box, self.schedule_box, self.data_box, self.start_box, self.summary):
-            w.setEnabled(has)
+            w.setEnabled(has and not recorded)
+        self.recorded_note.setVisible(recorded)
+        if recorded:
+            self.recorded_note.setText(RECORDED_NOTE)
         self.empty.setVisible(not has)
         if e is None:
             self._bound = None

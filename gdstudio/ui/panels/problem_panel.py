@@ -253,7 +253,7 @@ class ProblemPanel(QWidget):
     def refresh(self) -> None:
         s = self.session
         ps, problem = s.problem_settings, s.problem
-        info = PROBLEMS[ps.name]
+        info = PROBLEMS.get(ps.name)  # None for a network landscape (made by the Training lab, not listed)
         with QSignalBlocker(self.combo):
             self.combo.setCurrentIndex(self.combo.findData(ps.name))
         formula = problem.formula if ps.name != "custom" else f"f(x, y) = {ps.expr}"
@@ -265,7 +265,7 @@ class ProblemPanel(QWidget):
                 self.expr.setText(ps.expr)
         elif ps.name != "custom" and self.expr.text() and not self.expr.hasFocus():
             self.expr.clear()  # another problem is shown: the field is for typing a new one
-        is_data = info.kind == "data"
+        is_data = info is not None and info.kind == "data"
         self.data_box.setVisible(is_data)
         if is_data:
             self._refresh_data(ps.name, ps.dataset, problem)
