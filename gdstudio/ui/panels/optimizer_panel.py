@@ -286,7 +286,7 @@ class OptimizerPanel(QWidget):
         """Show the selected run's settings (editors are rebuilt only when the rule changes)."""
         e = self.entry
         has = e is not None
-        recorded = has and isinstance(e.run, RecordedRun)
+        recorded = e is not None and isinstance(e.run, RecordedRun)
         for w in (self.combo, self.params_box, self.schedule_box, self.data_box, self.start_box, self.summary):
             w.setEnabled(has and not recorded)
         self.recorded_note.setVisible(recorded)
