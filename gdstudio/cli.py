@@ -35,7 +35,7 @@ from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import OPTIMIZERS
 from gdstudio.engine.problems import PROBLEMS
 from gdstudio.engine.schedules import SCHEDULES
-from gdstudio.export import render_options, trace_command
+from gdstudio.export import analyze_command, render_options, trace_command
 from gdstudio.interrupts import Interrupted, handle_signals
 from gdstudio.train import cli as train_cli
 from gdstudio.ui import render_command
@@ -92,6 +92,8 @@ COMMANDS: tuple[Command, ...] = (
             description=train_cli.DESCRIPTION),
     Command("render", render_options.HELP, render_options.add_render_arguments, render_command.run_render,
             description=render_options.DESCRIPTION),
+    Command("analyze", analyze_command.HELP, analyze_command.add_analyze_arguments, analyze_command.run_analyze,
+            description=analyze_command.DESCRIPTION),
 )
 
 
