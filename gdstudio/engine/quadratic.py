@@ -39,7 +39,7 @@ from gdstudio.engine.deadline import DeadlineExceeded, run_with_deadline
 from gdstudio.engine.optimizers.registry import get_spec
 from gdstudio.engine.optimizers.sgd import SGD
 from gdstudio.engine.problems.base import Problem
-from gdstudio.engine.runs import RunConfig
+from gdstudio.engine.runs import Run, RunConfig, Status
 
 __all__ = [
     "JSON_KEYS",
@@ -49,6 +49,7 @@ __all__ = [
     "analyze",
     "divergence_reason",
     "error_along_eigenvectors",
+    "explain_divergence",
     "is_quadratic",
     "predicted_errors",
     "step_rates",
@@ -376,3 +377,14 @@ def divergence_reason(problem: Problem, config: RunConfig, *, lr: float | None =
         return None
     return (f"{factor}·λmax = {_num(x)} > 2(1+γ) = {_num(bound)}: heavy-ball momentum (γ = {_num(gamma)}) is "
             f"unstable on this surface for η > {_num(bound / hi / (1 - tau))}")
+
+
+def explain_divergence(run: Run) -> str | None:
+    """:func:`divergence_reason` for a diverged run (None for any other status); with a schedule, at
+    the learning rate of the last step recorded."""
+    if run.status is not Status.DIVERGED:
+        return None
+    lr = None
+    if run.config.schedule is not None and len(run.history.lr):
+        lr = float(run.history.lr[-1])
+    return divergence_reason(run.problem, run.config, lr=lr)

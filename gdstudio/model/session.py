@@ -51,6 +51,7 @@ from psygnal.containers import EventedList
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import PROBLEMS, Bounds, Problem, Surface
+from gdstudio.engine.quadratic import explain_divergence
 from gdstudio.engine.recorded import make_run
 from gdstudio.engine.runs import Run, RunConfig, Status
 from gdstudio.engine.schedules import format_param_value
@@ -961,7 +962,9 @@ def _stop_message(e: RunEntry) -> str:
     run = e.run
     assert run is not None
     if run.status is Status.DIVERGED:
-        return f"Run {e.id} ({e.label}) diverged at step {run.diverged_at}: its point or loss is not finite"
+        why = explain_divergence(run)  # the quadratic theory's one line, when it applies
+        head = f"Run {e.id} ({e.label}) diverged at step {run.diverged_at}"
+        return f"{head} — {why}" if why else f"{head}: its point or loss is not finite"
     if run.status is Status.STOPPED:
         return f"Run {e.id} ({e.label}) stopped: {run.stop_reason}"
     if run.stop_reason is not None:  # converged by the rule's own test (L-BFGS: Run.stop_reason says which)

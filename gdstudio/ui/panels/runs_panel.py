@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gdstudio.engine.hyperparams import format_value
+from gdstudio.engine.quadratic import explain_divergence
 from gdstudio.engine.runs import Status
 from gdstudio.export.schedule import format_loss
 from gdstudio.model.session import RunEntry, Session
@@ -203,6 +204,9 @@ class RunsModel(QAbstractTableModel):
             lines.append(f"gradient noise σ = {cfg.noise:g}")
         if e.run is not None and e.run.status is Status.DIVERGED:
             lines.append(f"diverged at step {e.run.diverged_at}: its point or loss was not finite")
+            why = explain_divergence(e.run)  # the quadratic theory's one line (GD / momentum on a quadratic)
+            if why:
+                lines.append(why)
         if e.run is not None and e.run.status is Status.STOPPED:
             lines.append(f"stopped: {e.run.stop_reason}")
         if e.run is not None and e.run.status is Status.CONVERGED and e.run.stop_reason is not None:
