@@ -17,6 +17,7 @@ The view is the contour (works without a display) unless ``--view surface|both``
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,8 +48,8 @@ def landscape_data(landscape: Any, optimizers: Mapping[str, tuple[str, Mapping[s
     """
     meta = getattr(landscape, "meta", {}) or {}
     known = dict(optimizers or {})
-    names = meta.get("optimizers") if isinstance(meta.get("optimizers"), Mapping) else {}
-    hps = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
+    names: Mapping[str, Any] = meta.get("optimizers") if isinstance(meta.get("optimizers"), Mapping) else {}
+    hps: Mapping[str, Any] = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
     iterations = np.asarray(landscape.iterations, dtype=np.float64)
     paths = []
     for label in landscape.labels:
@@ -122,8 +123,7 @@ def _optimizers(prepared: Any) -> dict[str, tuple[str, Mapping[str, Any]]]:
 
 def run_landscape(args: argparse.Namespace) -> int:
     """``gdstudio landscape``: JSON / NPZ by :mod:`gdstudio.train.landscape_cli`; PNG / MP4 / GIF drawn here."""
-    from gdstudio.train import landscape_cli
-
+    landscape_cli: Any = importlib.import_module("gdstudio.train.landscape_cli")  # L1's module (Qt-free)
     fmt = getattr(args, "format", None) or "json"
     if fmt not in ("png", "mp4", "gif"):
         return int(landscape_cli.run_landscape(args))
