@@ -46,10 +46,10 @@ def landscape_data(landscape: Any, optimizers: Mapping[str, tuple[str, Mapping[s
     entries); by default read from the landscape's ``meta`` (its ``optimizers`` and
     ``hyperparameters``), else the label itself as the registry name.
     """
-    meta = getattr(landscape, "meta", {}) or {}
+    meta: Any = getattr(landscape, "meta", None) or {}
     known = dict(optimizers or {})
-    names: Mapping[str, Any] = meta.get("optimizers") if isinstance(meta.get("optimizers"), Mapping) else {}
-    hps: Mapping[str, Any] = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
+    names: Any = meta.get("optimizers") if isinstance(meta.get("optimizers"), Mapping) else {}
+    hps: Any = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
     iterations = np.asarray(landscape.iterations, dtype=np.float64)
     paths = []
     for label in landscape.labels:
