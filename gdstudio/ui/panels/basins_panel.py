@@ -1,0 +1,743 @@
+"""The Basin map dock: which minimum each start reaches, computed coarse to fine off the UI thread.
+
+The map covers the session's view bounds (the problem's view, or the bounds set in the problem
+panel: the rectangle the contour's heat map covers, and the default of ``gdstudio basins``) with a
+G×G grid of starts, each running K steps of the *selected run's* optimizer and settings
+(:func:`gdstudio.engine.explore.basin_map`; the run's own start is ignored). It is computed on a
+:class:`~gdstudio.ui.background.Background` worker as nested sub-grids of the final grid (strides
+G/32, G/64 … 1: 32², then the 64² points not computed yet, …), so every start is computed once
+and each level replaces the image at once; a pixel not computed yet shows its nearest computed
+neighbour. Cancel (or a newer request) drops the work and puts back the overlay as it was.
+
+While the overlay is shown it follows the session: a change of the problem, the bounds, or the
+selected run's optimizer / hyperparameters / settings recomputes the map (after a short pause, so
+a slider drag computes once). Until the new map's first level arrives the old one is shown and
+the status line says it is stale; a cancelled recomputation leaves it shown and marked stale.
+
+A click on a pixel of the shown map adds a run from that pixel's centre (its start) with the
+selected run's configuration, through the contour's Shift-click path (``startAdded`` → the bridge
+→ ``Session.add_run``). "Compare optimizers…" opens :class:`BasinCompare`, one small map per run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gdstudio.engine.problems import Problem
+from gdstudio.engine.runs import RunConfig
+from gdstudio.model.session import RunEntry, Session
+from gdstudio.ui.background import Background, Job
+from gdstudio.ui.bridge import Subscriptions
+from gdstudio.ui.views.basins import COLOR_MODES, BasinGrid, BasinOverlay, Legend, basin_rgba
+from gdstudio.ui.views.multiples import grid_shape
+
+__all__ = [
+    "GRID_SIZES",
+    "BasinCompare",
+    "BasinRequest",
+    "BasinsPanel",
+    "basins_shown",
+    "basins_signals",
+    "compute_levels",
+    "level_strides",
+    "make_basins_panel",
+    "panel_of",
+    "show_basins",
+]
+
+#: Grid sides on offer (the default is 256).
+GRID_SIZES: tuple[int, ...] = (64, 128, 256, 512)
+DEFAULT_GRID = 256
+DEFAULT_STEPS = 500
+#: The side of the first (coarsest) level.
+FIRST_LEVEL = 32
+#: Distance to a known minimum that counts as reaching it (the issue's 1e-2).
+TOL = 1e-2
+#: Pause after a change before recomputing (a slider drag computes once).
+RECOMPUTE_DELAY_MS = 150
+#: Grid side of each small map in "Compare optimizers…".
+COMPARE_GRID = 128
+
+
+# ------------------------------------------------------------------------------------ computing
+def level_strides(g: int) -> list[int]:
+    """Strides of the nested levels for a g×g map, coarsest first, ending with 1
+    (g = 256: 8, 4, 2, 1, i.e. 32², 64², 128², 256²)."""
+    strides = []
+    s = max(1, g // FIRST_LEVEL)
+    while s > 1:
+        strides.append(s)
+        s //= 2
+    return [*strides, 1]
+
+
+@dataclass(frozen=True)
+class BasinRequest:
+    """What a map is computed for: a problem, the view bounds, a run configuration (its start is
+    ignored), the grid side G and the steps K. Equal requests give equal maps."""
+
+    problem: Problem
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+    config: RunConfig
+    grid: int
+    steps: int
+    label: str = ""
+
+    def same_as(self, other: BasinRequest | None) -> bool:
+        return (other is not None and other.problem is self.problem and other.bounds == self.bounds
+                and other.config == self.config and other.grid == self.grid and other.steps == self.steps)
+
+
+def _nearest(g: int, stride: int) -> np.ndarray:
+    """For each of g pixels, the nearest index on the sub-grid 0, stride, 2·stride … (< g)."""
+    last = ((g - 1) // stride) * stride
+    return np.clip(np.rint(np.arange(g) / stride).astype(np.intp) * stride, 0, last)
+
+
+def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object] | None = None,
+                   progress: Callable[[float], object] | None = None, cancel: Any = None) -> BasinGrid:
+    """The request's map, coarse to fine: ``on_level(grid)`` after each level (the last is the
+    returned, complete map); ``progress(fraction of all starts)``; ``cancel`` as basin_map's
+    (an Event or a callable; the engine raises ``Cancelled``). Runs on the worker thread."""
+    g, steps = request.grid, request.steps
+    (x0, x1), (y0, y1) = request.bounds
+    xs, ys = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
+    final_loss = np.full((g, g), np.nan)
+    to_min = np.full((g, g), -1, dtype=np.int64)
+    status = np.zeros((g, g), dtype=np.int8)
+    minimum = np.full((g, g), -1, dtype=np.int64)
+    filled = np.zeros((g, g), dtype=bool)
+    known = np.asarray(request.problem.minima, dtype=np.float64).reshape(-1, 2)
+    total, done = g * g, 0
+    grid: BasinGrid | None = None
+    for stride in level_strides(g):
+        sel = np.zeros((g, g), dtype=bool)
+        sel[::stride, ::stride] = True
+        jj, ii = np.nonzero(sel & ~filled)
+        n = len(jj)
+        if n:
+            starts = np.column_stack([xs[ii], ys[jj]])
+
+            def part(f: float, done: int = done, n: int = n) -> None:
+                if progress is not None:
+                    progress((done + f * n) / total)
+
+            res = _basin_map(request.problem, request.config, None, g, steps, tol=TOL, progress=part,
+                             cancel=cancel, starts=starts)
+            final_loss[jj, ii] = res.final_loss
+            to_min[jj, ii] = res.steps_to_minimum
+            status[jj, ii] = res.status
+            minimum[jj, ii] = res.minimum
+            filled[jj, ii] = True
+            done += n
+        if stride == 1:
+            grid = BasinGrid(request.bounds, final_loss, to_min, status, minimum, known, steps, request.label,
+                             None, g, request)
+        else:
+            near = _nearest(g, stride)
+            ix = np.ix_(near, near)
+            grid = BasinGrid(request.bounds, final_loss[ix], to_min[ix], status[ix], minimum[ix], known, steps,
+                             request.label, filled.copy(), len(range(0, g, stride)), request)
+        if progress is not None:
+            progress(done / total)
+        if on_level is not None:
+            on_level(grid)
+    assert grid is not None
+    return grid
+
+
+# TEMPORARY adapter until E1's gdstudio.engine.explore.basin_map lands (same signature and fields).
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class _Rows:
+    final_loss: np.ndarray
+    steps_to_minimum: np.ndarray
+    status: np.ndarray
+    minimum: np.ndarray
+
+
+def _basin_map(problem: Problem, config: RunConfig, bounds: Any, grid: int, steps: int, *, tol: float,
+               progress: Any, cancel: Any, starts: np.ndarray) -> _Rows:
+    from gdstudio.engine.optimizers import get_spec
+
+    n = len(starts)
+    opt = get_spec(config.optimizer).create(config.hyperparameters)
+    p = np.array(starts, dtype=np.float64)
+    state = opt.init_state(p)
+    known = np.asarray(problem.minima, dtype=np.float64).reshape(-1, 2)
+    to_min = np.full(n, -1, dtype=np.int64)
+    alive = np.ones(n, dtype=bool)
+    with np.errstate(all="ignore"):
+        for k in range(1, steps + 1):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            opt.update(p, problem.gradient(p), state)
+            alive &= np.isfinite(p).all(axis=1)
+            if len(known):
+                d = np.min(np.linalg.norm(p[:, None, :] - known[None], axis=2), axis=1)
+                to_min[(to_min < 0) & (d < tol)] = k
+            if progress is not None and k % 50 == 0:
+                progress(k / steps)
+        loss = problem.loss(p)
+        d = np.linalg.norm(p[:, None, :] - known[None], axis=2) if len(known) else np.empty((n, 0))
+    minimum = np.where(d.min(axis=1) < tol, d.argmin(axis=1), -1) if len(known) else np.full(n, -1)
+    status = np.where(alive & np.isfinite(loss), 0, 2).astype(np.int8)
+    return _Rows(loss, to_min, status, minimum)
+
+
+# ------------------------------------------------------------------------------------ the legend
+def _swatch(color: str, size: int = 14) -> QLabel:
+    label = QLabel()
+    label.setFixedSize(size, size)
+    label.setStyleSheet(f"background: {color}; border: 1px solid #606060;")
+    return label
+
+
+class LegendWidget(QWidget):
+    """Swatches naming each colour of the map (each known minimum once), and a colour bar for the
+    continuous modes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = QGridLayout(self)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(3)
+        self.labels: list[str] = []
+        self.colors: list[str] = []
+
+    def set_legend(self, legend: Legend | None) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            w = item.widget() if item is not None else None
+            if w is not None:
+                w.deleteLater()
+        self.labels, self.colors = [], []
+        if legend is None:
+            return
+        row = 0
+        if legend.lut is not None:
+            bar = QLabel()
+            lut = np.ascontiguousarray(np.repeat(legend.lut[None, :, :], 12, axis=0))
+            image = QImage(lut.data, lut.shape[1], lut.shape[0], lut.strides[0], QImage.Format.Format_RGBA8888)
+            bar.setPixmap(QPixmap.fromImage(image.copy()).scaled(200, 12))
+            bar.setObjectName("basins_colorbar")
+            self.grid.addWidget(QLabel(legend.bar_label), row, 0, 1, 3)
+            row += 1
+            self.grid.addWidget(QLabel(_number(legend.lo)), row, 0)
+            self.grid.addWidget(bar, row, 1)
+            self.grid.addWidget(QLabel(_number(legend.hi)), row, 2)
+            row += 1
+        for entry in legend.entries:
+            self.grid.addWidget(_swatch(entry.color), row, 0)
+            text = QLabel(entry.label)
+            self.grid.addWidget(text, row, 1, 1, 2)
+            self.labels.append(entry.label)
+            self.colors.append(entry.color)
+            row += 1
+
+
+def _number(v: float) -> str:
+    return f"{v:.3g}"
+
+
+# ------------------------------------------------------------------------------------ the panel
+class BasinsPanel(QWidget):
+    """The dock's widget: overlay on/off, colour mode, grid, steps, opacity, compute / cancel,
+    progress, legend and "Compare optimizers…". ``window`` is the studio window (its ``session``,
+    ``contour`` and ``show_status``)."""
+
+    def __init__(self, session: Session, contour: Any, show_status: Callable[[str], object] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("basins_panel")
+        self.session = session
+        self.contour = contour
+        self._status_fn = show_status
+        self.overlay = BasinOverlay(contour, on_pixel=self._pixel_clicked)
+        self.work = Background(self, name="gdstudio-basins")
+        self.work.progress.connect(self._on_progress)
+        self.work.done.connect(self._on_done)
+        self.work.failed.connect(self._on_failed)
+        self.committed: BasinGrid | None = None  # the last complete map (what Cancel puts back)
+        self._before: tuple[BasinGrid | None, bool] | None = None  # the overlay before the running job
+        self._started = 0.0
+        #: (seconds to the first level, seconds to the full map) of the last completed computation.
+        self.timings: tuple[float, float] = (math.nan, math.nan)
+        self._first_at = math.nan
+        self.compare: BasinCompare | None = None
+
+        self.show_box = QCheckBox("Show basin map")
+        self.show_box.setObjectName("basins_show")
+        self.show_box.setToolTip("Colour each start of a grid over the view by where the selected run's optimizer "
+                                 "takes it; click a pixel to add that run")
+        self.mode_combo = QComboBox()
+        self.mode_combo.setObjectName("basins_mode")
+        for key, label in COLOR_MODES.items():
+            self.mode_combo.addItem(label, key)
+        self.grid_combo = QComboBox()
+        self.grid_combo.setObjectName("basins_grid")
+        for g in GRID_SIZES:
+            self.grid_combo.addItem(f"{g} × {g}", g)
+        self.grid_combo.setCurrentIndex(GRID_SIZES.index(DEFAULT_GRID))
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setObjectName("basins_steps")
+        self.steps_spin.setRange(1, 100_000)
+        self.steps_spin.setValue(DEFAULT_STEPS)
+        self.steps_spin.setToolTip("Steps K each start runs; a start 'reaches' a minimum when it ends within 1e-2 "
+                                   "of it")
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setObjectName("basins_opacity")
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(round(self.overlay.opacity * 100))
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.setObjectName("basins_compute")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("basins_cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("basins_progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(10)
+        self.status = QLabel()
+        self.status.setObjectName("basins_status")
+        self.status.setWordWrap(True)
+        self.legend = LegendWidget()
+        self.legend.setObjectName("basins_legend")
+        self.compare_button = QPushButton("Compare optimizers…")
+        self.compare_button.setObjectName("basins_compare")
+        self.compare_button.setToolTip("One small basin map per run of the session, side by side")
+
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Colour by", self.mode_combo)
+        form.addRow("Grid", self.grid_combo)
+        form.addRow("Steps K", self.steps_spin)
+        form.addRow("Opacity", self.opacity_slider)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.compute_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.show_box)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.compare_button)
+        layout.addStretch(1)
+
+        self.show_box.toggled.connect(self._on_show)
+        self.mode_combo.currentIndexChanged.connect(self._on_mode)
+        self.opacity_slider.valueChanged.connect(lambda v: self.overlay.set_opacity(v / 100))
+        self.grid_combo.currentIndexChanged.connect(lambda _i: self._changed())
+        self.steps_spin.valueChanged.connect(lambda _v: self._changed())
+        self.compute_button.clicked.connect(self._compute_clicked)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.compare_button.clicked.connect(self.open_compare)
+        self._recompute = QTimer(self)
+        self._recompute.setSingleShot(True)
+        self._recompute.setInterval(RECOMPUTE_DELAY_MS)
+        self._recompute.timeout.connect(self._auto_recompute)
+        self._subs = Subscriptions()
+        self._subs.connect(session.problem_changed, self._changed)
+        self._subs.connect(session.runs_changed, self._changed)
+        self._subs.connect(session.playback.events.selected, lambda *_: self._changed())
+        self._show_state()
+
+    # -------------------------------------------------------------- requests
+    @property
+    def grid_size(self) -> int:
+        return int(self.grid_combo.currentData())
+
+    @property
+    def mode(self) -> str:
+        return str(self.mode_combo.currentData())
+
+    def request(self, grid: int | None = None, steps: int | None = None,
+                entry: RunEntry | None = None) -> BasinRequest | None:
+        """The map the controls and the selected run (or ``entry``) ask for; None when none can be made."""
+        s = self.session
+        entry = entry if entry is not None else s.selected
+        if entry is None or s.problem.dim != 2:
+            return None
+        b = s.bounds
+        bounds = ((float(b[0][0]), float(b[0][1])), (float(b[1][0]), float(b[1][1])))
+        config = replace(entry.config, start=(0.0, 0.0))  # every start comes from the grid
+        return BasinRequest(s.problem, bounds, config, grid or self.grid_size, steps or self.steps_spin.value(),
+                            entry.label)
+
+    def why_not(self) -> str:
+        if self.session.problem.dim != 2:
+            return "Basin maps need a problem with two parameters"
+        return "Select a run: the map uses its optimizer and settings"
+
+    @property
+    def computing(self) -> bool:
+        return self.work.busy
+
+    def compute(self, request: BasinRequest | None = None) -> Job | None:
+        """Start computing (superseding a computation in progress); None when no map can be made."""
+        request = request if request is not None else self.request()
+        if request is None:
+            self._set_status(self.why_not())
+            return None
+        if not self.work.busy:
+            self._before = (self.overlay.map, self.overlay.item.isVisible())
+        self._started = time.perf_counter()
+        self._first_at = math.nan
+        self.progress.setValue(0)
+
+        def run(job: Job) -> BasinGrid:
+            return compute_levels(request, on_level=lambda grid: job.report(grid),
+                                  progress=lambda f: job.report(f), cancel=job.cancel_event)
+
+        job = self.work.start(run, context=request)
+        self._show_state()
+        self._set_status(f"Computing {request.label}: {request.grid}² starts × {request.steps} steps…")
+        return job
+
+    def _compute_clicked(self) -> None:
+        if self.show_box.isChecked():
+            self.compute()
+        else:
+            self.show_box.setChecked(True)  # shows the map, computing it when needed
+
+    def cancel(self) -> None:
+        """Stop the computation and put the overlay back as it was before it."""
+        if self.work.cancel() is None:
+            return
+        self._restore()
+        self._set_status("Cancelled" + (": the map shown is stale" if self._stale() else ""))
+
+    def _restore(self) -> None:
+        before, self._before = self._before, None
+        if before is not None:
+            m, visible = before
+            if m is None:
+                self.overlay.clear()
+            else:
+                self.overlay.show_map(m)
+                self.overlay.item.setVisible(visible)
+        self._show_legend()
+        self.progress.setValue(0)
+        self._show_state()
+
+    def _stale(self) -> bool:
+        m = self.overlay.map
+        if m is None:
+            return False
+        req = self.request()
+        return req is None or not req.same_as(m.key)  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------- worker results
+    def _on_progress(self, job: Job, value: object) -> None:
+        if isinstance(value, BasinGrid):
+            if math.isnan(self._first_at):
+                self._first_at = time.perf_counter() - self._started
+            if self.show_box.isChecked():
+                self.overlay.show_map(value)
+                self._show_legend()
+        elif isinstance(value, float):
+            self.progress.setValue(round(1000 * value))
+
+    def _on_done(self, job: Job, grid: object) -> None:
+        assert isinstance(grid, BasinGrid)
+        self.timings = (self._first_at, time.perf_counter() - self._started)
+        self._before = None
+        self.committed = grid
+        if self.show_box.isChecked():
+            self.overlay.show_map(grid)
+        self._show_legend()
+        self.progress.setValue(1000)
+        self._show_state()
+        self._set_status(f"{grid.label}: {grid.g}² starts × {grid.budget} steps in {self.timings[1]:.2f} s "
+                         "(click a pixel to add that run)")
+
+    def _on_failed(self, job: Job, exc: object) -> None:
+        self._restore()
+        self._set_status(f"Basin map failed: {exc}")
+
+    # -------------------------------------------------------------- controls
+    def _on_show(self, on: bool) -> None:
+        if on:
+            m = self.overlay.map or self.committed
+            req = self.request()
+            if m is not None and req is not None and req.same_as(m.key):  # type: ignore[arg-type]
+                self.overlay.show_map(m)
+                self._show_legend()
+            else:
+                self.compute()
+        else:
+            self.work.cancel()
+            self._before = None
+            self.overlay.item.hide()
+            self.progress.setValue(0)
+        self._show_state()
+
+    def _on_mode(self, _index: int) -> None:
+        self.overlay.set_mode(self.mode)
+        self._show_legend()
+
+    def _changed(self, *_args: object) -> None:
+        """Something the map depends on may have changed: recompute (after a pause) when it did."""
+        if not self.show_box.isChecked():
+            return
+        if self.session.problem.dim != 2:
+            self.work.cancel()
+            self._before = None
+            self.overlay.clear()
+            self._show_legend()
+            self._set_status(self.why_not())
+            self._show_state()
+            return
+        shown = self.overlay.map
+        if shown is not None and shown.key is not None and shown.key.problem is not self.session.problem:  # type: ignore[attr-defined]
+            self.overlay.clear()  # a map of another problem says nothing about this one
+            self._show_legend()
+        if self._stale() or self.overlay.map is None:
+            self._recompute.start()
+
+    def _auto_recompute(self) -> None:
+        req = self.request()
+        running = self.work.job.context if self.work.job is not None else None
+        if req is None:
+            self._set_status(self.why_not())
+            return
+        if req.same_as(running) or (not self.work.busy and req.same_as(self.overlay.map.key if self.overlay.map
+                                                                            else None)):  # type: ignore[arg-type]
+            return
+        self.compute(req)
+
+    def _pixel_clicked(self, x: float, y: float) -> None:
+        """A click on a pixel: a run from its centre, with the selected run's settings (the Shift-click path)."""
+        self.contour.startAdded.emit(float(x), float(y))
+
+    def _show_legend(self) -> None:
+        self.legend.set_legend(self.overlay.legend if self.overlay.map is not None else None)
+
+    def _show_state(self) -> None:
+        busy = self.work.busy
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy or self.progress.value() > 0)
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    # -------------------------------------------------------------- compare
+    def open_compare(self) -> BasinCompare:
+        if self.compare is None:
+            self.compare = BasinCompare(self)
+        self.compare.show()
+        self.compare.raise_()
+        self.compare.compute()
+        return self.compare
+
+    def close_session(self) -> None:
+        """Stop the workers and disconnect (the window is closing)."""
+        self._recompute.stop()
+        self.work.close(5000)
+        if self.compare is not None:
+            self.compare.close()
+        self._subs.disconnect_all()
+        self.overlay.detach()
+
+
+# ------------------------------------------------------------------------------------ compare
+class BasinCompare(QWidget):
+    """Small multiples of basin maps: one per visible run of the session, side by side.
+
+    Each pane is the map of that run's optimizer and settings (K from the dock, a
+    :data:`COMPARE_GRID`² grid over the same bounds), coloured by the minimum reached, titled
+    with the run's label in its colour; the panes' ranges are linked, as in the small-multiples
+    view. The maps are computed one after another on a worker; each pane appears when its map is
+    ready.
+    """
+
+    def __init__(self, panel: BasinsPanel) -> None:
+        super().__init__(panel, Qt.WindowType.Window)
+        self.setObjectName("basins_compare_window")
+        self.setWindowTitle("Basin maps: compare optimizers")
+        self.resize(960, 720)
+        self.panel = panel
+        self.work = Background(self, name="gdstudio-basins-compare")
+        self.work.progress.connect(self._on_progress)
+        self.work.done.connect(self._on_done)
+        self.grid_widget = QWidget()
+        self.grid = QGridLayout(self.grid_widget)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        self.note = QLabel()
+        self.note.setObjectName("basins_compare_note")
+        self.work.failed.connect(lambda _job, exc: self.note.setText(f"Failed: {exc}"))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setMaximumHeight(10)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.legend = LegendWidget()
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.note, 1)
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.grid_widget, 1)
+        layout.addWidget(self.legend)
+        layout.addLayout(bottom)
+        self.panes: list[tuple[pg.PlotWidget, pg.ImageItem, QLabel]] = []
+        self.maps: list[BasinGrid | None] = []
+        self.requests: list[BasinRequest] = []
+
+    def compute(self) -> Job | None:
+        p = self.panel
+        entries = [e for e in p.session.runs if e.visible]
+        requests = [r for e in entries if (r := p.request(grid=COMPARE_GRID, entry=e)) is not None]
+        self._build(entries, requests)
+        if not requests:
+            self.note.setText(p.why_not() if p.session.problem.dim != 2 else "No runs to compare: add runs first")
+            return None
+        self.note.setText(f"{len(requests)} maps of {COMPARE_GRID}² starts × {requests[0].steps} steps…")
+
+        def run(job: Job) -> list[BasinGrid]:
+            out = []
+            for k, req in enumerate(requests):
+                def part(f: float, k: int = k) -> None:
+                    job.report((k + f) / len(requests))
+
+                grid = compute_levels(req, progress=part, cancel=job.cancel_event)
+                job.report((k, grid))
+                out.append(grid)
+            return out
+
+        job = self.work.start(run, context=requests)
+        self.cancel_button.setEnabled(True)
+        return job
+
+    def _build(self, entries: list[RunEntry], requests: list[BasinRequest]) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            w = item.widget() if item is not None else None
+            if w is not None:
+                w.deleteLater()
+        self.panes, self.maps, self.requests = [], [None] * len(requests), requests
+        rows, cols = grid_shape(len(requests))
+        first: pg.ViewBox | None = None
+        for k, (entry, req) in enumerate(zip(entries, requests, strict=False)):
+            box = QWidget()
+            v = QVBoxLayout(box)
+            v.setContentsMargins(0, 0, 0, 0)
+            v.setSpacing(1)
+            title = QLabel(entry.label)
+            title.setStyleSheet(f"color: {QColor(entry.color).name()}; font-weight: bold;")
+            title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            plot = pg.PlotWidget()
+            plot.setAspectLocked(False)
+            image = pg.ImageItem(axisOrder="row-major")
+            plot.addItem(image)
+            known = np.asarray(req.problem.minima, dtype=np.float64).reshape(-1, 2)
+            if len(known):
+                stars = pg.ScatterPlotItem(known[:, 0], known[:, 1], symbol="star", size=12,
+                                           brush=pg.mkBrush("#FFFFFF"), pen=pg.mkPen("#000000"))
+                plot.addItem(stars)
+            (x0, x1), (y0, y1) = req.bounds
+            plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.0)
+            if first is None:
+                first = plot.getViewBox()
+            else:
+                plot.setXLink(first)
+                plot.setYLink(first)
+            v.addWidget(title)
+            v.addWidget(plot, 1)
+            self.grid.addWidget(box, k // max(1, cols), k % max(1, cols))
+            self.panes.append((plot, image, title))
+        del rows
+
+    def _on_progress(self, _job: Job, value: object) -> None:
+        if isinstance(value, float):
+            self.progress.setValue(round(1000 * value))
+        elif isinstance(value, tuple):
+            k, grid = value
+            self.maps[k] = grid
+            rgba, legend = basin_rgba(grid, "minimum")
+            _plot, image, _title = self.panes[k]
+            image.setImage(rgba, autoLevels=False)
+            image.setRect(grid.rect())
+            self.legend.set_legend(legend)
+
+    def _on_done(self, _job: Job, grids: object) -> None:
+        self.progress.setValue(1000)
+        self.cancel_button.setEnabled(False)
+        self.note.setText(f"{len(self.maps)} maps: where each optimizer takes every start in "
+                          f"{self.requests[0].steps if self.requests else 0} steps")
+
+    def cancel(self) -> None:
+        self.work.cancel()
+        self.cancel_button.setEnabled(False)
+        self.note.setText("Cancelled")
+
+    def closeEvent(self, event: Any) -> None:
+        self.work.close(5000)
+        super().closeEvent(event)
+
+
+# ------------------------------------------------------------------------------------ window glue
+def panel_of(window: Any) -> BasinsPanel:
+    """The window's basin panel, made on first use (the Explore action's binding asks for it
+    before the docks exist; the dock factory then takes the same panel)."""
+    panel = window.findChild(BasinsPanel, "basins_panel")
+    if panel is None:
+        panel = BasinsPanel(window.session, window.contour, getattr(window, "show_status", None), parent=window)
+    return panel  # type: ignore[no-any-return]
+
+
+def make_basins_panel(window: Any) -> QWidget:
+    """The Basin map dock's widget for the studio window (DockSpec factory)."""
+    panel = panel_of(window)
+    window.panels["basins"] = panel  # the window's shutdown calls close_session()
+    return panel
+
+
+def show_basins(window: Any, on: bool = True) -> None:
+    """Explore → Basin map: show (or hide) the map, showing its dock (computing the map if needed)."""
+    dock = window.docks.get("basins")
+    if on and dock is not None:
+        dock.show()
+        dock.raise_()
+    panel_of(window).show_box.setChecked(bool(on))
+
+
+def basins_shown(window: Any) -> bool:
+    return panel_of(window).show_box.isChecked()
+
+
+def basins_signals(window: Any) -> tuple[Any, ...]:
+    """The signals announcing that the map was shown or hidden (the Explore action follows them)."""
+    return (panel_of(window).show_box.toggled,)
