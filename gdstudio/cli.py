@@ -35,7 +35,7 @@ from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import OPTIMIZERS
 from gdstudio.engine.problems import PROBLEMS
 from gdstudio.engine.schedules import SCHEDULES
-from gdstudio.export import analyze_command, render_options, trace_command
+from gdstudio.export import analyze_command, explain_command, render_options, trace_command
 from gdstudio.interrupts import Interrupted, handle_signals
 from gdstudio.train import cli as train_cli
 from gdstudio.ui import render_command
@@ -88,6 +88,8 @@ COMMANDS: tuple[Command, ...] = (
                         "and the learning-rate schedules (with keywords and defaults)."),
     Command("trace", trace_command.HELP, trace_command.add_trace_arguments, trace_command.run_trace,
             description=trace_command.DESCRIPTION),
+    Command("explain", explain_command.HELP, explain_command.add_explain_arguments, explain_command.run_explain,
+            description=explain_command.DESCRIPTION),
     Command("train", train_cli.HELP, train_cli.add_train_arguments, train_cli.run_train,
             description=train_cli.DESCRIPTION),
     Command("render", render_options.HELP, render_options.add_render_arguments, render_command.run_render,

@@ -36,8 +36,17 @@ from gdstudio.engine.problems import Problem
 from gdstudio.engine.runs import History, Run, RunConfig, Status
 
 __all__ = [
-    "CHECKPOINT_EVERY", "Explainer", "QuantityRow", "StepExplanation", "explain_run", "explain_step",
-    "to_json", "to_latex", "to_markdown",
+    "CHECKPOINT_EVERY",
+    "Explainer",
+    "QuantityRow",
+    "RowValue",
+    "StepExplanation",
+    "explain_run",
+    "explain_step",
+    "format_row_value",
+    "to_json",
+    "to_latex",
+    "to_markdown",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -343,7 +352,7 @@ def _tex_escape(text: str) -> str:
 
 
 # -- rendering ----------------------------------------------------------------------------------
-def _fmt(value: RowValue, digits: int = 6) -> str:
+def format_row_value(value: RowValue, digits: int = 6) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     arr = np.asarray(value)
@@ -368,7 +377,7 @@ def to_markdown(expl: StepExplanation) -> str:
     ]
     for q in expl.quantities:
         meaning = q.meaning.replace("|", r"\|")
-        lines.append(f"| ${q.symbol}$ | `{q.name}` | {_fmt(q.value)} | {meaning} |")
+        lines.append(f"| ${q.symbol}$ | `{q.name}` | {format_row_value(q.value)} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 
@@ -386,7 +395,7 @@ def to_latex(expl: StepExplanation) -> str:
         r"\hline",
     ]
     for q in expl.quantities:
-        value = _tex_escape(_fmt(q.value)).replace("inf", r"\infty").replace("nan", r"\mathrm{NaN}")
+        value = _tex_escape(format_row_value(q.value)).replace("inf", r"\infty").replace("nan", r"\mathrm{NaN}")
         lines.append(f"${q.symbol}$ & ${value}$ & {_tex_escape(q.meaning)} \\\\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

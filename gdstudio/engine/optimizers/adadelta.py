@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class Adadelta(Optimizer[AdadeltaParams]):
     name = "adadelta"
     title = "Adadelta"
     second_moment_buffer = "square_avg"
+    buffer_docs = docs({
+        "square_avg": BufferDoc(r"v_t", "running average of g² (ρ)"),
+        "acc_delta": BufferDoc(r"u_t", "running average of the squared updates Δ² (ρ)"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        Derived("std", r"\sqrt{v_t + \epsilon}", "the per-axis scale the gradient is divided by",
+                lambda c: np.sqrt(c.buf("square_avg") + c.number("eps")), "scale"),
+        Derived("rms_delta", r"\sqrt{u_{t-1} + \epsilon}", "RMS of the past updates: the per-axis numerator",
+                lambda c: np.sqrt(c.buf("acc_delta", after=False) + c.number("eps"))),
+        Derived("delta", r"\Delta_t", "the unit-consistent update before η",
+                lambda c: np.sqrt(c.buf("acc_delta", after=False) + c.number("eps"))
+                / np.sqrt(c.buf("square_avg") + c.number("eps")) * decayed_grad(c)),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"square_avg": 0.0, "acc_delta": 0.0}

@@ -10,6 +10,7 @@ from gdstudio.engine.hyperparams import RowValue, Value
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 from gdstudio.engine.optimizers.community import RefParam, ref_param
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docs
 
 #: torch's ``eps[0] = None``: the machine epsilon of the parameters' dtype, 2⁻⁵² in float64.
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
@@ -86,6 +87,15 @@ class Adafactor(Optimizer[AdafactorParams]):
     name = "adafactor"
     title = "Adafactor"
     second_moment_buffer = "variance"
+    buffer_docs = docs({"variance": BufferDoc(r"v_t", "second moment: average of g² with weight t^c")})
+    derived = (
+        Derived("beta2_t", r"\hat\beta_{2,t} = t^c", "this step's weight of g² in v",
+                lambda c: common.power(float(c.t), c.number("beta2_decay"))),
+        Derived("rho", r"\rho_t = \min(\eta, 1/\sqrt t)", "the relative step size",
+                lambda c: min(c.number("lr"), 1 / (float(c.t) ** 0.5))),
+        Derived("scale", r"\sqrt{\max(v_t, \epsilon_1^2)}", "the per-axis scale the gradient is divided by",
+                lambda c: np.sqrt(np.maximum(c.buf("variance"), c.number("eps", 0) ** 2)), "scale"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"variance": 0.0}

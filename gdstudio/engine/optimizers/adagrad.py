@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class Adagrad(Optimizer[AdagradParams]):
     name = "adagrad"
     title = "AdaGrad"
     second_moment_buffer = "sum"
+    buffer_docs = docs({"sum": BufferDoc(r"s_t", "running sum of squared gradients (from s₀)")})
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        Derived("clr", r"\tilde\eta_t = \eta/(1 + (t-1)\delta)", "the decayed learning rate",
+                lambda c: c.number("lr") / (1 + (c.t - 1) * c.number("lr_decay"))),
+        Derived("std", r"\sqrt{s_t} + \epsilon", "the preconditioner's per-axis scale: the step divides by it",
+                lambda c: np.sqrt(c.buf("sum")) + c.number("eps"), "scale"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"sum": self.hp.initial_accumulator_value}

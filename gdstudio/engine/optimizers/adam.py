@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,49 @@ class Adam(Optimizer[AdamParams]):
     title = "Adam"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "max_exp_avg_sq": BufferDoc(r"v^{\max}_t", "AMSGrad: the largest v seen so far (divides instead of v)"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
+                else None),
+        Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment",
+                lambda c: _bc(c, 0)),
+        Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment",
+                lambda c: _bc(c, 1)),
+        Derived("m_hat", r"\hat m_t = m_t/(1-\beta_1^t)", "bias-corrected first moment",
+                lambda c: c.buf("exp_avg") / _bc(c, 0)),
+        Derived("v_hat", r"\hat v_t = v_t/(1-\beta_2^t)", "bias-corrected second moment (AMSGrad: of the max)",
+                lambda c: _v(c) / _bc(c, 1)),
+        Derived("denom", r"\sqrt{\hat v_t} + \epsilon", "the preconditioner's per-axis scale: the step divides by it",
+                lambda c: np.sqrt(_v(c)) / common.power(_bc(c, 1), 0.5) + c.number("eps"), "scale"),
+        Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",
+                lambda c: c.number("betas", 0) * c.buf("exp_avg", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_1) g_t", "the scaled gradient added to the first moment",
+                lambda c: (1 - c.number("betas", 0)) * decayed_grad(c), "velocity_add"),
+    )
+
+    def update_latex(self) -> str:
+        hp = self.hp
+        lines = []
+        if common.nonzero(hp.weight_decay):
+            if hp.decoupled_weight_decay:
+                lines.append(r"\theta_{t-1} &\leftarrow \theta_{t-1}(1 - \eta\lambda) \quad \text{(decoupled, AdamW)}")
+            else:
+                lines.append(r"g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}")
+        lines += [r"m_t &\leftarrow \beta_1 m_{t-1} + (1-\beta_1)\, g_t",
+                  r"v_t &\leftarrow \beta_2 v_{t-1} + (1-\beta_2)\, g_t^2"]
+        v = "v_t"
+        if hp.amsgrad:
+            lines.append(r"v^{\max}_t &\leftarrow \max(v^{\max}_{t-1},\ v_t)")
+            v = r"v^{\max}_t"
+        lines += [rf"\hat m_t &= \frac{{m_t}}{{1-\beta_1^t}},\quad \hat v_t = \frac{{{v}}}{{1-\beta_2^t}}",
+                  r"\theta_t &\leftarrow \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}",
+                  self.values_latex()]
+        return " \\\\\n".join(lines)
 
     def _buffers(self) -> dict[str, Real]:
         names: dict[str, Real] = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -93,3 +137,12 @@ class Adam(Optimizer[AdamParams]):
         p += d
         if eff is not None:
             np.divide(step_size, denom, out=eff)
+
+
+def _bc(c: StepContext, i: int) -> float:
+    """1 − βᵢᵗ as the step computed it."""
+    return float(1 - common.power(c.number("betas", i), float(c.t)))
+
+
+def _v(c: StepContext) -> Array:
+    return c.buf("max_exp_avg_sq") if c.flag("amsgrad") else c.buf("exp_avg_sq")

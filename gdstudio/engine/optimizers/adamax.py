@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,21 @@ class Adamax(Optimizer[AdamaxParams]):
     title = "Adamax"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_inf"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_inf": BufferDoc(r"u_t", "infinity norm max(β₂u, |g| + ε): the per-axis scale the step divides by",
+                             "scale"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment",
+                lambda c: 1 - common.power(c.number("betas", 0), float(c.t))),
+        Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",
+                lambda c: c.number("betas", 0) * c.buf("exp_avg", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_1) g_t", "the scaled gradient added to the first moment",
+                lambda c: (1 - c.number("betas", 0)) * decayed_grad(c), "velocity_add"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_inf": 0.0}

@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class ASGD(Optimizer[ASGDParams]):
     name = "asgd"
     title = "ASGD"
     internal_buffers = ("ax",)
+    buffer_docs = docs({
+        "ax": BufferDoc(r"\bar x_t", "the averaged iterate (Polyak average from t₀ on)"),
+        "eta": BufferDoc(r"\eta_{t+1}", "the next step's decayed learning rate"),
+        "mu": BufferDoc(r"\mu_{t+1}", "the next step's averaging weight 1/max(1, t − t₀)"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"ax": 0.0}

@@ -98,7 +98,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gdstudio.engine.hyperparams import Column, HyperParam, Real, Value
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docstring_math
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docstring_math, values_latex
 
 __all__ = [
     "BLOCK_ROWS", "PARALLEL_ROWS", "Array", "Column", "OptState", "Optimizer", "Params", "Real",
@@ -391,8 +391,13 @@ class Optimizer(ABC, Generic[P]):
     def update_latex(self) -> str:
         """The update rule in LaTeX (an ``aligned`` body) for these hyperparameters; by default
         the class docstring's ``.. math::`` block. Rules with switches override it so the
-        formula is the run's own (Adam's AMSGrad max, SGD's Nesterov form …)."""
-        return docstring_math(type(self).__doc__)
+        formula is the run's own (Adam's AMSGrad max, SGD's Nesterov form …). The last line
+        gives the hyperparameters' values."""
+        return f"{docstring_math(type(self).__doc__)} \\\\\n{self.values_latex()}"
+
+    def values_latex(self) -> str:
+        """The hyperparameters' values as one LaTeX line (``& \\eta = 0.1,\\ …``)."""
+        return "&" + values_latex(self.hp, self.hyperparams)
 
     # -- state -------------------------------------------------------------------------
     def init_state(self, params: npt.NDArray[np.floating[Any]]) -> OptState:

@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docs
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Lion(Optimizer[LionParams]):
     name = "lion"
     title = "Lion"
     first_moment_buffer = "exp_avg"
+    buffer_docs = docs({"exp_avg": BufferDoc(r"m_t", "momentum: lerp(m, g, 1 − β₂)", "velocity_new")})
+    derived = (
+        Derived("interpolation", r"\beta_1 m_{t-1} + (1-\beta_1) g_t", "the interpolated direction whose sign is taken",
+                lambda c: c.number("betas", 0) * c.buf("exp_avg", after=False) + (1 - c.number("betas", 0)) * c.grad),
+        Derived("velocity_old", r"\beta_2 m_{t-1}", "the old momentum, decayed",
+                lambda c: c.number("betas", 1) * c.buf("exp_avg", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_2) g_t", "the scaled gradient added to the momentum",
+                lambda c: (1 - c.number("betas", 1)) * c.grad, "velocity_add"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0}

@@ -16,6 +16,7 @@ from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
 from gdstudio.engine.optimizers.bfloat16 import F32, round_bf16, to_bf16
 from gdstudio.engine.optimizers.community import ref_param
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, docs
 
 #: torch's defaults (Keller Jordan's constants).
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -83,6 +84,16 @@ class Muon(Optimizer[MuonParams]):
     name = "muon"
     title = "Muon"
     first_moment_buffer = "momentum_buffer"
+    buffer_docs = docs({"momentum_buffer": BufferDoc(r"B_t", "momentum buffer: lerp(B, g, 1 − μ)", "velocity_new")})
+    derived = (
+        Derived("velocity_old", r"\mu B_{t-1}", "the old momentum buffer, decayed",
+                lambda c: c.number("momentum") * c.buf("momentum_buffer", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\mu) g_t", "the scaled gradient added to the buffer",
+                lambda c: (1 - c.number("momentum")) * c.grad, "velocity_add"),
+        Derived("direction", r"\tilde B_t", "the matrix orthogonalised: lerp(g, B, μ) with Nesterov, else B",
+                lambda c: c.grad + c.number("momentum") * (c.buf("momentum_buffer") - c.grad)
+                if c.flag("nesterov") else c.buf("momentum_buffer")),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"momentum_buffer": 0.0}

@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,27 @@ class NAdam(Optimizer[NAdamParams]):
     title = "NAdam"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "mu_product": BufferDoc(r"\Pi_t", "running product of the momentum coefficients μ₁⋯μₜ"),
+        "mu": BufferDoc(r"\mu_t", "this step's momentum coefficient β₁(1 − ½·0.96^{tψ})"),
+        "mu_next": BufferDoc(r"\mu_{t+1}", "the next step's momentum coefficient (the look-ahead)"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
+                else None),
+        Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment",
+                lambda c: 1 - common.power(c.number("betas", 1), float(c.t))),
+        Derived("denom", r"r_t = \sqrt{v_t/(1-\beta_2^t)} + \epsilon", "the preconditioner's per-axis scale",
+                lambda c: np.sqrt(c.buf("exp_avg_sq") / (1 - common.power(c.number("betas", 1), float(c.t))))
+                + c.number("eps"), "scale"),
+        Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",
+                lambda c: c.number("betas", 0) * c.buf("exp_avg", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_1) g_t", "the scaled gradient added to the first moment",
+                lambda c: (1 - c.number("betas", 0)) * decayed_grad(c), "velocity_add"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -146,6 +147,8 @@ def docstring_math(doc: str | None) -> str:
 
 def latex_number(x: float) -> str:
     """A number for a formula: ``0.9``, ``10^{-8}``, ``1.5 \\cdot 10^{-3}``."""
+    if not np.isfinite(x):
+        return r"\mathrm{NaN}" if np.isnan(x) else (r"\infty" if x > 0 else r"-\infty")
     if x == 0 or (1e-3 <= abs(x) < 1e4):
         return f"{x:.6g}"
     mantissa, exponent = f"{x:.4e}".split("e")
@@ -156,9 +159,73 @@ def latex_number(x: float) -> str:
     return f"{m} \\cdot 10^{{{e}}}"
 
 
+def docs(docs: dict[str, BufferDoc]) -> Mapping[str, BufferDoc]:
+    """A rule's ``buffer_docs`` (read-only)."""
+    return MappingProxyType(docs)
+
+
 def merge_docs(*docs: Mapping[str, BufferDoc]) -> dict[str, BufferDoc]:
     """Buffer docs of a base and its variants (later ones win)."""
     out: dict[str, BufferDoc] = {}
     for d in docs:
         out.update(d)
+    return out
+
+
+_GREEK = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "η": r"\eta",
+    "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "ρ": r"\rho", "τ": r"\tau", "ψ": r"\psi", "Δ": r"\Delta",
+    "σ": r"\sigma", "ω": r"\omega", "κ": r"\kappa", "φ": r"\phi",
+}
+_SUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉₊₋", "0123456789+-")
+
+
+def symbol_latex(symbol: str) -> str:
+    """A hyperparameter's Unicode symbol in LaTeX: ``β₁`` → ``\\beta_{1}``, ``λ_η`` → ``\\lambda_{\\eta}``."""
+    base, sub = symbol, ""
+    for i, ch in enumerate(symbol):
+        if ch in "₀₁₂₃₄₅₆₇₈₉₊₋" or ch == "_":
+            base, sub = symbol[:i], symbol[i:].lstrip("_").translate(_SUB)
+            break
+    if base.lower() in ("min", "max"):
+        base = rf"\mathrm{{{base}}}"
+
+    def conv(text: str) -> str:
+        out = "".join(_GREEK.get(ch, ch) + (" " if ch in _GREEK and len(text) > 1 else "") for ch in text).strip()
+        return out if len(text) <= 1 or all(ch in _GREEK for ch in text) else rf"\mathrm{{{out}}}"
+
+    head = conv(base) if base else ""
+    if symbol.startswith("Δ") and len(symbol) > 1 and not sub:  # Δmin, Δmax
+        return rf"\Delta_{{\mathrm{{{symbol[1:]}}}}}"
+    return f"{head}_{{{conv(sub)}}}" if sub else head
+
+
+def values_latex(hp: Mapping[str, Any], specs: tuple[Any, ...]) -> str:
+    """The numeric hyperparameters as one LaTeX line: ``\\eta = 0.1,\\ \\beta_{1} = 0.9 …``
+    (switches and choices as ``\\text{name}``)."""
+    parts: list[str] = []
+    for spec in specs:
+        value = hp[spec.name]
+        if spec.kind == "bool":
+            if value:
+                parts.append(rf"\text{{{spec.name.replace('_', ' ')}}}")
+            continue
+        if spec.kind == "choice":
+            parts.append(rf"\text{{{spec.name.replace('_', ' ')} = {str(value).replace('_', chr(92) + '_')}}}")
+            continue
+        items = value if isinstance(value, tuple) else (value,)
+        symbols = spec.symbols if isinstance(value, tuple) and spec.symbols else (spec.symbol,) * len(items)
+        for sym, item in zip(symbols, items, strict=False):
+            if item is None:
+                continue
+            parts.append(f"{symbol_latex(sym)} = {latex_number(float(np.ravel(item)[0]))}")
+    return r",\ ".join(parts)
+
+
+def decayed_grad(ctx: StepContext) -> Array:
+    """g + λθ_{t−1} for coupled weight decay (λ = ``weight_decay`` ≠ 0, not decoupled), else g."""
+    if "weight_decay" not in ctx.hp or ctx.hp.get("decoupled_weight_decay", False):
+        return ctx.grad
+    wd = ctx.number("weight_decay")
+    out: Array = ctx.grad + wd * ctx.param_before if wd != 0 else ctx.grad
     return out

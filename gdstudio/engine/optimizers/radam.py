@@ -9,6 +9,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,30 @@ class RAdam(Optimizer[RAdamParams]):
     title = "RAdam"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
+                else None),
+        Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment", lambda c: _bc(c, 0)),
+        Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment", lambda c: _bc(c, 1)),
+        Derived("m_hat", r"\hat m_t", "bias-corrected first moment", lambda c: c.buf("exp_avg") / _bc(c, 0)),
+        Derived("rho_inf", r"\rho_\infty", "the largest length of the approximated moving average",
+                lambda c: 2 / (1 - c.number("betas", 1)) - 1),
+        Derived("rho_t", r"\rho_t", "this step's length; the variance is rectified once ρₜ > 5", lambda c: _rho(c)),
+        Derived("rectification", r"r_t", "the variance rectification (only once ρₜ > 5)",
+                lambda c: _rectification(_rho(c), 2 / (1 - c.number("betas", 1)) - 1) if _rho(c) > 5 else None),
+        Derived("denom", r"(\sqrt{v_t} + \epsilon)/\sqrt{1-\beta_2^t}", "the preconditioner's per-axis scale "
+                "(once ρₜ > 5)", lambda c: (np.sqrt(c.buf("exp_avg_sq")) + c.number("eps")) / _bc(c, 1) ** 0.5
+                if _rho(c) > 5 else None, "scale"),
+        Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",
+                lambda c: c.number("betas", 0) * c.buf("exp_avg", after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_1) g_t", "the scaled gradient added to the first moment",
+                lambda c: (1 - c.number("betas", 0)) * decayed_grad(c), "velocity_add"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -101,3 +126,13 @@ class RAdam(Optimizer[RAdamParams]):
             np.multiply(lr * rect, adaptive, out=eff)
             if plain is not None:
                 np.copyto(eff, np.broadcast_to(lr, eff.shape), where=~rectified)
+
+
+def _bc(c: StepContext, i: int) -> float:
+    return float(1 - common.power(c.number("betas", i), float(c.t)))
+
+
+def _rho(c: StepContext) -> float:
+    beta2 = c.number("betas", 1)
+    rho_inf = 2 / (1 - beta2) - 1
+    return float(rho_inf - 2 * float(c.t) * common.power(beta2, float(c.t)) / _bc(c, 1))

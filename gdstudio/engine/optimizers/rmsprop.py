@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,23 @@ class RMSprop(Optimizer[RMSpropParams]):
     title = "RMSProp"
     first_moment_buffer = "momentum_buffer"
     second_moment_buffer = "square_avg"
+    buffer_docs = docs({
+        "square_avg": BufferDoc(r"v_t", "running average of g² (α)"),
+        "grad_avg": BufferDoc(r"\bar g_t", "centered: running average of g (α)"),
+        "momentum_buffer": BufferDoc(r"b_t", "momentum buffer of the scaled steps: γ b_{t−1} + g_t/r_t",
+                                     "velocity_new"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        Derived("avg", r"r_t", "the per-axis scale √v (centered: √(v − ḡ²)) + ε: the step divides by it",
+                lambda c: _avg(c), "scale"),
+        Derived("velocity_old", r"\gamma b_{t-1}", "the old momentum buffer, decayed",
+                lambda c: c.number("momentum") * c.buf("momentum_buffer", after=False)
+                if c.number("momentum") > 0 else None, "velocity_old"),
+        Derived("velocity_add", r"g_t / r_t", "the scaled gradient added to the momentum buffer",
+                lambda c: decayed_grad(c) / _avg(c) if c.number("momentum") > 0 else None, "velocity_add"),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         names: dict[str, Real] = {"square_avg": 0.0}
@@ -76,3 +94,12 @@ class RMSprop(Optimizer[RMSpropParams]):
             p += (-lr * g) / avg
         if eff is not None:
             np.divide(lr, avg, out=eff)
+
+
+def _avg(c: StepContext) -> Array:
+    """rₜ as the step computed it."""
+    v = c.buf("square_avg")
+    if c.flag("centered"):
+        gbar = c.buf("grad_avg")
+        return np.sqrt(v + (-1.0 * gbar) * gbar) + c.number("eps")
+    return np.sqrt(v) + c.number("eps")

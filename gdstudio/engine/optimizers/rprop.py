@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Rprop(Optimizer[RpropParams]):
 
     name = "rprop"
     title = "Rprop"
+    buffer_docs = docs({
+        "prev": BufferDoc(r"g_{t}", "the gradient kept for the next sign comparison (0 where the sign flipped)"),
+        "step_size": BufferDoc(r"\Delta_t", "per-parameter step sizes (grow by η₊, shrink by η₋)"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"prev": 0.0, "step_size": self.hp.lr}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, Value, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,52 @@ class SGD(Optimizer[SGDParams]):
     name = "sgd"
     title = "SGD"
     first_moment_buffer = "momentum_buffer"
+    buffer_docs = docs({
+        "momentum_buffer": BufferDoc(r"b_t", "momentum buffer (velocity, in gradient units): γ b_{t−1} + (1−τ) g_t",
+                                     "velocity_new"),
+    })
+    derived = (
+        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added (λ ≠ 0)",
+                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        Derived("velocity_old", r"\gamma b_{t-1}", "the old velocity, decayed (0 at the first step)",
+                lambda c: _velocity_old(c), "velocity_old"),
+        Derived("velocity_add", r"(1-\tau) g_t", "the scaled gradient added to the velocity (g_t at the first step)",
+                lambda c: _velocity_add(c), "velocity_add"),
+        Derived("lookahead", r"\theta_{t-1} = \vartheta_{t-1} + \gamma v_{t-1}",
+                "Nesterov: torch takes g at its iterate θ, which is the look-ahead point of the classical form "
+                "(ϑ the classical iterate, v = −ηb its velocity)",
+                lambda c: c.param_before if c.flag("nesterov") else None, "gradient_point"),
+        Derived("classical_theta", r"\vartheta_{t-1} = \theta_{t-1} + \eta\gamma b_{t-1}",
+                "Nesterov: the classical NAG iterate (the look-ahead point minus γv)",
+                lambda c: c.param_before + c.number("lr") * c.number("momentum") * c.buf("momentum_buffer", after=False)
+                if c.flag("nesterov") else None),
+        Derived("direction", r"d_t = g_t + \gamma b_t", "Nesterov: the direction the step moves against",
+                lambda c: decayed_grad(c) + c.number("momentum") * c.buf("momentum_buffer")
+                if c.flag("nesterov") else None),
+    )
 
     def _buffers(self) -> dict[str, Real]:
         return {"momentum_buffer": 0.0} if common.nonzero(self.hp.momentum) else {}
+
+    def update_latex(self) -> str:
+        hp = self.hp
+        lines = []
+        wd = common.nonzero(hp.weight_decay)
+        g = r"g_t" if not wd else r"(g_t + \lambda\theta_{t-1})"
+        if wd:
+            lines.append(r"g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}")
+        if not common.nonzero(hp.momentum):
+            lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\, g_t")
+        else:
+            damp = r"(1-\tau)\," if common.nonzero(hp.dampening) else ""
+            lines.append(rf"b_t &\leftarrow \gamma b_{{t-1}} + {damp}g_t \quad (b_1 = g_1)")
+            if hp.nesterov:
+                lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\,(g_t + \gamma b_t)"
+                             r"\quad \text{(Nesterov: } g_t \text{ at the look-ahead } \vartheta + \gamma v)")
+            else:
+                lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\, b_t")
+        del g
+        return " \\\\\n".join([*lines, self.values_latex()])
 
     def _update(self, hp: SGDParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
@@ -64,3 +108,18 @@ class SGD(Optimizer[SGDParams]):
         p += -lr * d
         if eff is not None:
             eff[...] = lr
+
+
+def _velocity_old(c: StepContext) -> Value:
+    if c.number("momentum") == 0:
+        return None
+    if c.t == 1:
+        return c.buf("momentum_buffer") * 0.0
+    return c.buf("momentum_buffer", after=False) * c.number("momentum")
+
+
+def _velocity_add(c: StepContext) -> Value:
+    if c.number("momentum") == 0:
+        return None
+    g = decayed_grad(c)
+    return g if c.t == 1 else (1 - c.number("dampening")) * g
