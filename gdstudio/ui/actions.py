@@ -29,7 +29,6 @@ from PySide6.QtWidgets import QStyle, QWidget
 
 from gdstudio.model.state import ViewOptions
 from gdstudio.ui.icons import icon as drawn_icon
-from gdstudio.ui.panels.inspector import inspector_dock, toggle_slow_motion
 
 if TYPE_CHECKING:
     from gdstudio.model.session import Session
@@ -122,14 +121,12 @@ class ActionId(StrEnum):
     DUPLICATE_RUN = "duplicate_run"
     REMOVE_RUN = "remove_run"
     RACE_ALL = "race_all"
-    SWEEP = "sweep"
     LOG_LOSS = "log_loss"
     SHOW_GRADIENT = "show_gradient"
     SHOW_VELOCITY = "show_velocity"
     SHOW_EFFECTIVE_STEP = "show_effective_step"
     SHOW_FIELD = "show_field"
     SHOW_INTERNALS = "show_internals"
-    SLOW_MOTION = "slow_motion"
     LOG_SCALE = "log_scale"
     SHOW_SURFACE = "show_surface"
     GREY_SURFACE = "grey_surface"
@@ -357,12 +354,6 @@ _BASIN_MAP: Binding[Studio] = Binding(read=lambda w: _basins().basins_shown(w),
                                       signals=lambda w: _basins().basins_signals(w))
 
 
-def _open_sweep(w: Studio) -> None:
-    from gdstudio.ui.panels.sweep_panel import open_sweep_dialog  # made on first use
-
-    open_sweep_dialog(w)
-
-
 def _undo_text(w: Studio) -> str:
     text = w.session.undo_stack.undo_text
     return f"&Undo: {text}" if text else "&Undo"
@@ -422,13 +413,9 @@ ACTIONS: tuple[ActionSpec[Studio], ...] = (
                "Ctrl+D", enabled=_has_selection),
     ActionSpec(A.REMOVE_RUN, "Re&move run", "Remove the selected run", lambda w, _c: w.remove_run(), "Del",
                "SP_TrashIcon", enabled=_has_selection),
-    ActionSpec(A.RACE_ALL, "Race &all optimizers…", "A fair race: the optimizers you choose from the selected "
-               "run's start, each tuned (η, or η and γ/β₁) on the same budget of steps or evaluations; a table of "
-               "the results, then the races start", lambda w, _c: w.race_all(),
+    ActionSpec(A.RACE_ALL, "Race &all optimizers", "One run per optimizer from the selected run's start, each with "
+               "its best learning rate on this problem (same start, same budget)", lambda w, _c: w.race_all(),
                "Ctrl+Shift+R", "draw:race", enabled=lambda w: not w.racing),
-    ActionSpec(A.SWEEP, "&Sweep hyperparameters…", "Run the selected run over a grid of one or two of its "
-               "hyperparameters: a heat map with the divergence boundary, or a curve (the learning-rate range "
-               "test); click a cell to give the run its values", lambda w, _c: _open_sweep(w), "Ctrl+Shift+W"),
     # View
     ActionSpec(A.LOG_LOSS, "&Log loss axis", "Plot the loss history on a log scale", shortcut="Ctrl+L",
                bound=_option("log_loss")),
@@ -443,10 +430,6 @@ ACTIONS: tuple[ActionSpec[Studio], ...] = (
     ActionSpec(A.SHOW_INTERNALS, "Show optimizer &internals", "Draw what some rules keep besides the point: "
                "ASGD's average and schedule-free's x as dashed paths on the contour, Prodigy's d and L-BFGS's "
                "evaluations per step as curves in the history", shortcut="I", bound=_option("show_internals")),
-    ActionSpec(A.SLOW_MOTION, "Slow &motion", "Play the selected run's step shown as its stages on the contour: "
-               "the gradient, old velocity + scaled gradient = new velocity, the preconditioner's per-axis scale, "
-               "the step, θ moving (speed and loop in the Step inspector)", lambda w, c: toggle_slow_motion(w, c),
-               "M", checkable=True),
     ActionSpec(A.LOG_SCALE, "Log &colour scale", "Colour and height by log(loss − min): shows the valleys of "
                "steep surfaces", shortcut="Ctrl+Shift+L", bound=_LOG_SCALE),
     ActionSpec(A.SHOW_SURFACE, "&3-D view", "Show the 3-D surface beside the contour (hide it for a wider contour "
@@ -484,12 +467,11 @@ MENUS: tuple[MenuSpec, ...] = (
                                        A.FASTER, A.SLOWER)),
     MenuSpec("runs", "&Runs", (A.ADD_RUN, A.DUPLICATE_RUN, A.REMOVE_RUN, SEP, A.RACE_ALL)),
     MenuSpec("view", "&View", (A.LOG_LOSS, A.LOG_SCALE, A.GREY_SURFACE, SEP, A.SHOW_GRADIENT, A.SHOW_VELOCITY,
-                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, A.SHOW_INTERNALS, A.SLOW_MOTION, SEP,
-                               A.SHOW_SURFACE, "@layout",
+                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, A.SHOW_INTERNALS, SEP, A.SHOW_SURFACE, "@layout",
                                A.PRESENTATION, SEP, A.RESET_CAMERA, SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
     MenuSpec("tools", "&Tools", (A.TRAINING_LAB,)),
-    MenuSpec("explore", "E&xplore", (A.BASIN_MAP, A.SWEEP, A.RACE_ALL)),
+    MenuSpec("explore", "E&xplore", (A.BASIN_MAP,)),
     MenuSpec("help", "&Help", (A.SHORTCUTS, A.ABOUT)),
 )
 
@@ -508,8 +490,6 @@ DOCKS: tuple[DockSpec, ...] = (
              "Every run: colour, optimizer, start, step, loss, status"),
     DockSpec("fit", "Model fit", lambda w: w.fit_view, "right", "Data problems: the data and each run's model "
              "ŷ(x) at the step shown"),
-    DockSpec("inspector", "Step inspector", inspector_dock, "right", "The selected run's step at the position "
-             "shown: the rule in maths and every quantity's value (hover a row: its arrow on the contour)"),
     DockSpec("basins", "Basin map", _basins_panel, "left", "Which minimum the selected run's optimizer reaches "
              "from every start of a grid (Explore → Basin map)", visible=False),
 )

@@ -17,7 +17,7 @@ import gdstudio_window_fixtures as wf  # registered by conftest.py, which also p
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog
 
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.runs import RunConfig, Status
@@ -25,7 +25,6 @@ from gdstudio.model.presets import list_presets, preset_document
 from gdstudio.model.session import RACE_OPTIMIZERS
 from gdstudio.ui.actions import ACTIONS, DOCKS, ActionId
 from gdstudio.ui.export_dialog import ImageDialog, TrajectoryDialog, VideoExportDialog
-from gdstudio.ui.fair_race_dialog import FairRaceDialog
 from gdstudio.ui.panels.runs_panel import COLUMNS
 
 settle = wf.settle
@@ -318,25 +317,20 @@ def test_typed_function_errors_show_inline(shared_studio, qtbot):
 
 # ------------------------------------------------------------------------------ race
 def test_race_all_tunes_off_the_ui_thread(shared_studio, qtbot):
-    from gdstudio.engine.explore import fair_race
+    from gdstudio.engine.tuning import tune_lr
 
     w = shared_studio
     start = w.session.selected.config.start
-    w.actions["race_all"].trigger()  # the fair-race dialog; its Race tunes on a worker
-    dialog = w.findChild(FairRaceDialog, "fair_race_dialog")
-    assert dialog.isVisible() and dialog.chosen() == list(RACE_OPTIMIZERS)
-    dialog.race_button.click()
+    w.actions["race_all"].trigger()
     assert w.racing  # returned before the tuning finished
     qtbot.waitUntil(lambda: not w.racing, timeout=60_000)
-    dialog.close()
-    w.session.set_playing(False)
     settle(qtbot, w)
     runs = w.session.runs
     assert [e.config.optimizer for e in runs] == list(RACE_OPTIMIZERS)
     assert all(e.config.start == start for e in runs)
     adam = next(e for e in runs if e.config.optimizer == "adam")
-    [expected] = fair_race(w.session.problem, [RunConfig("adam", start)], 150)
-    assert adam.config.hyperparameters["lr"] == expected.tuned["lr"]
+    expected = tune_lr(w.session.problem, RunConfig("adam", start))
+    assert adam.config.hyperparameters["lr"] == expected
     assert w.panels["runs"].model.rowCount() == len(RACE_OPTIMIZERS)
 
 
@@ -461,18 +455,8 @@ def _run_count_changes_by(delta):
     return prepare
 
 
-def _opens_child(type_name, object_name):
-    def prepare(w, _ctx):
-        def check():
-            from gdstudio.ui.fair_race_dialog import FairRaceDialog
-            from gdstudio.ui.panels.sweep_panel import SweepDialog
-
-            dialog = w.findChild({"fair": FairRaceDialog, "sweep": SweepDialog}[type_name], object_name)
-            return dialog is not None and dialog.isVisible()
-
-        return check
-
-    return prepare
+def _prepare_race(w, _ctx):
+    return lambda: [e.config.optimizer for e in w.session.runs] == list(RACE_OPTIMIZERS)
 
 
 def _prepare_log_scale(w, _ctx):
@@ -544,14 +528,6 @@ def _prepare_basin_map(w, _ctx):
                     and (w.panels["basins"].computing or w.panels["basins"].overlay.shown))
 
 
-def _prepare_slow_motion(w, _ctx):
-    from gdstudio.ui.panels.inspector import inspector_of
-
-    panel = inspector_of(w)
-    return lambda: (panel.slow_motion.active and w.docks["inspector"].isVisible()
-                    and panel.overlay.frame is not None)
-
-
 def _prepare_quit(w, _ctx):
     return lambda: not w.isVisible() and w.settings.last_session_path.exists()
 
@@ -581,15 +557,13 @@ ACTION_EFFECTS = {
     "add_run": _run_count_changes_by(+1),
     "duplicate_run": _run_count_changes_by(+1),
     "remove_run": _run_count_changes_by(-1),
-    "race_all": _opens_child("fair", "fair_race_dialog"),
-    "sweep": _opens_child("sweep", "sweep_dialog"),
+    "race_all": _prepare_race,
     "log_loss": _toggles("log_loss"),
     "show_gradient": _toggles("show_gradient"),
     "show_velocity": _toggles("show_velocity"),
     "show_effective_step": _toggles("show_effective_step"),
     "show_field": _toggles("show_field"),
     "show_internals": _toggles("show_internals"),
-    "slow_motion": _prepare_slow_motion,
     "log_scale": _prepare_log_scale,
     "show_surface": _prepare_show_surface,
     "grey_surface": _toggles("grey_surface"),
@@ -635,10 +609,6 @@ def test_every_action_triggers(shared_studio, qtbot, monkeypatch, request, tmp_p
             box.close()
     if w.training_lab is not None:
         w.training_lab.close()
-    for name in ("fair_race_dialog", "sweep_dialog"):
-        child = w.findChild(QWidget, name)
-        if child is not None:
-            child.close()
     if action.isCheckable() and action_id not in ("play", "layout_side_by_side"):
         action.trigger()  # and back
         settle(qtbot, w)
