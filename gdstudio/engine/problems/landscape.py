@@ -220,6 +220,8 @@ class LandscapeProblem(Problem):
         self.data = data
         self.params = (data.titles[0] or "direction 1", data.titles[1] or "direction 2")
         self.title = f"Network landscape ({data.note})" if data.note else "Network landscape"
+        self.formula = (f"{data.note}, on a plane of the network's weights" if data.note
+                        else "network loss on a plane of its weights")
         a, b = data.a, data.b
         self.bounds: Bounds = ((float(a[0]), float(a[-1])), (float(b[0]), float(b[-1])))
         first = data.paths[0].points[0] if data.paths else (0.5 * (a[0] + a[-1]), 0.5 * (b[0] + b[-1]))

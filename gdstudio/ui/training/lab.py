@@ -59,6 +59,7 @@ from PySide6.QtWidgets import (
 )
 
 from gdstudio.atomic import atomic_path, check_target
+from gdstudio.engine.problems.landscape import LandscapeData
 from gdstudio.train.compare import CompareResult, TrainConfig
 from gdstudio.train.datasets import MNIST_FILES, MNIST_MIRRORS, Dataset, DatasetError, find_mnist_files, mnist_cache_dir
 from gdstudio.train.lab_model import (
@@ -74,6 +75,13 @@ from gdstudio.ui.actions import ActionSet, ActionSpec
 from gdstudio.ui.background import Background, Job
 from gdstudio.ui.training.curves import SMOOTHING, CurvesView, LiveCurves
 from gdstudio.ui.training.entries import OptimizerList, hp_summary
+from gdstudio.ui.training.landscape_job import (
+    LandscapeDialog,
+    LandscapeJob,
+    LandscapeRequest,
+    open_in_studio,
+    studio_window,
+)
 from gdstudio.ui.training.placement import LAB_SIZE, beside
 from gdstudio.ui.training.worker import (
     DOWNLOAD_TIMEOUT,
@@ -84,6 +92,7 @@ from gdstudio.ui.training.worker import (
     Phase,
     TrainingRun,
     TrainRequest,
+    dataset_key,
     failure_message,
 )
 
@@ -108,6 +117,7 @@ class LabActionId(StrEnum):
     FIT = "fit"
     EXPORT_PNG = "export_png"
     EXPORT_CSV = "export_csv"
+    LANDSCAPE = "landscape"
     CLOSE = "close"
 
 
@@ -125,6 +135,10 @@ LAB_ACTIONS: tuple[ActionSpec[TrainingLab], ...] = (
     ActionSpec(L.EXPORT_CSV, "Export CSV…", "Save every loss and test accuracy as CSV (the columns of gdstudio "
                "train --out)", lambda lab, _c: lab.export_csv(), "Ctrl+Shift+E", "SP_FileIcon",
                enabled=lambda lab: lab.result is not None and not lab.running),
+    ActionSpec(L.LANDSCAPE, "Show landscape…", "Draw the last comparison's optimizers on a 2-D slice of the "
+               "network's loss (PCA, random or endpoints plane) in the studio's contour and 3-D views",
+               lambda lab, _c: lab.show_landscape(), "Ctrl+L", "SP_FileDialogContentsView",
+               enabled=lambda lab: lab.result is not None and not lab.running and not lab.landscape_job.busy),
     ActionSpec(L.CLOSE, "Close", "Close the Training lab (stops a run)", lambda lab, _c: lab.close(), "Ctrl+W"),
 )
 
@@ -137,6 +151,8 @@ class TrainingLab(QMainWindow):
     run_started = Signal()
     curves_updated = Signal(int)
     run_finished = Signal(object)
+    landscape_shown = Signal(object)  # the LandscapeData opened in the studio
+    landscape_job: LandscapeJob
     # Declared for the action table (LAB_ACTIONS), which is typed against this class.
     curves: CurvesView
     stopping: bool
@@ -166,6 +182,15 @@ class TrainingLab(QMainWindow):
         self.mnist_mirrors: tuple[str, ...] = MNIST_MIRRORS
         self.mnist_files: dict[str, tuple[str, str, int]] = dict(MNIST_FILES)
         self.download_timeout = DOWNLOAD_TIMEOUT
+        #: "Show landscape": the computation (one at a time) and the studio window it opens in
+        #: (None: the studio found among the top-level windows).
+        self.landscape_job = LandscapeJob(self)
+        self.landscape_job.progressed.connect(self._on_landscape_progress)
+        self.landscape_job.finished.connect(self._on_landscape_done)
+        self.landscape_job.failed.connect(self._on_landscape_failed)
+        self.landscape_job.cancelled.connect(self._on_landscape_cancelled)
+        self.studio: Any = None
+        self.landscape: LandscapeData | None = None  # the last landscape computed
 
         self._build_actions()
         self.curves = CurvesView()
@@ -256,6 +281,7 @@ class TrainingLab(QMainWindow):
         self.fit_action = self.actions[L.FIT]
         self.png_action = self.actions[L.EXPORT_PNG]
         self.csv_action = self.actions[L.EXPORT_CSV]
+        self.landscape_action = self.actions[L.LANDSCAPE]
         self.close_action = self.actions[L.CLOSE]
         tb = QToolBar("Training", self)
         tb.setObjectName("lab_toolbar")
@@ -278,6 +304,8 @@ class TrainingLab(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.png_action)
         tb.addAction(self.csv_action)
+        tb.addSeparator()
+        tb.addAction(self.landscape_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
 
@@ -417,6 +445,13 @@ class TrainingLab(QMainWindow):
         sb.addWidget(self.status, 1)
         sb.addPermanentWidget(self.rate)
         sb.addPermanentWidget(self.progress)
+        self.landscape_cancel = QToolButton()
+        self.landscape_cancel.setObjectName("landscape_cancel")
+        self.landscape_cancel.setText("Cancel")
+        self.landscape_cancel.setToolTip("Stop computing the landscape (the studio stays as it is)")
+        self.landscape_cancel.clicked.connect(self.cancel_landscape)
+        self.landscape_cancel.hide()
+        sb.addPermanentWidget(self.landscape_cancel)
 
     # ================================================================== settings
     def _bind_settings(self) -> None:
@@ -833,6 +868,89 @@ class TrainingLab(QMainWindow):
         self.status.setText(f"Saved {target}")
         return True
 
+    # ================================================================== Show landscape
+    def landscape_request(self, options: Any) -> LandscapeRequest:
+        """The request for the last comparison with ``options``; ValueError (one line) when there is none."""
+        result, request = self.result, getattr(self, "_request", None)
+        if result is None or request is None:
+            raise ValueError("Show landscape needs a comparison: press Start first")
+        cached = self._dataset_cache
+        if cached is None or cached[0] != dataset_key(request.dataset, request.config.seed):
+            raise ValueError("The comparison's images are no longer loaded: press Start again, then Show landscape")
+        colors = tuple(r.color for r in self.optimizers.rows)
+        return LandscapeRequest(cached[1], tuple(request.entries), request.config, options, result, colors)
+
+    def show_landscape(self, options: Any = None) -> bool:
+        """Ask for the plane (or use ``options``, a LandscapeOptions), then compute it on a worker
+        thread (progress and Cancel in the status bar) and open it in the studio. False if not started."""
+        if self.running or self.landscape_job.busy:
+            return False
+        result = self.result
+        if result is None or getattr(self, "_request", None) is None:
+            self.status.setText("Show landscape needs a comparison: press Start first")
+            return False
+        if options is None:
+            cached = self._dataset_cache
+            n_train = len(cached[1].y_train) if cached is not None else 1000
+            dialog = LandscapeDialog(result.labels, n_train, self._request.config.iterations, self)
+            if dialog.exec() != LandscapeDialog.DialogCode.Accepted:
+                return False
+            options = dialog.options()
+        try:
+            request = self.landscape_request(options)
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return False
+        self.banner.hide()
+        recorded = getattr(result, "weights", None) is not None
+        self.status.setText("Computing the landscape of the last comparison" if recorded else
+                            "Training the same networks again with their weights recorded (the last run did not "
+                            "record them; same seed, same runs), then the landscape")
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
+        self.progress.show()
+        self.landscape_cancel.show()
+        self.setup.setEnabled(False)
+        self.landscape_job.start(request)
+        self.action_set.refresh()
+        return True
+
+    def cancel_landscape(self) -> None:
+        self.landscape_job.cancel()
+
+    def _end_landscape(self) -> None:
+        self.progress.hide()
+        self.landscape_cancel.hide()
+        self.setup.setEnabled(not self.running)
+        self.action_set.refresh()
+
+    def _on_landscape_progress(self, text: str, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(done, max(total, 1)))
+        self.progress.setFormat(f"{text}: %v / %m")
+
+    def _on_landscape_done(self, data: object, colors: object) -> None:
+        self._end_landscape()
+        assert isinstance(data, LandscapeData)
+        self.landscape = data
+        studio = self.studio or studio_window()
+        if studio is None:
+            self.status.setText(f"Landscape ready ({data.note}) but no studio window to show it in")
+            return
+        if open_in_studio(studio, data, list(colors) if isinstance(colors, (list, tuple)) else []):
+            self.status.setText(f"Opened the landscape in the studio ({data.plane}; {data.note}); "
+                                "Edit → Undo there brings the previous session back")
+            self.landscape_shown.emit(data)
+
+    def _on_landscape_failed(self, text: str) -> None:
+        self._end_landscape()
+        self.show_error(f"Cannot compute the landscape: {text}")
+        self.status.setText("The landscape failed (see the message above the plots)")
+
+    def _on_landscape_cancelled(self) -> None:
+        self._end_landscape()
+        self.status.setText("Landscape cancelled: the studio is unchanged")
+
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
@@ -841,6 +959,8 @@ class TrainingLab(QMainWindow):
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop a run and wait for its thread (a download stuck in connect() is left to time out
         on its own thread, which touches nothing of the window's)."""
+        if self.landscape_job.busy:
+            self.landscape_job.cancel()
         run = self.current_run
         if run is None:
             return
