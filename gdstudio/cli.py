@@ -35,7 +35,7 @@ from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers import OPTIMIZERS
 from gdstudio.engine.problems import PROBLEMS
 from gdstudio.engine.schedules import SCHEDULES
-from gdstudio.export import analyze_command, explain_command, render_options, trace_command
+from gdstudio.export import analyze_command, explain_command, explore_command, render_options, trace_command
 from gdstudio.interrupts import Interrupted, handle_signals
 from gdstudio.train import cli as train_cli
 from gdstudio.ui import render_command
@@ -92,6 +92,10 @@ COMMANDS: tuple[Command, ...] = (
             description=explain_command.DESCRIPTION),
     Command("train", train_cli.HELP, train_cli.add_train_arguments, train_cli.run_train,
             description=train_cli.DESCRIPTION),
+    Command("sweep", explore_command.SWEEP_HELP, explore_command.add_sweep_arguments, explore_command.run_sweep,
+            description=explore_command.SWEEP_DESCRIPTION),
+    Command("basins", explore_command.BASINS_HELP, explore_command.add_basins_arguments,
+            explore_command.run_basins, description=explore_command.BASINS_DESCRIPTION),
     Command("render", render_options.HELP, render_options.add_render_arguments, render_command.run_render,
             description=render_options.DESCRIPTION),
     Command("analyze", analyze_command.HELP, analyze_command.add_analyze_arguments, analyze_command.run_analyze,

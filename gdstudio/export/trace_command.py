@@ -37,12 +37,15 @@ HELP = "run one optimizer and print its trajectory (JSON or CSV)"
 DESCRIPTION = "Run one optimizer on one problem and print its trajectory."
 
 
-def add_run_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """The options that define a run (shared by `trace` and `render`)."""
+def add_run_options(p: argparse.ArgumentParser, *, required: bool = True, start: bool = True) -> None:
+    """The options that define a run (shared by `trace`, `render`, `sweep`; `basins` without ``--start``)."""
     p.add_argument("--problem", required=required, help="problem name (see 'gdstudio list')")
     p.add_argument("--optimizer", required=required, help="optimizer name (see 'gdstudio list')")
-    p.add_argument("--start", help="start point, e.g. --start=-7,2 (or --start=W for a 1-D problem); "
-                                   "default: the problem's suggested start")
+    if not start:
+        p.set_defaults(start=None)
+    else:
+        p.add_argument("--start", help="start point, e.g. --start=-7,2 (or --start=W for a 1-D problem); "
+                                       "default: the problem's suggested start")
     p.add_argument("--steps", type=int, default=100, help="number of steps (default 100)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyperparameter with torch's name, e.g. --set lr=0.01 --set betas=0.9,0.999 "

@@ -45,6 +45,14 @@ class BasinMap:
     tol: float
 
 
+def _grid_size(grid: int | tuple[int, int]) -> tuple[int, int]:
+    """``(gx, gy)`` of ``grid`` (G or (gx, gy)), or ValueError."""
+    pair = (grid, grid) if isinstance(grid, (int, np.integer)) else tuple(grid)
+    if len(pair) != 2 or any(isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1 for g in pair):
+        raise ValueError(f"Invalid grid: {grid!r} (must be a whole number ≥ 1)")
+    return int(pair[0]), int(pair[1])
+
+
 def grid_starts(bounds: Sequence[float], grid: int | tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(xs, ys, starts)`` for ``bounds`` = (x0, x1, y0, y1) and ``grid`` = G or (gx, gy)."""
     try:
@@ -53,10 +61,7 @@ def grid_starts(bounds: Sequence[float], grid: int | tuple[int, int]) -> tuple[n
         raise ValueError(f"Invalid bounds: {bounds!r} (need X0,X1,Y0,Y1)") from None
     if not all(np.isfinite([x0, x1, y0, y1])) or not (x0 < x1 and y0 < y1):
         raise ValueError(f"Invalid bounds: {(x0, x1, y0, y1)} (need finite X0 < X1 and Y0 < Y1)")
-    gx, gy = (grid, grid) if isinstance(grid, (int, np.integer)) else grid
-    for g in (gx, gy):
-        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1:
-            raise ValueError(f"Invalid grid: {grid!r} (must be a whole number ≥ 1)")
+    gx, gy = _grid_size(grid)
     xs = np.linspace(x0, x1, int(gx))
     ys = np.linspace(y0, y1, int(gy))
     gridx, gridy = np.meshgrid(xs, ys)
@@ -92,13 +97,15 @@ def basin_map(problem: Problem, config: RunConfig, bounds: Sequence[float] | Non
         if bounds is None:
             (bx0, bx1), (by0, by1) = problem.bounds
             bounds = (bx0, bx1, by0, by1)
-        xs, ys, start_arr = grid_starts(bounds, grid)
+        gx, gy = _grid_size(grid)
+        check_memory((gy, gx), 2, config.optimizer, what="grid")  # before anything is allocated
+        xs, ys, start_arr = grid_starts(bounds, (gx, gy))
         shape: tuple[int, ...] = (len(ys), len(xs))
     else:
         xs = ys = None
         start_arr = np.array(starts, dtype=np.float64).reshape(-1, 2)
         shape = (start_arr.shape[0],)
-    check_memory(shape, 2, config.optimizer, what="grid")
+        check_memory(shape, 2, config.optimizer, what="set of starts")
     res = run_rows(problem, config, steps, starts=start_arr, near=float(tol), progress=progress, cancel=cancel)
     minima = problem.minima
     return BasinMap(
