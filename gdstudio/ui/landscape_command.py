@@ -38,24 +38,24 @@ __all__ = ["landscape_data", "landscape_session", "render_landscape", "run_lands
 DEFAULT_SIZES = {"png": (1280, 720), "mp4": (1280, 720), "gif": (800, 450)}
 
 
-def landscape_data(landscape: Any, optimizers: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None
-                   ) -> LandscapeData:
+def landscape_data(landscape: Any, optimizers: Mapping[str, str] | None = None) -> LandscapeData:
     """A :class:`LandscapeData` from a computed :class:`gdstudio.train.landscape.Landscape`.
 
-    ``optimizers``: label → (registry name, hyperparameters) of each path (the Training lab's
-    entries); by default read from the landscape's ``meta`` (its ``optimizers`` and
-    ``hyperparameters``), else the label itself as the registry name.
+    ``optimizers``: label → registry name of each path's optimizer (the entries'; default: the label
+    itself). The hyperparameters each was trained with come from the landscape's
+    ``meta["hyperparameters"]`` (all of them, the Training lab's defaults included). ValueError if
+    the landscape cannot be shown (a label that names no optimizer, a bad shape).
     """
     meta: Any = getattr(landscape, "meta", None) or {}
-    known = dict(optimizers or {})
-    names: Any = meta.get("optimizers") if isinstance(meta.get("optimizers"), Mapping) else {}
     hps: Any = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
+    names = dict(optimizers or {})
     iterations = np.asarray(landscape.iterations, dtype=np.float64)
     paths = []
     for label in landscape.labels:
-        name, hp = known.get(label, (names.get(label, label), hps.get(label, {})))
-        paths.append(RecordedPath(label, str(name), landscape.paths[label], landscape.path_loss[label], iterations,
-                                  dict(hp)))
+        hp = hps.get(label, {})
+        hp = {k: (float(v) if isinstance(v, str) and v in ("inf", "-inf") else v) for k, v in dict(hp).items()}
+        paths.append(RecordedPath(label, names.get(label, label), landscape.paths[label], landscape.path_loss[label],
+                                  iterations, hp))
     return LandscapeData(landscape.axis_a, landscape.axis_b, landscape.loss, tuple(landscape.axis_titles),
                          str(landscape.subset), str(landscape.plane), tuple(paths))
 
@@ -110,14 +110,13 @@ def render_landscape(data: LandscapeData, out: str | Path, *, fmt: str | None = 
                   progress=None if progress is None else (lambda done: progress(done, len(steps))))
 
 
-def _optimizers(prepared: Any) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """label → (registry name, overrides) of the prepared entries (empty if they are not there)."""
-    entries = getattr(prepared, "entries", None) or []
-    out: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for e in entries:
+def _optimizers(prepared: Any) -> dict[str, str]:
+    """label → registry name of the prepared entries (empty if they are not there)."""
+    out: dict[str, str] = {}
+    for e in getattr(prepared, "entries", None) or []:
         label, name = getattr(e, "label", None), getattr(e, "optimizer", None)
         if isinstance(label, str) and isinstance(name, str):
-            out[label] = (name, dict(getattr(e, "overrides", {}) or {}))
+            out[label] = name
     return out
 
 

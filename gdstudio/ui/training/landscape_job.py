@@ -188,9 +188,7 @@ def compute(request: LandscapeRequest, job: Job) -> LandscapeData:
     else:
         landscape = ls.compute_landscape(request.dataset, list(request.entries), request.config, request.options,
                                          progress=progress, cancel=job.cancel_event)
-    hps = result.hyperparams if result is not None else {}
-    optimizers = {e.label: (e.optimizer, hps.get(e.label, dict(e.overrides))) for e in request.entries}
-    return landscape_data(landscape, optimizers)
+    return landscape_data(landscape, {e.label: e.optimizer for e in request.entries})
 
 
 class LandscapeJob(QObject):
