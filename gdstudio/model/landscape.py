@@ -36,7 +36,8 @@ def landscape_document(data: LandscapeData, *, colors: Sequence[str] | None = No
     return {
         "format": FORMAT, "version": VERSION,
         "title": title or (f"Network landscape: {data.note}" if data.note else "Network landscape"),
-        "problem": {"name": LANDSCAPE, "landscape": data.to_json()},
+        # log colours: a network's loss spans decades between the start and the minimum
+        "problem": {"name": LANDSCAPE, "landscape": data.to_json(), "log_scale": True},
         "runs": runs,
         "playback": {"position": 0, "computed_steps": 0, "steps_per_tick": 1, "ticks_per_second": ticks_per_second,
                      "max_steps": max(1, steps)},
