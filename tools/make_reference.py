@@ -541,6 +541,10 @@ def main() -> None:
     import reference_schedules
 
     reference_schedules.main()
+    # The optimizer state after K steps, for `gdstudio explain` (tools/reference_state.py).
+    import reference_state
+
+    reference_state.main()
 
 
 if __name__ == "__main__":
