@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gdstudio.engine.explore import basin_map
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import RunEntry, Session
@@ -145,7 +146,7 @@ def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object
                 if progress is not None:
                     progress((done + f * n) / total)
 
-            res = _basin_map(request.problem, request.config, None, g, steps, tol=TOL, progress=part,
+            res = basin_map(request.problem, request.config, None, g, steps, tol=TOL, progress=part,
                              cancel=cancel, starts=starts)
             final_loss[jj, ii] = res.final_loss
             to_min[jj, ii] = res.steps_to_minimum
@@ -167,48 +168,6 @@ def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object
             on_level(grid)
     assert grid is not None
     return grid
-
-
-# TEMPORARY adapter until E1's gdstudio.engine.explore.basin_map lands (same signature and fields).
-class Cancelled(Exception):
-    pass
-
-
-@dataclass
-class _Rows:
-    final_loss: np.ndarray
-    steps_to_minimum: np.ndarray
-    status: np.ndarray
-    minimum: np.ndarray
-
-
-def _basin_map(problem: Problem, config: RunConfig, bounds: Any, grid: int, steps: int, *, tol: float,
-               progress: Any, cancel: Any, starts: np.ndarray) -> _Rows:
-    from gdstudio.engine.optimizers import get_spec
-
-    n = len(starts)
-    opt = get_spec(config.optimizer).create(config.hyperparameters)
-    p = np.array(starts, dtype=np.float64)
-    state = opt.init_state(p)
-    known = np.asarray(problem.minima, dtype=np.float64).reshape(-1, 2)
-    to_min = np.full(n, -1, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    with np.errstate(all="ignore"):
-        for k in range(1, steps + 1):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled
-            opt.update(p, problem.gradient(p), state)
-            alive &= np.isfinite(p).all(axis=1)
-            if len(known):
-                d = np.min(np.linalg.norm(p[:, None, :] - known[None], axis=2), axis=1)
-                to_min[(to_min < 0) & (d < tol)] = k
-            if progress is not None and k % 50 == 0:
-                progress(k / steps)
-        loss = problem.loss(p)
-        d = np.linalg.norm(p[:, None, :] - known[None], axis=2) if len(known) else np.empty((n, 0))
-    minimum = np.where(d.min(axis=1) < tol, d.argmin(axis=1), -1) if len(known) else np.full(n, -1)
-    status = np.where(alive & np.isfinite(loss), 0, 2).astype(np.int8)
-    return _Rows(loss, to_min, status, minimum)
 
 
 # ------------------------------------------------------------------------------------ the legend

@@ -10,7 +10,7 @@ colours it by one of :data:`COLOR_MODES`:
   categorical :data:`MINIMUM_COLORS`, the legend naming each minimum by its coordinates;
 * ``steps``: steps to reach the tolerance: the first step within 1e-2 of a known minimum (the
   engine's ``steps_to_minimum``), a sequential map; starts that never got there in :data:`NONE_COLOR`;
-* ``loss``: the final loss on a log colour scale (log10, between the 1st and 99th percentiles);
+* ``loss``: the final loss on a log colour scale (log10, between its 1st and 99th percentiles);
 * ``diverged``: diverged starts only.
 
 In every mode a diverged start is drawn with the dark :data:`DIVERGED_COLOR` hatch, so the
@@ -168,12 +168,13 @@ def _hatch(shape: tuple[int, int]) -> np.ndarray:
     return ((i + j) // max(1, period // 2)) % 2 == 1
 
 
-def _scaled(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Values under ``mask`` scaled to [0, 1] between their 1st and 99th percentiles (lo, hi returned)."""
+def _scaled(values: np.ndarray, mask: np.ndarray, robust: bool) -> tuple[np.ndarray, float, float]:
+    """Values under ``mask`` scaled to [0, 1] between their extremes (``robust``: their 1st and 99th
+    percentiles, so a few outliers do not flatten the rest); (scaled, lo, hi)."""
     v = values[mask]
     if v.size == 0:
         return np.zeros(values.shape), 0.0, 1.0
-    lo, hi = (float(p) for p in np.percentile(v, [1, 99]))
+    lo, hi = (float(p) for p in np.percentile(v, [1, 99])) if robust else (float(v.min()), float(v.max()))
     if not hi > lo:
         lo, hi = float(v.min()), float(v.max())
     if not hi > lo:
@@ -204,7 +205,7 @@ def basin_rgba(m: BasinGrid, mode: str) -> tuple[np.ndarray, Legend]:
         conv = (m.steps >= 0) & ~diverged
         out[:] = _rgba8(NONE_COLOR)
         lut = _lut(STEPS_MAP)
-        unit, lo, hi = _scaled(m.steps.astype(np.float64), conv)
+        unit, lo, hi = _scaled(m.steps.astype(np.float64), conv, robust=False)
         if conv.any():
             out[conv] = lut[np.rint(unit[conv] * 255).astype(np.intp)]
         bar_label = "steps to tolerance"
@@ -214,7 +215,7 @@ def basin_rgba(m: BasinGrid, mode: str) -> tuple[np.ndarray, Legend]:
         with np.errstate(divide="ignore", invalid="ignore"):
             logl = np.log10(np.maximum(np.abs(m.final_loss), 1e-300))
         lut = _lut(LOSS_MAP)
-        unit, lo, hi = _scaled(logl, ok)
+        unit, lo, hi = _scaled(logl, ok, robust=True)
         out[ok] = lut[np.rint(unit[ok] * 255).astype(np.intp)]
         bar_label = "log₁₀ final loss"
     else:  # diverged
