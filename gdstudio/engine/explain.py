@@ -150,13 +150,15 @@ def _row(buf: Array) -> RowValue:
     return out
 
 
-def _state_dict(state: OptState) -> dict[str, RowValue]:
+def _state_dict(state: OptState, opt: Any) -> dict[str, RowValue]:
+    """Row 0 of every buffer and every shared value, plus torch's ``step`` count."""
     out: dict[str, RowValue] = {"step": float(state.t)}
     for name, buf in state.buffers.items():
         out[name] = _row(buf)
     for name, value in state.scalars.items():
         out[name] = float(value)
-    return out
+    shown: dict[str, RowValue] = opt.explain_state(out)
+    return shown
 
 
 @dataclass
@@ -292,7 +294,7 @@ def _explanation(run: Run, step: int, r: _Replayed) -> StepExplanation:
     lr = float(h.lr[i])
     loss_before, loss_after = float(h.loss[i]), float(h.loss[step])
     ctx = StepContext(r.hp, r.t, r.before, r.after, r.grad, r.param_before, r.param_after, r.effective_lr)
-    state = _state_dict(r.after)
+    state = _state_dict(r.after, opt)
     derived_rows = []
     for d in rule.derived:
         with np.errstate(all="ignore"):
@@ -333,7 +335,7 @@ def _explanation(run: Run, step: int, r: _Replayed) -> StepExplanation:
     ]
     return StepExplanation(
         optimizer=run.spec.name, step=step, param_before=param_before, param_after=param_after, grad=grad,
-        state=state, state_before=_state_dict(r.before), lr=lr, effective_lr=eff, update=update,
+        state=state, state_before=_state_dict(r.before, opt), lr=lr, effective_lr=eff, update=update,
         loss_before=loss_before, loss_after=loss_after, formula_latex=_formula(opt, r.hp),
         hyperparameters=dict(r.hp), quantities=tuple(rows), param_names=tuple(run.problem.params),
     )

@@ -44,8 +44,7 @@ def _ids(case: tuple[dict[str, Any], int]) -> str:
 def _engine_value(name: str, state: dict[str, Any], optimizer: str) -> np.ndarray:
     value = np.asarray(state[name], dtype=np.float64)
     if optimizer == "lbfgs" and name in ("old_dirs", "old_stps", "ro"):
-        n_old = int(state["n_old"])  # the engine's arrays have room for more pairs than it holds
-        value = value.reshape(-1, *value.shape[1:])[:n_old] if value.ndim > 1 else np.ravel(value)[:n_old]
+        assert len(value) == int(state["n_old"])  # explain shows the pairs held, as torch's lists
     return value
 
 

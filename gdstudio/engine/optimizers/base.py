@@ -395,6 +395,12 @@ class Optimizer(ABC, Generic[P]):
         gives the hyperparameters' values."""
         return f"{docstring_math(type(self).__doc__)} \\\\\n{self.values_latex()}"
 
+    def explain_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Row 0 of the state as the step inspector shows it (name → float or array), from the raw
+        rows; rules whose buffers hold more than torch's (L-BFGS's pair arrays with spare room)
+        trim them here. Default: unchanged."""
+        return state
+
     def values_latex(self) -> str:
         """The hyperparameters' values as one LaTeX line (``& \\eta = 0.1,\\ …``)."""
         return "&" + values_latex(self.hp, self.hyperparams)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from gdstudio.engine.hyperparams import Real
 from gdstudio.engine.optimizers import common, torch_params
 from gdstudio.engine.optimizers.base import Array, OptState, Params
 from gdstudio.engine.optimizers.objective import DONE, EVALS, Objective, ObjectiveRule
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 #: Per-row state kept between steps (torch keeps these in ``state[first param]``).
 _ROW_STATE = ("d", "t", "H_diag", "prev_flat_grad", "n_iter", "func_evals", "n_old", "old_dirs", "old_stps", "ro")
@@ -83,6 +85,29 @@ class LBFGS(ObjectiveRule[LBFGSParams]):
 
     name = "lbfgs"
     title = "L-BFGS"
+
+    buffer_docs = docs({
+        "d": BufferDoc(r"d_t", "the quasi-Newton direction −H g of the last iteration"),
+        "t": BufferDoc(r"\alpha_t", "the step length along d (torch's t)"),
+        "H_diag": BufferDoc(r"\gamma", "the initial inverse-Hessian scale y·s / y·y"),
+        "prev_flat_grad": BufferDoc(r"g_{t}", "the gradient kept for the next curvature pair"),
+        "n_iter": BufferDoc(r"n", "iterations so far"),
+        "func_evals": BufferDoc(r"E", "loss/gradient evaluations so far"),
+        "old_dirs": BufferDoc(r"y_i", "the kept gradient differences y (oldest first)"),
+        "old_stps": BufferDoc(r"s_i", "the kept steps s (oldest first)"),
+        "ro": BufferDoc(r"\rho_i", "1/(y·s) of each kept pair"),
+        "evals": BufferDoc(r"E_t", "evaluations this step made (the line search's included)"),
+    })
+
+    def explain_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The pair lists hold ``n_old`` pairs, as torch's lists (the arrays have spare room)."""
+        out = dict(state)
+        n_old = int(out.get("n_old", 0))
+        for name in ("old_dirs", "old_stps", "ro"):
+            if name in out:
+                value = np.asarray(out[name], dtype=np.float64)
+                out[name] = value.reshape(-1, *value.shape[1:])[:n_old] if value.ndim > 1 else np.ravel(value)[:n_old]
+        return out
 
     def needs_objective(self) -> bool:
         hp = self.hp
