@@ -460,8 +460,15 @@ def _lab_effects(lab, qtbot, tmp_path, monkeypatch):
     def close():
         return lambda: not lab.isVisible()
 
+    def landscape():  # Show landscape…: the dialog's defaults accepted, the worker starts (or is done)
+        from gdstudio.ui.training.landscape_job import LandscapeDialog
+
+        monkeypatch.setattr(LandscapeDialog, "exec", lambda _self: 1)
+        run(lab, qtbot)
+        return lambda: lab.landscape_job.busy or lab.landscape is not None
+
     return {"start": start, "stop": stop, "fit": fit, "export_png": export_png, "export_csv": export_csv,
-            "close": close}
+            "close": close, "landscape": landscape}
 
 
 @pytest.mark.parametrize("action_id", [a.id for a in LAB_ACTIONS])
