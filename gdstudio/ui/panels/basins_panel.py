@@ -505,7 +505,7 @@ class BasinsPanel(QWidget):
     def _show_state(self) -> None:
         busy = self.work.busy
         self.cancel_button.setEnabled(busy)
-        self.progress.setVisible(busy or self.progress.value() > 0)
+        self.progress.setVisible(busy)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)

@@ -247,7 +247,7 @@ class BasinOverlay:
         contour.plot_item.addItem(self.item)
         self.map: BasinGrid | None = None
         self.mode = "minimum"
-        self.opacity = 0.65
+        self.opacity = 0.8  # the contour lines above it keep the surface's shape readable
         self.rgba: np.ndarray | None = None
         self.legend: Legend | None = None
         self.on_pixel = on_pixel
