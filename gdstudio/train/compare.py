@@ -233,6 +233,10 @@ class CompareResult:
     diverged: dict[str, int | None]
     cancelled: bool
     seconds: float
+    #: With ``record_every``: label -> (R, P) flat weights ``[W_1, b_1, …]`` (network dtype) after
+    #: the iterations in :attr:`weight_iterations`; NaN rows once the entry diverged. None otherwise.
+    weights: dict[str, np.ndarray] | None = None
+    weight_iterations: np.ndarray | None = None  # (R,) int64: 0 (the shared start), K, 2K, …, the last
 
     @property
     def iterations(self) -> np.ndarray:
@@ -271,13 +275,20 @@ def compare_optimizers(
     *,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    record_every: int = 0,
 ) -> CompareResult:
     """Train one network per entry from the same start on the same batches; see the module doc.
 
     ``progress`` is called after every iteration (from the calling thread); setting ``cancel``
     stops the run after the current iteration and returns what was recorded
     (``cancelled=True``). Safe to run in a worker thread: nothing here touches a UI.
+
+    ``record_every`` K > 0 also keeps every entry's flattened weights at iteration 0 (the shared
+    start), after every K-th update and after the last one (:attr:`CompareResult.weights`, for the
+    loss landscapes of :mod:`gdstudio.train.landscape`); 0 records nothing and costs nothing.
     """
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
+        raise ValueError(f"Invalid record_every value: {record_every!r} (must be a whole number ≥ 0)")
     ents = [Entry(e, get_spec(e).name) if isinstance(e, str) else e for e in entries]
     if not ents:
         raise ValueError("Invalid entries value: [] (give at least one optimizer)")
@@ -322,6 +333,10 @@ def compare_optimizers(
     cancelled = False
     t0 = time.perf_counter()
     xb = np.empty((sampler.batch_size, net.sizes[0]), net.dtype)
+    recorder = None
+    if record_every:
+        recorder = _Recorder(labels, total, int(record_every), sum(a * b for a, b in shapes), net.dtype)
+        recorder.take(0, params, diverged)
 
     with blas_threads(config.threads), np.errstate(all="ignore"):  # overflow is a result, not a warning
         for it in range(1, total + 1):
@@ -363,6 +378,8 @@ def compare_optimizers(
                 if schedule is not None:
                     schedule.step(loss)
             completed = it
+            if recorder is not None and it % recorder.every == 0:
+                recorder.take(it, params, diverged)
             acc_row = None
             if (config.eval_every and it % config.eval_every == 0) or it == total:
                 acc_row = _evaluate(net, params, labels, diverged, data, it)
@@ -376,6 +393,8 @@ def compare_optimizers(
             eval_its.append(completed)
             for label in labels:
                 accs[label].append(acc_row[label])
+    if recorder is not None and recorder.last != completed:
+        recorder.take(completed, params, diverged)
 
     return CompareResult(
         labels=labels,
@@ -392,7 +411,45 @@ def compare_optimizers(
         diverged=diverged,
         cancelled=cancelled,
         seconds=time.perf_counter() - t0,
+        weights=None if recorder is None else recorder.weights(),
+        weight_iterations=None if recorder is None else recorder.iterations(),
     )
+
+
+class _Recorder:
+    """Every entry's flattened weights at the recorded iterations, in preallocated (R, P) arrays
+    (R = 1 + ⌈total / every⌉ unless cancelled: the start, every ``every``-th update, the last one)."""
+
+    def __init__(self, labels: Sequence[str], total: int, every: int, size: int, dtype: np.dtype) -> None:
+        self.labels, self.every = list(labels), every
+        rows = 1 + total // every + (total % every > 0)
+        self._w = {l: np.empty((rows, size), dtype) for l in labels}
+        self._its: list[int] = []
+
+    @property
+    def last(self) -> int | None:
+        return self._its[-1] if self._its else None
+
+    def take(self, it: int, params: Sequence[Params], diverged: Mapping[str, int | None]) -> None:
+        """Record every entry's weights after update ``it`` (NaN for a diverged entry)."""
+        r = len(self._its)
+        for label, ps in zip(self.labels, params, strict=True):
+            row = self._w[label][r]
+            if diverged[label] is not None:
+                row.fill(np.nan)
+                continue
+            start = 0
+            for p in ps:
+                row[start : start + p.size] = p.reshape(-1)
+                start += p.size
+        self._its.append(it)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        n = len(self._its)
+        return {l: (w if n == len(w) else w[:n].copy()) for l, w in self._w.items()}
+
+    def iterations(self) -> np.ndarray:
+        return np.asarray(self._its, dtype=np.int64)
 
 
 #: Rules whose reference reduces over all the parameters of a group (not per tensor): Prodigy's D;
