@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import Run, RunConfig, Status
 
 STEPS = 24
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "plain": dict(problem="beale", start=(1.0, 1.5), config={}),
     # a data problem on mini-batches of 7 (shuffled) with gradient noise
     "minibatch": dict(problem="linear-regression", start=(0.5, -0.5),
@@ -37,9 +38,9 @@ LR = {"lbfgs": 0.1, "newton": 0.5, "rprop": 0.01, "adadelta": 1.0, "schedulefree
 def _run(name: str, setting: str, **extra: object) -> tuple[Run, RunConfig]:
     s = SETTINGS[setting]
     problem = make_problem(str(s["problem"]))
-    hp = {"lr": LR[name]} if name in LR else {}
+    hp: dict[str, Any] = {"lr": LR[name]} if name in LR else {}
     hp.update(extra)  # type: ignore[arg-type]
-    options = dict(s["config"])  # type: ignore[call-overload]
+    options: dict[str, Any] = dict(s["config"])
     if "schedule" in options and not {"betas", "momentum"} & {h.name for h in get_spec(name).hyperparams}:
         options["schedule_settings"] = {**options["schedule_settings"], "cycle_momentum": False}
     config = RunConfig(name, tuple(s["start"]), hp, tol=0.0, **options)  # type: ignore[arg-type]
