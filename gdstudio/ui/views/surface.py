@@ -481,7 +481,7 @@ class SurfaceView(DeferredFrames, FrameMixin, QWidget):
         self.axes.show()
         panes = (
             (front, 2 * ex + 2 * margin, band, (-ex - margin, -ey - band, z0), False),
-            (right, band + 1.6, 2 * ey + 2 * margin, (ex, -ey - margin, z0), False),
+            (right, band + 3.6, 2 * ey + 2 * margin, (ex, -ey - margin, z0), False),  # room for "PC2 12%"
             (loss, loss_w, HEIGHT + 1.8, (-ex - loss_w, ey, -0.2), True),
         )
         for item, (texts, w, h, (tx, ty, tz), upright) in zip(self.label_panes, panes, strict=True):
