@@ -38,7 +38,8 @@ from gdstudio.engine.schedules import SCHEDULES
 from gdstudio.export import analyze_command, explain_command, explore_command, render_options, trace_command
 from gdstudio.interrupts import Interrupted, handle_signals
 from gdstudio.train import cli as train_cli
-from gdstudio.ui import render_command
+from gdstudio.train import landscape_cli
+from gdstudio.ui import landscape_command, render_command
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -98,6 +99,8 @@ COMMANDS: tuple[Command, ...] = (
             explore_command.run_basins, description=explore_command.BASINS_DESCRIPTION),
     Command("render", render_options.HELP, render_options.add_render_arguments, render_command.run_render,
             description=render_options.DESCRIPTION),
+    Command("landscape", landscape_cli.HELP, landscape_cli.add_landscape_arguments, landscape_command.run_landscape,
+            description=landscape_cli.DESCRIPTION),
     Command("analyze", analyze_command.HELP, analyze_command.add_analyze_arguments, analyze_command.run_analyze,
             description=analyze_command.DESCRIPTION),
 )

@@ -803,11 +803,12 @@ def landscape_from_result(result: CompareResult, dataset: Dataset, options: Land
 
 
 def _jsonable(v: object) -> object:
-    if isinstance(v, tuple):
+    """A hyperparameter value for JSON: tuples as lists, ±inf / NaN as the strings "inf" / "-inf" / "nan"."""
+    if isinstance(v, (tuple, list)):
         return [_jsonable(x) for x in v]
     if isinstance(v, (np.floating, float)):
         f = float(v)
-        return f if math.isfinite(f) else None
+        return f if math.isfinite(f) else str(f)
     if isinstance(v, np.integer):
         return int(v)
     return v
