@@ -219,3 +219,19 @@ def test_docstring_math_is_the_block_only() -> None:
     """
     assert docstring_math(doc) == "a &\\leftarrow b \\\\\nc &\\leftarrow d"
     assert docstring_math("no maths") == ""
+
+
+@pytest.mark.parametrize("name", ["adabelief", "yogi", "ademamix", "adam", "sgd", "rmsprop"])
+def test_velocity_addends_use_the_decayed_gradient(name: str) -> None:
+    """With coupled weight decay the addend is (1−β)(g + λθ): old + addend = new still holds."""
+    hp: dict[str, Any] = {"weight_decay": 0.3}
+    if name in ("adabelief", "yogi", "ademamix"):
+        hp["weight_decouple"] = False
+    if name in ("sgd", "rmsprop"):
+        hp["momentum"] = 0.7
+    run = Run(make_problem("beale"), RunConfig(name, (1.0, 1.5), {"lr": 1e-3, **hp})).run(6)
+    e = explain_run(run, 5)
+    v = e.vectors()
+    old, add, new = (np.asarray(v[r].value) for r in ("velocity_old", "velocity_add", "velocity_new"))
+    np.testing.assert_allclose(old + add, new, rtol=1e-12)
+    assert not np.allclose(add, (np.asarray(add) / np.asarray(e.grad))[0] * np.asarray(e.grad))  # λθ entered

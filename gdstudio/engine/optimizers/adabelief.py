@@ -9,6 +9,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, community_grad, docs, moment_addition
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,12 @@ class AdaBelief(Optimizer[AdaBeliefParams]):
     title = "AdaBelief"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_var"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_var": BufferDoc(r"s_t", "the belief: running average of (g − m)² (β₂)"),
+        "max_exp_avg_var": BufferDoc(r"s^{\max}_t", "AMSGrad: the largest s seen so far"),
+    })
+    derived = moment_addition("exp_avg", lambda c: c.number("betas", 0), community_grad)
 
     def _buffers(self) -> dict[str, Real]:
         names: dict[str, Real] = {"exp_avg": 0.0, "exp_avg_var": 0.0}

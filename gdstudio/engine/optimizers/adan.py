@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class Adan(Optimizer[AdanParams]):
     title = "Adan"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)"),
+        "exp_avg_diff": BufferDoc(r"n_t", "running average of the gradient differences g − g_{t−1} (β₂)"),
+        "exp_avg_sq": BufferDoc(r"v_t", "running average of (g + β₂(g − g_{t−1}))² (β₃)"),
+        "previous_grad": BufferDoc(r"g_{t}", "the (clipped) gradient kept for the next difference"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0, "exp_avg_diff": 0.0, "previous_grad": 0.0}

@@ -9,6 +9,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, community_grad, docs, moment_addition
 
 
 def _beta3_t(beta1: float, beta3: float, step: int, horizon: float) -> float:
@@ -72,6 +73,12 @@ class AdEMAMix(Optimizer[AdEMAMixParams]):
     title = "AdEMAMix"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_1", "fast first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "exp_avg_slow": BufferDoc(r"m_2", "slow first moment (β₃, warmed up), mixed in with weight α"),
+    })
+    derived = moment_addition("exp_avg", lambda c: c.number("betas", 0), community_grad)
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0, "exp_avg_slow": 0.0}

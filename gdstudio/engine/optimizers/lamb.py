@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 #: ``Lamb.clamp``: the parameter norm in the trust ratio is clamped to at most this.
 CLAMP = 10.0
@@ -69,6 +70,10 @@ class Lamb(Optimizer[LambParams]):
     title = "LAMB"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: β₁m + β₃g"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": 0.0, "exp_avg_sq": 0.0}

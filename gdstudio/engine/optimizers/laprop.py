@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 #: ``BaseOptimizer.apply_ams_bound``'s default ``exp_avg_sq_eps``, added under the square root.
 SQ_EPS = 1e-15
@@ -55,6 +56,11 @@ class LaProp(Optimizer[LaPropParams]):
     title = "LaProp"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "momentum of the RMS-normalised gradients g/√v̂ (β₁)"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "exp_avg_lr_1": BufferDoc(r"c_t", "bias correction of the momentum, with η folded in"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         names: dict[str, Real] = {"exp_avg": 0.0, "exp_avg_sq": 0.0}

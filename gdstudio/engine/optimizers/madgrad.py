@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 
 def _cube_root(total: Array, eps: Real) -> Array:
@@ -54,6 +55,11 @@ class MADGRAD(Optimizer[MADGRADParams]):
     title = "MADGRAD"
     first_moment_buffer = "s"
     second_moment_buffer = "grad_sum_sq"
+    buffer_docs = docs({
+        "grad_sum_sq": BufferDoc(r"\nu_t", "weighted sum of the squared gradients (the cube-root scale)"),
+        "s": BufferDoc(r"s_t", "weighted sum of the gradients (dual averaging)"),
+        "x0": BufferDoc(r"\theta_0", "the start point the dual average is taken from"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         names: dict[str, Real] = {"grad_sum_sq": 0.0, "s": 0.0}

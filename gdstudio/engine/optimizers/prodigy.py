@@ -10,6 +10,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 #: Per-row (N, 1) state: D, its running maximum and the numerator of D's estimate.
 _ROW_BUFFERS = ("d", "d_max", "d_numerator")
@@ -71,6 +72,13 @@ class Prodigy(Optimizer[ProdigyParams]):
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
     internal_buffers = ("d",)
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment of D·g (β₁)"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment of D·g (β₂)"),
+        "s": BufferDoc(r"s_t", "weighted sum of the gradients (the D estimate's denominator)"),
+        "p0": BufferDoc(r"\theta_0", "the start point (the distance D estimates)"),
+        "d": BufferDoc(r"D_t", "the estimate of the distance to the solution: the step's scale"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"s": 0.0, "p0": 0.0, "exp_avg": 0.0, "exp_avg_sq": 0.0}

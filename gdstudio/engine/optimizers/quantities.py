@@ -229,3 +229,24 @@ def decayed_grad(ctx: StepContext) -> Array:
     wd = ctx.number("weight_decay")
     out: Array = ctx.grad + wd * ctx.param_before if wd != 0 else ctx.grad
     return out
+
+
+def community_grad(ctx: StepContext) -> Array:
+    """The gradient a pytorch_optimizer rule averages: g + λθ_{t−1} when its decay is not
+    decoupled (``weight_decouple`` false, λ ≠ 0), else g."""
+    wd = ctx.number("weight_decay") if "weight_decay" in ctx.hp else 0.0
+    if wd == 0 or ctx.hp.get("weight_decouple", True):
+        return ctx.grad
+    out: Array = ctx.grad + wd * ctx.param_before
+    return out
+
+
+def moment_addition(buffer: str, beta: Callable[[StepContext], float],
+                    grad: Callable[[StepContext], Array]) -> tuple[Derived, Derived]:
+    """The two addends of ``buffer ← β·buffer + (1 − β)·g`` as slow motion's velocity_old / velocity_add."""
+    return (
+        Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",
+                lambda c: beta(c) * c.buf(buffer, after=False), "velocity_old"),
+        Derived("velocity_add", r"(1-\beta_1) g_t", "the scaled gradient added to the first moment",
+                lambda c: (1 - beta(c)) * grad(c), "velocity_add"),
+    )

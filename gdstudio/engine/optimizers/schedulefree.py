@@ -14,6 +14,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, docs
 
 _HELP_WARMUP = "steps of linear learning-rate warm-up (η·(k+1)/warmup_steps)"
 _HELP_R = "power r of the polynomial weighting (k+1)ʳ of the average"
@@ -94,6 +95,15 @@ class ScheduleFreeSGD(Optimizer[ScheduleFreeSGDParams]):
     name = "schedulefree-sgd"
     title = "Schedule-free SGD"
     internal_buffers = ("x",)
+    buffer_docs = docs({
+        "z": BufferDoc(r"z_t", "the SGD iterate the average follows"),
+        "x": BufferDoc(r"x_t", "the weighted average of the iterates (what eval() puts in θ)"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "ckp1": BufferDoc(r"c_{t+1}", "the next average's weight"),
+        "weight_sum": BufferDoc(r"\sum w", "the sum of the average's weights"),
+        "lr_max": BufferDoc(r"\eta_{\max}", "the largest η so far (after warm-up)"),
+        "scheduled_lr": BufferDoc(r"\eta_t", "this step's η after warm-up"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"z": 0.0, "x": 0.0}
@@ -163,6 +173,15 @@ class ScheduleFreeAdamW(Optimizer[ScheduleFreeAdamWParams]):
     title = "Schedule-free AdamW"
     second_moment_buffer = "exp_avg_sq"
     internal_buffers = ("x",)
+    buffer_docs = docs({
+        "z": BufferDoc(r"z_t", "the SGD iterate the average follows"),
+        "x": BufferDoc(r"x_t", "the weighted average of the iterates (what eval() puts in θ)"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+        "ckp1": BufferDoc(r"c_{t+1}", "the next average's weight"),
+        "weight_sum": BufferDoc(r"\sum w", "the sum of the average's weights"),
+        "lr_max": BufferDoc(r"\eta_{\max}", "the largest η so far (after warm-up)"),
+        "scheduled_lr": BufferDoc(r"\eta_t", "this step's η after warm-up"),
+    })
 
     def _buffers(self) -> dict[str, Real]:
         return {"z": 0.0, "exp_avg_sq": 0.0, "x": 0.0}

@@ -8,6 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common, community
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
+from gdstudio.engine.optimizers.quantities import BufferDoc, community_grad, docs, moment_addition
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class Yogi(Optimizer[YogiParams]):
     title = "Yogi"
     first_moment_buffer = "exp_avg"
     second_moment_buffer = "exp_avg_sq"
+    buffer_docs = docs({
+        "exp_avg": BufferDoc(r"m_t", "first moment: running average of g (β₁)", "velocity_new"),
+        "exp_avg_sq": BufferDoc(r"v_t", "second moment, moved additively: v − (1−β₂)·sign(v − g²)·g²"),
+    })
+    derived = moment_addition("exp_avg", lambda c: c.number("betas", 0), community_grad)
 
     def _buffers(self) -> dict[str, Real]:
         return {"exp_avg": self.hp.initial_accumulator, "exp_avg_sq": self.hp.initial_accumulator}
