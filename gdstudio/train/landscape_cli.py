@@ -75,6 +75,22 @@ def _drop(parser: argparse.ArgumentParser, option: str) -> None:
                 parser._option_string_actions.pop(name, None)
 
 
+def _suffix_format(out: str | None) -> str | None:
+    suffix = Path(out).suffix.lower().lstrip(".") if out and out != "-" else ""
+    return suffix if suffix in FORMATS else None
+
+
+class _OutAction(argparse.Action):
+    """``--out``, which also sets ``--format`` from the file's suffix when none was given (so
+    ``--out x.png`` draws, whoever reads ``args.format``); an explicit ``--format`` wins."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        if getattr(namespace, "format", None) is None and isinstance(values, str):
+            namespace.format = _suffix_format(values)
+
+
 def add_landscape_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``gdstudio landscape``: the train options, then the landscape's."""
     add_train_arguments(p)
@@ -99,7 +115,8 @@ def add_landscape_arguments(p: argparse.ArgumentParser) -> None:
                    help="--plane endpoints: the two optimizers (default the first two)")
     g.add_argument("--format", choices=FORMATS, default=None,
                    help="json (default), npz, or png / mp4 / gif (drawn; need --out); default from --out's suffix")
-    g.add_argument("--out", default=None, metavar="FILE", help="write here (default: JSON to standard output)")
+    g.add_argument("--out", default=None, metavar="FILE", action=_OutAction,
+                   help="write here (default: JSON to standard output)")
     d = p.add_argument_group("drawing (png / mp4 / gif)")
     d.add_argument("--view", choices=VIEWS, default="contour",
                    help="contour (default), surface (3-D, needs an X display) or both")
@@ -122,10 +139,7 @@ class Prepared:
 
 
 def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
-    suffix = Path(args.out).suffix.lower().lstrip(".") if args.out and args.out != "-" else ""
-    return suffix if suffix in FORMATS else "json"
+    return str(args.format or _suffix_format(args.out) or "json")
 
 
 def _check(args: argparse.Namespace, fmt: str) -> None:
