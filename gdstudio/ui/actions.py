@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QStyle, QWidget
 
 from gdstudio.model.state import ViewOptions
 from gdstudio.ui.icons import icon as drawn_icon
+from gdstudio.ui.panels.inspector import inspector_dock, toggle_slow_motion
 
 if TYPE_CHECKING:
     from gdstudio.model.session import Session
@@ -127,6 +128,7 @@ class ActionId(StrEnum):
     SHOW_EFFECTIVE_STEP = "show_effective_step"
     SHOW_FIELD = "show_field"
     SHOW_INTERNALS = "show_internals"
+    SLOW_MOTION = "slow_motion"
     LOG_SCALE = "log_scale"
     SHOW_SURFACE = "show_surface"
     GREY_SURFACE = "grey_surface"
@@ -430,6 +432,10 @@ ACTIONS: tuple[ActionSpec[Studio], ...] = (
     ActionSpec(A.SHOW_INTERNALS, "Show optimizer &internals", "Draw what some rules keep besides the point: "
                "ASGD's average and schedule-free's x as dashed paths on the contour, Prodigy's d and L-BFGS's "
                "evaluations per step as curves in the history", shortcut="I", bound=_option("show_internals")),
+    ActionSpec(A.SLOW_MOTION, "Slow &motion", "Play the selected run's step shown as its stages on the contour: "
+               "the gradient, old velocity + scaled gradient = new velocity, the preconditioner's per-axis scale, "
+               "the step, θ moving (speed and loop in the Step inspector)", lambda w, c: toggle_slow_motion(w, c),
+               "M", checkable=True),
     ActionSpec(A.LOG_SCALE, "Log &colour scale", "Colour and height by log(loss − min): shows the valleys of "
                "steep surfaces", shortcut="Ctrl+Shift+L", bound=_LOG_SCALE),
     ActionSpec(A.SHOW_SURFACE, "&3-D view", "Show the 3-D surface beside the contour (hide it for a wider contour "
@@ -467,7 +473,8 @@ MENUS: tuple[MenuSpec, ...] = (
                                        A.FASTER, A.SLOWER)),
     MenuSpec("runs", "&Runs", (A.ADD_RUN, A.DUPLICATE_RUN, A.REMOVE_RUN, SEP, A.RACE_ALL)),
     MenuSpec("view", "&View", (A.LOG_LOSS, A.LOG_SCALE, A.GREY_SURFACE, SEP, A.SHOW_GRADIENT, A.SHOW_VELOCITY,
-                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, A.SHOW_INTERNALS, SEP, A.SHOW_SURFACE, "@layout",
+                               A.SHOW_EFFECTIVE_STEP, A.SHOW_FIELD, A.SHOW_INTERNALS, A.SLOW_MOTION, SEP,
+                               A.SHOW_SURFACE, "@layout",
                                A.PRESENTATION, SEP, A.RESET_CAMERA, SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
     MenuSpec("tools", "&Tools", (A.TRAINING_LAB,)),
@@ -490,6 +497,8 @@ DOCKS: tuple[DockSpec, ...] = (
              "Every run: colour, optimizer, start, step, loss, status"),
     DockSpec("fit", "Model fit", lambda w: w.fit_view, "right", "Data problems: the data and each run's model "
              "ŷ(x) at the step shown"),
+    DockSpec("inspector", "Step inspector", inspector_dock, "right", "The selected run's step at the position "
+             "shown: the rule in maths and every quantity's value (hover a row: its arrow on the contour)"),
     DockSpec("basins", "Basin map", _basins_panel, "left", "Which minimum the selected run's optimizer reaches "
              "from every start of a grid (Explore → Basin map)", visible=False),
 )

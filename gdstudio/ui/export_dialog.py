@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -760,6 +761,9 @@ class ExportController(QObject):
         self.dialog: _Dialog | None = None
         self.job: ExportJob | None = None
         self.progress: QProgressDialog | None = None
+        #: ``hook(renderer, steps, fps)`` may return (a frame source, its frame indices) that replaces
+        #: the step frames of a video (the Step inspector's slow motion); the first non-None wins.
+        self.frame_hooks: list[Callable[[FrameRenderer, list[int], float], tuple[Any, list[int]] | None]] = []
 
     @property
     def window(self) -> ExportHost:
@@ -817,7 +821,13 @@ class ExportController(QObject):
             writer.abort()
             self.report_failure(str(exc))
             return None
-        job = ExportJob(renderer, steps, writer, self)
+        source: Any = renderer
+        for hook in self.frame_hooks:
+            hooked = hook(renderer, steps, settings.fps)
+            if hooked is not None:
+                source, steps = hooked
+                break
+        job = ExportJob(source, steps, writer, self)
         self.job = job
         dialog = QProgressDialog(f"Exporting {settings.path.name}…", "Cancel", 0, job.total, _widget(window))
         dialog.setObjectName("export_progress")

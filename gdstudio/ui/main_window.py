@@ -180,6 +180,8 @@ class MainWindow(QMainWindow):
         for spec in DOCKS:
             self._make_dock(spec)
         self.splitDockWidget(self.docks["history"], self.docks["runs"], Qt.Orientation.Horizontal)
+        # The Step inspector and the model fit share the right side as two columns (each full height).
+        self.splitDockWidget(self.docks["inspector"], self.docks["fit"], Qt.Orientation.Horizontal)
 
         self.menus: dict[str, QMenu] = {}
         self._build_menus()
@@ -260,6 +262,12 @@ class MainWindow(QMainWindow):
         w = self.width() - 380
         self.resizeDocks([self.docks["history"], self.docks["runs"]], [int(w * 0.52), int(w * 0.48)],
                          Qt.Orientation.Horizontal)
+        inspector = self.docks.get("inspector")
+        if inspector is not None and inspector.isVisible():
+            if self.width() < 1500:  # a small screen: the views keep the width (View → Panels opens it)
+                inspector.hide()
+            else:
+                self.resizeDocks([inspector], [330], Qt.Orientation.Horizontal)
 
     # ================================================================== construction
     def _make_dock(self, spec: DockSpec) -> QDockWidget:
@@ -964,3 +972,7 @@ class MainWindow(QMainWindow):
         self.action_set.close()
         for panel in (*self.panels.values(), self.playback):
             panel.close_session()
+        for dock in self.docks.values():  # dock widgets that subscribe to the session themselves
+            closer = getattr(dock.widget(), "close_session", None)
+            if closer is not None and dock.widget() not in self.panels.values():
+                closer()

@@ -528,6 +528,14 @@ def _prepare_basin_map(w, _ctx):
                     and (w.panels["basins"].computing or w.panels["basins"].overlay.shown))
 
 
+def _prepare_slow_motion(w, _ctx):
+    from gdstudio.ui.panels.inspector import inspector_of
+
+    panel = inspector_of(w)
+    return lambda: (panel.slow_motion.active and w.docks["inspector"].isVisible()
+                    and panel.overlay.frame is not None)
+
+
 def _prepare_quit(w, _ctx):
     return lambda: not w.isVisible() and w.settings.last_session_path.exists()
 
@@ -564,6 +572,7 @@ ACTION_EFFECTS = {
     "show_effective_step": _toggles("show_effective_step"),
     "show_field": _toggles("show_field"),
     "show_internals": _toggles("show_internals"),
+    "slow_motion": _prepare_slow_motion,
     "log_scale": _prepare_log_scale,
     "show_surface": _prepare_show_surface,
     "grey_surface": _toggles("grey_surface"),
