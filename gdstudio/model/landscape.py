@@ -3,6 +3,8 @@
 :func:`landscape_document` makes the document :meth:`Session.apply_dict` opens (one undoable
 command, like opening a session file), so a landscape is saved, loaded and undone like any session.
 Each run replays the recorded path whose index is its ``seed`` (:mod:`gdstudio.engine.recorded`).
+The history's loss plot shows each path's TRUE loss; ``show_internals`` is on, so its internals plot
+shows the slice's loss at the same iterates (``slice_loss``): how far the slice is from the path.
 """
 
 from __future__ import annotations
@@ -41,4 +43,6 @@ def landscape_document(data: LandscapeData, *, colors: Sequence[str] | None = No
         "runs": runs,
         "playback": {"position": 0, "computed_steps": 0, "steps_per_tick": 1, "ticks_per_second": ticks_per_second,
                      "max_steps": max(1, steps)},
+        # the history's internals plot: each path's slice loss, beside its true loss in the loss plot
+        "view": {"show_internals": True},
     }

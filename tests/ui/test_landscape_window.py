@@ -45,7 +45,7 @@ def landscape_window(shared_studio, qtbot):
     w.session.set_playing(False)
 
 
-def test_contour_and_3d_show_the_grid_with_axis_titles(landscape_window):
+def test_contour_and_3d_show_the_grid_with_axis_titles(landscape_window, qtbot):
     w, data = landscape_window
     contour = w.contour
     assert contour.plot_item.getAxis("bottom").labelText == "PC1 38%"
@@ -54,6 +54,11 @@ def test_contour_and_3d_show_the_grid_with_axis_titles(landscape_window):
     labels = w.surface_view.axis_labels()
     assert "PC1 38%" in labels and "PC2 12%" in labels
     assert "loss over 100 of 1,797 training images" in w.panels["problem"].formula.text()
+    assert w.session.options.show_internals  # the slice loss beside the true loss
+    w.session.forward(3)
+    _settle(qtbot, w)
+    title = w.bridge.history.plots["internals"].titleLabel.text
+    assert "slice_loss" in title
 
 
 def _drawn(w):
