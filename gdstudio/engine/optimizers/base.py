@@ -49,6 +49,12 @@ One module per rule (``sgd.py`` is the model to copy), two classes:
      ``internal_buffers``: further buffers reported in :attr:`StepInternals.internals` (an
      averaged iterate, an estimate the views can show).
 
+   - optionally, for the step inspector and ``gdstudio explain`` (docs/explain.md): ``buffer_docs``
+     (each buffer's LaTeX symbol, meaning and slow-motion role), ``derived`` (quantities that are
+     not buffers, functions of a :class:`~gdstudio.engine.optimizers.quantities.StepContext`) and
+     :meth:`Optimizer.update_latex` (the formula for these hyperparameters). Without them the
+     inspector still shows every buffer and the generic rows.
+
    Then add one entry to ``registry.py`` (see its docstring; a variant such as AdamW is an entry
    of the same rule with other defaults, not a new class), a row per hyperparameter in
    docs/optimizers.md, and reference data in tests/data.
