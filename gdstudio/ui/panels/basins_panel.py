@@ -21,7 +21,10 @@ selected run's configuration, through the contour's Shift-click path (``startAdd
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -79,6 +82,8 @@ FIRST_LEVEL = 32
 TOL = 1e-2
 #: Pause after a change before recomputing (a slider drag computes once).
 RECOMPUTE_DELAY_MS = 150
+#: Niceness of the worker threads (0: as the UI thread).
+WORKER_NICE = 10
 #: Grid side of each small map in "Compare optimizers…".
 COMPARE_GRID = 128
 
@@ -170,6 +175,15 @@ def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object
     return grid
 
 
+def _background_priority() -> None:
+    """Lower this worker thread's CPU priority (nice +10; Linux: per thread, inherited by the engine's
+    shard threads it starts afterwards), so the UI thread wins the cores while a map computes (playback
+    at 60 ticks/s kept ~0.36 of its steps without this, ~0.8 with it: bench/explore_window.py). The GIL
+    is released in NumPy's loops, where the worker spends its time, so the UI does not wait on it."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+
+
 # ------------------------------------------------------------------------------------ the legend
 def _swatch(color: str, size: int = 14) -> QLabel:
     label = QLabel()
@@ -240,7 +254,8 @@ class BasinsPanel(QWidget):
         self.contour = contour
         self._status_fn = show_status
         self.overlay = BasinOverlay(contour, on_pixel=self._pixel_clicked)
-        self.work = Background(self, name="gdstudio-basins")
+        # A fresh thread per request (daemon): it starts at the UI's priority, whatever an earlier one lowered.
+        self.work = Background(self, daemon=True, name="gdstudio-basins")
         self.work.progress.connect(self._on_progress)
         self.work.done.connect(self._on_done)
         self.work.failed.connect(self._on_failed)
@@ -374,8 +389,12 @@ class BasinsPanel(QWidget):
         self._first_at = math.nan
         self.progress.setValue(0)
 
+        def level(job: Job, grid: BasinGrid) -> None:
+            job.report(grid)
+            _background_priority()  # the first level at the UI's priority (it should show at once), the rest below
+
         def run(job: Job) -> BasinGrid:
-            return compute_levels(request, on_level=lambda grid: job.report(grid),
+            return compute_levels(request, on_level=lambda grid: level(job, grid),
                                   progress=lambda f: job.report(f), cancel=job.cancel_event)
 
         job = self.work.start(run, context=request)
@@ -546,7 +565,7 @@ class BasinCompare(QWidget):
         self.setWindowTitle("Basin maps: compare optimizers")
         self.resize(960, 720)
         self.panel = panel
-        self.work = Background(self, name="gdstudio-basins-compare")
+        self.work = Background(self, daemon=True, name="gdstudio-basins-compare")
         self.work.progress.connect(self._on_progress)
         self.work.done.connect(self._on_done)
         self.grid_widget = QWidget()
@@ -586,6 +605,7 @@ class BasinCompare(QWidget):
         self.note.setText(f"{len(requests)} maps of {COMPARE_GRID}² starts × {requests[0].steps} steps…")
 
         def run(job: Job) -> list[BasinGrid]:
+            _background_priority()
             out = []
             for k, req in enumerate(requests):
                 def part(f: float, k: int = k) -> None:
