@@ -263,6 +263,14 @@ class FairRaceDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Optimizer", "Tuned", "Final loss", "Steps to tol.", "Evaluations",
                                               "Status"])
         self.table.verticalHeader().hide()
+        for column, tip in ((1, "The tuned values: the lowest mean loss over the second half of the budget"),
+                            (3, "The first step whose loss is within 1e-6 of the least loss at the problem's known "
+                                "minima (or, without known minima, the step the run converged); — never"),
+                            (4, "Loss/gradient evaluations used: one per step, L-BFGS's line search counted")):
+            header_item = self.table.horizontalHeaderItem(column)
+            if header_item is not None:
+                header_item.setToolTip(tip)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()

@@ -128,6 +128,19 @@ def test_boundary_separates_diverged_from_finite_cells(dialog, qtbot):
     pairs = int((d[1:, :] != d[:-1, :]).sum() + (d[:, 1:] != d[:, :-1]).sum())
     assert len(xs) // 2 == pairs
     assert dialog.boundary.isVisible() and dialog.boundary.opts["pen"].widthF() >= 2
+    # the dashed line: cells that end at or above the start's loss (or diverge) against the others
+    start_loss = dialog.session.problem.loss(np.array([START]))[0]
+    assert grid.start_loss == start_loss
+    above = d | ~(grid.final_loss < start_loss)
+    ax, ay = dialog.ascent.getData()
+    assert len(ax) // 2 == int((above[1:, :] != above[:-1, :]).sum() + (above[:, 1:] != above[:, :-1]).sum())
+    for k in range(0, len(ax), 2):
+        mx, my = (ax[k] + ax[k + 1]) / 2, (ay[k] + ay[k + 1]) / 2
+        if ax[k] == ax[k + 1]:
+            a, b = cell(mx - hx / 2, my), cell(mx + hx / 2, my)
+        else:
+            a, b = cell(mx, my - hy / 2), cell(mx, my + hy / 2)
+        assert above[a] != above[b]
 
 
 def test_boundary_segments_on_a_known_mask():

@@ -164,6 +164,8 @@ class SweepGrid:
     best_loss: np.ndarray
     steps: np.ndarray
     status: np.ndarray  # "ok" / "converged" / "diverged"
+    #: L(start): the loss colour scale tops out there (a cell that ends above it failed to descend).
+    start_loss: float = math.nan
 
     @property
     def diverged(self) -> np.ndarray:
@@ -256,6 +258,10 @@ def colour_cells(grid: SweepGrid, measure: str) -> tuple[np.ndarray, tuple[float
     finite = np.isfinite(values)
     if finite.any():
         lo, hi = float(np.min(values[finite])), float(np.max(values[finite]))
+        if measure != "steps_to_tol" and math.isfinite(grid.start_loss):
+            cap = math.log10(grid.start_loss) if label.startswith("log") and grid.start_loss > 0 else grid.start_loss
+            if lo < cap < hi:  # cells that end above the start's loss share the top colour
+                hi = cap
         span = hi - lo if hi > lo else 1.0
         rgba[:] = map_unit((values - lo) / span)
     else:
@@ -275,6 +281,7 @@ class ValueAxis(pg.AxisItem):
         super().__init__(orientation)
         self.log = False
         self.enableAutoSIPrefix(False)
+        self.setStyle(hideOverlappingLabels=False)  # the first and last decade are at the edges
 
     def set_log(self, log: bool) -> None:
         self.log = log
@@ -393,11 +400,12 @@ class SweepDialog(QDialog):
         self.plot.addItem(self.image)
         self.boundary_shadow = pg.PlotDataItem(pen=pg.mkPen("#000000", width=4.5), connect="pairs")
         self.boundary = pg.PlotDataItem(pen=pg.mkPen("#FFFFFF", width=2), connect="pairs")
+        self.ascent = pg.PlotDataItem(pen=pg.mkPen("#FFFFFF", width=1.5, style=Qt.PenStyle.DashLine), connect="pairs")
         self.curve = pg.PlotDataItem(pen=pg.mkPen("#56B4E9", width=2), symbol="o", symbolSize=4,
                                      symbolBrush="#56B4E9", symbolPen=None)
         self.crosses = pg.ScatterPlotItem(symbol="x", size=10, pen=pg.mkPen(DIVERGED, width=2), brush=DIVERGED)
         self.marker = pg.ScatterPlotItem(symbol="+", size=16, pen=pg.mkPen("#FFFFFF", width=2), brush=None)
-        for item in (self.boundary_shadow, self.boundary, self.curve, self.crosses, self.marker):
+        for item in (self.ascent, self.boundary_shadow, self.boundary, self.curve, self.crosses, self.marker):
             self.plot.addItem(item)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(), interactive=False, width=14)
         self.layout_widget.addItem(self.bar, row=0, col=1)
@@ -551,8 +559,10 @@ class SweepDialog(QDialog):
             self._say(str(exc), error=True)
             return
         problem, config, steps = self.session.problem, e.config, self.steps_box.value()
+        with np.errstate(all="ignore"):
+            start_loss = float(problem.loss(np.asarray([config.start], dtype=float))[0])
         self.work.start(lambda job: _compute(problem, config, axes, steps, job),
-                        context=(e.id, config, axes, steps, problem))
+                        context=(e.id, config, axes, steps, problem, start_loss))
         self.progress.setValue(0)
         self.progress.show()
         self.compute_button.setEnabled(False)
@@ -584,13 +594,13 @@ class SweepDialog(QDialog):
 
     def _on_done(self, job: Job, result: object) -> None:
         self._idle()
-        entry_id, config, axes, steps, problem = job.context
+        entry_id, config, axes, steps, problem, start_loss = job.context
         if problem is not self.session.problem:
             self._say("The problem changed while sweeping: nothing shown.", error=True)
             return
         data: dict[str, np.ndarray] = result  # type: ignore[assignment]
         self.show_grid(SweepGrid(entry_id, config, axes, steps, data["final_loss"], data["best_loss"],
-                                 data["steps"], data["status"]))
+                                 data["steps"], data["status"], start_loss))
 
     def show_grid(self, grid: SweepGrid) -> None:
         self.grid = grid
@@ -604,7 +614,7 @@ class SweepDialog(QDialog):
     # ---------------------------------------------------------------- drawing
     def _clear_plot(self) -> None:
         self.image.clear()
-        for item in (self.boundary, self.boundary_shadow, self.curve):
+        for item in (self.boundary, self.boundary_shadow, self.ascent, self.curve):
             item.setData([], [])
         self.crosses.setData([], [])
         self.bar.hide()
@@ -637,6 +647,13 @@ class SweepDialog(QDialog):
                 self.boundary_shadow.setData(pts[:, 0], pts[:, 1])
                 self.boundary.setData(pts[:, 0], pts[:, 1])
                 legend.append("<b>white line</b>: divergence boundary")
+            if math.isfinite(grid.start_loss):
+                above = grid.diverged | ~(grid.final_loss < grid.start_loss)
+                rise = boundary_segments(above, xe, ye)
+                if len(rise):
+                    pts = rise.reshape(-1, 2)
+                    self.ascent.setData(pts[:, 0], pts[:, 1])
+                    legend.append("<b>dashed</b>: ends above the start's loss")
             if self.measure == "steps_to_tol":
                 legend.append(f"<span style='color:{NOT_REACHED}'>■</span> tolerance not reached")
             if self.measure == "status":
