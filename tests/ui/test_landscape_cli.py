@@ -60,3 +60,31 @@ def test_gif_has_one_frame_per_frame_asked_and_the_paths_grow(qapp, tmp_path):
 def test_bad_format_is_one_line(qapp, tmp_path):
     with pytest.raises(ValueError, match="Invalid format value: 'bmp'"):
         render_landscape(_fixture().make_landscape(), tmp_path / "x.bmp")
+
+
+SMALL = ["landscape", "--iterations", "40", "--hidden", "16,16", "--optimizers", "sgd,momentum,adam", "--grid", "7",
+         "--subset", "100", "--record-every", "10"]
+
+
+def test_gdstudio_landscape_writes_a_gif_with_one_frame_per_recorded_iterate(qapp, tmp_path, capsys):
+    from gdstudio.cli import main
+
+    out = tmp_path / "l.gif"
+    assert main([*SMALL, "--format", "gif", "--out", str(out)]) == 0
+    img = Image.open(out)
+    assert img.n_frames == 5  # iterations 0, 10, 20, 30, 40
+    err = capsys.readouterr().err
+    assert "gdstudio landscape: wrote" in err and "loss over 100 of" in err
+
+
+def test_gdstudio_landscape_png_and_bad_input(qapp, tmp_path, capsys):
+    from gdstudio.cli import main
+
+    out = tmp_path / "l.png"
+    assert main([*SMALL, "--out", str(out)]) == 0  # the format from the suffix
+    assert Image.open(out).format == "PNG"
+    capsys.readouterr()
+    assert main([*SMALL, "--format", "gif", "--out", str(tmp_path / "x.gif"), "--frames", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "frames" in err[0]
+    assert not (tmp_path / "x.gif").exists()
