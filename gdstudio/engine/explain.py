@@ -123,9 +123,10 @@ def _rng_copy(rng: np.random.Generator) -> np.random.Generator:
     return np.random.Generator(twin)
 
 
-def _fork(run: Run) -> Run:
-    """An independent twin of ``run`` at its current step (its history holds that one point):
-    advancing it takes exactly the steps ``run`` would take."""
+def _fork(run: Run, history: History | None = None) -> Run:
+    """An independent twin of ``run`` at its current step: advancing it takes exactly the steps
+    ``run`` would take. Its history holds that one point, or is ``history`` (a checkpoint's shared
+    placeholder: a checkpoint is never advanced, only forked again)."""
     twin = copy.copy(run)
     twin.optimizer = copy.copy(run.optimizer)
     twin.sampler = copy.deepcopy(run.sampler)
@@ -135,10 +136,15 @@ def _fork(run: Run) -> Run:
     twin.schedule = copy.deepcopy(run.schedule)
     twin._configured = dict(run._configured)
     twin._exact = run._exact.copy()
+    # a checkpoint's history is the empty placeholder: its point's loss is kept beside it
+    last = float(run.history.loss[-1]) if len(run.history) else float(getattr(run, "_checkpoint_loss", math.nan))
+    if history is not None:
+        twin.history = history
+        twin._checkpoint_loss = last  # type: ignore[attr-defined]
+        return twin
     twin.history = History(run.problem.dim, run.optimizer.internal_buffers)
     twin.history._reserve(1)
-    last = run.history.loss[-1] if len(run.history) else math.nan
-    twin._record_point(twin.params[0], float(last))
+    twin._record_point(twin.params[0], last)
     return twin
 
 
@@ -184,7 +190,10 @@ class Explainer:
     def __init__(self, run: Run, every: int = CHECKPOINT_EVERY) -> None:
         self._run = weakref.ref(run)
         self._every = max(1, int(every))
-        self._checkpoints: dict[int, Run] = {0: _fork(Run(run.problem, run.config))}
+        # Checkpoints share one empty history (~30 KB saved per checkpoint: a fork's own history
+        # reserves 256 rows of every per-step array).
+        self._placeholder = History(run.problem.dim, run.optimizer.internal_buffers)
+        self._checkpoints: dict[int, Run] = {0: _fork(Run(run.problem, run.config), self._placeholder)}
         self._last: StepExplanation | None = None
 
     def explain(self, step: int) -> StepExplanation:
@@ -210,7 +219,7 @@ class Explainer:
                 raise ValueError(f"step {step} cannot be replayed: the replay stopped at step {base + twin.steps}")
             at = target
             if at % self._every == 0 and at not in self._checkpoints:
-                self._checkpoints[at] = _fork(twin)
+                self._checkpoints[at] = _fork(twin, self._placeholder)
         hp = twin.optimizer.hp
         before = twin.state.copy()
         point = twin.params[0].copy()
