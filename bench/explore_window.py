@@ -84,7 +84,9 @@ def main() -> None:
     s = w.session
     s.set_speed(steps_per_tick=1, ticks_per_second=60)
     s.set_max_steps(100_000)
-    print(f"window {w.width()}x{w.height()}, {s.selected.label} on {s.problem.title}, "
+    selected = s.selected
+    assert selected is not None
+    print(f"window {w.width()}x{w.height()}, {selected.label} on {s.problem.title}, "
           f"{args.grid}² starts × {args.steps} steps, playback {'paused' if args.no_play else '60 ticks/s'}, "
           f"load {os.getloadavg()[0]:.2f}")
 

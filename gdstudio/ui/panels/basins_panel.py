@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -564,6 +564,11 @@ class BasinCompare(QWidget):
         self.setObjectName("basins_compare_window")
         self.setWindowTitle("Basin maps: compare optimizers")
         self.resize(960, 720)
+        palette = self.palette()  # the plots' dark background all round, so the runs' colours read as titles
+        palette.setColor(QPalette.ColorRole.Window, pg.mkColor(pg.getConfigOption("background")))
+        palette.setColor(QPalette.ColorRole.WindowText, pg.mkColor(pg.getConfigOption("foreground")))
+        self.setPalette(palette)
+        self.setAutoFillBackground(True)
         self.panel = panel
         self.work = Background(self, daemon=True, name="gdstudio-basins-compare")
         self.work.progress.connect(self._on_progress)
