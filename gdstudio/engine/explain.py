@@ -184,7 +184,8 @@ class Explainer:
 
     The twin starts from ``Run(run.problem, run.config)``; a checkpoint is kept every
     :data:`CHECKPOINT_EVERY` steps as the replay passes them, so a request costs at most that
-    many replayed steps once the checkpoints exist (and the first request up to K steps).
+    many replayed steps once the checkpoints exist (and the first request up to K steps); the
+    twin after the last step explained is kept too, so playing forward replays one step a frame.
     """
 
     def __init__(self, run: Run, every: int = CHECKPOINT_EVERY) -> None:
@@ -195,6 +196,8 @@ class Explainer:
         self._placeholder = History(run.problem.dim, run.optimizer.internal_buffers)
         self._checkpoints: dict[int, Run] = {0: _fork(Run(run.problem, run.config), self._placeholder)}
         self._last: StepExplanation | None = None
+        #: The twin after the last step explained (the next step replays one step from it).
+        self._cursor: tuple[int, Run] | None = None
 
     def explain(self, step: int) -> StepExplanation:
         run = self._run()
@@ -210,7 +213,10 @@ class Explainer:
     def _replay(self, run: Run, step: int) -> _Replayed:
         """Step ``step`` of the twin: the state before and after it."""
         base = max(k for k in self._checkpoints if k <= step - 1)
-        twin = _fork(self._checkpoints[base])
+        origin = self._checkpoints[base]
+        if self._cursor is not None and base < self._cursor[0] <= step - 1:  # playing forward: from the last step
+            base, origin = self._cursor
+        twin = _fork(origin)
         at = base
         while at < step - 1:
             target = min(step - 1, (at // self._every + 1) * self._every)
@@ -226,6 +232,7 @@ class Explainer:
         taken = twin.advance(1)
         if taken != 1:
             raise ValueError(f"step {step} cannot be replayed: the run {twin.status.value} there")
+        self._cursor = (step, _fork(twin, self._placeholder))
         h = twin.history
         return _Replayed(hp, twin.state.t, before, twin.state.copy(), h.grad[-1].copy(), point,
                          twin.params[0].copy(), h.effective_lr[-1].copy())

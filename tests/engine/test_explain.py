@@ -235,3 +235,14 @@ def test_velocity_addends_use_the_decayed_gradient(name: str) -> None:
     old, add, new = (np.asarray(v[r].value) for r in ("velocity_old", "velocity_add", "velocity_new"))
     np.testing.assert_allclose(old + add, new, rtol=1e-12)
     assert not np.allclose(add, (np.asarray(add) / np.asarray(e.grad))[0] * np.asarray(e.grad))  # λθ entered
+
+
+def test_playing_forward_from_the_last_step_equals_a_replay_from_zero() -> None:
+    """Explaining K, K+1, … replays one step from the twin kept after K: the same as replaying from 0."""
+    problem = make_problem("linear-regression")
+    config = RunConfig("nadam", (0.5, -0.5), {"lr": 0.05}, batch_size=9, noise=0.2, seed=5, tol=0.0,
+                       schedule="exponential", schedule_settings={"gamma": 0.97})
+    run = Run(problem, config).run(90)
+    explainer = Explainer(run, every=32)
+    for k in [*range(60, 70), 20, 21, 89, 33]:
+        assert to_json(explainer.explain(k)) == to_json(Explainer(run, every=10**9).explain(k)), k
