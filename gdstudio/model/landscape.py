@@ -9,14 +9,16 @@ shows the slice's loss at the same iterates (``slice_loss``): how far the slice 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gdstudio.engine.problems.landscape import LANDSCAPE, LandscapeData
+import numpy as np
+
+from gdstudio.engine.problems.landscape import LANDSCAPE, LandscapeData, RecordedPath
 from gdstudio.model.palette import PALETTE
 from gdstudio.model.persistence import FORMAT, VERSION, _jsonable
 
-__all__ = ["landscape_document"]
+__all__ = ["landscape_data", "landscape_document"]
 
 
 def landscape_document(data: LandscapeData, *, colors: Sequence[str] | None = None, title: str = "",
@@ -46,3 +48,25 @@ def landscape_document(data: LandscapeData, *, colors: Sequence[str] | None = No
         # the history's internals plot: each path's slice loss, beside its true loss in the loss plot
         "view": {"show_internals": True},
     }
+
+
+def landscape_data(landscape: Any, optimizers: Mapping[str, str] | None = None) -> LandscapeData:
+    """A :class:`LandscapeData` from a computed :class:`gdstudio.train.landscape.Landscape`.
+
+    ``optimizers``: label → registry name of each path's optimizer (the entries'; default: the label
+    itself). The hyperparameters each was trained with come from the landscape's
+    ``meta["hyperparameters"]`` (all of them, the Training lab's defaults included). ValueError if
+    the landscape cannot be shown (a label that names no optimizer, a bad shape).
+    """
+    meta: Any = getattr(landscape, "meta", None) or {}
+    hps: Any = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
+    names = dict(optimizers or {})
+    iterations = np.asarray(landscape.iterations, dtype=np.float64)
+    paths = []
+    for label in landscape.labels:
+        hp = hps.get(label, {})
+        hp = {k: (float(v) if isinstance(v, str) and v in ("inf", "-inf") else v) for k, v in dict(hp).items()}
+        paths.append(RecordedPath(label, names.get(label, label), landscape.paths[label], landscape.path_loss[label],
+                                  iterations, hp))
+    return LandscapeData(landscape.axis_a, landscape.axis_b, landscape.loss, tuple(landscape.axis_titles),
+                         str(landscape.subset), str(landscape.plane), tuple(paths))

@@ -20,15 +20,15 @@ import argparse
 import importlib
 import io
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gdstudio.cli_common import EXIT_OK, CliError, say
-from gdstudio.engine.problems.landscape import LandscapeData, RecordedPath
-from gdstudio.model.landscape import landscape_document
+from gdstudio.engine.problems.landscape import LandscapeData
+from gdstudio.model.landscape import landscape_data, landscape_document
 from gdstudio.model.palette import PALETTE
 from gdstudio.model.session import Session
 
@@ -36,28 +36,6 @@ __all__ = ["landscape_data", "landscape_session", "render_landscape", "run_lands
 
 #: The default frame size of each format (GIFs are smaller, as for ``gdstudio render``).
 DEFAULT_SIZES = {"png": (1280, 720), "mp4": (1280, 720), "gif": (800, 450)}
-
-
-def landscape_data(landscape: Any, optimizers: Mapping[str, str] | None = None) -> LandscapeData:
-    """A :class:`LandscapeData` from a computed :class:`gdstudio.train.landscape.Landscape`.
-
-    ``optimizers``: label → registry name of each path's optimizer (the entries'; default: the label
-    itself). The hyperparameters each was trained with come from the landscape's
-    ``meta["hyperparameters"]`` (all of them, the Training lab's defaults included). ValueError if
-    the landscape cannot be shown (a label that names no optimizer, a bad shape).
-    """
-    meta: Any = getattr(landscape, "meta", None) or {}
-    hps: Any = meta.get("hyperparameters") if isinstance(meta.get("hyperparameters"), Mapping) else {}
-    names = dict(optimizers or {})
-    iterations = np.asarray(landscape.iterations, dtype=np.float64)
-    paths = []
-    for label in landscape.labels:
-        hp = hps.get(label, {})
-        hp = {k: (float(v) if isinstance(v, str) and v in ("inf", "-inf") else v) for k, v in dict(hp).items()}
-        paths.append(RecordedPath(label, names.get(label, label), landscape.paths[label], landscape.path_loss[label],
-                                  iterations, hp))
-    return LandscapeData(landscape.axis_a, landscape.axis_b, landscape.loss, tuple(landscape.axis_titles),
-                         str(landscape.subset), str(landscape.plane), tuple(paths))
 
 
 def landscape_session(data: LandscapeData, colors: Sequence[str] | None = None) -> Session:

@@ -32,11 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from gdstudio.engine.problems.landscape import LandscapeData
-from gdstudio.model.landscape import landscape_document
+from gdstudio.model.landscape import landscape_data, landscape_document
 from gdstudio.train.compare import CompareResult, Entry, TrainConfig
 from gdstudio.train.datasets import Dataset
 from gdstudio.ui.background import Background, Job
-from gdstudio.ui.landscape_command import landscape_data
 
 __all__ = ["PLANE_TEXTS", "LandscapeDialog", "LandscapeJob", "LandscapeRequest", "open_in_studio", "studio_window"]
 
