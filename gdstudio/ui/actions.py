@@ -30,6 +30,7 @@ from PySide6.QtWidgets import QStyle, QWidget
 from gdstudio.model.state import ViewOptions
 from gdstudio.ui.icons import icon as drawn_icon
 from gdstudio.ui.panels.inspector import inspector_dock, toggle_slow_motion
+from gdstudio.ui.panels.theory import theory_dock
 
 if TYPE_CHECKING:
     from gdstudio.model.session import Session
@@ -122,6 +123,7 @@ class ActionId(StrEnum):
     DUPLICATE_RUN = "duplicate_run"
     REMOVE_RUN = "remove_run"
     RACE_ALL = "race_all"
+    SWEEP = "sweep"
     LOG_LOSS = "log_loss"
     SHOW_GRADIENT = "show_gradient"
     SHOW_VELOCITY = "show_velocity"
@@ -356,6 +358,12 @@ _BASIN_MAP: Binding[Studio] = Binding(read=lambda w: _basins().basins_shown(w),
                                       signals=lambda w: _basins().basins_signals(w))
 
 
+def _open_sweep(w: Studio) -> None:
+    from gdstudio.ui.panels.sweep_panel import open_sweep_dialog  # made on first use
+
+    open_sweep_dialog(w)
+
+
 def _undo_text(w: Studio) -> str:
     text = w.session.undo_stack.undo_text
     return f"&Undo: {text}" if text else "&Undo"
@@ -415,9 +423,13 @@ ACTIONS: tuple[ActionSpec[Studio], ...] = (
                "Ctrl+D", enabled=_has_selection),
     ActionSpec(A.REMOVE_RUN, "Re&move run", "Remove the selected run", lambda w, _c: w.remove_run(), "Del",
                "SP_TrashIcon", enabled=_has_selection),
-    ActionSpec(A.RACE_ALL, "Race &all optimizers", "One run per optimizer from the selected run's start, each with "
-               "its best learning rate on this problem (same start, same budget)", lambda w, _c: w.race_all(),
+    ActionSpec(A.RACE_ALL, "Race &all optimizers…", "A fair race: the optimizers you choose from the selected "
+               "run's start, each tuned (η, or η and γ/β₁) on the same budget of steps or evaluations; a table of "
+               "the results, then the races start", lambda w, _c: w.race_all(),
                "Ctrl+Shift+R", "draw:race", enabled=lambda w: not w.racing),
+    ActionSpec(A.SWEEP, "&Sweep hyperparameters…", "Run the selected run over a grid of one or two of its "
+               "hyperparameters: a heat map with the divergence boundary, or a curve (the learning-rate range "
+               "test); click a cell to give the run its values", lambda w, _c: _open_sweep(w), "Ctrl+Shift+W"),
     # View
     ActionSpec(A.LOG_LOSS, "&Log loss axis", "Plot the loss history on a log scale", shortcut="Ctrl+L",
                bound=_option("log_loss")),
@@ -478,7 +490,7 @@ MENUS: tuple[MenuSpec, ...] = (
                                A.PRESENTATION, SEP, A.RESET_CAMERA, SEP, "@docks")),
     MenuSpec("presets", "Pre&sets", ("@presets",)),
     MenuSpec("tools", "&Tools", (A.TRAINING_LAB,)),
-    MenuSpec("explore", "E&xplore", (A.BASIN_MAP,)),
+    MenuSpec("explore", "E&xplore", (A.BASIN_MAP, A.SWEEP, A.RACE_ALL)),
     MenuSpec("help", "&Help", (A.SHORTCUTS, A.ABOUT)),
 )
 
@@ -501,6 +513,9 @@ DOCKS: tuple[DockSpec, ...] = (
              "shown: the rule in maths and every quantity's value (hover a row: its arrow on the contour)"),
     DockSpec("basins", "Basin map", _basins_panel, "left", "Which minimum the selected run's optimizer reaches "
              "from every start of a grid (Explore → Basin map)", visible=False),
+    DockSpec("theory", "Quadratic theory", theory_dock, "right", "The Hessian's eigenvalues and eigenvectors (axes on "
+             "the contour), κ, GD's and momentum's optimal settings and rates, the selected run's error along each "
+             "eigenvector; a local analysis at the run's head on other surfaces", visible=False),
 )
 
 _BY_ID: Mapping[str, ActionSpec[Studio]] = {a.id: a for a in ACTIONS}

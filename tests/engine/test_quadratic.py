@@ -5,6 +5,7 @@ below and above them, and divergence explained in one line."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -22,6 +23,7 @@ from gdstudio.engine.quadratic import (
     step_rates,
 )
 from gdstudio.engine.runs import Run, RunConfig, Status
+from gdstudio.resources import resource_path
 
 # Hessians worked out by hand from the formulas `gdstudio list` prints.
 HAND = {
@@ -258,3 +260,24 @@ def test_divergence_reason_texts():
     lin = make_problem("linear-regression")
     assert divergence_reason(lin, RunConfig("gd", (0.0, 0.0), {"lr": 5.0})) is not None
     assert divergence_reason(lin, RunConfig("gd", (0.0, 0.0), {"lr": 5.0}, batch_size=1)) is None
+
+
+def test_the_preset_races_gd_and_heavy_ball_at_their_optima_on_an_ill_conditioned_bowl():
+    doc = json.loads((resource_path("presets") / "optimal-momentum-ill-conditioned.json").read_text(encoding="utf-8"))
+    p = make_problem(doc["problem"]["name"], expr=doc["problem"]["expr"])
+    a = analyze(p)
+    assert a.quadratic and 50 <= a.condition_number <= 100.0001
+    gd, hb = doc["runs"]
+    assert gd["optimizer"] == "gd" and gd["hyperparameters"]["lr"] == pytest.approx(a.gd_optimal_lr, rel=1e-12)
+    assert hb["optimizer"] == "momentum"
+    assert hb["hyperparameters"] == {"lr": pytest.approx(a.momentum_optimal_lr, rel=1e-12),
+                                     "momentum": pytest.approx(a.momentum_optimal, rel=1e-12)}
+    steps = doc["playback"]["max_steps"]
+    runs = [Run(p, RunConfig(r["optimizer"], tuple(r["start"]), r["hyperparameters"], tol=r["tol"])).run(steps)
+            for r in (gd, hb)]
+    err = [np.linalg.norm(r.history.points - np.array(a.minimum), axis=1) for r in runs]
+    # GD is still 5 % of the way out at the end (0.98 per step); heavy-ball converges at step 133 (the
+    # description says so).
+    assert runs[0].status is Status.RUNNING and err[0][-1] / err[0][0] == pytest.approx(a.gd_rate ** steps, rel=1e-6)
+    assert round(100 * err[0][-1] / err[0][0]) == 5 and "still 5 % of the way" in doc["description"]
+    assert runs[1].status is Status.CONVERGED and f"converges at step {runs[1].steps}" in doc["description"]
