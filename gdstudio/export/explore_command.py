@@ -196,7 +196,8 @@ def run_basins(args: argparse.Namespace) -> int:
     extra = {"csv": _TEXT_BYTES, "npz": 64, "png": 8}[args.format]
     try:
         check_memory((args.grid, args.grid), 2, run.config.optimizer, what="grid", extra=extra)
-        result = basin_map(problem, run.config, bounds, args.grid, args.steps, tol=MINIMUM_TOL)
+        result = basin_map(problem, run.config, bounds, args.grid, args.steps, tol=MINIMUM_TOL,
+                           detail=args.format == "npz")
     except ValueError as exc:
         text = str(exc)
         raise CliError(text if text.startswith("Invalid") else f"Invalid --grid {args.grid}: {text}") from None

@@ -84,11 +84,12 @@ def label_minima(points: np.ndarray, minima: np.ndarray, tol: float) -> np.ndarr
 
 def basin_map(problem: Problem, config: RunConfig, bounds: Sequence[float] | None, grid: int | tuple[int, int],
               steps: int, *, tol: float = 1e-2, progress: Progress | None = None, cancel: Cancel | None = None,
-              starts: npt.ArrayLike | None = None) -> BasinMap:
+              starts: npt.ArrayLike | None = None, detail: bool = True) -> BasinMap:
     """The basin map of ``config`` (its start ignored) over ``bounds`` (x0, x1, y0, y1; None: the
     problem's view bounds) on a ``grid`` (G or (gx, gy)), ``steps`` steps; or from explicit
     ``starts`` (N, 2). ValueError for a problem that is not 2-D, bad bounds or grid, a grid too
-    large for memory (the message names what fits); :class:`Cancelled` when ``cancel`` is set."""
+    large for memory (the message names what fits); :class:`Cancelled` when ``cancel`` is set.
+    ``detail`` False skips ``best_loss`` and ``steps_to_minimum`` (NaN / −1; a little faster)."""
     if problem.dim != 2:
         raise ValueError(f"Invalid problem: {problem.name} has {problem.dim} parameter(s); a basin map needs 2")
     xs: np.ndarray | None
@@ -106,7 +107,10 @@ def basin_map(problem: Problem, config: RunConfig, bounds: Sequence[float] | Non
         start_arr = np.array(starts, dtype=np.float64).reshape(-1, 2)
         shape = (start_arr.shape[0],)
         check_memory(shape, 2, config.optimizer, what="set of starts")
-    res = run_rows(problem, config, steps, starts=start_arr, near=float(tol), progress=progress, cancel=cancel)
+    res = run_rows(problem, config, steps, starts=start_arr, near=float(tol) if detail else None, best=detail,
+                   progress=progress, cancel=cancel)
+    if not detail:
+        res.steps_to_minimum = np.full(start_arr.shape[0], -1, dtype=np.int64)
     minima = problem.minima
     return BasinMap(
         xs=xs, ys=ys, starts=start_arr,

@@ -25,13 +25,12 @@ the definition.
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +38,7 @@ import numpy.typing as npt
 from gdstudio.engine.optimizers import OptState, get_spec
 from gdstudio.engine.optimizers.base import Optimizer, _workers
 from gdstudio.engine.optimizers.objective import EVALS, ObjectiveRule
-from gdstudio.engine.problems import Problem
+from gdstudio.engine.problems import AnalyticProblem, Problem
 from gdstudio.engine.problems import data as _data
 from gdstudio.engine.runs import Run, RunConfig, Status, _rng_copy
 
@@ -58,8 +57,10 @@ Cancel = threading.Event | Callable[[], bool]
 
 #: Steps per chunk between progress reports and cancel checks.
 CHUNK_STEPS = 25
-#: Rows from which a map runs as shards on all cores.
-SHARD_ROWS = 8192
+#: Rows per block: each block runs all its steps in turn (its arrays stay in cache), blocks on all cores.
+#: 8000 rows x 2 parameters x 8 bytes stays under glibc's 128 KiB mmap threshold: larger temporaries
+#: are mapped and unmapped (page faults) at every NumPy call (3-10x slower per element, measured).
+BLOCK = 8000
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -96,11 +97,14 @@ def component_key(key: str) -> tuple[str, int | None]:
     return text, None
 
 
-def _check_cancel(cancel: Cancel | None) -> None:
+def _is_cancelled(cancel: Cancel | None) -> bool:
     if cancel is None:
-        return
-    flag = cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
-    if flag:
+        return False
+    return cancel.is_set() if isinstance(cancel, threading.Event) else bool(cancel())
+
+
+def _check_cancel(cancel: Cancel | None) -> None:
+    if _is_cancelled(cancel):
         raise Cancelled("cancelled")
 
 
@@ -165,7 +169,7 @@ class _Shard:
     """Rows ``lo:hi`` stepped together (see the module docstring); results written into ``out``."""
 
     def __init__(self, problem: Problem, run: Run, starts: FloatArray, columns: dict[str, Any],
-                 rows: IntArray, out: RowResults, near: float | None) -> None:
+                 rows: IntArray, out: RowResults, near: float | None, track_best: bool = True) -> None:
         self.problem = problem
         self.out = out
         self.rows = rows  # original row index of each active row
@@ -179,9 +183,14 @@ class _Shard:
         self.tol = run._tol
         self.per_call = _rows_per_call(problem, len(rows))
         self.near = near
+        self.track_best = track_best
         self.minima = problem.minima if near is not None else np.zeros((0, problem.dim))
         self.k = 0
-        params = np.array(starts, dtype=np.float64)
+        # An analytic f(x, y) runs on contiguous columns: parameters (and so every buffer and
+        # temporary of the update, all elementwise) in column-major order.
+        self.analytic = isinstance(problem, AnalyticProblem) and type(problem).gradient is AnalyticProblem.gradient \
+            and type(problem).loss is AnalyticProblem.loss
+        params = np.array(starts, dtype=np.float64, order="F" if self.analytic else "C")
         self.state: OptState = self.optimizer.init_state(params)
         with np.errstate(all="ignore"):
             loss = self._loss(params)
@@ -193,27 +202,39 @@ class _Shard:
         finite = np.isfinite(loss)
         out.final_points[rows] = params
         out.final_loss[rows] = np.where(finite, loss, np.nan)
-        out.best_loss[rows] = np.where(finite, loss, np.nan)
+        out.best_loss[rows] = np.where(finite, loss, np.nan) if track_best else np.nan
         out.steps[rows] = 0
         out.evaluations[rows] = 0
-        gnorm = np.sqrt(np.einsum("ij,ij->i", exact, exact)) if self.tol else None
+        gnorm = np.sqrt(self._sumsq(exact)) if self.tol else None
         done = ~finite
         out.status[rows[~finite]] = DIVERGED
         if gnorm is not None:
             conv = finite & (gnorm < self.tol)
             out.status[rows[conv]] = CONVERGED
             done |= conv
+        if near is not None:
+            out.steps_to_minimum[rows[done]] = self.reached[done]
         self.live = ~done
         self._compact(force=True)
 
     # -- evaluations in row groups (data problems sum exactly as one row) -----------------------
     def _gradient(self, params: FloatArray, batch: Any) -> FloatArray:
+        if self.analytic:  # AnalyticProblem.gradient's arithmetic on contiguous columns
+            assert isinstance(self.problem, AnalyticProblem)
+            gx, gy = self.problem.df(params[:, 0], params[:, 1])
+            out = np.empty((2, params.shape[0]))
+            out[0] = gx
+            out[1] = gy
+            return out.T
         n, per = params.shape[0], self.per_call
         if n <= per:
             return self.problem.gradient(params, batch)
         return np.concatenate([self.problem.gradient(params[lo : lo + per], batch) for lo in range(0, n, per)])
 
     def _loss(self, params: FloatArray) -> FloatArray:
+        if self.analytic:
+            assert isinstance(self.problem, AnalyticProblem)
+            return np.asarray(self.problem.f(params[:, 0], params[:, 1]), dtype=np.float64)
         n, per = params.shape[0], self.per_call
         if n <= per:
             return np.asarray(self.problem.loss(params), dtype=np.float64)
@@ -226,8 +247,7 @@ class _Shard:
         p = self.params
         hit = np.zeros(len(p), dtype=bool)
         for m in self.minima:
-            d = p - m
-            hit |= np.einsum("ij,ij->i", d, d) < self.near * self.near
+            hit |= self._sumsq(p - m) < self.near * self.near
         new = hit & mask & (self.reached < 0)
         self.reached[new] = self.k
 
@@ -243,14 +263,16 @@ class _Shard:
             return
         keep = np.flatnonzero(self.live)
         self.rows = self.rows[keep]
-        self.params = self.params[keep]
-        self.exact = self.exact[keep]
+        order: Literal["F", "C"] = "F" if self.analytic else "C"
+        self.params = np.asarray(self.params[keep], order=order)
+        self.exact = np.asarray(self.exact[keep], order=order)
         self.loss = self.loss[keep]
         self.best = self.best[keep]
         self.reached = self.reached[keep]
         self.live = self.live[keep]
         state = self.state
-        state.buffers = {k: (v[keep] if v.shape[0] == n else v) for k, v in state.buffers.items()}
+        state.buffers = {k: (np.asarray(v[keep], order=order) if v.shape[0] == n else v)
+                         for k, v in state.buffers.items()}
         if self.columns:
             self.columns = {k: _take(v, keep) for k, v in self.columns.items()}
             if len(keep):
@@ -267,18 +289,32 @@ class _Shard:
             out.final_points[rows] = self.params[which]
             out.final_loss[rows] = self.loss[which]
         out.status[rows] = status
-        out.best_loss[rows] = self.best[which]
+        out.best_loss[rows] = self.best[which] if self.track_best else np.nan
         out.evaluations[rows] = self.k  # one gradient per step
         if self.near is not None:
             out.steps_to_minimum[rows] = self.reached[which]
         self.live &= ~which
 
-    def advance(self, steps: int, cancel: Cancel | None) -> None:
-        """Up to ``steps`` steps of every live row."""
+    def _sumsq(self, e: FloatArray) -> FloatArray:
+        """Σ gᵢ² per row, as ``np.dot(row, row)`` sums it (in order)."""
+        if e.shape[1] == 2:
+            x, y = e[:, 0], e[:, 1]
+            s = x * x
+            s += y * y
+            return s
+        sq: FloatArray = np.einsum("ij,ij->i", e, e)
+        return sq
+
+    def advance(self, steps: int) -> None:
+        """Up to ``steps`` steps of every live row.
+
+        Divergence is checked exactly only when a quick test fails (the sum of the new losses and
+        points is not finite: a non-finite row, or an overflowing sum); convergence only for the
+        rows whose Σ g² is near tol² (then √(Σ g²) < tol as the single run tests it)."""
         problem, opt, sampler, rng = self.problem, self.optimizer, self.sampler, self.rng
         noise, tol = self.noise, self.tol
-        out = self.out
-        dim = problem.dim
+        out, dim, isfinite = self.out, problem.dim, math.isfinite
+        near_tol2 = tol * tol * (1 + 1e-6) + 1e-300
         with np.errstate(all="ignore"):
             for _ in range(steps):
                 if not len(self.rows):
@@ -288,30 +324,38 @@ class _Shard:
                 g = self.exact if batch is None else self._gradient(params, batch)
                 if noise:
                     g = g + noise * rng.standard_normal((1, dim))
-                prev_points = params.copy()
+                prev_points = params.copy(order="K")
                 prev_loss = self.loss
                 opt.update(params, g, self.state)
                 self.k += 1
                 loss = self._loss(params)
-                finite_point = np.isfinite(params).all(axis=1)
-                bad = self.live & ~(finite_point & np.isfinite(loss))
-                if bad.any():  # diverged here: the last finite point and loss stay the final ones
-                    rows = self.rows[bad]
-                    out.final_points[rows] = prev_points[bad]
-                    out.final_loss[rows] = prev_loss[bad]
-                    self._freeze(bad, DIVERGED, previous=True)
                 self.loss = loss
-                np.fmin(self.best, loss, out=self.best, where=self.live)
-                self.exact = self._gradient(params, None)  # the exact gradient: the convergence test, next step's g
-                self._near_check(self.live)
+                if not isfinite(float(loss.sum()) + float(params.sum())):
+                    bad = self.live & ~(np.isfinite(params).all(axis=1) & np.isfinite(loss))
+                    if bad.any():  # diverged here: the last finite point and loss stay the final ones
+                        rows = self.rows[bad]
+                        out.final_points[rows] = prev_points[bad]
+                        out.final_loss[rows] = prev_loss[bad]
+                        self._freeze(bad, DIVERGED, previous=True)
+                        self._compact(force=True)  # no non-finite row stays to fail the quick test
+                        params, loss = self.params, self.loss
+                        if not len(self.rows):
+                            return
+                if self.track_best:
+                    np.fmin(self.best, loss, out=self.best)
+                self.exact = self._gradient(params, None)  # the exact gradient: convergence test, next step's g
+                if self.near is not None:
+                    self._near_check(self.live)
                 if tol:
-                    e = self.exact
-                    gnorm = np.sqrt(np.einsum("ij,ij->i", e, e))
-                    conv = self.live & (gnorm < tol)
-                    if conv.any():
-                        self._freeze(conv, CONVERGED, previous=False)
+                    s = self._sumsq(self.exact)
+                    if float(s.min()) < near_tol2:
+                        cand = np.flatnonzero(self.live & (s < near_tol2))
+                        if cand.size:
+                            conv = np.zeros(len(s), dtype=bool)
+                            conv[cand] = np.sqrt(s[cand]) < tol
+                            if conv.any():
+                                self._freeze(conv, CONVERGED, previous=False)
                 self._compact()
-            del cancel
 
     def finish(self) -> None:
         """The rows still live ran the whole budget: ``ok``."""
@@ -320,12 +364,13 @@ class _Shard:
 
 def run_rows(problem: Problem, config: RunConfig, steps: int, *, starts: npt.ArrayLike | None = None,
              columns: Mapping[str, Sequence[float] | np.ndarray] | None = None, near: float | None = None,
-             progress: Progress | None = None, cancel: Cancel | None = None) -> RowResults:
+             best: bool = True, progress: Progress | None = None, cancel: Cancel | None = None) -> RowResults:
     """Run N rows of ``config`` for ``steps`` steps (see the module docstring).
 
     ``starts``: (N, D) start points (default: ``config.start`` for every row); ``columns``:
     hyperparameter key (``lr``, ``betas[0]``) → N values. N is the number of starts, or of values.
-    ``near``: also record each row's first step within ``near`` of a known minimum.
+    ``near``: also record each row's first step within ``near`` of a known minimum; ``best``
+    False: skip the best loss (NaN; a little faster).
     Raises ValueError for bad settings, :class:`Cancelled` when ``cancel`` is set.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
@@ -359,44 +404,63 @@ def run_rows(problem: Problem, config: RunConfig, steps: int, *, starts: npt.Arr
         return out
     if overrides:  # validate every value once, with a clear message, before any work
         run0.spec.create({**config.hyperparameters, **overrides})
-    workers = _workers() if n >= SHARD_ROWS else 1
-    edges = [round(n * i / workers) for i in range(workers + 1)]
-    shards = []
-    for lo, hi in itertools.pairwise(edges):
-        cols = {k: _take(v, np.arange(lo, hi)) for k, v in overrides.items()}
-        shards.append(_Shard(problem, run0, start_arr[lo:hi], cols, np.arange(lo, hi, dtype=np.int64), out, near))
-    pool = ThreadPoolExecutor(max_workers=len(shards)) if len(shards) > 1 else None
-    try:
-        done = 0
-        while done < steps:
+    blocks = [(lo, min(n, lo + BLOCK)) for lo in range(0, n, BLOCK)]
+    workers = min(_workers(), len(blocks))
+    done_steps = [0] * len(blocks)
+    stop = threading.Event()
+
+    total = steps * len(blocks)
+
+    def work(b: int, err: Any, report: bool) -> None:
+        """Block ``b``, all its steps in chunks (stop, or on the caller's thread cancel, between chunks)."""
+        lo, hi = blocks[b]
+        with np.errstate(**err):
+            cols = {k: _take(v, np.arange(lo, hi)) for k, v in overrides.items()}
+            shard = _Shard(problem, run0, start_arr[lo:hi], cols, np.arange(lo, hi, dtype=np.int64), out, near,
+                           track_best=best)
+            while shard.k < steps and len(shard.rows):
+                if stop.is_set() or (report and _is_cancelled(cancel)):
+                    stop.set()
+                    return
+                shard.advance(min(CHUNK_STEPS, steps - shard.k))
+                done_steps[b] = shard.k
+                if report and progress is not None:
+                    progress(sum(done_steps) / max(1, total))
+            shard.finish()
+            done_steps[b] = steps
+
+    err = np.geterr()
+    if workers == 1:
+        for b in range(len(blocks)):
             _check_cancel(cancel)
-            chunk = min(CHUNK_STEPS, steps - done)
-            if pool is None:
-                shards[0].advance(chunk, cancel)
-            else:
-                err = np.geterr()
-                futures = [pool.submit(_advance_in, err, s, chunk, cancel) for s in shards]
-                for f in futures:
+            work(b, err, True)
+            if stop.is_set():
+                raise Cancelled("cancelled")
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gdstudio-explore")
+        try:
+            futures = [pool.submit(work, b, err, False) for b in range(len(blocks))]
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.05, return_when=FIRST_EXCEPTION)
+                for f in finished:
                     f.result()
-            done += chunk
-            if all(not len(s.rows) for s in shards):
-                break
-            if progress is not None:
-                progress(done / steps)
-        _check_cancel(cancel)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    for s in shards:
-        s.finish()
+                if _is_cancelled(cancel):
+                    stop.set()
+                    for f in pending:
+                        f.cancel()
+                    raise Cancelled("cancelled")
+                if progress is not None and pending:
+                    progress(sum(done_steps) / max(1, total))
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    _check_cancel(cancel)
     if progress is not None:
         progress(1.0)
     return out
-
-
-def _advance_in(err: Any, shard: _Shard, steps: int, cancel: Cancel | None) -> None:
-    with np.errstate(**err):
-        shard.advance(steps, cancel)
 
 
 def _run_singly(problem: Problem, config: RunConfig, starts: FloatArray, overrides: dict[str, Any], steps: int,
