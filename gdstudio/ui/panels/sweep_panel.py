@@ -389,7 +389,7 @@ class SweepDialog(QDialog):
         row2.addWidget(self.cancel_button)
 
         self.layout_widget = pg.GraphicsLayoutWidget()
-        self.layout_widget.setBackground("#1E1E1E")
+        self.layout_widget.setBackground(pg.getConfigOption("background"))  # the app's light or dark scheme
         self.x_axis, self.y_axis = ValueAxis("bottom"), ValueAxis("left")
         self.plot = self.layout_widget.addPlot(row=0, col=0, axisItems={"bottom": self.x_axis, "left": self.y_axis})
         self.plot.showGrid(x=False, y=False)
@@ -405,7 +405,14 @@ class SweepDialog(QDialog):
                                      symbolBrush="#56B4E9", symbolPen=None)
         self.crosses = pg.ScatterPlotItem(symbol="x", size=10, pen=pg.mkPen(DIVERGED, width=2), brush=DIVERGED)
         self.marker = pg.ScatterPlotItem(symbol="+", size=16, pen=pg.mkPen("#FFFFFF", width=2), brush=None)
-        for item in (self.ascent, self.boundary_shadow, self.boundary, self.curve, self.crosses, self.marker):
+        self.placeholder = pg.TextItem("Compute: every cell becomes a run of the selected run's settings",
+                                       color=pg.getConfigOption("foreground"), anchor=(0.5, 0.5))
+        self.placeholder.setPos(0.0, 0.0)
+        self.plot.hideAxis("bottom")  # until the first sweep
+        self.plot.hideAxis("left")
+        self.plot.setRange(xRange=(-1.0, 1.0), yRange=(-1.0, 1.0), padding=0)
+        for item in (self.ascent, self.boundary_shadow, self.boundary, self.curve, self.crosses, self.marker,
+                     self.placeholder):
             self.plot.addItem(item)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=colormap(), interactive=False, width=14)
         self.layout_widget.addItem(self.bar, row=0, col=1)
@@ -629,7 +636,12 @@ class SweepDialog(QDialog):
         if grid is None:
             return
         self._clear_plot()
+        self.placeholder.hide()
+        self.plot.showAxis("bottom")
+        self.plot.showAxis("left")
         x = grid.axes[0]
+        marker_pen = "#FFFFFF" if len(grid.axes) == 2 else pg.getConfigOption("foreground")
+        self.marker.setPen(pg.mkPen(marker_pen, width=2))
         self.x_axis.set_log(x.log)
         self.plot.setLabel("bottom", f"{x.key.symbol}  ({x.key.id})")
         legend = [f"<span style='color:{DIVERGED}'>■</span> diverged"]
