@@ -28,6 +28,7 @@ Where no optimum exists (an eigenvalue ≤ 0: not convex there, or singular) :fu
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,8 @@ JSON_KEYS = ("hessian", "eigenvalues", "eigenvectors", "condition_number", "gd_m
 SINGULAR_RTOL = 1e-12
 #: Seconds SymPy may take to decide whether a typed function is a polynomial of degree ≤ 2.
 _DETECT_SECONDS = 1.0
+#: What :func:`is_quadratic` found for each typed problem object (the window asks on every frame).
+_DETECTED: weakref.WeakKeyDictionary[Problem, bool] = weakref.WeakKeyDictionary()
 
 
 def _num(v: float) -> str:
@@ -153,15 +156,19 @@ def is_quadratic(problem: Problem) -> bool:
     polynomial in x, y of total degree ≤ 2 (within a second; past it: not proven, so False).
     """
     expr = getattr(problem, "expr", None)
-    if problem.name == "custom" and expr is not None:
-        try:
-            return run_with_deadline(lambda: _polynomial_degree_at_most_2(expr), _DETECT_SECONDS,
-                                     "gdstudio-quadratic")
-        except DeadlineExceeded:  # not proven within the time: treated as not quadratic
-            return False
-        except Exception:  # SymPy's PolynomialError and kin, RecursionError: not proven polynomial
-            return False
-    return problem.name in QUADRATIC_PROBLEMS
+    if problem.name != "custom" or expr is None:
+        return problem.name in QUADRATIC_PROBLEMS
+    known = _DETECTED.get(problem)
+    if known is not None:
+        return known
+    try:
+        found = run_with_deadline(lambda: _polynomial_degree_at_most_2(expr), _DETECT_SECONDS, "gdstudio-quadratic")
+    except DeadlineExceeded:  # not proven within the time: treated as not quadratic
+        found = False
+    except Exception:  # SymPy's PolynomialError and kin, RecursionError: not proven polynomial
+        found = False
+    _DETECTED[problem] = found
+    return found
 
 
 # ------------------------------------------------------------------------------------------ analysis
