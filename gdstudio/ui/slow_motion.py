@@ -67,6 +67,8 @@ class StepPlan:
     velocity: np.ndarray | None = None
     scale: np.ndarray | None = None
     grad_label: str = "−∇f(θ)"
+    #: Where the gradient was taken, in words (a rule's declared point: NAG's look-ahead).
+    grad_at_label: str = "θ"
     old_label: str = "old velocity"
     grad_term_label: str = "scaled gradient"
     velocity_label: str = "new velocity"
@@ -149,8 +151,7 @@ def scene_at(plan: StepPlan, t: float, scales: Scales = Scales()) -> SceneFrame:
             arrows.append(DrawnArrow("gradient", plan.grad_at.copy(), v * p, COLORS["gradient"], plan.grad_label,
                                      dim=past))
             if not past:
-                where = "θ" if np.array_equal(plan.grad_at, theta) else "the look-ahead point"
-                caption = f"1 · the gradient at {where}: g = {_fmt(plan.grad)}"
+                caption = f"1 · the gradient at {plan.grad_at_label}: g = {_fmt(plan.grad)}"
         elif stage == "velocity":
             assert plan.old_term is not None and plan.grad_term is not None and plan.velocity is not None
             old = -plan.old_term * scales.grad
@@ -268,7 +269,7 @@ class SlowMotion(QObject):
         return frame
 
     def _tick(self) -> None:
-        if self.plan is None:
+        if self.plan is None or not self._timer.isActive():
             self._timer.stop()
             return
         t = self.t + 1.0 / (TICK_HZ * max(0.05, self.seconds_per_stage))

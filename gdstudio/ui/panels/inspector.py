@@ -69,7 +69,8 @@ HOVER_KINDS: dict[str, tuple[str, float]] = {
 def symbol_text(latex: str) -> str:
     """A row's LaTeX symbol as plain Unicode (``\\texttt{exp\\_avg}`` → exp_avg)."""
     tex = re.sub(r"\\(?:texttt|mathrm|mathbf|operatorname|textrm)\b", r"\\text", latex)
-    return latex_to_text(tex.replace(r"\_", "_"))
+    tex = tex.replace(r"\vartheta", "ϑ").replace(r"\varepsilon", "ε")
+    return latex_to_text(tex)
 
 
 def _number(x: float, digits: int) -> str:
@@ -121,10 +122,18 @@ def plan_from(expl: StepExplanation) -> StepPlan:
         update=update if update is not None else axis_vector(expl.update),
         old_term=old if velocity else None, grad_term=add if velocity else None,
         velocity=new if velocity else None, scale=v("scale"),
-        grad_label=f"−{label('gradient', 'g')}", old_label=label("velocity_old", "old velocity"),
+        grad_label=f"−{label('gradient', 'g')}", grad_at_label=_point_words(vec.get("gradient_point")),
+        old_label=label("velocity_old", "old velocity"),
         grad_term_label=label("velocity_add", "scaled gradient"), velocity_label=label("velocity_new", "new velocity"),
         scale_label=label("scale", "scale"),
     )
+
+
+def _point_words(row: QuantityRow | None) -> str:
+    """Where the gradient was taken: θ, or a rule's declared point with its name (NAG's look-ahead)."""
+    if row is None or row.kind != "derived":
+        return "θ"
+    return f"{symbol_text(row.symbol)} (the {row.name.replace('_', ' ')} point)"
 
 
 class InspectorPanel(QWidget):
@@ -285,7 +294,7 @@ class InspectorPanel(QWidget):
         last = run.history.steps
         k = min(pos, last)
         note = ""
-        if run.status is Status.DIVERGED and run.diverged_at is not None and pos >= run.diverged_at:
+        if run.status is Status.DIVERGED and run.diverged_at is not None and pos >= last:
             note = (f"Diverged at step {run.diverged_at}: that step's point is not finite. "
                     f"Showing step {k}, the last finite one.")
         elif run.status is Status.CONVERGED and pos > last:
