@@ -246,3 +246,15 @@ def test_playing_forward_from_the_last_step_equals_a_replay_from_zero() -> None:
     explainer = Explainer(run, every=32)
     for k in [*range(60, 70), 20, 21, 89, 33]:
         assert to_json(explainer.explain(k)) == to_json(Explainer(run, every=10**9).explain(k)), k
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_formula_is_balanced_and_ends_with_the_values(name: str) -> None:
+    latex = get_spec(name).create().update_latex()
+    depth = 0
+    for ch in latex.replace(r"\{", "").replace(r"\}", ""):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        assert depth >= 0, latex
+    assert depth == 0, latex
+    last = latex.splitlines()[-1]
+    assert last.startswith("&") and ("\\eta = " in last or name == "newton"), last

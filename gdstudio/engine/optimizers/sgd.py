@@ -73,11 +73,10 @@ class SGD(Optimizer[SGDParams]):
         return {"momentum_buffer": 0.0} if common.nonzero(self.hp.momentum) else {}
 
     def update_latex(self) -> str:
+        """The plain, classical-momentum or Nesterov form, with weight decay and dampening only if non-zero."""
         hp = self.hp
         lines = []
-        wd = common.nonzero(hp.weight_decay)
-        g = r"g_t" if not wd else r"(g_t + \lambda\theta_{t-1})"
-        if wd:
+        if common.nonzero(hp.weight_decay):
             lines.append(r"g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}")
         if not common.nonzero(hp.momentum):
             lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\, g_t")
@@ -89,7 +88,6 @@ class SGD(Optimizer[SGDParams]):
                              r"\quad \text{(Nesterov: } g_t \text{ at the look-ahead } \vartheta + \gamma v)")
             else:
                 lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\, b_t")
-        del g
         return " \\\\\n".join([*lines, self.values_latex()])
 
     def _update(self, hp: SGDParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
