@@ -88,8 +88,8 @@ _GROUP_TITLES = {"classic": "Classic", "adaptive": "Adaptive", "sign-based": "Si
 def second_key(optimizer: str) -> str | None:
     """The hyperparameter tuned with η when tuning two: a momentum γ that is on by default
     (Momentum, NAG, MADGRAD, Muon, schedule-free SGD), β₁ of a ``betas`` pair (the Adam family,
-    Lion, Prodigy), RMSProp's α, Adadelta's ρ, Newton's damping λ; None for the rest (GD, SGD,
-    ASGD, AdaGrad, Adafactor, Adan, AdEMAMix, Rprop, L-BFGS: η alone)."""
+    Lion, Prodigy; β₁ of Adan's and AdEMAMix's triples), RMSProp's α, Adadelta's ρ, Newton's damping
+    λ; None for the rest (GD, SGD, ASGD, AdaGrad, Adafactor, Rprop, L-BFGS: η alone)."""
     spec = get_spec(optimizer)
     hps = {h.name: h for h in spec.hyperparams}
     momentum = hps.get("momentum")

@@ -60,6 +60,7 @@ def test_keys_are_the_optimizers_numbers_and_pair_components():
     adam = {k.id: k for k in sweep_keys("adam")}
     assert list(adam) == ["lr", "betas[0]", "betas[1]", "eps", "weight_decay"]
     assert adam["betas[0]"].symbol == "β₁" and adam["lr"].log and adam["eps"].log and not adam["betas[0]"].log
+    assert [k.id for k in sweep_keys("adan")][:4] == ["lr", "betas[0]", "betas[1]", "betas[2]"]  # a triple
 
 
 def test_heatmap_cells_equal_the_engine_sweep_and_single_runs(session, dialog, qtbot):

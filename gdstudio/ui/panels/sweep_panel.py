@@ -81,7 +81,7 @@ MAX_CELLS = 512 * 512
 # ------------------------------------------------------------------------------------- keys
 @dataclass(frozen=True)
 class SweepKey:
-    """A hyperparameter that can vary: a number, or one component of a pair (``betas[0]``)."""
+    """A hyperparameter that can vary: a number, or one number of a pair or triple (``betas[0]``)."""
 
     spec: HyperParam
     index: int | None = None
@@ -129,13 +129,13 @@ class SweepKey:
 
 
 def sweep_keys(optimizer: str) -> list[SweepKey]:
-    """The keys of ``optimizer`` that a sweep can vary: its numbers and each number of its pairs."""
+    """The keys of ``optimizer`` that a sweep can vary: its numbers and each number of its pairs and triples."""
     keys: list[SweepKey] = []
     for hp in get_spec(optimizer).hyperparams:
         if hp.kind == "float":
             keys.append(SweepKey(hp))
-        elif hp.kind == "pair":
-            keys.extend(SweepKey(hp, i) for i in range(2))
+        elif hp.kind in ("pair", "triple"):
+            keys.extend(SweepKey(hp, i) for i in range(2 if hp.kind == "pair" else 3))
     return keys
 
 
