@@ -258,3 +258,13 @@ def test_every_formula_is_balanced_and_ends_with_the_values(name: str) -> None:
     assert depth == 0, latex
     last = latex.splitlines()[-1]
     assert last.startswith("&") and ("\\eta = " in last or name == "newton"), last
+
+
+def test_rmsprop_and_adagrad_formulas_follow_their_switches() -> None:
+    settings: tuple[dict[str, Any], ...] = ({}, {"centered": True, "momentum": 0.5})
+    plain, centered = (get_spec("rmsprop").create(hp).update_latex() for hp in settings)
+    assert r"\bar g" not in plain and "b_t" not in plain
+    assert r"\bar g_t^2" in centered and r"b_t &\leftarrow \gamma" in centered
+    decayed = get_spec("adagrad").create({"lr_decay": 0.1, "weight_decay": 0.2}).update_latex()
+    assert r"\tilde\eta_t" in decayed and r"\lambda\theta" in decayed
+    assert r"\tilde\eta" not in get_spec("adagrad").create().update_latex()

@@ -52,6 +52,20 @@ class Adagrad(Optimizer[AdagradParams]):
     def _buffers(self) -> dict[str, Real]:
         return {"sum": self.hp.initial_accumulator_value}
 
+    def update_latex(self) -> str:
+        """The decayed rate only if δ ≠ 0, weight decay only if λ ≠ 0."""
+        hp = self.hp
+        lines = []
+        if common.nonzero(hp.weight_decay):
+            lines.append(r"g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}")
+        lines.append(r"s_t &\leftarrow s_{t-1} + g_t^2 \quad (s_0 = \text{initial accumulator value})")
+        if common.nonzero(hp.lr_decay):
+            lines += [r"\tilde\eta_t &= \frac{\eta}{1 + (t-1)\,\delta}",
+                      r"\theta_t &\leftarrow \theta_{t-1} - \tilde\eta_t \frac{g_t}{\sqrt{s_t} + \epsilon}"]
+        else:
+            lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta \frac{g_t}{\sqrt{s_t} + \epsilon}")
+        return " \\\\\n".join([*lines, self.values_latex()])
+
     def _update(self, hp: AdagradParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
         g = common.decay(g, p, hp.weight_decay)

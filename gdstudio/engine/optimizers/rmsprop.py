@@ -68,6 +68,24 @@ class RMSprop(Optimizer[RMSpropParams]):
             names["grad_avg"] = 0.0
         return names
 
+    def update_latex(self) -> str:
+        """Centered or not, with momentum or not, weight decay only if non-zero."""
+        hp = self.hp
+        lines = []
+        if common.nonzero(hp.weight_decay):
+            lines.append(r"g_t &\leftarrow \nabla f(\theta_{t-1}) + \lambda\theta_{t-1}")
+        lines.append(r"v_t &\leftarrow \alpha v_{t-1} + (1-\alpha)\, g_t^2")
+        if hp.centered:
+            lines += [r"\bar g_t &\leftarrow \alpha \bar g_{t-1} + (1-\alpha)\, g_t",
+                      r"r_t &= \sqrt{v_t - \bar g_t^2} + \epsilon"]
+        else:
+            lines.append(r"r_t &= \sqrt{v_t} + \epsilon")
+        if common.nonzero(hp.momentum):
+            lines += [r"b_t &\leftarrow \gamma b_{t-1} + g_t / r_t", r"\theta_t &\leftarrow \theta_{t-1} - \eta\, b_t"]
+        else:
+            lines.append(r"\theta_t &\leftarrow \theta_{t-1} - \eta\, g_t / r_t")
+        return " \\\\\n".join([*lines, self.values_latex()])
+
     def _update(self, hp: RMSpropParams, p: Array, g: Array, bufs: dict[str, Array], t: int,
                 scalars: dict[str, float], eff: Array | None) -> None:
         lr, alpha, momentum = hp.lr, hp.alpha, hp.momentum
