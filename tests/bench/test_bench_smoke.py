@@ -28,9 +28,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
         ["history.py", "--quick"],
         ["expressions.py", "--quick"],
         ["landscape.py", "--quick"],
+        ["explore.py", "--quick"],
     ],
     ids=["engine", "train", "problem_grids", "ui", "export", "window", "multiples", "tuning", "history",
-         "expressions", "landscape"],
+         "expressions", "landscape", "explore"],
 )
 def test_bench_script_runs(args: list[str]) -> None:
     done = subprocess.run([sys.executable, str(BENCH / args[0]), *args[1:]], capture_output=True, text=True,

@@ -215,6 +215,7 @@ class _Shard:
         if near is not None:
             out.steps_to_minimum[rows[done]] = self.reached[done]
         self.live = ~done
+        self.frozen = int(done.sum())  # rows frozen but still in the arrays
         self._compact(force=True)
 
     # -- evaluations in row groups (data problems sum exactly as one row) -----------------------
@@ -258,9 +259,9 @@ class _Shard:
     def _compact(self, *, force: bool = False) -> None:
         """Drop frozen rows from the arrays (when an eighth of them are frozen, or ``force``)."""
         n = len(self.live)
-        dead = n - int(self.live.sum())
-        if dead == 0 or (not force and dead * 8 < n):
+        if not self.frozen or (not force and self.frozen * 8 < n):
             return
+        self.frozen = 0
         keep = np.flatnonzero(self.live)
         self.rows = self.rows[keep]
         order: Literal["F", "C"] = "F" if self.analytic else "C"
@@ -293,6 +294,7 @@ class _Shard:
         out.evaluations[rows] = self.k  # one gradient per step
         if self.near is not None:
             out.steps_to_minimum[rows] = self.reached[which]
+        self.frozen += int(which.sum())
         self.live &= ~which
 
     def _sumsq(self, e: FloatArray) -> FloatArray:

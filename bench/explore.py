@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Explore benchmark: basin maps and sweeps, thousands of runs in one vectorized call.
+
+Run ``.venv/bin/python bench/explore.py`` (``--rounds K``, ``--quick``). It prints
+
+1. a G² basin map (default 256²) of 500 Adam steps on Himmelblau end to end through the CLI
+   (``gdstudio basins … --format png`` in-process via :func:`gdstudio.cli.main`), against a plain
+   vectorized NumPy loop of the same work (the problem's gradient and torch's Adam update over the
+   whole (G², 2) array, every step, no convergence or divergence tests), for η = 10⁻³ (Adam's
+   default: nothing converges in 500 steps) and η = 0.05 (most starts converge and leave the active
+   set); the engine alone on one core and on all; targets: ≤ 3 s and ≥ 1.5× the plain loop;
+2. a 64 × 64 sweep (η × β₁) of 300 Adam steps on Himmelblau (:func:`gdstudio.engine.explore.sweep`),
+   target ≤ 0.5 s;
+3. the time to the first coarse maps the window shows (32² and 64², 500 steps), target ≤ 100 ms.
+
+Timings: ``time.perf_counter``, best of K rounds, contenders interleaved per round (load from
+other processes hits them alike); the load average is printed: above ~0.7 on this 2-core machine
+expect noisy absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gdstudio.engine.explore.rows as rows_module
+from gdstudio.cli import main
+from gdstudio.engine.explore import basin_map, sweep
+from gdstudio.engine.problems import make_problem
+from gdstudio.engine.runs import RunConfig
+
+
+def best(fn: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def plain_adam(grid: int, steps: int, lr: float) -> np.ndarray:
+    """The same work as a plain NumPy loop: gradient + Adam (torch's arithmetic) over (G², 2)."""
+    problem = make_problem("himmelblau")
+    xs = np.linspace(-5, 5, grid)
+    gx, gy = np.meshgrid(xs, xs)
+    p = np.column_stack([gx.ravel(), gy.ravel()])
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    with np.errstate(all="ignore"):
+        for t in range(1, steps + 1):
+            g = problem.gradient(p)
+            m += (g - m) * (1 - b1)
+            v = v * b2 + (g * (1 - b2)) * g
+            denom = np.sqrt(v) / (1 - b2**t) ** 0.5 + eps
+            p = p - (lr / (1 - b1**t)) * m / denom
+    return p
+
+
+def cli_basins(grid: int, steps: int, lr: float, out: str) -> None:
+    code = main(["basins", "--problem", "himmelblau", "--optimizer", "adam", "--set", f"lr={lr}", "--steps",
+                 str(steps), "--grid", str(grid), "--format", "png", "--out", out])
+    assert code == 0
+
+
+def basins_table(grid: int, steps: int, rounds: int) -> None:
+    print(f"(1) {grid}² basin map, {steps} Adam steps on Himmelblau, s (best of {rounds})")
+    print(f"{'lr':>6s} {'CLI (png)':>10s} {'engine 1 core':>14s} {'engine all':>11s} {'plain loop':>11s} "
+          f"{'plain/CLI':>10s}  targets: CLI ≤ 3 s, plain/CLI ≥ 1.5×")
+    problem = make_problem("himmelblau")
+    workers = rows_module._workers
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "basins.png")
+        for lr in (1e-3, 0.05):
+            config = RunConfig("adam", (0.0, 0.0), {"lr": lr})
+            t_cli = t_plain = t_one = t_all = float("inf")
+            for _ in range(rounds):
+                t_cli = min(t_cli, best(lambda lr=lr: cli_basins(grid, steps, lr, out), 1))
+                t_plain = min(t_plain, best(lambda lr=lr: plain_adam(grid, steps, lr), 1))
+                rows_module._workers = lambda: 1  # type: ignore[assignment]
+                try:
+                    t_one = min(t_one, best(lambda c=config: basin_map(problem, c, None, grid, steps,
+                                                                         detail=False), 1))
+                finally:
+                    rows_module._workers = workers
+                t_all = min(t_all, best(lambda c=config: basin_map(problem, c, None, grid, steps, detail=False), 1))
+            ok = "met" if t_cli <= 3 and t_plain / t_cli >= 1.5 else "NOT met"
+            print(f"{lr:6g} {t_cli:10.3f} {t_one:14.3f} {t_all:11.3f} {t_plain:11.3f} {t_plain / t_cli:9.2f}×  {ok}")
+
+
+def sweep_table(side: int, steps: int, rounds: int) -> None:
+    problem = make_problem("himmelblau")
+    config = RunConfig("adam", problem.start)
+    vary = [("lr", np.geomspace(1e-4, 1, side)), ("betas[0]", np.linspace(0, 0.99, side))]
+    t = best(lambda: sweep(problem, config, vary, steps), rounds)
+    ok = "met" if t <= 0.5 else "NOT met"
+    print(f"(2) {side}×{side} sweep (lr × betas[0]), {steps} Adam steps: {t:.3f} s  (target ≤ 0.5 s: {0.5 / t:.2f}× "
+          f"the budget, {ok})")
+
+
+def coarse_table(steps: int, rounds: int) -> None:
+    problem = make_problem("himmelblau")
+    config = RunConfig("adam", (0.0, 0.0), {"lr": 0.05})
+    for grid in (32, 64):
+        t = best(lambda g=grid: basin_map(problem, config, None, g, steps), rounds)
+        ok = "met" if t <= 0.1 else "NOT met"
+        print(f"(3) first coarse map {grid}², {steps} steps: {t * 1000:.0f} ms  (target ≤ 100 ms: "
+              f"{0.1 / t:.2f}× the budget, {ok})")
+
+
+def main_bench() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round (a smoke run)")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f}, {len(os.sched_getaffinity(0))} cores")
+    if args.quick:
+        basins_table(32, 50, 1)
+        sweep_table(8, 30, 1)
+        coarse_table(50, 1)
+        return
+    basins_table(256, 500, args.rounds)
+    sweep_table(64, 300, args.rounds)
+    coarse_table(500, args.rounds)
+
+
+if __name__ == "__main__":
+    main_bench()
