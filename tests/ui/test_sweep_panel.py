@@ -238,3 +238,40 @@ def test_measures_recolour_without_recomputing(dialog, qtbot):
         for i, j in zip(*np.nonzero(grid.diverged), strict=True):
             np.testing.assert_allclose(image[j, i], rgba(DIVERGED_COLOR))
     assert dialog.grid is grid
+
+
+def test_a_mini_batch_cell_equals_the_single_run_with_the_runs_seed(qtbot):
+    s = Session()
+    s.set_problem(name="linear-regression")
+    s.replace_runs([RunConfig("sgd", (0.5, -0.5), {"lr": 0.01}, batch_size=2, seed=7)])
+    d = SweepDialog(s)
+    qtbot.addWidget(d)
+    grid = compute(d, qtbot, x=("lr", 1e-3, 1.0, 6, True), y=("momentum", 0.0, 0.9, 3, False), steps=40)
+    config = s.selected.config
+    for i, j in [(0, 0), (3, 2), (5, 1)]:
+        hp = {"lr": grid.axes[0].values[i], "momentum": grid.axes[1].values[j]}
+        run = Run(s.problem, config.with_(hyperparameters=hp)).run(40)
+        if run.status is Status.DIVERGED:
+            assert grid.diverged[i, j]
+        else:
+            assert grid.final_loss[i, j] == run.history.loss[-1]  # the same batches: bit for bit
+            assert grid.best_loss[i, j] == run.history.loss.min()
+
+
+def test_a_sweep_of_another_problem_is_not_applied(session, dialog, qtbot):
+    compute(dialog, qtbot, x=("lr", 1e-4, 1e-3, 3, True), y=None, steps=10)
+    session.set_problem(name="himmelblau")
+    before = session.to_dict()
+    assert not dialog.apply_cell((1,))
+    assert session.to_dict() == before and "problem changed" in dialog.message.text()
+
+
+def test_a_sweep_too_large_for_memory_says_how_large_fits(dialog, monkeypatch):
+    import gdstudio.engine.explore.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 << 20)  # 1 MiB
+    dialog.set_axis(0, "lr", 1e-4, 1e-1, 200, True)
+    dialog.set_axis(1, "momentum", 0.0, 0.9, 200)
+    dialog.compute()
+    text = dialog.message.text()
+    assert not dialog.busy and "200×200 sweep needs" in text and "fits" in text

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gdstudio.engine.explore import STATUS_NAMES, Cancelled, sweep
+from gdstudio.engine.explore import STATUS_NAMES, Cancelled, check_memory, sweep
 from gdstudio.engine.hyperparams import HyperParam, format_value
 from gdstudio.engine.optimizers.registry import get_spec
 from gdstudio.engine.runs import RunConfig
@@ -166,6 +166,8 @@ class SweepGrid:
     status: np.ndarray  # "ok" / "converged" / "diverged"
     #: L(start): the loss colour scale tops out there (a cell that ends above it failed to descend).
     start_loss: float = math.nan
+    #: The problem swept (a click applies the cell only while the session still shows it).
+    problem: Any = None
 
     @property
     def diverged(self) -> np.ndarray:
@@ -554,9 +556,11 @@ class SweepDialog(QDialog):
             return
         try:
             axes = self.axes()
-            cells = int(np.prod([len(a.values) for a in axes]))
+            shape = tuple(len(a.values) for a in axes)
+            cells = int(np.prod(shape))
             if cells > MAX_CELLS:
                 raise ValueError(f"Invalid grid: {cells} cells (at most {MAX_CELLS})")
+            check_memory(shape, self.session.problem.dim, e.config.optimizer, what="sweep")
             spec = get_spec(e.config.optimizer)
             resolved = spec.resolve(e.config.hyperparameters)
             for axis in axes:  # the ends must be valid values of the key
@@ -607,7 +611,7 @@ class SweepDialog(QDialog):
             return
         data: dict[str, np.ndarray] = result  # type: ignore[assignment]
         self.show_grid(SweepGrid(entry_id, config, axes, steps, data["final_loss"], data["best_loss"],
-                                 data["steps"], data["status"], start_loss))
+                                 data["steps"], data["status"], start_loss, problem))
 
     def show_grid(self, grid: SweepGrid) -> None:
         self.grid = grid
@@ -643,6 +647,9 @@ class SweepDialog(QDialog):
         marker_pen = "#FFFFFF" if len(grid.axes) == 2 else pg.getConfigOption("foreground")
         self.marker.setPen(pg.mkPen(marker_pen, width=2))
         self.x_axis.set_log(x.log)
+        self.plot.setTitle(f"Run {grid.entry_id} · {get_spec(grid.config.optimizer).title} · "
+                           f"{grid.steps_budget} steps from ({', '.join(f'{v:g}' for v in grid.config.start)})",
+                           size="9pt")
         self.plot.setLabel("bottom", f"{x.key.symbol}  ({x.key.id})")
         legend = [f"<span style='color:{DIVERGED}'>■</span> diverged"]
         if len(grid.axes) == 2:
@@ -781,6 +788,9 @@ class SweepDialog(QDialog):
             e: RunEntry = self.session.entry(grid.entry_id)
         except (KeyError, ValueError):
             self._say(f"Run {grid.entry_id} is gone: compute a new sweep.", error=True)
+            return False
+        if grid.problem is not None and grid.problem is not self.session.problem:
+            self._say("The problem changed since this sweep: compute it again.", error=True)
             return False
         if e.config.optimizer != grid.config.optimizer:
             self._say(f"Run {grid.entry_id} changed its optimizer: compute a new sweep.", error=True)
