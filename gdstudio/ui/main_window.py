@@ -120,9 +120,6 @@ class MainWindow(QMainWindow):
         self._problem_key: tuple[object, ...] | None = None  # the problem the status line and docks describe
         self._shown_panes: tuple[bool, bool, bool] | None = None  # contour, 3-D, small multiples
         self._presentation: tuple[Any, ...] | None = None  # what presentation mode hid, to restore
-        self.race_work = Background(self, name="gdstudio-race")  # tuning η for Race all
-        self.race_work.done.connect(self._on_race_tuned)
-        self.race_work.failed.connect(self._on_race_failed)
         self.load_work = Background(self, name="gdstudio-load")  # preparing a long session
         self.load_work.progress.connect(self._on_load_progress)
         self.load_work.done.connect(self._on_load_done)
@@ -794,42 +791,18 @@ class MainWindow(QMainWindow):
             self.session.remove_run(self.session.selected_id)
 
     def race_all(self) -> None:
-        """Tune η for every optimizer off the UI thread, then replace the runs on the UI thread."""
-        s = self.session
-        s.set_playing(False)
-        sel = s.selected
-        start = tuple(sel.config.start) if sel is not None else tuple(s.problem.start)
-        self.race_work.start(lambda _job: s.plan_race(start), context=(s.problem, start))
-        self.action_set.refresh()  # Race all is disabled while tuning
-        QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
-        self.show_status(f"Tuning η for {len(RACE_OPTIMIZERS)} optimizers from {start}…")
+        """Race all…: the fair-race dialog (optimizers, budget, tuning; it tunes on a worker)."""
+        from gdstudio.ui.fair_race_dialog import open_fair_race
+
+        open_fair_race(self)
 
     @property
     def racing(self) -> bool:
-        """Race all is tuning η off the UI thread."""
-        return self.race_work.busy
+        """The fair-race dialog is tuning off the UI thread."""
+        from gdstudio.ui.fair_race_dialog import FairRaceDialog
 
-    def _race_ended(self) -> None:
-        QApplication.restoreOverrideCursor()
-        self.action_set.refresh()
-
-    def _on_race_failed(self, _job: Job, exc: object) -> None:
-        self._race_ended()
-        self.show_error("Race all", f"Tuning failed: {exc}")
-
-    def _on_race_tuned(self, job: Job, result: object) -> None:
-        self._race_ended()
-        s = self.session
-        problem, start = job.context
-        if s.problem is not problem:
-            self.show_status("The problem changed while tuning: race cancelled")
-            return
-        try:
-            ids = s.replace_runs(result)  # type: ignore[arg-type]
-        except ValueError as exc:
-            self.show_error("Race all", str(exc))
-            return
-        self.show_status(f"Racing {len(ids)} optimizers from {start}, each with its best η: press Space")
+        dialog = self.findChild(FairRaceDialog, "fair_race_dialog")
+        return dialog is not None and dialog.busy
 
     # ================================================================== View
     @property
@@ -958,9 +931,8 @@ class MainWindow(QMainWindow):
             pass  # closing must never fail; the next launch falls back to the default
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.exports.cancel()  # a running export leaves no partial file
-        if QApplication.overrideCursor() is not None and self.racing:
-            QApplication.restoreOverrideCursor()
-        self.race_work.close(5000)
+        for worker in self.findChildren(Background):  # a fair race or a sweep still computing
+            worker.cancel()
         self.cancel_loading()
         self.load_work.close(5000)
         if self.training_lab is not None:

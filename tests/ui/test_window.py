@@ -17,7 +17,7 @@ import gdstudio_window_fixtures as wf  # registered by conftest.py, which also p
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.runs import RunConfig, Status
@@ -25,6 +25,7 @@ from gdstudio.model.presets import list_presets, preset_document
 from gdstudio.model.session import RACE_OPTIMIZERS
 from gdstudio.ui.actions import ACTIONS, DOCKS, ActionId
 from gdstudio.ui.export_dialog import ImageDialog, TrajectoryDialog, VideoExportDialog
+from gdstudio.ui.fair_race_dialog import FairRaceDialog
 from gdstudio.ui.panels.runs_panel import COLUMNS
 
 settle = wf.settle
@@ -317,20 +318,25 @@ def test_typed_function_errors_show_inline(shared_studio, qtbot):
 
 # ------------------------------------------------------------------------------ race
 def test_race_all_tunes_off_the_ui_thread(shared_studio, qtbot):
-    from gdstudio.engine.tuning import tune_lr
+    from gdstudio.engine.explore import fair_race
 
     w = shared_studio
     start = w.session.selected.config.start
-    w.actions["race_all"].trigger()
+    w.actions["race_all"].trigger()  # the fair-race dialog; its Race tunes on a worker
+    dialog = w.findChild(FairRaceDialog, "fair_race_dialog")
+    assert dialog.isVisible() and dialog.chosen() == list(RACE_OPTIMIZERS)
+    dialog.race_button.click()
     assert w.racing  # returned before the tuning finished
     qtbot.waitUntil(lambda: not w.racing, timeout=60_000)
+    dialog.close()
+    w.session.set_playing(False)
     settle(qtbot, w)
     runs = w.session.runs
     assert [e.config.optimizer for e in runs] == list(RACE_OPTIMIZERS)
     assert all(e.config.start == start for e in runs)
     adam = next(e for e in runs if e.config.optimizer == "adam")
-    expected = tune_lr(w.session.problem, RunConfig("adam", start))
-    assert adam.config.hyperparameters["lr"] == expected
+    [expected] = fair_race(w.session.problem, [RunConfig("adam", start)], 150)
+    assert adam.config.hyperparameters["lr"] == expected.tuned["lr"]
     assert w.panels["runs"].model.rowCount() == len(RACE_OPTIMIZERS)
 
 
@@ -455,8 +461,18 @@ def _run_count_changes_by(delta):
     return prepare
 
 
-def _prepare_race(w, _ctx):
-    return lambda: [e.config.optimizer for e in w.session.runs] == list(RACE_OPTIMIZERS)
+def _opens_child(type_name, object_name):
+    def prepare(w, _ctx):
+        def check():
+            from gdstudio.ui.fair_race_dialog import FairRaceDialog
+            from gdstudio.ui.panels.sweep_panel import SweepDialog
+
+            dialog = w.findChild({"fair": FairRaceDialog, "sweep": SweepDialog}[type_name], object_name)
+            return dialog is not None and dialog.isVisible()
+
+        return check
+
+    return prepare
 
 
 def _prepare_log_scale(w, _ctx):
@@ -565,7 +581,8 @@ ACTION_EFFECTS = {
     "add_run": _run_count_changes_by(+1),
     "duplicate_run": _run_count_changes_by(+1),
     "remove_run": _run_count_changes_by(-1),
-    "race_all": _prepare_race,
+    "race_all": _opens_child("fair", "fair_race_dialog"),
+    "sweep": _opens_child("sweep", "sweep_dialog"),
     "log_loss": _toggles("log_loss"),
     "show_gradient": _toggles("show_gradient"),
     "show_velocity": _toggles("show_velocity"),
@@ -618,6 +635,10 @@ def test_every_action_triggers(shared_studio, qtbot, monkeypatch, request, tmp_p
             box.close()
     if w.training_lab is not None:
         w.training_lab.close()
+    for name in ("fair_race_dialog", "sweep_dialog"):
+        child = w.findChild(QWidget, name)
+        if child is not None:
+            child.close()
     if action.isCheckable() and action_id not in ("play", "layout_side_by_side"):
         action.trigger()  # and back
         settle(qtbot, w)
