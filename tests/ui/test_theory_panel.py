@@ -142,6 +142,11 @@ def test_heavy_ball_curves_use_the_companion_matrix_rate(panel_on):
     # ρ = |root| of z² − (1 + γ − ηλ)z + γ: complex roots here, so ρ = √γ for both directions
     assert panel.rates.tolist() == pytest.approx([math.sqrt(0.9)] * 2)
     assert "heavy ball" in panel.note.text()
+    for i in range(2):  # the rate drawn through the error at the step shown
+        measured, pred = panel.measured[i].yData, panel.predicted[i].yData
+        assert pred[-1] == pytest.approx(measured[-1], rel=1e-12)
+        assert np.isnan(pred[:15]).all()  # drawn over the last half
+        np.testing.assert_allclose(pred[16:] / pred[15:-1], math.sqrt(0.9), rtol=1e-12)
     adam = session_on("rotated-bowl", "adam", lr=0.1)
     other = panel_on(adam)
     adam.forward(10)

@@ -63,6 +63,14 @@ def _sub(i: int) -> str:
     return str(i).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
+class _ErrorPlot(pg.PlotWidget):
+    """The error curves: a modest preferred height, so the scrolled panel fits its dock and the plot
+    takes the room that is left (a wrapped label makes the scroll area size by preferred heights)."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 160)
+
+
 class TheoryPanel(QWidget):
     """The dock's widget. ``contour`` (the window's ContourView, or None) receives the eigen-axes."""
 
@@ -103,9 +111,9 @@ class TheoryPanel(QWidget):
         self.note.setObjectName("theory_note")
         self.note.setWordWrap(True)
 
-        self.plot = pg.PlotWidget()
+        self.plot = _ErrorPlot()
         self.plot.setObjectName("theory_errors")
-        self.plot.setMinimumHeight(190)
+        self.plot.setMinimumHeight(160)
         pi = self.plot.getPlotItem()
         pi.setLogMode(False, True)
         pi.showGrid(True, True, alpha=0.25)
@@ -240,7 +248,7 @@ class TheoryPanel(QWidget):
 
     def _set_header(self, quadratic: bool, e: RunEntry | None, head: np.ndarray | None) -> None:
         if quadratic:
-            text = f"<b>Quadratic surface</b>: one Hessian everywhere ({html.escape(self.session.problem.name)})"
+            text = "<b>Quadratic surface</b>: one Hessian everywhere"
         elif self.analysis is not None or isinstance(self.centre, np.ndarray):
             where = self.centre if self.analysis is None else np.array(self.analysis.point)
             whose = (f"the head of Run {e.id}" if e is not None and head is not None and np.isfinite(head).all()
@@ -269,13 +277,15 @@ class TheoryPanel(QWidget):
                 rows.append(f"<span style='color:{color}'>■</span> λ{_sub(i + 1)} = {_n(float(lam))}, "
                             f"q{_sub(i + 1)} = {_vec(vectors[:, i])}")
         if a is not None:
+            pad = "&nbsp;" * 4
             rows += [
                 f"κ = λmax/λmin = <b>{_n(a.condition_number)}</b>",
-                f"<b>GD</b>: stable for η &lt; 2/λmax = {_n(a.gd_max_stable_lr)}; optimal η* = 2/(λmin+λmax) = "
-                f"<b>{_n(a.gd_optimal_lr)}</b>, rate (κ−1)/(κ+1) = <b>{_n(a.gd_rate)}</b> per step",
-                f"<b>Momentum</b> (heavy ball): η* = (2/(√λmax+√λmin))² = <b>{_n(a.momentum_optimal_lr)}</b>, "
-                f"γ* = ((√κ−1)/(√κ+1))² = <b>{_n(a.momentum_optimal)}</b>, rate (√κ−1)/(√κ+1) = "
-                f"<b>{_n(a.momentum_rate)}</b> per step",
+                f"<b>GD</b>: stable for η &lt; 2/λmax = {_n(a.gd_max_stable_lr)}",
+                f"{pad}optimal η* = 2/(λmin+λmax) = <b>{_n(a.gd_optimal_lr)}</b>",
+                f"{pad}rate (κ−1)/(κ+1) = <b>{_n(a.gd_rate)}</b> per step",
+                f"<b>Momentum</b> (heavy ball): η* = (2/(√λmax+√λmin))² = <b>{_n(a.momentum_optimal_lr)}</b>",
+                f"{pad}γ* = ((√κ−1)/(√κ+1))² = <b>{_n(a.momentum_optimal)}</b>",
+                f"{pad}rate (√κ−1)/(√κ+1) = <b>{_n(a.momentum_rate)}</b> per step",
             ]
         if self.failure is not None:
             text = self.failure[:1].upper() + self.failure[1:]
@@ -306,7 +316,13 @@ class TheoryPanel(QWidget):
             self.measured[i].setData(steps, y)
             self.legend.addItem(self.measured[i], f"q{_sub(i + 1)} measured")
             if self.rates is not None:
-                pred = predicted_errors(errors[0], a.eigenvalues, k, lr, gamma, nesterov=nesterov)[:, i]
+                if gamma == 0:  # GD: exactly |eᵢ(0)|·ρᵢᵏ
+                    pred = predicted_errors(errors[0], a.eigenvalues, k, lr, gamma, nesterov=nesterov)[:, i]
+                else:  # momentum's transient (a factor k at a double root): the rate through the step shown,
+                    # over the last half (the slope to compare; earlier it would only stretch the axis)
+                    with np.errstate(all="ignore"):
+                        pred = errors[k, i] * float(self.rates[i]) ** (steps - k)
+                    pred[: k // 2] = np.nan
                 self.predicted[i].setData(steps, np.where(pred > 0, pred, np.nan))
                 self.legend.addItem(self.predicted[i], f"predicted ρ{_sub(i + 1)} = {_n(float(self.rates[i]))}")
         self.note.setText(f"Run {e.id} ({html.escape(e.label)}): {why}")
@@ -333,9 +349,12 @@ class TheoryPanel(QWidget):
         lr, gamma = self._rule(e)
         nesterov = bool(hp["nesterov"])
         rates = step_rates(a.eigenvalues, lr, gamma, nesterov=nesterov)
-        name = "GD: ρᵢ = |1 − ηλᵢ|" if gamma == 0 else (
-            "NAG: ρᵢ from its 2×2 iteration matrix" if nesterov else "heavy ball: ρᵢ from its 2×2 iteration matrix")
-        return rates, f"dashed: the predicted |eᵢ(0)|·ρᵢᵏ ({name})"
+        if gamma == 0:
+            return rates, "dashed: the predicted |eᵢ(0)|·ρᵢᵏ, ρᵢ = |1 − ηλᵢ| (GD)"
+        rule = "NAG" if nesterov else "heavy ball"
+        return rates, (f"dashed: the predicted rate ρᵢᵏ ({rule}: ρᵢ the spectral radius of its 2×2 iteration matrix) "
+                       "through the error at the step shown; at a double root a factor k makes the measured slope "
+                       "approach it slowly")
 
     def _show_axes(self) -> None:
         show = (self.isVisible() and self.eigen is not None and self.centre is not None
