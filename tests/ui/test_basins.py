@@ -18,7 +18,14 @@ from gdstudio.engine.explore import DIVERGED, basin_map
 from gdstudio.engine.problems.registry import make_problem
 from gdstudio.engine.runs import RunConfig
 from gdstudio.ui.colormaps import hex_to_rgba
-from gdstudio.ui.panels.basins_panel import BasinRequest, compute_levels, level_strides, panel_of
+from gdstudio.ui.panels.basins_panel import (
+    BasinCompare,
+    BasinRequest,
+    BasinsPanel,
+    compute_levels,
+    level_strides,
+    panel_of,
+)
 from gdstudio.ui.views.basins import (
     DIVERGED_COLOR,
     DIVERGED_HATCH,
@@ -288,3 +295,28 @@ def test_compare_optimizers_shows_one_map_per_run(basins, qtbot):
         np.testing.assert_array_equal(grid.minimum, ref.minimum)
         np.testing.assert_array_equal(image.image, basin_rgba(grid, "minimum")[0])
     window.close()
+
+
+def test_a_closed_window_with_a_basin_map_is_freed_without_the_garbage_collector(qtbot, studio_settings):
+    import gc
+
+    from gdstudio.ui.main_window import MainWindow
+
+    w = wf.make_window(qtbot, studio_settings)
+    panel = panel_ready(w, qtbot)
+    w.actions["basin_map"].trigger()
+    wait_map(qtbot, panel)
+    panel.open_compare()
+    w.close()  # while the compare window computes
+    w.deleteLater()
+    del w, panel
+    qtbot.wait(20)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        # Qt objects only (pure data such as a cancelled job's traceback may sit in a cycle harmlessly)
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (MainWindow, BasinsPanel, BasinCompare))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []

@@ -243,16 +243,13 @@ def _number(v: float) -> str:
 # ------------------------------------------------------------------------------------ the panel
 class BasinsPanel(QWidget):
     """The dock's widget: overlay on/off, colour mode, grid, steps, opacity, compute / cancel,
-    progress, legend and "Compare optimizers…". ``window`` is the studio window (its ``session``,
-    ``contour`` and ``show_status``)."""
+    progress, legend and "Compare optimizers…", for a session and the window's contour view."""
 
-    def __init__(self, session: Session, contour: Any, show_status: Callable[[str], object] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, contour: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("basins_panel")
         self.session = session
         self.contour = contour
-        self._status_fn = show_status
         self.overlay = BasinOverlay(contour, on_pixel=self._pixel_clicked)
         # A fresh thread per request (daemon): it starts at the UI's priority, whatever an earlier one lowered.
         self.work = Background(self, daemon=True, name="gdstudio-basins")
@@ -544,8 +541,10 @@ class BasinsPanel(QWidget):
         self.work.close(5000)
         if self.compare is not None:
             self.compare.close()
+            self.compare = None
         self._subs.disconnect_all()
         self.overlay.detach()
+        self.overlay.on_pixel = None  # no reference cycle is left for the garbage collector
 
 
 # ------------------------------------------------------------------------------------ compare
@@ -698,7 +697,7 @@ def panel_of(window: Any) -> BasinsPanel:
     before the docks exist; the dock factory then takes the same panel)."""
     panel = window.findChild(BasinsPanel, "basins_panel")
     if panel is None:
-        panel = BasinsPanel(window.session, window.contour, getattr(window, "show_status", None), parent=window)
+        panel = BasinsPanel(window.session, window.contour, parent=window)
     return panel  # type: ignore[no-any-return]
 
 
