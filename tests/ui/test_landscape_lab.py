@@ -56,7 +56,7 @@ def test_show_landscape_computes_on_a_worker_and_opens_it_in_the_studio(lab, qtb
     data = blocker.args[0]
     s = shared_studio.session
     assert s.problem.name == "landscape" and s.problem_settings.landscape == data
-    assert [e.label for e in s.runs] == ["sgd", "momentum", "adam"]
+    assert [e.label for e in s.runs] == ["SGD η=0.01", "Momentum η=0.01", "Adam η=0.001"]  # the lab's legend
     assert [e.color for e in s.runs] == [r.color for r in lab.optimizers.rows]
     assert all(isinstance(e.run, RecordedRun) for e in s.runs)
     assert s.position == s.computed_steps == 8  # every path whole: iterations 0, 5, …, 40
@@ -66,9 +66,9 @@ def test_show_landscape_computes_on_a_worker_and_opens_it_in_the_studio(lab, qtb
     ref = compute_landscape(load_dataset("digits", seed=0), list(req.entries), req.config, OPTIONS)
     np.testing.assert_array_equal(data.loss, ref.loss)
     np.testing.assert_array_equal(data.a, ref.axis_a)
-    for path in data.paths:
-        np.testing.assert_array_equal(path.points, ref.paths[path.label])
-        np.testing.assert_array_equal(path.loss, ref.path_loss[path.label])
+    for path, label in zip(data.paths, ref.labels, strict=True):
+        np.testing.assert_array_equal(path.points, ref.paths[label])
+        np.testing.assert_array_equal(path.loss, ref.path_loss[label])
     np.testing.assert_array_equal(s.runs[2].run.history.loss, ref.path_loss["adam"])  # the true loss
     assert not lab.landscape_cancel.isVisible() and lab.landscape_action.isEnabled()
     assert "Opened the landscape in the studio" in lab.status.text()

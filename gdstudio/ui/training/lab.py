@@ -877,8 +877,10 @@ class TrainingLab(QMainWindow):
         cached = self._dataset_cache
         if cached is None or cached[0] != dataset_key(request.dataset, request.config.seed):
             raise ValueError("The comparison's images are no longer loaded: press Start again, then Show landscape")
-        colors = tuple(r.color for r in self.optimizers.rows)
-        return LandscapeRequest(cached[1], tuple(request.entries), request.config, options, result, colors)
+        drawn = self.curves.data  # the legend of the comparison (the rows may have changed since)
+        colors = tuple(drawn.colors) if drawn is not None else tuple(r.color for r in self.optimizers.rows)
+        titles = tuple(drawn.titles) if drawn is not None and len(drawn.titles) == len(request.entries) else ()
+        return LandscapeRequest(cached[1], tuple(request.entries), request.config, options, result, colors, titles)
 
     def show_landscape(self, options: Any = None) -> bool:
         """Ask for the plane (or use ``options``, a LandscapeOptions), then compute it on a worker

@@ -14,7 +14,7 @@ undoable command, like File → New), every path in the lab's colour for that op
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -60,6 +60,7 @@ class LandscapeRequest:
     options: Any  # gdstudio.train.landscape.LandscapeOptions
     result: CompareResult | None
     colors: tuple[str, ...]
+    titles: tuple[str, ...] = ()  # the lab's legend texts ("Adam η=0.001"), one per entry: the paths' labels
 
 
 class LandscapeDialog(QDialog):
@@ -110,6 +111,10 @@ class LandscapeDialog(QDialog):
         self.every.setValue(0)
         self.every.setToolTip("K: record every optimizer's weights every K iterations (auto: about 100 records)")
         form.addRow("plane", self.plane)
+        self.plane_text = QLabel()
+        self.plane_text.setObjectName("landscape_plane_text")
+        self.plane_text.setWordWrap(True)
+        form.addRow(self.plane_text)
         self.center_label = QLabel("centred on")
         form.addRow(self.center_label, self.center)
         self.ends_label = QLabel("final weights of")
@@ -141,6 +146,7 @@ class LandscapeDialog(QDialog):
 
     def _show_plane(self, *_args: object) -> None:
         plane = self.plane.currentData()
+        self.plane_text.setText(dict(PLANE_TEXTS).get(plane, ""))
         for w in (self.center_label, self.center):
             w.setVisible(plane == "random")
         for part in (self.ends_label, self.ends):
@@ -187,7 +193,11 @@ def compute(request: LandscapeRequest, job: Job) -> LandscapeData:
     else:
         landscape = ls.compute_landscape(request.dataset, list(request.entries), request.config, request.options,
                                          progress=progress, cancel=job.cancel_event)
-    return landscape_data(landscape, {e.label: e.optimizer for e in request.entries})
+    data = landscape_data(landscape, {e.label: e.optimizer for e in request.entries})
+    titles = dict(zip((e.label for e in request.entries), request.titles, strict=False))
+    if len(request.titles) == len(request.entries) and len(set(request.titles)) == len(request.titles):
+        data = replace(data, paths=tuple(replace(p, label=titles.get(p.label, p.label)) for p in data.paths))
+    return data
 
 
 class LandscapeJob(QObject):
