@@ -130,7 +130,7 @@ def test_error_curves_are_the_projections_and_gd_matches_its_prediction(panel_on
         np.testing.assert_allclose(pred, e[0, i] * rate ** np.arange(41), rtol=1e-12)
         np.testing.assert_allclose(y, pred, rtol=1e-6)  # GD on a quadratic: the prediction is exact
     assert panel.rates.tolist() == pytest.approx([0.92, 0.6])
-    assert panel.plot.getPlotItem().getAxis("left").logMode
+    assert panel.plot.getPlotItem().getAxis("left").logMode and panel.plot.isVisible()
     assert "|1 − ηλᵢ|" in panel.note.text()
 
 
@@ -172,7 +172,8 @@ def test_local_analysis_at_the_head_and_no_optimum_where_not_convex(panel_on):
     a = panel.analysis
     assert a is not None and not a.quadratic and a.point == (1.0, 1.0)
     assert a.condition_number == pytest.approx(analyze(s.problem, (1.0, 1.0)).condition_number)
-    assert "error curves need a quadratic" in panel.note.text().lower()
+    assert "error curves need a convex quadratic" in panel.note.text().lower()
+    assert not panel.plot.isVisible()  # no empty plot
 
 
 def test_typed_quadratic_is_detected_in_the_panel(panel_on):

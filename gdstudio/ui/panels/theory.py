@@ -141,6 +141,7 @@ class TheoryPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.note)
         layout.addWidget(self.plot, 1)
+        layout.addStretch(0)  # takes the room when there are no curves (the plot is hidden)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidget(body)
         self.scroll_area.setWidgetResizable(True)
@@ -297,9 +298,11 @@ class TheoryPanel(QWidget):
         for item in (*self.measured, *self.predicted):
             item.setData([], [])
         self.legend.clear()
+        self.plot.setVisible(a is not None and a.quadratic and e is not None and e.run is not None
+                             and len(e.run.history) > 0)
         if a is None or not a.quadratic:
-            self.note.setText("Error curves need a quadratic surface (one Hessian): here the analysis is local."
-                              if a is not None else "")
+            self.note.setText("Error curves need a convex quadratic surface (one Hessian, one minimum)."
+                              if self.eigen is not None else "")
             return
         if e is None or e.run is None or not len(e.run.history):
             self.note.setText("Select a run to see its error along each eigenvector.")
