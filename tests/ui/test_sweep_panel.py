@@ -275,3 +275,17 @@ def test_a_sweep_too_large_for_memory_says_how_large_fits(dialog, monkeypatch):
     dialog.compute()
     text = dialog.message.text()
     assert not dialog.busy and "200×200 sweep needs" in text and "fits" in text
+
+
+def test_the_session_outlives_a_closed_window(session, qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    parent = QWidget()
+    d = SweepDialog(session, parent)
+    d.refresh()
+    parent.deleteLater()
+    qtbot.wait(20)
+    session.replace_runs([RunConfig("adam", START)])  # the dialog is gone: nothing to refresh, no error
+    session.select(session.runs[0].id)
+    assert len(session.runs) == 1
+    del d

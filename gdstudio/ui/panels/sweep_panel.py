@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -445,10 +446,12 @@ class SweepDialog(QDialog):
 
     # ---------------------------------------------------------------- the run
     def _on_selected(self, *_args: object) -> None:
-        self.refresh()
+        if shiboken6.isValid(self):  # the window (its parent) may be gone while the session lives on
+            self.refresh()
 
     def _on_runs(self, *_args: object) -> None:
-        self.refresh()
+        if shiboken6.isValid(self):
+            self.refresh()
 
     def refresh(self) -> None:
         """Follow the selected run: its name, and the keys of its optimizer."""
