@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             if self.width() < 1500:  # a small screen: the views keep the width (View → Panels opens it)
                 inspector.hide()
             else:
-                self.resizeDocks([inspector], [330], Qt.Orientation.Horizontal)
+                self.resizeDocks([inspector], [360], Qt.Orientation.Horizontal)
 
     # ================================================================== construction
     def _make_dock(self, spec: DockSpec) -> QDockWidget:

@@ -39,7 +39,7 @@ __all__ = [
     "stages_of",
 ]
 
-COLORS = {"gradient": "#FFFFFF", "old": "#FF5CCB", "scaled_grad": "#FFB000", "velocity": "#FF5CCB",
+COLORS = {"gradient": "#FFFFFF", "old": "#FFB3E6", "scaled_grad": "#FFB000", "velocity": "#FF3DBE",
           "direction": "#7FDBFF", "step": "#7CFF5C"}
 STAGE_TITLES = {"gradient": "gradient", "velocity": "velocity", "precondition": "preconditioner",
                 "step": "step", "move": "θ moves"}
@@ -121,11 +121,19 @@ def scales_for(plan: StepPlan, overlay: StepOverlay) -> Scales:
     """Factors that make each family of arrows visible in ``overlay``'s view."""
     grads = [plan.grad] + [v for v in (plan.old_term, plan.grad_term, plan.velocity) if v is not None]
     g = overlay.display_scale(grads)
+    # Every arrow's tip inside the view: −g from its point, −old then −addend tip to tail, −new.
+    origins, vectors = [plan.grad_at], [-plan.grad]
+    if plan.old_term is not None and plan.grad_term is not None and plan.velocity is not None:
+        origins += [plan.theta, plan.theta]  # (the addend joins the two tips: inside when they are)
+        vectors += [-plan.velocity, -plan.old_term]
+    g = overlay.fit_inside(origins, vectors, g)
     d = overlay.display_scale([plan.direction / plan.scale]) if plan.scale is not None else 1.0
+    if plan.scale is not None:
+        d = overlay.fit_inside([plan.theta], [-(plan.direction / plan.scale)], d)
     step = overlay.display_scale([plan.update], fraction=1.0)
     pixel = overlay._pixel()
     step_px = overlay._px_length(plan.update, pixel) if pixel is not None else 0.0
-    step_scale = 1.0 if 18.0 <= step_px <= overlay._max_px() else step
+    step_scale = 1.0 if 18.0 <= step_px <= overlay._max_px() else overlay.fit_inside([plan.theta], [plan.update], step)
     r = 0.45 * overlay._max_px()
     radius = (r * pixel[0], r * pixel[1]) if pixel is not None else (1.0, 1.0)
     return Scales(g, d, step_scale, radius)
@@ -151,22 +159,24 @@ def scene_at(plan: StepPlan, t: float, scales: Scales = Scales()) -> SceneFrame:
             arrows.append(DrawnArrow("gradient", plan.grad_at.copy(), v * p, COLORS["gradient"], plan.grad_label,
                                      dim=past))
             if not past:
-                caption = f"1 · the gradient at {plan.grad_at_label}: g = {_fmt(plan.grad)}"
+                caption = f"the gradient at {plan.grad_at_label}\ng = {_fmt(plan.grad)}"
         elif stage == "velocity":
             assert plan.old_term is not None and plan.grad_term is not None and plan.velocity is not None
             old = -plan.old_term * scales.grad
             add = -plan.grad_term * scales.grad
             new = -plan.velocity * scales.grad
             a, b, c = (_ease(_part(p, j, 3)) if not past else 1.0 for j in range(3))
-            arrows.append(DrawnArrow("old", theta.copy(), old * a, COLORS["old"], plan.old_label, dim=past))
+            arrows.append(DrawnArrow("old", theta.copy(), old * a, COLORS["old"], plan.old_label, width=2.2,
+                                     dim=past, label_at=0.35))
             if b > 0:
                 arrows.append(DrawnArrow("scaled_grad", theta + old, add * b, COLORS["scaled_grad"],
                                          plan.grad_term_label, dim=past))
             if c > 0:
                 arrows.append(DrawnArrow("velocity", theta.copy(), new * c, COLORS["velocity"], plan.velocity_label,
-                                         width=3.4, dim=past))
+                                         width=3.6, dim=past, label_at=1.0))
             if not past:
-                caption = (f"{i + 1} · {plan.old_label} + {plan.grad_term_label} = {plan.velocity_label}: "
+                caption = (f"velocity: old + scaled gradient = new (arrows: −v)\n"
+                           f"{plan.old_label} + {plan.grad_term_label} = {plan.velocity_label}\n"
                            f"{_fmt(plan.old_term)} + {_fmt(plan.grad_term)} = {_fmt(plan.velocity)}")
         elif stage == "precondition":
             assert plan.scale is not None
@@ -178,7 +188,8 @@ def scene_at(plan: StepPlan, t: float, scales: Scales = Scales()) -> SceneFrame:
                 half = np.array(scales.radius) * ((1 - p) * np.ones(2) + p * rel)
                 ellipse = (theta.copy(), half)
                 ellipse_label = f"÷ {plan.scale_label} per axis: x ÷ {plan.scale[0]:.3g}, y ÷ {plan.scale[1]:.3g}"
-                caption = f"{i + 1} · the preconditioner rescales each axis by 1 / {plan.scale_label}"
+                caption = (f"preconditioner: each axis × 1 / {plan.scale_label}\n"
+                           f"x ÷ {plan.scale[0]:.3g}, y ÷ {plan.scale[1]:.3g}")
             arrows.append(DrawnArrow("direction", theta.copy(), (1 - p) * before + p * after, COLORS["direction"],
                                      f"÷ {plan.scale_label}", dim=past))
         elif stage == "step":
@@ -186,12 +197,13 @@ def scene_at(plan: StepPlan, t: float, scales: Scales = Scales()) -> SceneFrame:
             label = "Δθ" if scales.step == 1.0 else f"Δθ (drawn ×{scales.step:.3g})"
             arrows.append(DrawnArrow("step", theta.copy(), v * p, COLORS["step"], label, width=3.4, dim=past))
             if not past:
-                caption = f"{i + 1} · the step: Δθ = {_fmt(plan.update)}"
+                caption = f"the step\nΔθ = {_fmt(plan.update)}"
         elif stage == "move":
             point = theta + plan.update * p
-            caption = f"{i + 1} · θ moves: {_fmt(theta)} → {_fmt(plan.theta_next)}"
+            caption = f"θ moves\n{_fmt(theta)} → {_fmt(plan.theta_next)}"
     title = STAGE_TITLES[stages[current]]
-    return SceneFrame(tuple(arrows), ellipse, ellipse_label, point, f"Slow motion, step {plan.step} · {caption}",
+    head = f"Slow motion · step {plan.step} · stage {current + 1}/{n}\n"
+    return SceneFrame(tuple(arrows), ellipse, ellipse_label, point, head + caption,
                       {"stage": title, "stage_index": current, "stages": stages})
 
 

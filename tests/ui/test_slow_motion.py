@@ -116,7 +116,7 @@ def test_theta_moves_onto_the_next_point(overlay):
     overlay.show_frame(end)
     step = overlay.arrow_segments("step")
     np.testing.assert_allclose(step[0], run.history.points[3], atol=1e-12)
-    assert end.caption.startswith("Slow motion, step 4")
+    assert end.caption.startswith("Slow motion · step 4 · stage 4/4\nθ moves")
     assert "lookahead" in scene_at(plan, 0.5, scales_for(plan, overlay)).caption  # NAG's declared point
 
 

@@ -52,11 +52,13 @@ from gdstudio.ui.status import ThrottledSignal
 from gdstudio.ui.views.step_overlay import StepOverlay
 from gdstudio.ui.widgets.mathtext import latex_to_text
 
-__all__ = ["HOVER_KINDS", "InspectorPanel", "format_value", "inspector_dock", "inspector_of", "plan_from",
-           "symbol_text", "toggle_slow_motion"]
+__all__ = ["HOVER_KINDS", "SHOWN_DIGITS", "InspectorPanel", "format_value", "inspector_dock", "inspector_of",
+           "plan_from", "symbol_text", "toggle_slow_motion"]
 
 #: Which rows draw an arrow when hovered, by role: (kind, sign). −g and −v point downhill, as the
 #: contour's own arrows do; Δθ is drawn as it is.
+#: Significant digits in the table (the copies keep the engine's 6).
+SHOWN_DIGITS = 5
 #: The dock's narrowest width (the panel scrolls sideways below its own minimum).
 MIN_DOCK_WIDTH = 140
 
@@ -69,7 +71,7 @@ HOVER_KINDS: dict[str, tuple[str, float]] = {
 def symbol_text(latex: str) -> str:
     """A row's LaTeX symbol as plain Unicode (``\\texttt{exp\\_avg}`` → exp_avg)."""
     tex = re.sub(r"\\(?:texttt|mathrm|mathbf|operatorname|textrm)\b", r"\\text", latex)
-    tex = tex.replace(r"\vartheta", "ϑ").replace(r"\varepsilon", "ε")
+    tex = tex.replace(r"^{\text{eff}}", "ᵉᶠᶠ").replace(r"\vartheta", "ϑ").replace(r"\varepsilon", "ε")
     return latex_to_text(tex)
 
 
@@ -184,8 +186,9 @@ class InspectorPanel(QWidget):
         self.table.viewport().installEventFilter(self)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)  # one line per quantity (the dock scrolls sideways when narrow)
         self.table.setToolTip("Hover a row: its arrow is highlighted on the contour")
 
         buttons = QHBoxLayout()
@@ -345,7 +348,7 @@ class InspectorPanel(QWidget):
         rows = expl.quantities
         self.table.setRowCount(len(rows))
         for i, q in enumerate(rows):
-            items = (QTableWidgetItem(symbol_text(q.symbol)), QTableWidgetItem(format_value(q.value)),
+            items = (QTableWidgetItem(symbol_text(q.symbol)), QTableWidgetItem(format_value(q.value, SHOWN_DIGITS)),
                      QTableWidgetItem(q.name))
             tip = f"{q.name}: {q.meaning}"
             if q.role is not None:

@@ -36,6 +36,8 @@ MIN_PX = 18.0
 #: … and at most this fraction of the view's smaller side; otherwise it is rescaled (direction kept).
 MAX_FRACTION = 0.35
 _Z = 40  # above the contour's own arrows (20)
+#: Height kept free for the slow-motion caption (four lines) at the top of the view, in pixels.
+CAPTION_PX = 80
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class DrawnArrow:
     label: str = ""
     width: float = 2.6
     dim: bool = False
+    #: Where along the arrow its label sits (0 origin, 1 tip).
+    label_at: float = 0.55
 
     @property
     def tip(self) -> np.ndarray:
@@ -93,11 +97,12 @@ class StepOverlay:
         self._ellipse.setPen(mk_pen("#7FDBFF", 2.0))
         self._ellipse_label = pg.TextItem(color="#7FDBFF", anchor=(0, 0))
         self._point = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("#FFFFFF"), pen=mk_pen("#000000", 1.5))
-        self._caption = pg.TextItem(color="#FFFFFF", anchor=(0, 0), fill=pg.mkBrush(15, 17, 22, 200))
+        self._caption = pg.TextItem(color="#FFFFFF", anchor=(0, 0), fill=pg.mkBrush(15, 17, 22, 170))
         for item in (self._hl_curve, self._hl_label, self._ellipse, self._ellipse_label, self._point, self._caption):
             item.setZValue(_Z)
             plot.addItem(item)
             item.hide()
+        self._caption.setZValue(_Z - 5)  # under the arrows
         self.highlighted: Highlight | None = None
         self.frame: SceneFrame | None = None
         contour.view_box.sigRangeChanged.connect(self._redraw)
@@ -128,6 +133,30 @@ class StepOverlay:
         if not longest > 0:
             return 1.0
         return fraction * self._max_px() / longest
+
+    def fit_inside(self, origins: list[np.ndarray], vectors: list[np.ndarray], scale: float,
+                   margin: float = 0.06) -> float:
+        """``scale``, or smaller, so that every ``origin + scale·vector`` (tip to tail: the vectors
+        are added in turn from each origin) stays inside the view, ``margin`` of its size from the
+        edges (origins outside the view do not constrain)."""
+        (x0, x1), (y0, y1) = self.contour.view_box.viewRange()
+        rect = self.contour.view_box.boundingRect()
+        top = CAPTION_PX / max(1.0, rect.height())  # the caption's strip at the top
+        lo = np.array([x0 + margin * (x1 - x0), y0 + margin * (y1 - y0)])
+        edge = np.array([x1 - margin * (x1 - x0), y1 - margin * (y1 - y0)])
+        hi = np.array([edge[0], edge[1] - top * (y1 - y0)])
+        best = scale
+        for origin, vector in zip(origins, vectors, strict=True):
+            inside = np.all(origin >= [x0, y0]) and np.all(origin <= [x1, y1])
+            if not inside or not np.isfinite(vector).all():
+                continue
+            for axis in range(2):
+                step = vector[axis] * best
+                limit = hi[axis] if origin[axis] < hi[axis] else edge[axis]  # (a start under the caption)
+                room = (limit - origin[axis]) if step > 0 else (origin[axis] - lo[axis])
+                if abs(step) > room > 0:
+                    best *= room / abs(step)
+        return best
 
     # ------------------------------------------------------------------ highlight
     def highlight(self, kind: str, origin: np.ndarray, vector: np.ndarray, label: str) -> bool:
@@ -235,8 +264,8 @@ class StepOverlay:
             if arrow.label and not arrow.dim:
                 label.setColor(arrow.color)
                 label.setText(arrow.label)
-                mid = arrow.origin + 0.55 * arrow.vector
-                label.setPos(float(mid[0]), float(mid[1]))
+                at = arrow.origin + arrow.label_at * arrow.vector
+                label.setPos(float(at[0]), float(at[1]))
                 label.show()
             else:
                 label.hide()
