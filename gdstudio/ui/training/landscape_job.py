@@ -282,7 +282,6 @@ def open_in_studio(window: Any, data: LandscapeData, colors: Sequence[str]) -> b
         window.document_title = "landscape"
         if hasattr(window, "_update_title"):
             window._update_title()
-        window.show_status(f"Network landscape, {data.plane}: {data.note}. Each path is an optimizer's recorded "
-                           "weights; the history shows their true loss")
+        window.show_status(f"Landscape ({data.plane}), {data.note}: the history shows each path's true loss")
 
     return bool(window.load_document(doc, "the landscape", loaded, label="open landscape"))
