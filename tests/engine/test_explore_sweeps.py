@@ -10,6 +10,7 @@ import pytest
 
 from gdstudio.engine.explore import STATUS_NAMES, Cancelled, component_key, fair_race, sweep, sweep_values
 from gdstudio.engine.explore.fair import evaluated_run, with_value
+from gdstudio.engine.optimizers import OPTIMIZERS, get_spec
 from gdstudio.engine.problems import make_problem
 from gdstudio.engine.runs import Run, RunConfig
 from gdstudio.engine.tuning import tune_lr
@@ -164,3 +165,16 @@ def test_fair_race_bad_input() -> None:
         fair_race(problem, [RunConfig("sgd", (0, 0))], 5, budget_kind="seconds")
     with pytest.raises(ValueError, match="candidate values"):
         fair_race(problem, [RunConfig("sgd", (0, 0))], 5, tune=("lr", "momentum"))
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_sweep_cell_equals_its_run(name: str) -> None:
+    """η (and β₁ or the momentum, when the rule has one) as per-row columns, rows converging at
+    different steps (the active set is compacted with its per-row columns and buffers)."""
+    hp = get_spec(name).create({}).hp
+    vary: list[tuple[str, np.ndarray]] = [("lr", np.geomspace(1e-3, 0.5, 5))]
+    if "betas" in hp:
+        vary.append(("betas[0]", np.linspace(0.5, 0.95, 3)))
+    elif "momentum" in hp:
+        vary.append(("momentum", np.linspace(0.1, 0.9, 3)))
+    assert_cells_equal_runs("himmelblau", RunConfig(name, (-0.5, -0.5), tol=1e-3), vary, 60)
