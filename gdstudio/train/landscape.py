@@ -40,6 +40,7 @@ single-threaded BLAS (NumPy releases the GIL in matmul and ufuncs). See bench/la
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -391,6 +392,7 @@ class SurfaceEvaluator:
         # the true label's logit sits at y_i·m + i in a (classes, m) block of m images
         self._label_at = [self.y[lo:hi] * (hi - lo) + np.arange(hi - lo) for lo, hi in self._blocks]
         self._local = threading.local()
+        self._calls = itertools.count()  # each plane_losses call's token for the cached grid row
 
     def _stacked(self, flat: np.ndarray, l: int) -> np.ndarray:
         """``[W_l; b_l]`` (d_in + 1, d_out) of layer ``l`` of one flat row (a view)."""
@@ -434,15 +436,15 @@ class SurfaceEvaluator:
             total += float(np.sum(np.log(e.sum(axis=0), dtype=np.float64) - picked))
         return total
 
-    def _plane_first(self, u: Sequence[np.ndarray], a: float, b: float, k: int, buf: _Buffers) -> None:
+    def _plane_first(self, u: Sequence[np.ndarray], call: int, a: float, b: float, k: int, buf: _Buffers) -> None:
         """Layer 1 of a plane point for image block ``k``: ``(U₀ + b U₂) + a U₁`` (the bracket kept
         while b stays the same: a grid row)."""
         lo, hi = self._blocks[k]
         dst = buf.acts[0]
-        if buf.row_key != (id(u), b, k):
+        if buf.row_key != (call, b, k):
             np.multiply(u[2][lo:hi], b, out=buf.row)
             buf.row += u[0][lo:hi]
-            buf.row_key = (id(u), b, k)
+            buf.row_key = (call, b, k)
         np.multiply(u[1][lo:hi], a, out=dst)
         dst += buf.row
 
@@ -462,6 +464,7 @@ class SurfaceEvaluator:
         # layer 1 of the centre and of each direction, [X, 1] [W₁ₖ; b₁ₖ], with the ones column 1, 0, 0:
         # a point's pre-activations (and ones) are U₀ + a U₁ + b U₂
         u: list[np.ndarray] = []
+        call = next(self._calls)
         if self.net.n_layers > 1:
             with blas_threads(1):
                 for k in range(3):
@@ -474,7 +477,7 @@ class SurfaceEvaluator:
             flat = c @ base
             out = np.empty(len(c))
             for m in range(len(c)):
-                out[m] = self._point_sum(flat[m], partial(self._plane_first, u, c[m, 1], c[m, 2]))
+                out[m] = self._point_sum(flat[m], partial(self._plane_first, u, call, c[m, 1], c[m, 2]))
             return out
 
         return self._run(len(a), run, progress, cancel)

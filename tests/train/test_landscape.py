@@ -228,6 +228,19 @@ def test_every_grid_point_equals_a_forward_pass_at_its_weights(race, digits):
         np.testing.assert_allclose(ev.row_losses(rows), expected, rtol=2e-5)
 
 
+def test_one_evaluator_serves_several_planes(race, digits):
+    """The grid row kept between points (U₀ + b U₂) belongs to one call: a second plane with the
+    same b values on the same thread must not reuse the first plane's."""
+    net = network(digits)
+    x, y = digits.x_train[:64], digits.y_train[:64]
+    ev = SurfaceEvaluator(net, x, y, workers=1)
+    a, b = np.array([0.5, 1.0, -1.0]), np.full(3, 0.75)
+    for plane in (pca_plane(race.weights), random_plane(race.weights["sgd"][-1], net.shapes, seed=1)):
+        got = ev.plane_losses(plane, a, b)
+        expected = [net.loss(unflatten(plane.point(ai, bi), net), x, y) for ai, bi in zip(a, b, strict=True)]
+        np.testing.assert_allclose(got, expected, rtol=2e-5)
+
+
 def test_softmax_regression_and_float64(digits):
     net = network(digits, hidden=(), dtype="float64")
     rng = np.random.default_rng(0)
