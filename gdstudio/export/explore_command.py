@@ -29,6 +29,7 @@ from gdstudio.atomic import write_output
 from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, CliError, emit, float_option, output_target
 from gdstudio.engine.explore import (
     DIVERGED,
+    LOG_KEYS,
     STATUS_NAMES,
     BasinMap,
     Sweep,
@@ -278,8 +279,10 @@ def sweep_png(s: Sweep, run: Run, steps: int, logs: tuple[bool, ...]) -> bytes:
     heat map of the final loss (log colour bar), diverged cells black."""
     title = f"{run.spec.name} on {run.problem.name}: final loss after {steps} steps"
     diverged = s.status == DIVERGED
-    if len(s.keys) == 1:
-        return curve_png(s.values[0], s.final_loss, (logs[0], s.keys[0]), (True, "final loss"), title, marks=diverged)
+    if len(s.keys) == 1:  # log x with :log, and for η and ε (the learning-rate range test)
+        name = component_key(s.keys[0])[0]
+        xlog = logs[0] or (name in LOG_KEYS and bool((s.values[0] > 0).all()))
+        return curve_png(s.values[0], s.final_loss, (xlog, s.keys[0]), (True, "final loss"), title, marks=diverged)
     rgb, bar = _loss_colours(s.final_loss, diverged)
     v0, v1 = s.values
     # x: the second key, y: the first (cells [i0, i1] → row i0 at y = v0[i0])
