@@ -92,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     assert result.weights is not None
     trained = time.perf_counter() - t
     t = time.perf_counter()
-    plane = pca_plane(result.weights)
-    coords = np.concatenate([plane.project(w) for w in result.weights.values()])
+    with blas_threads(1):  # as landscape_from_result does
+        plane = pca_plane(result.weights)
+        coords = np.concatenate([plane.project(w) for w in result.weights.values()])
     planed = time.perf_counter() - t
     g = args.grid
     axis_a, axis_b = grid_axes(plane, coords, g, 1.25)

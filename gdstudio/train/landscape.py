@@ -749,15 +749,17 @@ def landscape_from_result(result: CompareResult, dataset: Dataset, options: Land
 
     report("plane", 0, 1)
     start = weights[result.labels[0]][0]
-    if options.plane == "pca":
-        plane = pca_plane(weights, start)
-    elif options.plane == "random":
-        label = options.center or result.labels[0]
-        plane = random_plane(weights[label][-1], net.shapes, options.seed, label)
-    else:
-        a, b = options.endpoint_labels(result.labels)
-        plane = endpoints_plane(start, weights[a][-1], weights[b][-1], (a, b))
-    paths = {l: plane.project(weights[l]) for l in result.labels}
+    # one BLAS thread: these products are small, and several BLAS threads stall on a busy machine
+    with blas_threads(1):
+        if options.plane == "pca":
+            plane = pca_plane(weights, start)
+        elif options.plane == "random":
+            label = options.center or result.labels[0]
+            plane = random_plane(weights[label][-1], net.shapes, options.seed, label)
+        else:
+            a, b = options.endpoint_labels(result.labels)
+            plane = endpoints_plane(start, weights[a][-1], weights[b][-1], (a, b))
+        paths = {l: plane.project(weights[l]) for l in result.labels}
     report("plane", 1, 1)
     if stopped():
         raise LandscapeCancelled("cancelled")
