@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -79,22 +80,24 @@ def basins_table(grid: int, steps: int, rounds: int) -> None:
     print(f"{'lr':>6s} {'CLI (png)':>10s} {'engine 1 core':>14s} {'engine all':>11s} {'plain loop':>11s} "
           f"{'plain/CLI':>10s}  targets: CLI ≤ 3 s, plain/CLI ≥ 1.5×")
     problem = make_problem("himmelblau")
-    workers = rows_module._workers
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "basins.png")
         for lr in (1e-3, 0.05):
             config = RunConfig("adam", (0.0, 0.0), {"lr": lr})
+
+            def engine(config: RunConfig = config) -> None:
+                basin_map(problem, config, None, grid, steps, detail=False)
+
             t_cli = t_plain = t_one = t_all = float("inf")
             for _ in range(rounds):
-                t_cli = min(t_cli, best(lambda lr=lr: cli_basins(grid, steps, lr, out), 1))
-                t_plain = min(t_plain, best(lambda lr=lr: plain_adam(grid, steps, lr), 1))
-                rows_module._workers = lambda: 1  # type: ignore[assignment]
+                t_cli = min(t_cli, best(partial(cli_basins, grid, steps, lr, out), 1))
+                t_plain = min(t_plain, best(partial(plain_adam, grid, steps, lr), 1))
+                rows_module.WORKERS = 1
                 try:
-                    t_one = min(t_one, best(lambda c=config: basin_map(problem, c, None, grid, steps,
-                                                                         detail=False), 1))
+                    t_one = min(t_one, best(engine, 1))
                 finally:
-                    rows_module._workers = workers
-                t_all = min(t_all, best(lambda c=config: basin_map(problem, c, None, grid, steps, detail=False), 1))
+                    rows_module.WORKERS = None
+                t_all = min(t_all, best(engine, 1))
             ok = "met" if t_cli <= 3 and t_plain / t_cli >= 1.5 else "NOT met"
             print(f"{lr:6g} {t_cli:10.3f} {t_one:14.3f} {t_all:11.3f} {t_plain:11.3f} {t_plain / t_cli:9.2f}×  {ok}")
 
@@ -107,7 +110,7 @@ def sweep_table(side: int, steps: int, rounds: int) -> None:
     for name, key, values in cases:
         config = RunConfig(name, problem.start)
         vary = [("lr", np.geomspace(1e-4, 1, side)), (key, values)]
-        t = best(lambda c=config, v=vary: sweep(problem, c, v, steps), rounds)
+        t = best(partial(sweep, problem, config, vary, steps), rounds)
         ok = "met" if t <= 0.5 else "NOT met"
         print(f"    {name:8s} lr × {key:9s} {t:6.3f} s  ({0.5 / t:.2f}× the budget, {ok})")
 
@@ -116,7 +119,7 @@ def coarse_table(steps: int, rounds: int) -> None:
     problem = make_problem("himmelblau")
     config = RunConfig("adam", (0.0, 0.0), {"lr": 0.05})
     for grid in (32, 64):
-        t = best(lambda g=grid: basin_map(problem, config, None, g, steps), rounds)
+        t = best(partial(basin_map, problem, config, None, grid, steps), rounds)
         ok = "met" if t <= 0.1 else "NOT met"
         print(f"(3) first coarse map {grid}², {steps} steps: {t * 1000:.0f} ms  (target ≤ 100 ms: "
               f"{0.1 / t:.2f}× the budget, {ok})")

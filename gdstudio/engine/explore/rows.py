@@ -61,6 +61,8 @@ CHUNK_STEPS = 25
 #: 8000 rows x 2 parameters x 8 bytes stays under glibc's 128 KiB mmap threshold: larger temporaries
 #: are mapped and unmapped (page faults) at every NumPy call (3-10x slower per element, measured).
 BLOCK = 8000
+#: Threads for the blocks (None: every core this process may use).
+WORKERS: int | None = None
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -407,7 +409,7 @@ def run_rows(problem: Problem, config: RunConfig, steps: int, *, starts: npt.Arr
     if overrides:  # validate every value once, with a clear message, before any work
         run0.spec.create({**config.hyperparameters, **overrides})
     blocks = [(lo, min(n, lo + BLOCK)) for lo in range(0, n, BLOCK)]
-    workers = min(_workers(), len(blocks))
+    workers = min(WORKERS or _workers(), len(blocks))
     done_steps = [0] * len(blocks)
     stop = threading.Event()
 
