@@ -176,6 +176,13 @@ def test_progress_rises_to_one() -> None:
     assert seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen) and seen == sorted(seen)
 
 
+def test_the_configs_own_start_is_not_used() -> None:
+    problem = make_problem("himmelblau")
+    a = basin_map(problem, RunConfig("adam", (), {"lr": 0.1}), None, 3, 20)
+    b = basin_map(problem, RunConfig("adam", (9.0, 9.0), {"lr": 0.1}), None, 3, 20)
+    np.testing.assert_array_equal(a.final_points, b.final_points)
+
+
 def test_bad_input_is_a_value_error() -> None:
     problem = make_problem("himmelblau")
     config = RunConfig("adam", (0, 0))

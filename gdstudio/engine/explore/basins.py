@@ -107,6 +107,8 @@ def basin_map(problem: Problem, config: RunConfig, bounds: Sequence[float] | Non
         start_arr = np.array(starts, dtype=np.float64).reshape(-1, 2)
         shape = (start_arr.shape[0],)
         check_memory(shape, 2, config.optimizer, what="set of starts")
+    if start_arr.shape[0]:  # the config's own start is not used (nor checked)
+        config = config.with_(start=(float(start_arr[0, 0]), float(start_arr[0, 1])))
     res = run_rows(problem, config, steps, starts=start_arr, near=float(tol) if detail else None, best=detail,
                    progress=progress, cancel=cancel)
     if not detail:
