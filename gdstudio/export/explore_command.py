@@ -234,11 +234,20 @@ def _json_float(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _jsonable(value: Any) -> Any:
+    """Tuples as lists, ±inf as "inf"/"-inf" (strict JSON has no ∞; as `trace` writes them)."""
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
 def _settings(run: Run, steps: int) -> dict[str, Any]:
     cfg = run.config
     return {
         "problem": run.problem.name, "optimizer": run.spec.name,
-        "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.hyperparameters.items()},
+        "hyperparameters": {k: _jsonable(v) for k, v in cfg.hyperparameters.items()},
         "start": [float(v) for v in cfg.start], "steps": int(steps), "batch_size": cfg.batch_size,
         "shuffle": cfg.shuffle, "noise": cfg.noise, "seed": cfg.seed, "tol": cfg.tol, "schedule": cfg.schedule,
     }
