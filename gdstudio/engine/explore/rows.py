@@ -14,10 +14,12 @@ loss, the steps taken and the status. Every row repeats the single run's arithme
   gradient norm ‖∇L(θₖ)‖ = √(Σ gᵢ²) falls below ``tol`` (``converged``, checked at the start
   too): its point, loss and steps are frozen there, as the single run stops there.
 
-Frozen rows leave the active set (the arrays are compacted when an eighth of them is done), so a
-map where most starts converge early costs little. Large N is split into contiguous shards that
-run on all cores (NumPy releases the GIL inside its loops), each with its own copy of the
-optimizer, the sampler and the noise generator (identical sequences). A rule that evaluates the
+Rows run in blocks of :data:`BLOCK` (every temporary stays in cache), each block all its steps in
+turn, blocks on all cores (NumPy releases the GIL inside its loops), each with its own copy of
+the optimizer, the sampler and the noise generator (identical sequences). Frozen rows leave the
+active set (the arrays are compacted when an eighth of them is done; a diverged row at once), so
+a map where most starts converge early costs less. An analytic f(x, y) is evaluated on contiguous
+columns (its arithmetic, elementwise, unchanged). A rule that evaluates the
 objective itself (L-BFGS, Newton) or a run with an lr schedule is run one :class:`Run` per row,
 the definition.
 """
