@@ -156,6 +156,8 @@ class InspectorPanel(QWidget):
         self._action = action
         self._stale = True
         self._hovered: int | None = None
+        self._layout: tuple[object, ...] = ()  # the rows the table's items were made for
+        self._texts: tuple[str, str] = ("", "")  # heading and rule as last shown
         self.overlay = StepOverlay(contour) if contour is not None else None
         self.slow_motion = SlowMotion(self.overlay, self.slow_motion_plan, self) if self.overlay is not None else None
 
@@ -185,9 +187,11 @@ class InspectorPanel(QWidget):
         self.table.cellEntered.connect(self._on_row_entered)
         self.table.viewport().installEventFilter(self)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        # Fitted to the contents when the rows change, not on every value (ResizeToContents measures
+        # every row at each setText: ~15 ms a refresh).
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
         self.table.setWordWrap(False)  # one line per quantity (the dock scrolls sideways when narrow)
         self.table.setToolTip("Hover a row: its arrow is highlighted on the contour")
 
@@ -339,24 +343,43 @@ class InspectorPanel(QWidget):
             self.formula.setText("")
             self.formula.setVisible(False)
             self.table.setRowCount(0)
+            self._layout = ()
+            self._texts = ("", "")
             self._set_buttons(False)
             return
-        self.heading.setText(f"{who} · step {expl.step}: θ{_sub(expl.step - 1)} → θ{_sub(expl.step)}{note}")
-        lines = [html.escape(line) for line in symbol_text(expl.formula_latex).splitlines()]
-        self.formula.setText("<br>".join(lines))
+        heading = f"{who} · step {expl.step}: θ{_sub(expl.step - 1)} → θ{_sub(expl.step)}{note}"
+        if heading != self._texts[0]:
+            self.heading.setText(heading)
+        if expl.formula_latex != self._texts[1]:
+            lines = [html.escape(line) for line in symbol_text(expl.formula_latex).splitlines()]
+            self.formula.setText("<br>".join(lines))
+        self._texts = (heading, expl.formula_latex)
         self.formula.setVisible(True)
         rows = expl.quantities
-        self.table.setRowCount(len(rows))
-        for i, q in enumerate(rows):
-            items = (QTableWidgetItem(symbol_text(q.symbol)), QTableWidgetItem(format_value(q.value, SHOWN_DIGITS)),
-                     QTableWidgetItem(q.name))
-            tip = f"{q.name}: {q.meaning}"
-            if q.role is not None:
-                tip += f"\n(hover: highlighted on the contour as {q.role.replace('_', ' ')})"
-            for col, item in enumerate(items):
-                item.setToolTip(tip)
-                self.table.setItem(i, col, item)
+        layout = tuple((q.name, q.symbol, q.meaning, q.role) for q in rows)
+        if layout != self._layout:  # other rows (another rule, a switch): rebuild the items once
+            self._layout = layout
+            self.table.setRowCount(len(rows))
+            for i, q in enumerate(rows):
+                items = (QTableWidgetItem(symbol_text(q.symbol)), QTableWidgetItem(), QTableWidgetItem(q.name))
+                tip = f"{q.name}: {q.meaning}"
+                if q.role is not None:
+                    tip += f"\n(hover: highlighted on the contour as {q.role.replace('_', ' ')})"
+                for col, item in enumerate(items):
+                    item.setToolTip(tip)
+                    self.table.setItem(i, col, item)
+            self._fill_values(rows)
+            self.table.resizeColumnsToContents()
+        else:  # the same rows at another step: only the values change (cheap while playing)
+            self._fill_values(rows)
         self._set_buttons(True)
+
+    def _fill_values(self, rows: tuple[QuantityRow, ...]) -> None:
+        for i, q in enumerate(rows):
+            item = self.table.item(i, 1)
+            text = format_value(q.value, SHOWN_DIGITS)
+            if item is not None and item.text() != text:
+                item.setText(text)
 
     def _set_buttons(self, on: bool) -> None:
         self.copy_markdown.setEnabled(on)
