@@ -8,7 +8,7 @@ Usage (from the repository root)::
 
 The studio window (every dock, 1600×1000) on the default session (Himmelblau, Adam η=0.1 selected,
 Momentum beside it) computes the Basin map dock's map (Explore → Basin map): a G×G grid of starts
-× K Adam steps, coarse to fine (32², then the rest of 64², 128², … G²) on a worker thread, while
+× K Adam steps, coarse to fine (16², then the rest of 32², 64², … G²) on a worker thread, while
 the session plays (its clock asks for 60 ticks/s, one step a tick, as Space does). Printed:
 
 * **first map**: from the request to the first coarse level on screen (target ≤ 100 ms);
@@ -50,7 +50,7 @@ def main() -> None:
     from gdstudio.ui.qt_setup import configure_qt
 
     configure_qt()
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
@@ -67,9 +67,9 @@ def main() -> None:
     w.start(preset="himmelblau")
 
     def pump(seconds: float) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            app.processEvents()
+        loop = QEventLoop()
+        QTimer.singleShot(round(1000 * seconds), loop.quit)
+        loop.exec()
 
     pump(1.5)
     panel = panel_of(w)
@@ -134,7 +134,7 @@ def main() -> None:
 
         def on_progress(_job, value, shown=shown, clock=clock) -> None:
             if "first" not in shown and not isinstance(value, float):
-                app.processEvents()  # drawn: the overlay's image is set in the dock's slot, painted here
+                w.contour.plot_widget.viewport().repaint()  # on screen: the dock's slot set the image just before
                 shown["first"] = clock.nsecsElapsed() / 1e9
 
         panel.work.progress.connect(on_progress)
@@ -147,10 +147,14 @@ def main() -> None:
         t0 = time.perf_counter()
         ticks[0] = 0
         pos0 = s.position
+        loop = QEventLoop()  # the window idles in its event loop, as it does for a user (no busy polling)
+        panel.work.done.connect(loop.quit)
+        panel.work.failed.connect(loop.quit)
         panel.compute()
-        while panel.computing:
-            app.processEvents()
-        app.processEvents()
+        loop.exec()
+        panel.work.done.disconnect(loop.quit)
+        panel.work.failed.disconnect(loop.quit)
+        app.processEvents()  # the full map painted
         full = clock.nsecsElapsed() / 1e9
         t1 = time.perf_counter()
         probe.stop()

@@ -102,15 +102,18 @@ def test_levels_are_nested_subgrids_and_end_at_the_full_map():
     req = BasinRequest(problem, ((-5.0, 5.0), (-5.0, 5.0)), config, 64, 40)
     levels: list[BasinGrid] = []
     final = compute_levels(req, on_level=levels.append)
-    assert level_strides(256) == [8, 4, 2, 1] and level_strides(64) == [2, 1]
-    assert [lv.level for lv in levels] == [32, 64] and levels[-1] is final
+    assert level_strides(256) == [16, 8, 4, 2, 1] and level_strides(64) == [4, 2, 1]
+    assert [lv.level for lv in levels] == [16, 32, 64] and levels[-1] is final
     ref = basin_map(problem, config, (-5.0, 5.0, -5.0, 5.0), 64, 40)
     np.testing.assert_array_equal(final.minimum, ref.minimum)
     np.testing.assert_array_equal(final.final_loss, ref.final_loss)
-    # The coarse level shows each computed start's own value at its pixel (every other pixel here).
-    coarse = levels[0]
+    # A coarse level shows each computed start's own value at its pixel (every other pixel at 32²).
+    coarse = levels[1]
     np.testing.assert_array_equal(coarse.minimum[::2, ::2], ref.minimum[::2, ::2])
     assert not coarse.complete and coarse.filled[::2, ::2].all() and not coarse.filled[1::2, 1::2].any()
+    # … and its nearest computed start's elsewhere.
+    near = np.minimum(np.arange(1, 64, 2) + 1, 62)  # odd pixels show the next even (computed) start
+    np.testing.assert_array_equal(coarse.minimum[1::2, 1::2], ref.minimum[np.ix_(near, near)])
 
 
 # ------------------------------------------------------------------------------ colours and legend
