@@ -285,6 +285,16 @@ def test_problem_change_replaces_the_map_and_one_parameter_has_none(basins, qtbo
     assert "two parameters" in panel.status.text()
 
 
+def test_a_problem_without_known_minima_is_coloured_by_final_loss(basins, qtbot):
+    w, panel = basins
+    w.session.set_problem(name="saddle")
+    settle(qtbot, w)
+    wait_map(qtbot, panel)
+    assert panel.mode == "loss" and panel.overlay.mode == "loss"
+    assert panel.legend.findChild(object, "basins_colorbar") is not None
+    np.testing.assert_array_equal(panel.overlay.item.image, basin_rgba(panel.overlay.map, "loss")[0])
+
+
 def test_compare_optimizers_shows_one_map_per_run(basins, qtbot):
     w, panel = basins
     window = panel.open_compare()

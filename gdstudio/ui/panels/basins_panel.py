@@ -384,6 +384,8 @@ class BasinsPanel(QWidget):
             return None
         if not self.work.busy:
             self._before = (self.overlay.map, self.overlay.item.isVisible())
+        if self.mode == "minimum" and len(request.problem.minima) == 0:  # nothing to name: colour by loss
+            self.mode_combo.setCurrentIndex(self.mode_combo.findData("loss"))
         self._started = time.perf_counter()
         self._first_at = math.nan
         self.progress.setValue(0)
