@@ -177,8 +177,6 @@ class MainWindow(QMainWindow):
         for spec in DOCKS:
             self._make_dock(spec)
         self.splitDockWidget(self.docks["history"], self.docks["runs"], Qt.Orientation.Horizontal)
-        # The Step inspector and the model fit share the right side as two columns (each full height).
-        self.splitDockWidget(self.docks["inspector"], self.docks["fit"], Qt.Orientation.Horizontal)
 
         self.menus: dict[str, QMenu] = {}
         self._build_menus()
@@ -264,7 +262,7 @@ class MainWindow(QMainWindow):
             if self.width() < 1500:  # a small screen: the views keep the width (View → Panels opens it)
                 inspector.hide()
             else:
-                self.resizeDocks([inspector], [360], Qt.Orientation.Horizontal)
+                self.resizeDocks([inspector], [300], Qt.Orientation.Horizontal)
 
     # ================================================================== construction
     def _make_dock(self, spec: DockSpec) -> QDockWidget:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import weakref
 from typing import Any, cast
 
 import numpy as np
@@ -551,7 +552,29 @@ def inspector_dock(window: Any) -> QWidget:
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     area.setMinimumWidth(MIN_DOCK_WIDTH)
     area.close_session = panel.close_session  # type: ignore[attr-defined]  # the window calls it on closing
+    docks = getattr(window, "docks", None)
+    fit = docks.get("fit") if isinstance(docks, dict) else None
+    if fit is not None:
+        fit.visibilityChanged.connect(_share_height(window, area, fit))
     return area
+
+
+def _share_height(window: Any, area: QWidget, fit: Any) -> Any:
+    """When the model-fit dock opens under the inspector, each takes half the height (a dock
+    shown again next to another gets only its minimum). Holds the window weakly."""
+    ref = weakref.ref(window)
+
+    def on_visible(visible: bool) -> None:
+        w = ref()
+        dock = area.parentWidget()
+        if not visible or w is None or dock is None or not dock.isVisible() or dock.isFloating() or fit.isFloating():
+            return
+        if w.dockWidgetArea(dock) != w.dockWidgetArea(fit):
+            return
+        half = max(150, (dock.height() + fit.height()) // 2)
+        w.resizeDocks([dock, fit], [half, half], Qt.Orientation.Vertical)
+
+    return on_visible
 
 
 def inspector_of(window: Any) -> InspectorPanel | None:
