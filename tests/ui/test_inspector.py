@@ -269,3 +269,30 @@ def test_format_value():
     assert format_value(math.nan) == "—"
     assert format_value(np.array([math.inf, -math.inf])) == "(∞, −∞)"
     assert format_value(0.123456789) == "0.123457"
+
+
+def test_a_closed_window_leaves_no_inspector_to_the_garbage_collector(qtbot, studio_settings):
+    import gc
+
+    from gdstudio.ui.slow_motion import SlowMotion
+
+    w = wf.make_window(qtbot, studio_settings)
+    w.session.forward(4)
+    wf.settle(qtbot, w)
+    panel = inspector_of(w)
+    panel._on_row_entered(panel.row_index("grad"), 0)
+    w.actions["slow_motion"].trigger()
+    assert panel.slow_motion.active
+    del panel
+    w.close()
+    w.deleteLater()
+    del w
+    qtbot.wait(20)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (InspectorPanel, SlowMotion))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []  # no reference cycle: freed by reference counting on the UI thread

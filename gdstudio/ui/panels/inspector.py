@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QCheckBox,
+    QDockWidget,
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
@@ -160,7 +161,8 @@ class InspectorPanel(QWidget):
         self._layout: tuple[object, ...] = ()  # the rows the table's items were made for
         self._texts: tuple[str, str] = ("", "")  # heading and rule as last shown
         self.overlay = StepOverlay(contour) if contour is not None else None
-        self.slow_motion = SlowMotion(self.overlay, self.slow_motion_plan, self) if self.overlay is not None else None
+        self.slow_motion = (SlowMotion(self.overlay, _weakly_returning(self.slow_motion_plan), self)
+                            if self.overlay is not None else None)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -257,7 +259,7 @@ class InspectorPanel(QWidget):
         self._subs.connect(pb.selected, self._on_forced)
         self._subs.connect(s.runs_advanced, self._on_advanced)
         self._subs.connect(s.problem_changed, self._on_problem)
-        self._entries = EntryFields(s, ("config", "run"), self._on_entry)
+        self._entries = EntryFields(s, ("config", "run"), _weakly(self._on_entry))  # (no panel ↔ slot cycle)
         self.request(force=True)
 
     # ------------------------------------------------------------------ model → panel
@@ -531,6 +533,29 @@ class InspectorPanel(QWidget):
             self.overlay.close()
 
 
+def _weakly(method: Any) -> Any:
+    """A function calling the bound ``method`` while its object lives (holds it weakly)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
+
+
+def _weakly_returning(method: Any) -> Any:
+    """Like :func:`_weakly`, returning the method's result (a reason when its object is gone)."""
+    ref = weakref.WeakMethod(method)
+
+    def call() -> Any:
+        bound = ref()
+        return "the inspector is closed" if bound is None else bound()
+
+    return call
+
+
 def _sub(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
@@ -567,7 +592,8 @@ def _share_height(window: Any, area: QWidget, fit: Any) -> Any:
     def on_visible(visible: bool) -> None:
         w = ref()
         dock = area.parentWidget()
-        if not visible or w is None or dock is None or not dock.isVisible() or dock.isFloating() or fit.isFloating():
+        if not visible or w is None or not isinstance(dock, QDockWidget) or not dock.isVisible() or dock.isFloating() \
+                or fit.isFloating():
             return
         if w.dockWidgetArea(dock) != w.dockWidgetArea(fit):
             return
