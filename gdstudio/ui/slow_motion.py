@@ -43,6 +43,9 @@ COLORS = {"gradient": "#FFFFFF", "old": "#FFB3E6", "scaled_grad": "#FFB000", "ve
           "direction": "#7FDBFF", "step": "#7CFF5C"}
 STAGE_TITLES = {"gradient": "gradient", "velocity": "velocity", "precondition": "preconditioner",
                 "step": "step", "move": "θ moves"}
+#: The longest slow-motion arrow, as a multiple of the highlight's longest (about half the view's
+#: smaller side; then shortened to stay inside the view).
+SLOW_FRACTION = 1.5
 #: Frames per second of the on-screen animation.
 TICK_HZ = 30
 
@@ -120,14 +123,14 @@ class Scales:
 def scales_for(plan: StepPlan, overlay: StepOverlay) -> Scales:
     """Factors that make each family of arrows visible in ``overlay``'s view."""
     grads = [plan.grad] + [v for v in (plan.old_term, plan.grad_term, plan.velocity) if v is not None]
-    g = overlay.display_scale(grads)
+    g = overlay.display_scale(grads, fraction=SLOW_FRACTION)
     # Every arrow's tip inside the view: −g from its point, −old then −addend tip to tail, −new.
     origins, vectors = [plan.grad_at], [-plan.grad]
     if plan.old_term is not None and plan.grad_term is not None and plan.velocity is not None:
         origins += [plan.theta, plan.theta]  # (the addend joins the two tips: inside when they are)
         vectors += [-plan.velocity, -plan.old_term]
     g = overlay.fit_inside(origins, vectors, g)
-    d = overlay.display_scale([plan.direction / plan.scale]) if plan.scale is not None else 1.0
+    d = overlay.display_scale([plan.direction / plan.scale], fraction=SLOW_FRACTION) if plan.scale is not None else 1.0
     if plan.scale is not None:
         d = overlay.fit_inside([plan.theta], [-(plan.direction / plan.scale)], d)
     step = overlay.display_scale([plan.update], fraction=1.0)

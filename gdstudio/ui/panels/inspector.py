@@ -61,6 +61,8 @@ __all__ = ["HOVER_KINDS", "SHOWN_DIGITS", "InspectorPanel", "format_value", "ins
 #: contour's own arrows do; Δθ is drawn as it is.
 #: Significant digits in the table (the copies keep the engine's 6).
 SHOWN_DIGITS = 5
+#: The symbol column's widest (longer symbols are elided; the tooltip has the name and meaning).
+SYMBOL_WIDTH = 96
 #: The dock's narrowest width (the panel scrolls sideways below its own minimum).
 MIN_DOCK_WIDTH = 140
 
@@ -373,6 +375,8 @@ class InspectorPanel(QWidget):
                     self.table.setItem(i, col, item)
             self._fill_values(rows)
             self.table.resizeColumnsToContents()
+            # Long derived symbols (m̂ₜ = mₜ/(1−β₁ᵗ)) are elided: the value and the torch name stay in view.
+            self.table.setColumnWidth(0, min(self.table.columnWidth(0), SYMBOL_WIDTH))
         else:  # the same rows at another step: only the values change (cheap while playing)
             self._fill_values(rows)
         self._set_buttons(True)
