@@ -190,7 +190,7 @@ def scene_at(plan: StepPlan, t: float, scales: Scales = Scales()) -> SceneFrame:
                 rel = inv / np.max(inv) if np.all(np.isfinite(inv)) and np.max(inv) > 0 else np.ones(2)
                 half = np.array(scales.radius) * ((1 - p) * np.ones(2) + p * rel)
                 ellipse = (theta.copy(), half)
-                ellipse_label = f"÷ {plan.scale_label} per axis: x ÷ {plan.scale[0]:.3g}, y ÷ {plan.scale[1]:.3g}"
+                ellipse_label = f"axes × 1/({plan.scale_label}): x ÷ {plan.scale[0]:.3g}, y ÷ {plan.scale[1]:.3g}"
                 caption = (f"preconditioner: each axis × 1 / {plan.scale_label}\n"
                            f"x ÷ {plan.scale[0]:.3g}, y ÷ {plan.scale[1]:.3g}")
             arrows.append(DrawnArrow("direction", theta.copy(), (1 - p) * before + p * after, COLORS["direction"],

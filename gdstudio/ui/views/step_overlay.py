@@ -95,7 +95,7 @@ class StepOverlay:
         self._arrows: list[tuple[pg.PlotCurveItem, pg.TextItem]] = []
         self._ellipse = QGraphicsEllipseItem()
         self._ellipse.setPen(mk_pen("#7FDBFF", 2.0))
-        self._ellipse_label = pg.TextItem(color="#7FDBFF", anchor=(0, 0))
+        self._ellipse_label = pg.TextItem(color="#7FDBFF", anchor=(0, 1))
         self._point = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("#FFFFFF"), pen=mk_pen("#000000", 1.5))
         self._caption = pg.TextItem(color="#FFFFFF", anchor=(0, 0), fill=pg.mkBrush(15, 17, 22, 170))
         for item in (self._hl_curve, self._hl_label, self._ellipse, self._ellipse_label, self._point, self._caption):
@@ -278,7 +278,7 @@ class StepOverlay:
                                   float(2 * half[0]), float(2 * half[1]))
             self._ellipse.show()
             self._ellipse_label.setText(frame.ellipse_label)
-            self._ellipse_label.setPos(float(centre[0] + half[0]), float(centre[1] - half[1]))
+            self._ellipse_label.setPos(float(centre[0] - half[0]), float(centre[1] + half[1]))  # above its top
             self._ellipse_label.setVisible(bool(frame.ellipse_label))
         else:
             self._ellipse.hide()
