@@ -27,7 +27,8 @@ from PySide6.QtWidgets import QGraphicsEllipseItem
 
 from gdstudio.ui.views._pg import arrow_segments, mk_pen
 
-__all__ = ["HIGHLIGHT_COLOR", "MAX_FRACTION", "MIN_PX", "DrawnArrow", "Highlight", "SceneFrame", "StepOverlay"]
+__all__ = ["HIGHLIGHT_COLOR", "MAX_FRACTION", "MIN_PX", "DrawnArrow", "Highlight", "SceneFrame", "StepOverlay",
+           "plot_text"]
 
 #: The hovered quantity's arrow.
 HIGHLIGHT_COLOR = "#FFD84D"
@@ -82,6 +83,15 @@ class SceneFrame:
     point: np.ndarray | None = None
     caption: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+
+
+_SPACING_MARKS = str.maketrans({"\u0302": "\u02c6", "\u0303": "\u02dc", "\u0304": "\u02c9"})
+
+
+def plot_text(text: str) -> str:
+    """Text for a pyqtgraph TextItem: combining accents (m̂) become spacing ones (mˆ), which the
+    item's flipped transform would otherwise draw a line too high."""
+    return text.translate(_SPACING_MARKS)
 
 
 class StepOverlay:
@@ -199,7 +209,7 @@ class StepOverlay:
             return
         self._hl_curve.setData(seg[:, 0], seg[:, 1], connect="pairs")
         self._hl_curve.show()
-        self._hl_label.setText(h.label if scale == 1.0 else f"{h.label} (drawn ×{scale:.3g})")
+        self._hl_label.setText(plot_text(h.label if scale == 1.0 else f"{h.label} (drawn ×{scale:.3g})"))
         self._hl_label.setPos(float(seg[1, 0]), float(seg[1, 1]))
         self._hl_label.show()
 
@@ -263,7 +273,7 @@ class StepOverlay:
             curve.show()
             if arrow.label and not arrow.dim:
                 label.setColor(arrow.color)
-                label.setText(arrow.label)
+                label.setText(plot_text(arrow.label))
                 at = arrow.origin + arrow.label_at * arrow.vector
                 label.setPos(float(at[0]), float(at[1]))
                 label.show()
@@ -277,7 +287,7 @@ class StepOverlay:
             self._ellipse.setRect(float(centre[0] - half[0]), float(centre[1] - half[1]),
                                   float(2 * half[0]), float(2 * half[1]))
             self._ellipse.show()
-            self._ellipse_label.setText(frame.ellipse_label)
+            self._ellipse_label.setText(plot_text(frame.ellipse_label))
             self._ellipse_label.setPos(float(centre[0] - half[0]), float(centre[1] + half[1]))  # above its top
             self._ellipse_label.setVisible(bool(frame.ellipse_label))
         else:
@@ -290,7 +300,7 @@ class StepOverlay:
             self._point.hide()
         if frame is not None and frame.caption:
             (x0, _x1), (_y0, y1) = self.contour.view_box.viewRange()
-            self._caption.setText(frame.caption)
+            self._caption.setText(plot_text(frame.caption))
             self._caption.setPos(x0, y1)
             self._caption.show()
         else:
