@@ -435,6 +435,8 @@ class InspectorPanel(QWidget):
             return None
         kind, sign = HOVER_KINDS[q.role]
         value = np.asarray(q.value, dtype=np.float64)
+        if value.ndim == 0 and np.asarray(expl.param_before).size == 1:
+            value = value.reshape(1)  # one parameter: a buffer row reads as a number
         if value.ndim != 1 or value.size != np.asarray(expl.param_before).size:
             return None
         origin = np.asarray(expl.param_before, dtype=np.float64)
