@@ -276,6 +276,7 @@ def test_a_closed_window_leaves_no_inspector_to_the_garbage_collector(qtbot, stu
 
     from gdstudio.ui.slow_motion import SlowMotion
 
+    gc.collect()  # what earlier tests left is not this window's
     w = wf.make_window(qtbot, studio_settings)
     w.session.forward(4)
     wf.settle(qtbot, w)
@@ -283,6 +284,7 @@ def test_a_closed_window_leaves_no_inspector_to_the_garbage_collector(qtbot, stu
     panel._on_row_entered(panel.row_index("grad"), 0)
     w.actions["slow_motion"].trigger()
     assert panel.slow_motion.active
+    ours = {id(panel), id(panel.slow_motion)}
     del panel
     w.close()
     w.deleteLater()
@@ -291,7 +293,7 @@ def test_a_closed_window_leaves_no_inspector_to_the_garbage_collector(qtbot, stu
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
         gc.collect()
-        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (InspectorPanel, SlowMotion))]
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (InspectorPanel, SlowMotion)) and id(o) in ours]
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
