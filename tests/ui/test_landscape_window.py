@@ -117,3 +117,35 @@ def test_optimizer_panel_is_read_only_and_clicks_add_no_run(landscape_window, qt
     _settle(qtbot, w)
     assert s.problem.name == "himmelblau" and not panel.recorded_note.isVisibleTo(panel)
     assert panel.params_box.isEnabled()
+
+
+def test_landscape_is_named_and_its_recorded_steps_are_not_explained(landscape_window, qtbot):
+    from gdstudio.engine.explain import explain_run
+    from gdstudio.ui.panels.inspector import inspector_of
+    from gdstudio.ui.panels.runs_panel import COLUMNS
+
+    w, data = landscape_window
+    s = w.session
+    problem = w.panels["problem"]
+    assert problem.combo.currentIndex() == -1 and "Network landscape" in problem.combo.placeholderText()
+    assert not problem.expr_box.isVisibleTo(problem)  # a typed function would replace the landscape
+    s.forward(3)
+    _settle(qtbot, w)
+    run = s.selected.run
+    with pytest.raises(ValueError, match="recorded training iterates"):
+        explain_run(run, 2)
+    w.docks["inspector"].show()
+    panel = inspector_of(w)
+    panel.refresh()
+    assert panel.explanation is None and "recorded training iterates" in panel.note
+    # the end of a recording is not a warning: the table says the recording ends there
+    s.forward(len(data.paths[0].points) + 1)
+    assert s.selected.run.status == "stopped"
+    runs = w.panels["runs"]
+    runs.refresh()
+    m = runs.model
+    status = COLUMNS.index("Status")
+    assert m.data(m.index(0, status)) == f"recording ends @ {len(data.paths[0].points) - 1}"
+    s.undo_stack.undo()  # the previous surface lists itself again
+    _settle(qtbot, w)
+    assert problem.combo.currentIndex() >= 0 and problem.expr_box.isVisibleTo(problem)

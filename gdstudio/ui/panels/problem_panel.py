@@ -256,6 +256,10 @@ class ProblemPanel(QWidget):
         info = PROBLEMS.get(ps.name)  # None for a network landscape (made by the Training lab, not listed)
         with QSignalBlocker(self.combo):
             self.combo.setCurrentIndex(self.combo.findData(ps.name))
+        # A network landscape is not in the list: the combo says what it is, and a typed function
+        # (which would replace the landscape) stays out of the way until another surface is picked.
+        self.combo.setPlaceholderText("Network landscape (from the Training lab)" if info is None else "")
+        self.expr_box.setVisible(info is not None)
         formula = problem.formula if ps.name != "custom" else f"f(x, y) = {ps.expr}"
         extra = f"   ·   {problem.n_samples} data points" if problem.n_samples else ""
         self.formula.setText(f"<i>{_html(formula)}</i>{extra}")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.quadratic import explain_divergence
+from gdstudio.engine.recorded import RecordedRun
 from gdstudio.engine.runs import Status
 from gdstudio.export.schedule import format_loss
 from gdstudio.model.session import RunEntry, Session
@@ -227,6 +228,8 @@ class RunsModel(QAbstractTableModel):
             text = f"converged @ {run.steps}"
         elif state == Status.DIVERGED:
             text = f"diverged @ {run.diverged_at}"
+        elif state == Status.STOPPED and isinstance(run, RecordedRun):  # a landscape's path: its recording ended
+            text, state = f"recording ends @ {run.steps}", "limit"
         elif state == Status.STOPPED:
             text = f"stopped @ {run.steps}"
         loss = format_loss(float(run.history.loss[k]))
