@@ -509,8 +509,11 @@ DOCKS: tuple[DockSpec, ...] = (
              "Every run: colour, optimizer, start, step, loss, status"),
     DockSpec("fit", "Model fit", lambda w: w.fit_view, "right", "Data problems: the data and each run's model "
              "ŷ(x) at the step shown"),
+    # Hidden on a first launch like the other explaining docks: shown, its width would keep the studio from
+    # narrowing enough for the Training lab beside it (View → Panels, or Slow motion, opens it).
     DockSpec("inspector", "Step inspector", inspector_dock, "right", "The selected run's step at the position "
-             "shown: the rule in maths and every quantity's value (hover a row: its arrow on the contour)"),
+             "shown: the rule in maths and every quantity's value (hover a row: its arrow on the contour)",
+             visible=False),
     DockSpec("basins", "Basin map", _basins_panel, "left", "Which minimum the selected run's optimizer reaches "
              "from every start of a grid (Explore → Basin map)", visible=False),
     DockSpec("theory", "Quadratic theory", theory_dock, "right", "The Hessian's eigenvalues and eigenvectors (axes on "

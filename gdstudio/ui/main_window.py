@@ -257,12 +257,6 @@ class MainWindow(QMainWindow):
         w = self.width() - 380
         self.resizeDocks([self.docks["history"], self.docks["runs"]], [int(w * 0.52), int(w * 0.48)],
                          Qt.Orientation.Horizontal)
-        inspector = self.docks.get("inspector")
-        if inspector is not None and inspector.isVisible():
-            if self.width() < 1500:  # a small screen: the views keep the width (View → Panels opens it)
-                inspector.hide()
-            else:
-                self.resizeDocks([inspector], [300], Qt.Orientation.Horizontal)
 
     # ================================================================== construction
     def _make_dock(self, spec: DockSpec) -> QDockWidget:

@@ -237,6 +237,8 @@ def test_copy_as_markdown_parses_back_to_the_values(panel_on, qtbot, optimizer, 
 
 def test_the_window_dock_and_1280x720(qtbot, studio_settings):
     w = wf.make_window(qtbot, studio_settings)
+    assert not w.docks["inspector"].isVisible()  # closed on a first launch (View → Panels opens it)
+    w.docks["inspector"].show()
     panel = inspector_of(w)
     assert panel is not None and w.docks["inspector"].isVisible()
     s = w.session
@@ -278,6 +280,7 @@ def test_a_closed_window_leaves_no_inspector_to_the_garbage_collector(qtbot, stu
 
     gc.collect()  # what earlier tests left is not this window's
     w = wf.make_window(qtbot, studio_settings)
+    w.docks["inspector"].show()
     w.session.forward(4)
     wf.settle(qtbot, w)
     panel = inspector_of(w)
