@@ -150,7 +150,11 @@ def main() -> None:
         loop = QEventLoop()  # the window idles in its event loop, as it does for a user (no busy polling)
         panel.work.done.connect(loop.quit)
         panel.work.failed.connect(loop.quit)
+        before_map = panel.overlay.map
         panel.compute()
+        if "first" not in shown and panel.overlay.map is not before_map:  # the first level, drawn by the UI thread
+            w.contour.plot_widget.viewport().repaint()
+            shown["first"] = clock.nsecsElapsed() / 1e9
         loop.exec()
         panel.work.done.disconnect(loop.quit)
         panel.work.failed.disconnect(loop.quit)

@@ -23,6 +23,7 @@ from gdstudio.ui.panels.basins_panel import (
     BasinRequest,
     BasinsPanel,
     compute_levels,
+    first_level_inline,
     level_strides,
     panel_of,
 )
@@ -125,6 +126,30 @@ def _synthetic(minimum, status=None, steps=None, loss=None, known=((3.0, 2.0), (
                      np.full(shape, -1) if steps is None else np.asarray(steps),
                      np.zeros(shape, np.int8) if status is None else np.asarray(status, np.int8),
                      minimum, np.array(known), 100)
+
+
+def test_a_cheap_first_level_is_on_screen_when_compute_returns(studio, qtbot):
+    """The coarsest level of a vectorized map is computed on the UI thread (a worker shares the GIL
+    with a playing window's painting): drawn before any event is processed, equal to the engine."""
+    w = studio
+    panel = panel_ready(w, qtbot)
+    request = panel.request()
+    assert first_level_inline(request)
+    panel.show_box.setChecked(True)  # shows the map: computes it
+    assert panel.computing
+    shown = panel.overlay.map
+    assert shown is not None and not shown.complete  # no event loop ran: the UI thread drew it
+    stride = level_strides(G)[0]
+    ref = reference(w)
+    np.testing.assert_array_equal(shown.minimum[::stride, ::stride], ref.minimum[::stride, ::stride])
+    np.testing.assert_array_equal(shown.final_loss[::stride, ::stride], ref.final_loss[::stride, ::stride])
+    wait_map(qtbot, panel)
+    np.testing.assert_array_equal(panel.overlay.map.final_loss, ref.final_loss)
+    # a line search (one Run per start) or data problems stay on the worker
+    lbfgs = BasinRequest(request.problem, request.bounds, RunConfig("lbfgs", (0.0, 0.0)), G, K)
+    assert not first_level_inline(lbfgs)
+    data = BasinRequest(make_problem("linear-regression"), request.bounds, request.config, G, K)
+    assert not first_level_inline(data)
 
 
 def test_minimum_mode_colours_each_minimum_with_its_legend_colour():

@@ -49,7 +49,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gdstudio.engine.explore import basin_map
+from gdstudio.engine.explore import Cancelled, basin_map
+from gdstudio.engine.optimizers import get_spec
+from gdstudio.engine.optimizers.objective import ObjectiveRule
 from gdstudio.engine.problems import Problem
 from gdstudio.engine.runs import RunConfig
 from gdstudio.model.session import RunEntry, Session
@@ -63,9 +65,11 @@ __all__ = [
     "BasinCompare",
     "BasinRequest",
     "BasinsPanel",
+    "LevelComputer",
     "basins_shown",
     "basins_signals",
     "compute_levels",
+    "first_level_inline",
     "level_strides",
     "make_basins_panel",
     "panel_of",
@@ -79,6 +83,8 @@ DEFAULT_STEPS = 500
 #: The side of the first (coarsest) level: its time is mostly K steps of the engine's per-step overhead
 #: (Adam, 500 steps: 16² ~27 ms, 32² ~37 ms alone), and while the window plays it shares the GIL.
 FIRST_LEVEL = 16
+#: The most the first level may take on the UI thread (then the worker takes over).
+FIRST_LEVEL_BUDGET_S = 0.08
 #: Distance to a known minimum that counts as reaching it (the issue's 1e-2).
 TOL = 1e-2
 #: Pause after a change before recomputing (a slider drag computes once).
@@ -125,56 +131,92 @@ def _nearest(g: int, stride: int) -> np.ndarray:
     return np.minimum((np.arange(g) + stride // 2) // stride * stride, last)
 
 
-def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object] | None = None,
-                   progress: Callable[[float], object] | None = None, cancel: Any = None) -> BasinGrid:
-    """The request's map, coarse to fine: ``on_level(grid)`` after each level (the last is the
-    returned, complete map); ``progress(fraction of all starts)``; ``cancel`` as basin_map's
-    (an Event or a callable; the engine raises ``Cancelled``). Runs on the worker thread."""
-    g, steps = request.grid, request.steps
-    (x0, x1), (y0, y1) = request.bounds
-    xs, ys = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
-    final_loss = np.full((g, g), np.nan)
-    to_min = np.full((g, g), -1, dtype=np.int64)
-    status = np.zeros((g, g), dtype=np.int8)
-    minimum = np.full((g, g), -1, dtype=np.int64)
-    filled = np.zeros((g, g), dtype=bool)
-    known = np.asarray(request.problem.minima, dtype=np.float64).reshape(-1, 2)
-    total, done = g * g, 0
-    grid: BasinGrid | None = None
-    for stride in level_strides(g):
+class LevelComputer:
+    """A request's map, level by level (coarse to fine, see :func:`level_strides`): each call of
+    :meth:`next_level` computes the starts of the next level not computed yet and returns the map so
+    far. The state changes only when a level completes, so a cancelled level can be asked again."""
+
+    def __init__(self, request: BasinRequest) -> None:
+        self.request = request
+        g = request.grid
+        (x0, x1), (y0, y1) = request.bounds
+        self.xs, self.ys = np.linspace(x0, x1, g), np.linspace(y0, y1, g)
+        self.final_loss = np.full((g, g), np.nan)
+        self.to_min = np.full((g, g), -1, dtype=np.int64)
+        self.status = np.zeros((g, g), dtype=np.int8)
+        self.minimum = np.full((g, g), -1, dtype=np.int64)
+        self.filled = np.zeros((g, g), dtype=bool)
+        self.known = np.asarray(request.problem.minima, dtype=np.float64).reshape(-1, 2)
+        self.strides = level_strides(g)
+        self.done = 0  # starts computed
+
+    @property
+    def finished(self) -> bool:
+        return not self.strides
+
+    def next_level(self, progress: Callable[[float], object] | None = None, cancel: Any = None) -> BasinGrid:
+        """The next level's map (the last is the complete map); ``progress(fraction of all starts)``,
+        ``cancel`` as basin_map's (the engine raises ``Cancelled``, and nothing changes here)."""
+        request, g = self.request, self.request.grid
+        stride = self.strides[0]
+        total = g * g
         sel = np.zeros((g, g), dtype=bool)
         sel[::stride, ::stride] = True
-        jj, ii = np.nonzero(sel & ~filled)
-        n = len(jj)
+        jj, ii = np.nonzero(sel & ~self.filled)
+        n, done = len(jj), self.done
         if n:
-            starts = np.column_stack([xs[ii], ys[jj]])
+            starts = np.column_stack([self.xs[ii], self.ys[jj]])
 
-            def part(f: float, done: int = done, n: int = n) -> None:
+            def part(f: float) -> None:
                 if progress is not None:
                     progress((done + f * n) / total)
 
-            res = basin_map(request.problem, request.config, None, g, steps, tol=TOL, progress=part,
-                             cancel=cancel, starts=starts)
-            final_loss[jj, ii] = res.final_loss
-            to_min[jj, ii] = res.steps_to_minimum
-            status[jj, ii] = res.status
-            minimum[jj, ii] = res.minimum
-            filled[jj, ii] = True
-            done += n
+            res = basin_map(request.problem, request.config, None, g, request.steps, tol=TOL, progress=part,
+                            cancel=cancel, starts=starts)
+            self.final_loss[jj, ii] = res.final_loss
+            self.to_min[jj, ii] = res.steps_to_minimum
+            self.status[jj, ii] = res.status
+            self.minimum[jj, ii] = res.minimum
+            self.filled[jj, ii] = True
+            self.done += n
+        self.strides.pop(0)
         if stride == 1:
-            grid = BasinGrid(request.bounds, final_loss, to_min, status, minimum, known, steps, request.label,
-                             None, g, request)
+            grid = BasinGrid(request.bounds, self.final_loss, self.to_min, self.status, self.minimum, self.known,
+                             request.steps, request.label, None, g, request)
         else:
             near = _nearest(g, stride)
             ix = np.ix_(near, near)
-            grid = BasinGrid(request.bounds, final_loss[ix], to_min[ix], status[ix], minimum[ix], known, steps,
-                             request.label, filled.copy(), len(range(0, g, stride)), request)
+            grid = BasinGrid(request.bounds, self.final_loss[ix], self.to_min[ix], self.status[ix], self.minimum[ix],
+                             self.known, request.steps, request.label, self.filled.copy(), len(range(0, g, stride)),
+                             request)
         if progress is not None:
-            progress(done / total)
+            progress(self.done / total)
+        return grid
+
+
+def compute_levels(request: BasinRequest, on_level: Callable[[BasinGrid], object] | None = None,
+                   progress: Callable[[float], object] | None = None, cancel: Any = None,
+                   levels: LevelComputer | None = None) -> BasinGrid:
+    """The request's map, coarse to fine: ``on_level(grid)`` after each level (the last is the
+    returned, complete map); ``progress(fraction of all starts)``; ``cancel`` as basin_map's
+    (an Event or a callable; the engine raises ``Cancelled``); ``levels``: continue those (the
+    window computes the first level itself). Runs on the worker thread."""
+    levels = levels if levels is not None else LevelComputer(request)
+    grid: BasinGrid | None = None
+    while not levels.finished:
+        grid = levels.next_level(progress, cancel)
         if on_level is not None:
             on_level(grid)
     assert grid is not None
     return grid
+
+
+def first_level_inline(request: BasinRequest) -> bool:
+    """Whether the coarsest level is cheap enough to compute on the UI thread: the vectorized engine
+    (no line search, no schedule) on a surface without data (16² starts × 500 Adam steps ~30 ms)."""
+    rule = get_spec(request.config.optimizer).rule
+    return (request.problem.n_samples is None and request.config.schedule is None
+            and not issubclass(rule, ObjectiveRule))
 
 
 def _background_priority() -> None:
@@ -390,15 +432,31 @@ class BasinsPanel(QWidget):
         self._first_at = math.nan
         self.progress.setValue(0)
 
+        levels = LevelComputer(request)
+        first: BasinGrid | None = None
+        if first_level_inline(request):
+            # The coarsest level on the UI thread (~30 ms): on a worker it shares the GIL with the
+            # painting of a playing window and showed after ~120 ms (bench/explore_window.py). A
+            # budget bounds it; past it, the worker computes every level as before.
+            deadline = time.perf_counter() + FIRST_LEVEL_BUDGET_S
+            with contextlib.suppress(Cancelled):
+                first = levels.next_level(cancel=lambda: time.perf_counter() > deadline)
+
         def level(job: Job, grid: BasinGrid) -> None:
             job.report(grid)
             _background_priority()  # the first level at the UI's priority (it should show at once), the rest below
 
         def run(job: Job) -> BasinGrid:
+            if first is not None:
+                if levels.finished:  # a map of one level (G ≤ 16): done on the UI thread
+                    return first
+                _background_priority()
             return compute_levels(request, on_level=lambda grid: level(job, grid),
-                                  progress=lambda f: job.report(f), cancel=job.cancel_event)
+                                  progress=lambda f: job.report(f), cancel=job.cancel_event, levels=levels)
 
         job = self.work.start(run, context=request)
+        if first is not None:
+            self._on_progress(job, first)
         self._show_state()
         self._set_status(f"Computing {request.label}: {request.grid}² starts × {request.steps} steps…")
         return job
