@@ -276,6 +276,14 @@ def main() -> None:
                         target = (30 if surface else 60) if n == 8 and size == (1920, 1080) else None
                         label = f"{n:2d} runs {size[0]}x{size[1]} {'with 3-D' if surface else '3-D hidden'}"
                         print(row(label, bench.play(args.seconds), target), flush=True)
+            # The explaining docks too (Step inspector, Quadratic theory, Basin map: closed on a first launch)
+            bench.layout((1920, 1080), True)
+            for dock_id in ("inspector", "theory", "basins"):
+                bench.window.docks[dock_id].show()
+            bench.race(8)
+            print(row(" 8 runs 1920x1080, every dock open", bench.play(args.seconds), 30), flush=True)
+            for dock_id in ("inspector", "theory", "basins"):
+                bench.window.docks[dock_id].hide()
         if args.only in (None, "history", "seek"):
             bench.layout((1920, 1080), True)
             bench.race(8, 1_000)
