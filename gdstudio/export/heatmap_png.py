@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from gdstudio.plot_axes import default_font, nice_ticks
 
 __all__ = [
     "CATEGORY_COLOURS", "DIVERGED_RGB", "NONE_RGB", "PNG_SIZE", "ColourBar", "Swatches", "curve_png", "heatmap_png",
-    "nice_ticks", "viridis",
+    "viridis",
 ]
 
 #: Width × height of every PNG.
@@ -43,21 +45,6 @@ def viridis(t: np.ndarray) -> np.ndarray:
     return np.rint(rgb).astype(np.uint8)
 
 
-def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
-    """About ``count`` round tick values (steps of 1, 2 or 5 × 10ᵏ) within [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(count - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    ticks = []
-    v = math.ceil(lo / step - 1e-9) * step
-    while v <= hi + step * 1e-9:
-        ticks.append(0.0 if abs(v) < step * 1e-9 else v)
-        v += step
-    return ticks
-
-
 def _log_ticks(lo: float, hi: float) -> list[float]:
     first, last = math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9)
     every = max(1, math.ceil((last - first + 1) / 8))  # at most ~8 decades labelled
@@ -71,13 +58,6 @@ def _label(v: float) -> str:
     if abs(v) >= 1e4 or abs(v) < 1e-3:
         return f"{v:.0e}"
     return f"{v:.3g}"
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, AttributeError):  # Pillow < 10.1 or no FreeType
-        return ImageFont.load_default()
 
 
 @dataclass(frozen=True)
@@ -128,7 +108,7 @@ def _frame(title: str, xa: _Axis, ya: _Axis) -> tuple[Image.Image, ImageDraw.Ima
     width, height = PNG_SIZE
     img = Image.new("RGB", PNG_SIZE, "white")
     draw = ImageDraw.Draw(img)
-    font = _font(15)
+    font = default_font(15)
     pw, ph = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
     draw.text((_LEFT, 12), title, fill="black", font=font)
     draw.text((_LEFT + pw / 2 - draw.textlength(xa.label, font=font) / 2, height - 26), xa.label, fill="black",
@@ -142,7 +122,7 @@ def _frame(title: str, xa: _Axis, ya: _Axis) -> tuple[Image.Image, ImageDraw.Ima
 
 def _ticks(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xa: _Axis, ya: _Axis) -> None:
     left, top, pw, ph = box
-    small = _font(12)
+    small = default_font(12)
     for t in xa.ticks():
         f = xa.frac(t)
         if -1e-9 <= f <= 1 + 1e-9:
@@ -163,7 +143,7 @@ def _ticks(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xa: _Axis,
 def _colour_bar(img: Image.Image, draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int],
                 bar: ColourBar | Swatches) -> None:
     left, top, pw, ph = box
-    small = _font(12)
+    small = default_font(12)
     x0 = left + pw + 24
     if isinstance(bar, Swatches):
         for k, (text, rgb) in enumerate(bar.items):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from gdstudio.plot_axes import default_font, nice_ticks
 from gdstudio.train.compare import CompareResult, ema, smooth_curve
 
 __all__ = ["PALETTE", "nice_ticks", "render_curves", "smoothed"]
@@ -21,29 +22,6 @@ __all__ = ["PALETTE", "nice_ticks", "render_curves", "smoothed"]
 #: Line colours (matplotlib's "tab10", in its order).
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, AttributeError):  # Pillow < 10.1 or no FreeType
-        return ImageFont.load_default()
-
-
-def nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
-    """About ``count`` round tick values (steps of 1, 2 or 5 × 10ᵏ) covering [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(count - 1, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    v = first
-    while v <= hi + step * 1e-9:
-        ticks.append(0.0 if abs(v) < step * 1e-9 else v)
-        v += step
-    return ticks
 
 
 def _label(v: float) -> str:
@@ -80,7 +58,7 @@ def render_curves(
     curves = {l: smoothed(result.losses[l], smooth) for l in result.labels}
     img = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(img)
-    font, small = _font(15), _font(12)
+    font, small = default_font(15), default_font(12)
     left, right, top, bottom = 72, 20, 44, 56
     pw, ph = width - left - right, height - top - bottom
 
