@@ -28,7 +28,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers.objective import ObjectiveRule
 from gdstudio.engine.problems import Problem
-from gdstudio.engine.problems import data as _data
+from gdstudio.engine.problems.data import exact_rows_per_call
 from gdstudio.engine.runs import Run, RunConfig, Status
 
 __all__ = ["LR_GRID", "lr_score", "lr_scores", "tune_lr"]
@@ -45,18 +45,6 @@ def _check_steps(steps: object) -> int:
 
 def _tuning_config(config: RunConfig, lr: float) -> RunConfig:
     return config.with_(hyperparameters={**config.hyperparameters, "lr": float(lr)}, tol=0.0)
-
-
-def _rows_per_call(problem: Problem, n: int) -> int:
-    """How many rows one gradient call may hold and still sum the data exactly as one row does.
-
-    A data problem sums its samples in chunks of ``_CHUNK_ELEMENTS // rows``; a single chunk for
-    every row count up to this one keeps each row's sum (and so its score) bit-identical.
-    """
-    samples = problem.n_samples
-    if samples is None:
-        return n
-    return max(1, min(n, _data._CHUNK_ELEMENTS // samples))
 
 
 def _score(loss: np.ndarray) -> float:
@@ -116,7 +104,7 @@ def lr_scores(problem: Problem, config: RunConfig, grid: Sequence[float], steps:
     lrs = [float(lr) for lr in grid]
     if not lrs:
         raise ValueError("Invalid grid value: empty (need at least one learning rate)")
-    group = _rows_per_call(problem, len(lrs))
+    group = exact_rows_per_call(problem, len(lrs))
     return np.concatenate([_block_scores(problem, config, lrs[lo : lo + group], steps)
                            for lo in range(0, len(lrs), group)])
 

@@ -41,7 +41,7 @@ from gdstudio.engine.optimizers import OptState, get_spec
 from gdstudio.engine.optimizers.base import Optimizer, _workers
 from gdstudio.engine.optimizers.objective import EVALS, ObjectiveRule
 from gdstudio.engine.problems import AnalyticProblem, Problem
-from gdstudio.engine.problems import data as _data
+from gdstudio.engine.problems.data import exact_rows_per_call
 from gdstudio.engine.runs import Run, RunConfig, Status, _rng_copy
 
 __all__ = [
@@ -153,14 +153,6 @@ def row_value(value: Any, i: int) -> Any:
     return value
 
 
-def _rows_per_call(problem: Problem, n: int) -> int:
-    """Rows per gradient/loss call that keep a data problem's sums bit-identical to one row's."""
-    samples = problem.n_samples
-    if samples is None:
-        return n
-    return max(1, min(n, _data._CHUNK_ELEMENTS // samples))
-
-
 def _take(value: Any, keep: npt.NDArray[np.intp]) -> Any:
     if isinstance(value, tuple):
         return tuple(_take(v, keep) for v in value)
@@ -185,7 +177,7 @@ class _Shard:
         self.rng = _rng_copy(run._noise_rng)
         self.noise = run._noise
         self.tol = run._tol
-        self.per_call = _rows_per_call(problem, len(rows))
+        self.per_call = exact_rows_per_call(problem, len(rows))
         self.near = near
         self.track_best = track_best
         self.minima = problem.minima if near is not None else np.zeros((0, problem.dim))

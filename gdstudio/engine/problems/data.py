@@ -15,10 +15,21 @@ import numpy as np
 
 from gdstudio.engine.problems.base import Bounds, Problem
 
-__all__ = ["DATASETS", "DataProblem", "LineThroughOrigin", "LinearRegression", "SigmoidNeuron"]
+__all__ = ["DATASETS", "DataProblem", "LineThroughOrigin", "LinearRegression", "SigmoidNeuron", "exact_rows_per_call"]
 
 #: Elements per temporary when broadcasting points against data (~8 MB of float64).
 _CHUNK_ELEMENTS = 1 << 20
+
+
+def exact_rows_per_call(problem: Problem, n: int) -> int:
+    """How many of ``n`` rows one loss/gradient call may hold and still sum the data exactly as one
+    row does: a data problem sums its samples in chunks of ``_CHUNK_ELEMENTS // rows``, so a single
+    chunk for every row count up to this one keeps each row's sum bit-identical (n for a surface)."""
+    samples = problem.n_samples
+    if samples is None:
+        return n
+    return max(1, min(n, _CHUNK_ELEMENTS // samples))
+
 
 #: A per-sample piece: (θ columns, x, y) -> its parts (``_sample_loss`` wrapped in a 1-tuple, ``_sample_grad``).
 _SampleFn = Callable[[tuple[np.ndarray, ...], np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
