@@ -152,6 +152,22 @@ def test_a_cheap_first_level_is_on_screen_when_compute_returns(studio, qtbot):
     assert not first_level_inline(data)
 
 
+def test_an_engine_error_is_reported_not_raised(studio, qtbot, monkeypatch):
+    """The first level runs in the UI's slot: an error there must reach the status line, as the worker's does."""
+    import gdstudio.ui.panels.basins_panel as bp
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("Invalid grid: too large")
+
+    w = studio
+    panel = panel_ready(w, qtbot)
+    monkeypatch.setattr(bp, "basin_map", refuse)
+    panel.show_box.setChecked(True)  # computes: must not raise out of the slot
+    qtbot.waitUntil(lambda: not panel.computing, timeout=10_000)
+    assert panel.status.text() == "Basin map failed: Invalid grid: too large"
+    assert panel.overlay.map is None
+
+
 def test_minimum_mode_colours_each_minimum_with_its_legend_colour():
     m = _synthetic([[0, 1], [-1, 0]], status=[[0, 0], [0, DIVERGED]])
     rgba, legend = basin_rgba(m, "minimum")

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gdstudio.engine.explore import Cancelled, basin_map
+from gdstudio.engine.explore import basin_map
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.optimizers.objective import ObjectiveRule
 from gdstudio.engine.problems import Problem
@@ -439,7 +439,10 @@ class BasinsPanel(QWidget):
             # painting of a playing window and showed after ~120 ms (bench/explore_window.py). A
             # budget bounds it; past it, the worker computes every level as before.
             deadline = time.perf_counter() + FIRST_LEVEL_BUDGET_S
-            with contextlib.suppress(Cancelled):
+            # Over budget (Cancelled), or settings the engine refuses: the worker computes the level,
+            # or meets the same error and reports it (nothing raises out of this slot; a failed
+            # level leaves ``levels`` as it was).
+            with contextlib.suppress(Exception):
                 first = levels.next_level(cancel=lambda: time.perf_counter() > deadline)
 
         def level(job: Job, grid: BasinGrid) -> None:
