@@ -49,9 +49,13 @@ def test_text_is_the_default(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "explain", "--problem", "bowl", "--optimizer", "nag", "--step", "3")
     assert code == 0
     assert out.startswith("Step 3 of nag on bowl")
+    lines = out.splitlines()
     for name in ("theta_before", "grad", "momentum_buffer", "lookahead", "effective_lr", "update", "loss_after"):
-        assert any(line.startswith(name + " ") for line in out.splitlines()), name
-    assert "Nesterov" in out
+        assert any(f" {name} " in line and not line.startswith(name) for line in lines), name  # after its symbol
+    for symbol, name in (("θₜ₋₁", "theta_before"), ("gₜ", "grad"), ("Δθₜ", "update"), ("bₜ", "momentum_buffer")):
+        assert any(line.startswith(symbol + " ") and f" {name} " in line for line in lines), (symbol, name)
+    assert "Nesterov" in out and "θₜ ← θₜ₋₁ - η (gₜ + γ bₜ)" in out  # the rule in Unicode, not LaTeX
+    assert "\\leftarrow" not in out
 
 
 def test_mini_batch_and_schedule_follow_the_trace_options(capsys: pytest.CaptureFixture[str],

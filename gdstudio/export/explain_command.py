@@ -16,6 +16,7 @@ from gdstudio.atomic import write_output
 from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, CliError, emit, output_target
 from gdstudio.engine.explain import RowValue, StepExplanation, explain_run, format_row_value, to_json
 from gdstudio.export.trace_command import add_run_options, build_run
+from gdstudio.mathtext import symbol_text
 
 __all__ = ["DESCRIPTION", "HELP", "add_explain_arguments", "explain_text", "run_explain"]
 
@@ -42,17 +43,17 @@ def _value(value: RowValue) -> str:
 
 
 def explain_text(expl: StepExplanation, problem: str) -> str:
-    """The plain-text report: a header, the rule in LaTeX, then one row per quantity."""
+    """The plain-text report: a header, the rule in Unicode, then a row per quantity (symbol, name, value, meaning)."""
     lines = [f"Step {expl.step} of {expl.optimizer} on {problem}: "
              f"({', '.join(expl.param_names)}) from {_value(expl.param_before)} to {_value(expl.param_after)}",
-             "", "Update rule (LaTeX, aligned):"]
-    lines += [f"  {line}" for line in expl.formula_latex.splitlines()]
+             "", "Update rule (--format json has it as LaTeX):"]
+    lines += [f"  {line}" for line in symbol_text(expl.formula_latex).splitlines()]
     lines.append("")
-    rows = [(q.name, _value(q.value), q.meaning) for q in expl.quantities]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = min(48, max(len(r[1]) for r in rows))
-    lines.append(f"{'quantity':<{w0}}  {'value':<{w1}}  meaning")
-    lines += [f"{n:<{w0}}  {v:<{w1}}  {m}" for n, v, m in rows]
+    rows = [(symbol_text(q.symbol), q.name, _value(q.value), q.meaning) for q in expl.quantities]
+    ws = [max(len(r[i]) for r in rows) for i in range(2)]
+    w2 = min(48, max(len(r[2]) for r in rows))
+    lines.append(f"{'':<{ws[0]}}  {'quantity':<{ws[1]}}  {'value':<{w2}}  meaning")
+    lines += [f"{s:<{ws[0]}}  {n:<{ws[1]}}  {v:<{w2}}  {m}" for s, n, v, m in rows]
     return "\n".join(lines) + "\n"
 
 

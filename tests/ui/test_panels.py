@@ -20,6 +20,7 @@ from gdstudio.engine.problems import PROBLEMS, make_problem
 from gdstudio.engine.problems.data import DATASETS
 from gdstudio.engine.runs import RunConfig
 from gdstudio.export.schedule import format_loss
+from gdstudio.mathtext import latex_to_text, rule_text
 from gdstudio.model.session import Session
 from gdstudio.ui import bridge as bridge_mod
 from gdstudio.ui.bridge import ViewBridge, trajectories
@@ -28,7 +29,6 @@ from gdstudio.ui.panels import OptimizerPanel, PlaybackBar, ProblemPanel, RunsPa
 from gdstudio.ui.panels.runs_panel import COLUMNS, key_hyperparameters
 from gdstudio.ui.settings import MAX_RECENT
 from gdstudio.ui.views.protocol import PickingView
-from gdstudio.ui.widgets.mathtext import latex_to_text, rule_text
 from gdstudio.ui.widgets.numbers import LogSlider, NumberSpinBox, ValueSlider
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 import weakref
 from typing import Any, cast
 
@@ -46,13 +45,13 @@ from PySide6.QtWidgets import (
 
 from gdstudio.engine.explain import QuantityRow, StepExplanation, explain_run, to_latex, to_markdown
 from gdstudio.engine.runs import Status
+from gdstudio.mathtext import symbol_text
 from gdstudio.model.session import Session
 from gdstudio.ui.bridge import Subscriptions
 from gdstudio.ui.panels._bind import EntryFields
 from gdstudio.ui.slow_motion import SlowMotion, SlowMotionSource, StepPlan, axis_vector
 from gdstudio.ui.status import ThrottledSignal
 from gdstudio.ui.views.step_overlay import StepOverlay
-from gdstudio.ui.widgets.mathtext import latex_to_text
 
 __all__ = ["HOVER_KINDS", "SHOWN_DIGITS", "InspectorPanel", "format_value", "inspector_dock", "inspector_of",
            "plan_from", "symbol_text", "toggle_slow_motion"]
@@ -70,13 +69,6 @@ HOVER_KINDS: dict[str, tuple[str, float]] = {
     "gradient": ("gradient", -1.0), "velocity_old": ("velocity", -1.0), "velocity_add": ("velocity", -1.0),
     "velocity_new": ("velocity", -1.0), "step": ("step", 1.0),
 }
-
-
-def symbol_text(latex: str) -> str:
-    """A row's LaTeX symbol as plain Unicode (``\\texttt{exp\\_avg}`` → exp_avg)."""
-    tex = re.sub(r"\\(?:texttt|mathrm|mathbf|operatorname|textrm)\b", r"\\text", latex)
-    tex = tex.replace(r"^{\text{eff}}", "ᵉᶠᶠ").replace(r"\vartheta", "ϑ").replace(r"\varepsilon", "ε")
-    return latex_to_text(tex)
 
 
 def _number(x: float, digits: int) -> str:

@@ -50,10 +50,10 @@ from gdstudio.engine.schedules import (
     validate_schedule,
 )
 from gdstudio.engine.schedules.registry import RULES as SCHEDULE_RULES
+from gdstudio.mathtext import rule_text
 from gdstudio.model.session import RunEntry, Session
 from gdstudio.ui.bridge import Subscriptions
 from gdstudio.ui.widgets.hyperparams import ParamEditor, make_param_editor
-from gdstudio.ui.widgets.mathtext import rule_text
 from gdstudio.ui.widgets.numbers import NumberSpinBox
 from gdstudio.ui.widgets.schedule_params import ScheduleParamEditor
 from gdstudio.ui.widgets.schedule_preview import SchedulePreview

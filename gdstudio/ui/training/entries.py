@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 
 from gdstudio.engine.hyperparams import Value, format_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, OptimizerSpec, get_spec
+from gdstudio.mathtext import rule_text
 from gdstudio.train.compare import Entry, make_entry, training_defaults
 from gdstudio.train.lab_model import BOOK_OPTIMIZERS, MAX_ENTRIES, LabEntry, entry_labels
 from gdstudio.train.plot import PALETTE
 from gdstudio.ui.widgets.hyperparams import ParamEditor, make_param_editor
-from gdstudio.ui.widgets.mathtext import rule_text
 
 __all__ = ["BOOK_OPTIMIZERS", "MAX_ENTRIES", "OptimizerEntry", "OptimizerList", "entry_color", "hp_summary"]
 

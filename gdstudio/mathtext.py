@@ -1,4 +1,5 @@
-"""LaTeX of the optimizers' docstrings -> plain Unicode text for labels and tooltips.
+"""LaTeX of the optimizers' docstrings and explained quantities -> plain Unicode text for labels,
+tooltips and the text output of ``gdstudio explain`` (Qt-free: a utilities-layer module).
 
 Only the small subset the update rules use: ``\\frac``, ``\\sqrt``, ``\\text``, Greek letters,
 accents (``\\hat m`` -> m̂), sub/superscripts (``v_{t-1}`` -> vₜ₋₁, ``g_t^2`` -> gₜ²), spacing
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["latex_to_text", "rule_text"]
+__all__ = ["latex_to_text", "rule_text", "symbol_text"]
 
 _SYMBOLS = {
     "leftarrow": "←", "rightarrow": "→", "nabla": "∇", "theta": "θ", "eta": "η", "beta": "β",
@@ -143,3 +144,10 @@ def rule_text(doc: str) -> str:
     if prose:
         parts.append(" ".join(prose))
     return "\n\n".join(p for p in parts if p)
+
+
+def symbol_text(latex: str) -> str:
+    """A row's LaTeX symbol as plain Unicode (``\\texttt{exp\\_avg}`` → exp_avg)."""
+    tex = re.sub(r"\\(?:texttt|mathrm|mathbf|operatorname|textrm)\b", r"\\text", latex)
+    tex = tex.replace(r"^{\text{eff}}", "ᵉᶠᶠ").replace(r"\vartheta", "ϑ").replace(r"\varepsilon", "ε")
+    return latex_to_text(tex)
