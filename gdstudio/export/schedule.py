@@ -104,10 +104,18 @@ def caption(problem_title: str, runs: Iterable[Any], step: int, last: int | None
     ``visible``, ``run`` with ``history.loss``, ``steps``, ``diverged_at``).
 
     A run is shown at min(step, its last step): its loss there, or "diverged at step k" from
-    that step on; ``stopped`` marks a run that has ended (converged or diverged) by ``step``.
+    that step on; ``stopped`` marks a run that has ended (converged or diverged) by ``step``. Recorded
+    training paths (a network landscape's runs, with ``run.path.iterations``) add the training
+    iteration of the step to the title.
     """
     step = _whole(step, "step", 0)
     title = f"{problem_title} · step {step}" + (f" / {last}" if last is not None else "")
+    runs = list(runs)
+    # A network landscape's paths are recorded training iterates: say which iteration a step is.
+    paths = [e.run.path for e in runs if e.run is not None and hasattr(getattr(e.run, "path", None), "iterations")]
+    if paths:
+        iterations = paths[0].iterations
+        title += f" (training iteration {int(iterations[min(step, len(iterations) - 1)]):,})"
     items = []
     for e in runs:
         if not getattr(e, "visible", True) or e.run is None:

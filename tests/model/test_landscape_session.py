@@ -97,3 +97,14 @@ def test_a_recorded_run_cannot_be_reconfigured(session):
     rid = session.runs[0].id
     with pytest.raises(ValueError, match="recorded training path"):
         session.update_run(rid, hyperparameters={"lr": 0.3})
+
+
+def test_the_caption_names_the_training_iteration_of_the_step(session):
+    from gdstudio.export.schedule import caption
+
+    data = _fixture().make_landscape()
+    session.forward(4)
+    cap = caption(session.problem.title, session.runs, 3, 10)
+    assert cap.title.endswith("· step 3 / 10 (training iteration 30)")  # recorded every 10 iterations
+    assert int(data.paths[0].iterations[3]) == 30
+    assert "training iteration" not in caption("Himmelblau", [], 3, 10).title  # a surface's steps are steps
