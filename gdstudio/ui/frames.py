@@ -149,6 +149,9 @@ class FrameRenderer:
         # rescaling the 256² image every frame (same pixels).
         for pane in self._contour_panes():
             pane.image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        decorate = getattr(like_contour, "decorate_export", None)
+        if decorate is not None and self.view in ("contour", "both"):
+            decorate(self.contour)  # what the window's contour shows beyond the runs (a basin map)
         like_box = getattr(like_contour, "view_box", None)
         target_box = getattr(self.contour, "view_box", None)  # small multiples: the first pane's (linked)
         if like_box is not None and target_box is not None:

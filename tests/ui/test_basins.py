@@ -11,6 +11,7 @@ import threading
 
 import gdstudio_window_fixtures as wf
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
@@ -95,6 +96,36 @@ def test_overlay_pixels_are_the_engine_map(basins):
     assert w.docks["basins"].isVisible() and w.actions["basin_map"].isChecked()
     # Himmelblau with Adam: all four minima are reached from somewhere.
     assert set(np.unique(m.minimum)) >= {0, 1, 2, 3}
+
+
+def test_an_export_draws_the_basin_map_shown(basins):
+    """Exports render their own offscreen contour: the shown map is copied onto it (colours, opacity);
+    a hidden map is not."""
+    from gdstudio.ui.frames import FrameRenderer
+    from gdstudio.ui.views.basins import BasinOverlay
+
+    w, panel = basins
+    panel.opacity_slider.setValue(50)
+    assert panel.overlay.item.opacity() == pytest.approx(0.5)
+
+    def exported_images(view: str) -> list:
+        r = FrameRenderer(w.session, view, (400, 300), like_contour=w.contour)
+        try:
+            frame = r.frame(w.session.position)
+            assert frame.shape[:2] == (300, 400)
+            items = r.contour.plot_item.items if r.contour is not None else []
+            return [i for i in items if isinstance(i, pg.ImageItem) and i.zValue() == BasinOverlay.Z]
+        finally:
+            r.close()
+
+    (item,) = exported_images("contour")
+    np.testing.assert_array_equal(item.image, panel.overlay.item.image)
+    assert item.opacity() == panel.overlay.item.opacity() and item.isVisible()
+    assert item.mapRectToParent(item.boundingRect()) == panel.overlay.item.mapRectToParent(
+        panel.overlay.item.boundingRect())
+    assert len(exported_images("both")) == 1
+    panel.show_box.setChecked(False)  # hidden: not exported
+    assert exported_images("contour") == []
 
 
 def test_levels_are_nested_subgrids_and_end_at_the_full_map():

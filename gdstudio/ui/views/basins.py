@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -253,6 +254,17 @@ class BasinOverlay:
         self.on_pixel = on_pixel
         self.item.setOpacity(self.opacity)
         contour.click_handler = self._clicked
+        if hasattr(contour, "add_export_decoration"):
+            contour.add_export_decoration(self.decorate_export)
+
+    def decorate_export(self, target: Any) -> None:
+        """The shown map, in its colours and opacity, on an export's own contour ``target``."""
+        if not self.shown or self.map is None:
+            return
+        copy = BasinOverlay(target)
+        copy.mode, copy.opacity = self.mode, self.opacity
+        copy.item.setOpacity(self.opacity)
+        copy.show_map(self.map)
 
     @property
     def shown(self) -> bool:

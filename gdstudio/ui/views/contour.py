@@ -14,6 +14,7 @@ and y is NaN in those signals (only w is meaningful).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -192,6 +193,9 @@ class ContourView(FrameMixin, PickingView):
         #: ``click_handler(x, y, shift) -> bool``: when set and it returns True, a left click is taken
         #: by it instead of emitting startClicked / startAdded (a basin map's pixels add runs).
         self.click_handler: Callable[[float, float, bool], bool] | None = None
+        #: Decorations an export copies onto its own offscreen contour (a basin map): weak references to
+        #: ``decorate(target_contour)`` methods, so an overlay's registration keeps nothing alive.
+        self._export_decorations: list[weakref.WeakMethod[Callable[[Any], None]]] = []
         self.view_box.sigRangeChanged.connect(self._on_view_changed)
         self.view_box.sigResized.connect(self._on_view_changed)
         self._set_axis_labels()
@@ -295,6 +299,20 @@ class ContourView(FrameMixin, PickingView):
             self.plot_item.setLabel("left", names[1] if len(names) > 1 else "y", **style)
         else:
             self.plot_item.setLabel("left", "loss", **style)
+
+    def add_export_decoration(self, decorate: Callable[[Any], None]) -> None:
+        """Register a bound method ``decorate(target)`` that draws this view's extra items (an overlay
+        the export's own contour does not have) on ``target``; held weakly."""
+        self._export_decorations.append(weakref.WeakMethod(decorate))  # type: ignore[arg-type]
+
+    def decorate_export(self, target: Any) -> None:
+        """Draw every live decoration of this view on ``target`` (an export's offscreen contour)."""
+        for ref in list(self._export_decorations):
+            decorate = ref()
+            if decorate is None:
+                self._export_decorations.remove(ref)
+            else:
+                decorate(target)
 
     def set_gradient_fn(self, gradient_fn: GradientFn | None) -> None:
         """``gradient_fn(points (N, D)) -> (N, D)``, for the field and the arrow at a run's end."""
