@@ -336,6 +336,10 @@ class FrameRenderer:
                     widget.deleteLater()
         self.contour = self.surface = None
         self._parts = []
+        # A finished export's job (kept by the window's export controller) holds this renderer:
+        # dropping the window here keeps window → controller → job → renderer → window from being a
+        # cycle that only the garbage collector frees.
+        self.window = None
 
     def __enter__(self) -> FrameRenderer:
         return self

@@ -42,3 +42,29 @@ def test_a_closed_window_and_its_lab_are_not_left_to_the_garbage_collector(qtbot
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+def test_a_window_that_exported_a_video_is_not_left_to_the_garbage_collector(qtbot, studio_settings, tmp_path):
+    from gdstudio.engine.runs import RunConfig
+    from gdstudio.ui.export_dialog import VideoSettings
+
+    w = wf.make_window(qtbot, studio_settings)
+    w.session.replace_runs([RunConfig("nag", (-0.5, -0.5), {"lr": 0.005})])
+    w.session.forward(8)
+    wf.settle(qtbot, w)
+    job = w.exports.start_video(VideoSettings(path=tmp_path / "frames", view="contour", size=(160, 120), fps=10,
+                                              first=0, last=3, caption=False))
+    assert job is not None and job.wait(120) and job.state == "finished"
+    ours = {id(w)}
+    w.close()
+    w.deleteLater()
+    del w, job  # the controller keeps its finished job (and the job its renderer)
+    qtbot.wait(20)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, MainWindow) and id(o) in ours]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
