@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import TypeVar, cast
 
-__all__ = ["Interrupted", "check", "deferred", "handle_signals", "pending"]
+__all__ = ["Interrupted", "check", "deferred", "handle_signals", "pending", "run_cancellable"]
+
+T = TypeVar("T")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _state = {"defer": 0, "pending": 0}
@@ -80,3 +83,38 @@ def handle_signals() -> Iterator[None]:
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
         _state["pending"] = 0
+
+
+def run_cancellable(work: Callable[[threading.Event], T], *, name: str) -> tuple[T | None, BaseException | None, int]:
+    """Run ``work(cancel)`` on a daemon thread while this thread waits; Ctrl+C / SIGTERM here only
+    set ``cancel``, so the work stops at its next check and what it made is kept.
+
+    Returns ``(result, error, signum)``: the work's return value (None if it raised), the exception
+    it raised (None if none) and the first signal received (0: none). The wait is on an Event, not
+    ``Thread.join``: an interrupted join can leave ``is_alive()`` wrong before Python 3.13.
+    """
+    cancel = threading.Event()
+    done = threading.Event()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work(cancel)
+        except BaseException as exc:  # handed to the calling thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    interrupted = 0
+    while not done.is_set():
+        try:
+            done.wait(0.2)
+        except KeyboardInterrupt as exc:
+            cancel.set()
+            interrupted = interrupted or getattr(exc, "signum", signal.SIGINT)
+    worker.join()
+    error = box.get("error")
+    result = cast("T | None", box.get("result"))
+    return result, error if isinstance(error, BaseException) else None, int(interrupted)

@@ -17,7 +17,6 @@ import itertools
 import math
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ from gdstudio.cli_common import (
 )
 from gdstudio.engine.hyperparams import format_value
 from gdstudio.engine.optimizers.registry import OPTIMIZERS, get_spec
-from gdstudio.interrupts import Interrupted, deferred, handle_signals
+from gdstudio.interrupts import Interrupted, deferred, handle_signals, run_cancellable
 from gdstudio.limits import CountError, available_memory, brief, check_count, format_bytes
 from gdstudio.train.compare import (
     TRAINING_DEFAULTS,
@@ -387,34 +386,14 @@ def _run_train(args: argparse.Namespace) -> int:
              f"network {'-'.join(map(str, (dataset.n_features, *hidden, dataset.n_classes)))}, "
              f"{len(entries)} optimizers x {config.iterations} iterations")
     bar = None if args.quiet else _ProgressBar(sys.stderr, config.iterations)
-    cancel = threading.Event()
-    done = threading.Event()
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = compare_optimizers(dataset, entries, config, progress=bar.update if bar else None,
-                                               cancel=cancel)
-        except BaseException as exc:  # re-raised in the calling thread
-            box["error"] = exc
-        finally:
-            done.set()
-
     # Train in a worker so Ctrl+C only sets the cancel flag: what was recorded is still written.
-    # (Wait on an Event, not Thread.join: an interrupted join can leave is_alive() wrong before 3.13.)
-    worker = threading.Thread(target=work, name="gdstudio-train", daemon=True)
-    worker.start()
-    interrupted = 0
-    while not done.is_set():
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt as exc:
-            cancel.set()
-            interrupted = interrupted or getattr(exc, "signum", 2)
-    worker.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    result: CompareResult = box["result"]  # type: ignore[assignment]
+    trained, error, interrupted = run_cancellable(
+        lambda cancel: compare_optimizers(dataset, entries, config, progress=bar.update if bar else None,
+                                          cancel=cancel), name="gdstudio-train")
+    if error is not None:
+        raise error
+    assert isinstance(trained, CompareResult)
+    result = trained
     if interrupted and bar:
         bar.close()
     with deferred():  # a second Ctrl+C must not leave a half-written CSV or its temporary

@@ -18,7 +18,6 @@ import argparse
 import itertools
 import math
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import ClassVar, TextIO
 
 from gdstudio.atomic import Output, OutputPathError, OutputTarget, resolve_output
 from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError, say, schedule_from_args
-from gdstudio.interrupts import Interrupted, deferred, handle_signals
+from gdstudio.interrupts import Interrupted, deferred, handle_signals, run_cancellable
 from gdstudio.limits import MEMORY_MARGIN, available_memory, format_bytes
 from gdstudio.train.cli import add_train_arguments, parse_entries, parse_hidden
 from gdstudio.train.compare import Entry, TrainConfig, check_entries
@@ -301,41 +300,19 @@ def compute(prepared: Prepared) -> Landscape:
         say(f"{d.name}: {len(d.y_train):,} training images, network {net}, {len(prepared.entries)} optimizers x "
             f"{prepared.config.iterations} iterations, recorded every {prepared.options.record_every}; "
             f"{prepared.options.plane} plane, {args.grid}x{args.grid} grid")
-    cancel = threading.Event()
-    done = threading.Event()
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = compute_landscape(prepared.dataset, prepared.entries, prepared.config, prepared.options,
-                                              progress=bar, cancel=cancel)
-        except BaseException as exc:  # re-raised in the calling thread
-            box["error"] = exc
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=work, name="gdstudio-landscape", daemon=True)
-    worker.start()
-    interrupted = 0
-    while not done.is_set():
-        try:
-            done.wait(0.2)
-        except KeyboardInterrupt as exc:
-            cancel.set()
-            interrupted = interrupted or getattr(exc, "signum", 2)
-    worker.join()
+    result, error, interrupted = run_cancellable(
+        lambda cancel: compute_landscape(prepared.dataset, prepared.entries, prepared.config, prepared.options,
+                                         progress=bar, cancel=cancel), name="gdstudio-landscape")
     if bar is not None:
         bar.close()
     if interrupted:
         raise Interrupted(interrupted)
-    error = box.get("error")
     if isinstance(error, LandscapeCancelled):
         raise Interrupted(2)
     if isinstance(error, ValueError):  # e.g. endpoints on one line, every path diverged
         raise CliError(str(error)) from None
-    if isinstance(error, BaseException):
+    if error is not None:
         raise error
-    result = box["result"]
     assert isinstance(result, Landscape)
     return result
 
