@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import gdstudio_landscape_fixture as fx
 import numpy as np
 import pytest
 
@@ -14,19 +11,9 @@ from gdstudio.engine.recorded import SLICE_LOSS, RecordedRun, make_run
 from gdstudio.engine.runs import Run, RunConfig, Status
 
 
-def _fixture():
-    name = "gdstudio_landscape_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "landscape_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def data() -> LandscapeData:
-    return _fixture().make_landscape()
+    return fx.make_landscape()
 
 
 def test_grid_is_the_stored_values_exactly_at_its_own_resolution(data):
@@ -54,7 +41,7 @@ def test_interpolation_is_bilinear_between_nodes(data):
                 + s * t * z[j + 1, i + 1])
         assert p.loss(np.array([x, y])) == pytest.approx(want, rel=1e-13)
     # a fine grid of a smooth function: the interpolation is close to the function itself
-    fine = _fixture().bowl(np.array([0.33]), np.array([-0.41]))[0, 0]
+    fine = fx.bowl(np.array([0.33]), np.array([-0.41]))[0, 0]
     assert p.loss(np.array([0.33, -0.41])) == pytest.approx(fine, abs=0.02)
     # outside the grid: nothing was computed there
     assert np.isnan(p.loss(np.array([2.5, 0.0]))) and np.isnan(p.gradient(np.array([[0.0, -1.6]]))).all()

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
+import gdstudio_landscape_fixture as fx
 import numpy as np
 import pytest
 
@@ -16,26 +14,14 @@ from gdstudio.model.landscape import landscape_document
 from gdstudio.model.persistence import VERSION, SessionError, load_session, migrate, save_session
 
 
-def _fixture():
-    name = "gdstudio_landscape_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "landscape_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
 def session() -> Session:
-    fx = _fixture()
     s = Session()
     s.apply_dict(landscape_document(fx.make_landscape(), colors=fx.COLORS), label="open landscape")
     return s
 
 
 def test_a_landscape_document_opens_recorded_runs(session):
-    fx = _fixture()
     data = fx.make_landscape()
     assert session.problem.name == "landscape" and session.problem.params == ("PC1 38%", "PC2 12%")
     assert [e.label for e in session.runs] == ["SGD", "Momentum", "Adam"]
@@ -102,7 +88,7 @@ def test_a_recorded_run_cannot_be_reconfigured(session):
 def test_the_caption_names_the_training_iteration_of_the_step(session):
     from gdstudio.export.schedule import caption
 
-    data = _fixture().make_landscape()
+    data = fx.make_landscape()
     session.forward(4)
     cap = caption(session.problem.title, session.runs, 3, 10)
     assert cap.title.endswith("· step 3 / 10 (training iteration 30)")  # recorded every 10 iterations

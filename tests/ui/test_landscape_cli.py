@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import gdstudio_landscape_fixture as fx
 import numpy as np
 import pytest
 from PIL import Image
 
 from gdstudio.ui.landscape_command import render_landscape
-
-
-def _fixture():
-    name = "gdstudio_landscape_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "landscape_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _near(rgb: np.ndarray, color: str, tol: int = 12) -> int:
@@ -29,7 +16,6 @@ def _near(rgb: np.ndarray, color: str, tol: int = 12) -> int:
 
 
 def test_png_draws_every_path_in_its_colour(qapp, tmp_path):
-    fx = _fixture()
     out = tmp_path / "landscape.png"
     assert render_landscape(fx.make_landscape(), out, colors=fx.COLORS) == out
     img = Image.open(out)
@@ -45,7 +31,6 @@ def test_png_draws_every_path_in_its_colour(qapp, tmp_path):
 
 
 def test_gif_has_one_frame_per_frame_asked_and_the_paths_grow(qapp, tmp_path):
-    fx = _fixture()
     out = tmp_path / "landscape.gif"
     render_landscape(fx.make_landscape(), out, frames=4, colors=fx.COLORS, fps=5)
     img = Image.open(out)
@@ -59,7 +44,7 @@ def test_gif_has_one_frame_per_frame_asked_and_the_paths_grow(qapp, tmp_path):
 
 def test_bad_format_is_one_line(qapp, tmp_path):
     with pytest.raises(ValueError, match="Invalid format value: 'bmp'"):
-        render_landscape(_fixture().make_landscape(), tmp_path / "x.bmp")
+        render_landscape(fx.make_landscape(), tmp_path / "x.bmp")
 
 
 SMALL = ["landscape", "--iterations", "40", "--hidden", "16,16", "--optimizers", "sgd,momentum,adam", "--grid", "7",

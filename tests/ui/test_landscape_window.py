@@ -3,10 +3,7 @@ path in its colour and equal to the projected path at the step shown, play / scr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import gdstudio_landscape_fixture as fx
 import numpy as np
 import pytest
 
@@ -16,16 +13,6 @@ from gdstudio.ui.bridge import LANDSCAPE_CLICK
 from gdstudio.ui.panels.optimizer_panel import RECORDED_NOTE
 
 
-def _fixture():
-    name = "gdstudio_landscape_fixture"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "landscape_fixture.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 def _settle(qtbot, w):
     qtbot.waitUntil(lambda: not w.bridge.stale and not w.bridge.busy, timeout=10_000)
     qtbot.wait(1)
@@ -33,7 +20,6 @@ def _settle(qtbot, w):
 
 @pytest.fixture
 def landscape_window(shared_studio, qtbot):
-    fx = _fixture()
     w = shared_studio
     data = fx.make_landscape()
     loaded = []
@@ -68,7 +54,6 @@ def _drawn(w):
 def test_each_path_in_its_colour_equals_the_projected_path_at_the_scrubbed_step(landscape_window, qtbot):
     w, data = landscape_window
     s = w.session
-    fx = _fixture()
     s.forward(10)
     for step in (0, 3, 7, 10):
         s.seek(step)
@@ -111,7 +96,7 @@ def test_optimizer_panel_is_read_only_and_clicks_add_no_run(landscape_window, qt
     w.bridge._on_start_clicked(0.1, 0.2)
     w.bridge._on_start_added(0.1, 0.2)
     assert len(s.runs) == n and messages == [LANDSCAPE_CLICK, LANDSCAPE_CLICK]
-    assert s.runs[0].config.start == tuple(_fixture().make_landscape().paths[0].points[0])
+    assert s.runs[0].config.start == tuple(fx.make_landscape().paths[0].points[0])
     # undo brings the previous session back (opening a landscape is one command)
     s.undo_stack.undo()
     _settle(qtbot, w)
