@@ -10,8 +10,6 @@ the lab's model holds its slots as bound methods (weakly).
 
 from __future__ import annotations
 
-import gc
-
 import gdstudio_window_fixtures as wf
 
 from gdstudio.ui.main_window import MainWindow
@@ -34,14 +32,7 @@ def test_a_closed_window_and_its_lab_are_not_left_to_the_garbage_collector(qtbot
     w.deleteLater()
     del w
     qtbot.wait(20)
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (MainWindow, TrainingLab)) and id(o) in ours]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-    assert left == []
+    assert wf.left_to_collector((MainWindow, TrainingLab), ours) == []
 
 
 def test_a_window_that_exported_a_video_is_not_left_to_the_garbage_collector(qtbot, studio_settings, tmp_path):
@@ -60,11 +51,4 @@ def test_a_window_that_exported_a_video_is_not_left_to_the_garbage_collector(qtb
     w.deleteLater()
     del w, job  # the controller keeps its finished job (and the job its renderer)
     qtbot.wait(20)
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        left = [type(o).__name__ for o in gc.garbage if isinstance(o, MainWindow) and id(o) in ours]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-    assert left == []
+    assert wf.left_to_collector((MainWindow,), ours) == []

@@ -7,7 +7,8 @@ read or written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,17 @@ def widget_pixels(widget) -> np.ndarray:
     dpr = shot.devicePixelRatio()
     x0, y0 = int(pos.x() * dpr), int(pos.y() * dpr)
     return arr[y0 : y0 + int(widget.height() * dpr), x0 : x0 + int(widget.width() * dpr)]
+
+
+def left_to_collector(types: tuple[type, ...], ours: Iterable[int] | None = None) -> list[str]:
+    """Type names of the objects of ``types`` (with an id in ``ours``, if given) that sit in reference
+    cycles now: only the garbage collector, on whatever thread it runs, would free them."""
+    wanted = None if ours is None else set(ours)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return [type(o).__name__ for o in gc.garbage
+                if isinstance(o, types) and (wanted is None or id(o) in wanted)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
