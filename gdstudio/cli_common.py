@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from gdstudio.atomic import OutputPathError, OutputTarget, resolve_output
+from gdstudio.atomic import OutputPathError, OutputTarget, resolve_output, write_output
 from gdstudio.engine.schedules import ParamValue, check_warmup, get_schedule_spec, schedule_names, validate_schedule
 from gdstudio.limits import brief
 from gdstudio.parsing import EMPTY, NOT_A_NUMBER, NOT_FINITE, FloatListError, parse_floats
@@ -128,6 +128,20 @@ def flush_stdout(status: int, prog: str) -> int:
         say(f"{prog}: error: cannot write to standard output: {getattr(exc, 'strerror', None) or exc}")
         return status or EXIT_FAILED
     return status
+
+
+def write_result(target: OutputTarget, data: str | bytes, shown: str | None) -> int:
+    """A command's result: text for standard output through :func:`emit`; anything else through
+    :func:`~gdstudio.atomic.write_output` (a file atomically, bytes to standard output). CliError
+    (status 1) ``Cannot write <shown>: …`` when the write fails. Returns EXIT_OK."""
+    if target.mode == "stdout" and isinstance(data, str):
+        emit(data)
+        return EXIT_OK
+    try:
+        write_output(target, data, allow_stdout=True)
+    except OSError as exc:
+        raise CliError(f"Cannot write {shown}: {exc.strerror or exc}", status=EXIT_FAILED) from None
+    return EXIT_OK
 
 
 def output_target(path: str | None, option: str = "--out", *, folder: bool = False) -> OutputTarget:

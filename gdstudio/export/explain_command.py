@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gdstudio.atomic import write_output
-from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, CliError, emit, output_target
+from gdstudio.cli_common import CliError, output_target, write_result
 from gdstudio.engine.explain import RowValue, StepExplanation, explain_run, format_row_value, to_json
 from gdstudio.export.trace_command import add_run_options, build_run
 from gdstudio.mathtext import symbol_text
@@ -78,11 +77,4 @@ def run_explain(args: argparse.Namespace) -> int:
         text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     else:
         text = explain_text(expl, run.problem.name)
-    if target.mode == "stdout":
-        emit(text)
-        return EXIT_OK
-    try:
-        write_output(target, text)
-    except OSError as exc:
-        raise CliError(f"Cannot write {args.out}: {exc.strerror or exc}", status=EXIT_FAILED) from None
-    return EXIT_OK
+    return write_result(target, text, args.out)

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gdstudio.atomic import write_output
-from gdstudio.cli_common import EXIT_FAILED, EXIT_OK, CliError, emit, float_option, output_target
+from gdstudio.cli_common import CliError, float_option, output_target, write_result
 from gdstudio.engine.explore import (
     DIVERGED,
     LOG_KEYS,
@@ -134,17 +133,6 @@ def parse_vary(text: str) -> tuple[str, float, float, int, bool]:
 
 
 # -- the commands -------------------------------------------------------------------------------
-def _write(args: argparse.Namespace, target: Any, data: str | bytes) -> int:
-    if target.mode == "stdout" and isinstance(data, str):
-        emit(data)
-        return EXIT_OK
-    try:
-        write_output(target, data, allow_stdout=True)
-    except OSError as exc:
-        raise CliError(f"Cannot write {args.out}: {exc.strerror or exc}", status=EXIT_FAILED) from None
-    return EXIT_OK
-
-
 def run_sweep(args: argparse.Namespace) -> int:
     """`gdstudio sweep`: options checked, memory estimated, then every cell computed and written."""
     target = output_target(args.out)
@@ -165,10 +153,10 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise CliError(_sweep_message(exc)) from None
     logs = tuple(s[4] for s in specs)
     if args.format == "csv":
-        return _write(args, target, sweep_csv(result))
+        return write_result(target, sweep_csv(result), args.out)
     if args.format == "json":
-        return _write(args, target, sweep_json(result, run, args.steps))
-    return _write(args, target, sweep_png(result, run, args.steps, logs))
+        return write_result(target, sweep_json(result, run, args.steps), args.out)
+    return write_result(target, sweep_png(result, run, args.steps, logs), args.out)
 
 
 def _sweep_message(exc: ValueError) -> str:
@@ -203,10 +191,10 @@ def run_basins(args: argparse.Namespace) -> int:
         text = str(exc)
         raise CliError(text if text.startswith("Invalid") else f"Invalid --grid {args.grid}: {text}") from None
     if args.format == "csv":
-        return _write(args, target, basins_csv(result))
+        return write_result(target, basins_csv(result), args.out)
     if args.format == "npz":
-        return _write(args, target, basins_npz(result, run, args.steps))
-    return _write(args, target, basins_png(result, run, args.steps))
+        return write_result(target, basins_npz(result, run, args.steps), args.out)
+    return write_result(target, basins_png(result, run, args.steps), args.out)
 
 
 # -- formats ------------------------------------------------------------------------------------

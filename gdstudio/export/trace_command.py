@@ -13,17 +13,14 @@ import argparse
 
 import numpy as np
 
-from gdstudio.atomic import write_output
 from gdstudio.cli_common import (
-    EXIT_FAILED,
-    EXIT_OK,
     CliError,
     add_schedule_options,
-    emit,
     float_option,
     output_target,
     parse_key_values,
     schedule_from_args,
+    write_result,
 )
 from gdstudio.engine.optimizers import get_spec
 from gdstudio.engine.problems import make_problem
@@ -116,11 +113,4 @@ def run_trace(args: argparse.Namespace) -> int:
     run = build_run(args)
     run.run(args.steps)
     text = trace_json(run, args.steps) if args.format == "json" else trace_csv(run)
-    if target.mode == "stdout":
-        emit(text)
-        return EXIT_OK
-    try:
-        write_output(target, text)
-    except OSError as exc:
-        raise CliError(f"Cannot write {args.out}: {exc.strerror or exc}", status=EXIT_FAILED) from None
-    return EXIT_OK
+    return write_result(target, text, args.out)
