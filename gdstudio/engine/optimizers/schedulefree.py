@@ -57,6 +57,18 @@ def _x(y: Array, z: Array, beta: Real, out: Array) -> None:
     common.lerp_(out, z, 1.0 - 1.0 / beta)
 
 
+#: The buffers of both schedule-free rules (the SGD one keeps no exp_avg_sq: its doc is not shown).
+_BUFFER_DOCS = docs({
+    "z": BufferDoc(r"z_t", "the SGD iterate the average follows"),
+    "x": BufferDoc(r"x_t", "the weighted average of the iterates (what eval() puts in θ)"),
+    "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
+    "ckp1": BufferDoc(r"c_{t+1}", "the next average's weight"),
+    "weight_sum": BufferDoc(r"\sum w", "the sum of the average's weights"),
+    "lr_max": BufferDoc(r"\eta_{\max}", "the largest η so far (after warm-up)"),
+    "scheduled_lr": BufferDoc(r"\eta_t", "this step's η after warm-up"),
+})
+
+
 @dataclass(frozen=True)
 class ScheduleFreeSGDParams(Params):
     """``schedulefree.SGDScheduleFree``'s keywords and defaults."""
@@ -95,15 +107,7 @@ class ScheduleFreeSGD(Optimizer[ScheduleFreeSGDParams]):
     name = "schedulefree-sgd"
     title = "Schedule-free SGD"
     internal_buffers = ("x",)
-    buffer_docs = docs({
-        "z": BufferDoc(r"z_t", "the SGD iterate the average follows"),
-        "x": BufferDoc(r"x_t", "the weighted average of the iterates (what eval() puts in θ)"),
-        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
-        "ckp1": BufferDoc(r"c_{t+1}", "the next average's weight"),
-        "weight_sum": BufferDoc(r"\sum w", "the sum of the average's weights"),
-        "lr_max": BufferDoc(r"\eta_{\max}", "the largest η so far (after warm-up)"),
-        "scheduled_lr": BufferDoc(r"\eta_t", "this step's η after warm-up"),
-    })
+    buffer_docs = _BUFFER_DOCS
 
     def _buffers(self) -> dict[str, Real]:
         return {"z": 0.0, "x": 0.0}
@@ -173,15 +177,7 @@ class ScheduleFreeAdamW(Optimizer[ScheduleFreeAdamWParams]):
     title = "Schedule-free AdamW"
     second_moment_buffer = "exp_avg_sq"
     internal_buffers = ("x",)
-    buffer_docs = docs({
-        "z": BufferDoc(r"z_t", "the SGD iterate the average follows"),
-        "x": BufferDoc(r"x_t", "the weighted average of the iterates (what eval() puts in θ)"),
-        "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
-        "ckp1": BufferDoc(r"c_{t+1}", "the next average's weight"),
-        "weight_sum": BufferDoc(r"\sum w", "the sum of the average's weights"),
-        "lr_max": BufferDoc(r"\eta_{\max}", "the largest η so far (after warm-up)"),
-        "scheduled_lr": BufferDoc(r"\eta_t", "this step's η after warm-up"),
-    })
+    buffer_docs = _BUFFER_DOCS
 
     def _buffers(self) -> dict[str, Real]:
         return {"z": 0.0, "exp_avg_sq": 0.0, "x": 0.0}
