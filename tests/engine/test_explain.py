@@ -138,6 +138,8 @@ def test_adam_rows_are_its_formula() -> None:
         assert "lambda" not in e.formula_latex.split("&\\eta")[0]  # no weight-decay line at λ = 0
     decayed = explain_step(problem, RunConfig("adam", (1.0, 1.5), {"weight_decay": 0.1}), 3)
     assert r"\lambda\theta_{t-1}" in decayed.formula_latex
+    _same(decayed.row("decayed_grad").value, decayed.grad + 0.1 * decayed.param_before)  # coupled: g + λθ
+    assert "decayed_grad" not in [q.name for q in explain_step(problem, RunConfig("adam", (1.0, 1.5)), 3).quantities]
     w = explain_step(problem, RunConfig("adamw", (1.0, 1.5)), 3)
     assert "decoupled" in w.formula_latex and "decayed_grad" not in [q.name for q in w.quantities]
 

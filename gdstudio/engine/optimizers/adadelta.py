@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ class Adadelta(Optimizer[AdadeltaParams]):
         "acc_delta": BufferDoc(r"u_t", "running average of the squared updates Δ² (ρ)"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        DECAYED_GRAD,
         Derived("std", r"\sqrt{v_t + \epsilon}", "the per-axis scale the gradient is divided by",
                 lambda c: np.sqrt(c.buf("square_avg") + c.number("eps")), "scale"),
         Derived("rms_delta", r"\sqrt{u_{t-1} + \epsilon}", "RMS of the past updates: the per-axis numerator",

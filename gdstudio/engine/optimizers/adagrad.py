@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, docs
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ class Adagrad(Optimizer[AdagradParams]):
     second_moment_buffer = "sum"
     buffer_docs = docs({"sum": BufferDoc(r"s_t", "running sum of squared gradients (from s₀)")})
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        DECAYED_GRAD,
         Derived("clr", r"\tilde\eta_t = \eta/(1 + (t-1)\delta)", "the decayed learning rate",
                 lambda c: c.number("lr") / (1 + (c.t - 1) * c.number("lr_decay"))),
         Derived("std", r"\sqrt{s_t} + \epsilon", "the preconditioner's per-axis scale: the step divides by it",

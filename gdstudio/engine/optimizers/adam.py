@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ class Adam(Optimizer[AdamParams]):
         "max_exp_avg_sq": BufferDoc(r"v^{\max}_t", "AMSGrad: the largest v seen so far (divides instead of v)"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
-                else None),
+        DECAYED_GRAD,
         Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment",
                 lambda c: _bc(c, 0)),
         Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment",

@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,7 @@ class Adamax(Optimizer[AdamaxParams]):
                              "scale"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        DECAYED_GRAD,
         Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment",
                 lambda c: 1 - common.power(c.number("betas", 0), float(c.t))),
         Derived("velocity_old", r"\beta_1 m_{t-1}", "the old first moment, decayed",

@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, OptState, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,7 @@ class NAdam(Optimizer[NAdamParams]):
         "mu_next": BufferDoc(r"\mu_{t+1}", "the next step's momentum coefficient (the look-ahead)"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
-                else None),
+        DECAYED_GRAD,
         Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment",
                 lambda c: 1 - common.power(c.number("betas", 1), float(c.t))),
         Derived("denom", r"r_t = \sqrt{v_t/(1-\beta_2^t)} + \epsilon", "the preconditioner's per-axis scale",

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "ROLES", "BufferDoc", "Derived", "Role", "StepContext", "docstring_math", "latex_number",
+    "DECAYED_GRAD", "ROLES", "BufferDoc", "Derived", "Role", "StepContext", "docstring_math", "latex_number",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -229,6 +229,19 @@ def decayed_grad(ctx: StepContext) -> Array:
     wd = ctx.number("weight_decay")
     out: Array = ctx.grad + wd * ctx.param_before if wd != 0 else ctx.grad
     return out
+
+
+def _coupled_decay_row(ctx: StepContext) -> Array | None:
+    """g + λθ_{t−1} when coupled weight decay changed the gradient (λ ≠ 0, not decoupled), else None."""
+    if ctx.number("weight_decay") == 0 or ctx.hp.get("decoupled_weight_decay", False):
+        return None
+    return decayed_grad(ctx)
+
+
+#: The row of the rules with torch's ``weight_decay`` (coupled: added to g; AdamW's decoupled decay
+#: shrinks θ instead and shows no row).
+DECAYED_GRAD = Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}",
+                       "the gradient with (coupled) weight decay added", _coupled_decay_row)
 
 
 def community_grad(ctx: StepContext) -> Array:

@@ -9,7 +9,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,7 @@ class RAdam(Optimizer[RAdamParams]):
         "exp_avg_sq": BufferDoc(r"v_t", "second moment: running average of g² (β₂)"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with (coupled) weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 and not c.flag("decoupled_weight_decay")
-                else None),
+        DECAYED_GRAD,
         Derived("bias_correction1", r"1-\beta_1^t", "bias correction of the first moment", lambda c: _bc(c, 0)),
         Derived("bias_correction2", r"1-\beta_2^t", "bias correction of the second moment", lambda c: _bc(c, 1)),
         Derived("m_hat", r"\hat m_t", "bias-corrected first moment", lambda c: c.buf("exp_avg") / _bc(c, 0)),

@@ -8,7 +8,7 @@ import numpy as np
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import DECAYED_GRAD, BufferDoc, Derived, StepContext, decayed_grad, docs
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ class RMSprop(Optimizer[RMSpropParams]):
                                      "velocity_new"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        DECAYED_GRAD,
         Derived("avg", r"r_t", "the per-axis scale √v (centered: √(v − ḡ²)) + ε: the step divides by it",
                 lambda c: _avg(c), "scale"),
         Derived("velocity_old", r"\gamma b_{t-1}", "the old momentum buffer, decayed",

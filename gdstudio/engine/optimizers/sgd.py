@@ -6,7 +6,15 @@ from dataclasses import dataclass
 
 from gdstudio.engine.optimizers import common
 from gdstudio.engine.optimizers.base import Array, Optimizer, Params, Real
-from gdstudio.engine.optimizers.quantities import BufferDoc, Derived, StepContext, Value, decayed_grad, docs
+from gdstudio.engine.optimizers.quantities import (
+    DECAYED_GRAD,
+    BufferDoc,
+    Derived,
+    StepContext,
+    Value,
+    decayed_grad,
+    docs,
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,7 @@ class SGD(Optimizer[SGDParams]):
                                      "velocity_new"),
     })
     derived = (
-        Derived("decayed_grad", r"g_t + \lambda\theta_{t-1}", "the gradient with weight decay added (λ ≠ 0)",
-                lambda c: decayed_grad(c) if c.number("weight_decay") != 0 else None),
+        DECAYED_GRAD,
         Derived("velocity_old", r"\gamma b_{t-1}", "the old velocity, decayed (0 at the first step)",
                 lambda c: _velocity_old(c), "velocity_old"),
         Derived("velocity_add", r"(1-\tau) g_t", "the scaled gradient added to the velocity (g_t at the first step)",
