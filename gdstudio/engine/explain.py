@@ -33,7 +33,7 @@ from gdstudio.engine.hyperparams import Value
 from gdstudio.engine.optimizers.base import OptState
 from gdstudio.engine.optimizers.quantities import ROLES, BufferDoc, Role, StepContext
 from gdstudio.engine.problems import Problem
-from gdstudio.engine.problems.landscape import LandscapeProblem
+from gdstudio.engine.recorded import RecordedRun
 from gdstudio.engine.runs import History, Run, RunConfig, Status
 
 __all__ = [
@@ -190,7 +190,7 @@ class Explainer:
     """
 
     def __init__(self, run: Run, every: int = CHECKPOINT_EVERY) -> None:
-        _check_explainable(run.problem)
+        _check_explainable(run)
         self._run = weakref.ref(run)
         self._every = max(1, int(every))
         # Checkpoints share one empty history (~30 KB saved per checkpoint: a fork's own history
@@ -265,9 +265,9 @@ def _check_step(run: Run, step: object) -> int:
     raise ValueError(f"step {k} is beyond the run's end at step {last}")
 
 
-def _check_explainable(problem: Problem) -> None:
-    """ValueError for a network landscape: its paths are recorded, not stepped on the slice."""
-    if isinstance(problem, LandscapeProblem):
+def _check_explainable(run: Run) -> None:
+    """ValueError for a network landscape's recorded path: its steps were not taken on the slice."""
+    if isinstance(run, RecordedRun):
         raise ValueError("a network landscape's paths are recorded training iterates (steps in the network's "
                          "weight space, projected on this slice), not steps taken here: nothing to explain")
 
@@ -287,7 +287,6 @@ def explain_step(problem: Problem, config: RunConfig, step: int) -> StepExplanat
     ValueError (one line) for a bad config, a step < 1, or a step the run does not reach
     (``step 40 is beyond the divergence at step 37``, a converged or stopped run's end).
     """
-    _check_explainable(problem)
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
         _check_step(Run(problem, config), step)
     run = Run(problem, config).run(int(step))
